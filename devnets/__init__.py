@@ -1,0 +1,1 @@
+"""Devnets: real chains started as local processes, for end-to-end tests and the demo."""

@@ -1,0 +1,64 @@
+"""Every error the hub raises on purpose, in one place, each with the gRPC status it maps to.
+
+Code below the services raises these; `hub/services/status.py` turns them into
+gRPC statuses, so a caller can tell failures apart and a person can act on the message.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class HubError(Exception):
+    """Base class: a failure with a message meant for the person who called."""
+
+    status: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+
+class InvalidInput(HubError):
+    """The request, a config file or a trust anchor is malformed or out of bounds."""
+
+    status = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(HubError):
+    """An id (chain, record, route, delivery) names nothing the hub knows."""
+
+    status = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(HubError):
+    """A registration under an id that is taken."""
+
+    status = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(HubError):
+    """The caller's policy does not allow this; the message names the rule."""
+
+    status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ProofRejected(HubError):
+    """A proof does not verify against the chain's trust anchors.
+
+    `reason` says which check failed, in words a person can act on.
+    """
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChainUnreachable(HubError):
+    """A chain (or its adapter) cannot be reached, or did not answer in time."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+
+
+class AdapterMisbehaved(HubError):
+    """An adapter answered with something that is not a valid answer."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
