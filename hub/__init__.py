@@ -1,0 +1,1 @@
+"""The Tonglian hub: everything that decides (verification, policy, routing, storage)."""

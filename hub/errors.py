@@ -62,3 +62,18 @@ class AdapterMisbehaved(HubError):
     """An adapter answered with something that is not a valid answer."""
 
     status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ChainMisconfigured(HubError):
+    """A registered chain's adapter settings do not work; the registration needs fixing."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unimplemented(HubError):
+    """A method of the published schema whose implementation has not landed yet."""
+
+    status = grpc.StatusCode.UNIMPLEMENTED
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"{method} is part of tonglian.v1 but this hub does not implement it yet")

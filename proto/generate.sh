@@ -15,7 +15,7 @@ mkdir -p "$out"
   --python_out="$out" --grpc_python_out="$out" \
   --plugin=protoc-gen-mypy="$plugin" --mypy_out="$out" \
   --plugin=protoc-gen-mypy_grpc="$grpc_plugin" --mypy_grpc_out="$out" \
-  tonglian/v1/*.proto)
+  tonglian/v1/*.proto 2> >(grep -v "^Writing mypy" >&2))
 touch "$out/tonglian/__init__.py" "$out/tonglian/v1/__init__.py" "$out/tonglian/py.typed"
 if [ $check = 1 ]; then
   if ! diff -r "$out/tonglian" "$here/gen/tonglian" >/dev/null; then

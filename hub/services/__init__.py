@@ -1,0 +1,1 @@
+"""Thin gRPC servicers, one file per service: parse, call the hub, map errors (status.py)."""

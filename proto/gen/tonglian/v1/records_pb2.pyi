@@ -349,9 +349,14 @@ class ProofBundle(google.protobuf.message.Message):
     CHAIN_KIND_FIELD_NUMBER: builtins.int
     TRUST_ANCHOR_FIELD_NUMBER: builtins.int
     CREATED_AT_FIELD_NUMBER: builtins.int
+    DIGEST_FIELD_NUMBER: builtins.int
     format: builtins.str
     """Always "tonglian.proof-bundle/v1"."""
     chain_kind: tonglian.v1.chains_pb2.ChainKind.ValueType
+    digest: builtins.bytes
+    """SHA-256 of this bundle's deterministic encoding with digest left empty.
+    It detects corruption in transit; trust comes from the proof and anchors.
+    """
     @property
     def record(self) -> Global___Record: ...
     @property
@@ -369,9 +374,10 @@ class ProofBundle(google.protobuf.message.Message):
         chain_kind: tonglian.v1.chains_pb2.ChainKind.ValueType = ...,
         trust_anchor: tonglian.v1.chains_pb2.TrustAnchor | None = ...,
         created_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        digest: builtins.bytes = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["created_at", b"created_at", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["chain_kind", b"chain_kind", "created_at", b"created_at", "format", b"format", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chain_kind", b"chain_kind", "created_at", b"created_at", "digest", b"digest", "format", b"format", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> None: ...
 
 Global___ProofBundle: typing_extensions.TypeAlias = ProofBundle
 

@@ -1,0 +1,36 @@
+"""Finds adapter plugins: every `tonglian.adapters` entry point names an AdapterFactory."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+
+from adapters.base import AdapterFactory
+from hub.errors import ChainMisconfigured, InvalidInput
+
+ENTRY_POINT_GROUP = "tonglian.adapters"
+
+
+@cache
+def installed() -> dict[str, EntryPoint]:
+    """Installed adapter plugins by name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_name(name: str) -> None:
+    """Raises InvalidInput unless an adapter of that name is installed."""
+    if name not in installed():
+        known = ", ".join(sorted(installed())) or "none"
+        raise InvalidInput(f"no adapter named {name!r} is installed (installed: {known})")
+
+
+def factory(name: str) -> AdapterFactory:
+    check_name(name)
+    try:
+        loaded = installed()[name].load()
+    except Exception as exc:  # a broken plugin must not take the hub down
+        raise ChainMisconfigured(f"adapter plugin {name!r} failed to load: {exc}") from exc
+    if not callable(loaded):
+        raise ChainMisconfigured(f"adapter plugin {name!r} does not name a factory")
+    result: AdapterFactory = loaded
+    return result

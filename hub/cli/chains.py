@@ -1,0 +1,248 @@
+"""`tonglian chains add|list|show|remove|status`: register the chains the hub links."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+from google.protobuf.json_format import ParseDict, ParseError
+from google.protobuf.message import Message
+from tonglian.v1 import chains_pb2, chains_pb2_grpc
+
+from devnets.base import default_state_root, load_info
+from hub.cli import exit_codes
+from hub.cli.connection import hub_address, open_channel
+from hub.cli.output import print_json, table, to_json
+from hub.errors import InvalidInput
+
+M = TypeVar("M", bound=Message)
+
+KIND_NAMES = {
+    "custom": chains_pb2.CHAIN_KIND_SIGNED_MERKLE,
+    "signed-merkle": chains_pb2.CHAIN_KIND_SIGNED_MERKLE,
+    "evm": chains_pb2.CHAIN_KIND_EVM,
+    "fabric": chains_pb2.CHAIN_KIND_FABRIC,
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("chains", help="register and inspect linked chains")
+    csub = p.add_subparsers(dest="chains_command", metavar="ACTION", required=True)
+
+    add = csub.add_parser("add", help="register a chain with its adapter and trust anchors")
+    add.add_argument(
+        "kind",
+        nargs="?",
+        choices=sorted(KIND_NAMES),
+        help="chain kind (not with --file/--from-devnet)",
+    )
+    src = add.add_mutually_exclusive_group()
+    src.add_argument("--file", type=Path, help="a tonglian.v1.Chain in JSON")
+    src.add_argument("--from-devnet", metavar="KIND", help="register a running devnet of KIND")
+    add.add_argument("--chain-id", help="hub-wide id for the chain")
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--adapter", help="adapter plugin name (default: the kind's own)")
+    add.add_argument("--adapter-address", help="host:port of a remote adapter")
+    add.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="adapter option (repeatable)",
+    )
+    add.add_argument("--anchor-file", type=Path, help="a tonglian.v1.TrustAnchor in JSON")
+    add.add_argument("--timeout-ms", type=int, default=0, help="deadline for one adapter call")
+    custom = add.add_argument_group("signed-Merkle (custom) chains")
+    custom.add_argument("--url", help="ledger URL (adapter option url)")
+    custom.add_argument("--ledger-id", help="ledger id the validators sign")
+    custom.add_argument(
+        "--validator",
+        action="append",
+        default=[],
+        metavar="ID=PUBKEY",
+        help="validator id and Ed25519 public key (hex or base64), repeatable",
+    )
+    custom.add_argument("--threshold", type=int, help="signatures needed per block (k)")
+    add.add_argument("--json", action="store_true", help="print JSON")
+    add.set_defaults(func=run_add)
+
+    ls = csub.add_parser("list", help="list registered chains")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+
+    show = csub.add_parser("show", help="show one chain and its head")
+    show.add_argument("chain_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_show)
+
+    rm = csub.add_parser("remove", help="remove a chain")
+    rm.add_argument("chain_id")
+    rm.add_argument("--json", action="store_true")
+    rm.set_defaults(func=run_remove)
+
+
+def _parse_json_file(path: Path, message: M, what: str) -> M:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} file {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise InvalidInput(f"{what} file {path} is not JSON: {exc}") from exc
+    try:
+        ParseDict(data, message)
+        return message
+    except ParseError as exc:
+        raise InvalidInput(
+            f"{what} file {path} is not a valid {message.DESCRIPTOR.name}: {exc}"
+        ) from exc
+
+
+def _decode_key(text: str) -> bytes:
+    try:
+        if len(text) == 64:
+            return bytes.fromhex(text)
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise InvalidInput(f"validator key {text[:20]!r} is neither hex nor base64") from None
+
+
+def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
+    """The Chain to register, from a file, a running devnet or flags."""
+    if args.file:
+        chain = _parse_json_file(args.file, chains_pb2.Chain(), "chain")
+    elif args.from_devnet:
+        info = load_info(default_state_root() / args.from_devnet)
+        if info is None or not info.chain:
+            raise InvalidInput(
+                f"no running {args.from_devnet} devnet found under {default_state_root()}; "
+                f"start one with `tonglian devnet up {args.from_devnet}`"
+            )
+        chain = chains_pb2.Chain()
+        ParseDict(info.chain, chain)
+    else:
+        if not args.kind:
+            raise InvalidInput("give a chain KIND, --file or --from-devnet")
+        chain = chains_pb2.Chain(kind=KIND_NAMES[args.kind])
+        chain.adapter.adapter = args.adapter or (
+            "custom" if args.kind in ("custom", "signed-merkle") else args.kind
+        )
+        if args.anchor_file:
+            chain.trust_anchor.CopyFrom(
+                _parse_json_file(args.anchor_file, chains_pb2.TrustAnchor(), "trust anchor")
+            )
+        if args.url:
+            chain.adapter.options.update({"url": args.url})
+        if args.ledger_id or args.validator or args.threshold:
+            sm = chain.trust_anchor.signed_merkle
+            sm.ledger_id = args.ledger_id or ""
+            for item in args.validator:
+                vid, sep, key = item.partition("=")
+                if not sep:
+                    raise InvalidInput(f"--validator wants ID=PUBKEY, got {item!r}")
+                sm.validators.add(id=vid, ed25519_public_key=_decode_key(key))
+            sm.threshold = args.threshold or 0
+    if args.chain_id:
+        chain.chain_id = args.chain_id
+    if args.name:
+        chain.display_name = args.name
+    if args.adapter and (args.file or args.from_devnet):
+        chain.adapter.adapter = args.adapter
+    if args.adapter_address:
+        chain.adapter.address = args.adapter_address
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--option wants KEY=VALUE, got {item!r}")
+        chain.adapter.options.update({key: value})
+    if args.timeout_ms:
+        chain.adapter.timeout_ms = args.timeout_ms
+    return chain
+
+
+def _summary(chain: chains_pb2.Chain) -> list[str]:
+    return [
+        chain.chain_id,
+        chains_pb2.ChainKind.Name(chain.kind).removeprefix("CHAIN_KIND_").lower(),
+        chain.adapter.adapter,
+        chain.display_name,
+        chain.registered_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+        if chain.HasField("registered_at")
+        else "",
+    ]
+
+
+async def run_add(args: argparse.Namespace) -> int:
+    chain = chain_from_args(args)
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = chains_pb2_grpc.ChainRegistryStub(channel)
+        resp = await stub.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+    if args.json:
+        print_json(to_json(resp.chain))
+    else:
+        print(
+            f"registered chain {resp.chain.chain_id} ({_summary(resp.chain)[1]}, "
+            f"adapter {resp.chain.adapter.adapter})"
+        )
+    return exit_codes.OK
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    chains: list[chains_pb2.Chain] = []
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = chains_pb2_grpc.ChainRegistryStub(channel)
+        token = ""
+        while True:
+            resp = await stub.ListChains(chains_pb2.ListChainsRequest(page_token=token))
+            chains.extend(resp.chains)
+            token = resp.next_page_token
+            if not token:
+                break
+    if args.json:
+        print_json([to_json(c) for c in chains])
+    elif chains:
+        print(
+            table(["chain", "kind", "adapter", "name", "registered"], [_summary(c) for c in chains])
+        )
+    else:
+        print("no chains registered; add one with `tonglian chains add`")
+    return exit_codes.OK
+
+
+async def run_show(args: argparse.Namespace) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = chains_pb2_grpc.ChainRegistryStub(channel)
+        chain = (await stub.GetChain(chains_pb2.GetChainRequest(chain_id=args.chain_id))).chain
+        status: chains_pb2.GetChainStatusResponse | None = None
+        detail = ""
+        try:
+            status = await stub.GetChainStatus(
+                chains_pb2.GetChainStatusRequest(chain_id=args.chain_id)
+            )
+        except grpc.aio.AioRpcError as exc:  # the chain may be down; show what the hub knows
+            detail = f"{exc.code().name}: {exc.details()}"
+    if args.json:
+        out = to_json(chain)
+        out["status"] = to_json(status) if status else {"detail": detail}
+        print_json(out)
+        return exit_codes.OK
+    print(table(["chain", "kind", "adapter", "name", "registered"], [_summary(chain)]))
+    if status:
+        print(f"head: height {status.head.height}, final {status.head.final_height}")
+    else:
+        print(f"head: unknown ({detail})")
+    return exit_codes.OK
+
+
+async def run_remove(args: argparse.Namespace) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = chains_pb2_grpc.ChainRegistryStub(channel)
+        await stub.RemoveChain(chains_pb2.RemoveChainRequest(chain_id=args.chain_id))
+    if args.json:
+        print_json({"removed": args.chain_id})
+    else:
+        print(f"removed chain {args.chain_id}")
+    return exit_codes.OK

@@ -1,0 +1,192 @@
+"""`tonglian query` and `tonglian records list|watch`: read verified records through the hub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
+
+from hub.bundle import encode_bundle
+from hub.cli import exit_codes
+from hub.cli.connection import hub_address, open_channel
+from hub.cli.output import print_json, table, to_json
+from hub.errors import InvalidInput
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = sub.add_parser("query", help="read one verified record and its proof bundle")
+    q.add_argument(
+        "ref", metavar="CHAIN/NAMESPACE/KEY", help="the record (the key may contain '/')"
+    )
+    q.add_argument("--purpose", default="", help="why the record is read (audited)")
+    q.add_argument("--at-height", type=int, default=0, help="version at or below this block")
+    q.add_argument("--out", type=Path, help="write the proof bundle to this file")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=run_query)
+
+    r = sub.add_parser("records", help="list or watch verified records of a chain")
+    rsub = r.add_subparsers(dest="records_command", metavar="ACTION", required=True)
+    for name, fn, helptext in (
+        ("list", run_list, "records in a range of final blocks"),
+        ("watch", run_watch, "records as they become final"),
+    ):
+        p = rsub.add_parser(name, help=helptext)
+        p.add_argument("chain_id")
+        p.add_argument("--namespace", default="")
+        p.add_argument("--key-prefix", default="")
+        p.add_argument("--schema", default="")
+        p.add_argument("--from-height", type=int, default=0)
+        p.add_argument("--to-height", type=int, default=0)
+        p.add_argument("--purpose", default="")
+        p.add_argument("--json", action="store_true", help="one JSON object per record and line")
+        if name == "list":
+            p.add_argument("--limit", type=int, default=100, help="stop after this many records")
+        p.set_defaults(func=fn)
+
+
+def parse_ref(text: str) -> records_pb2.RecordRef:
+    parts = text.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise InvalidInput(f"record reference {text!r} must be CHAIN/NAMESPACE/KEY")
+    return records_pb2.RecordRef(chain_id=parts[0], namespace=parts[1], key=parts[2])
+
+
+def describe_value(record: records_pb2.Record) -> str:
+    try:
+        return json.dumps(json.loads(record.value), indent=2, ensure_ascii=False)
+    except ValueError:
+        return record.value.hex()
+
+
+def print_record(vr: records_pb2.VerifiedRecord) -> None:
+    rec = vr.record
+    ref = rec.ref
+    print(f"record   {ref.chain_id}/{ref.namespace}/{ref.key}")
+    print(f"schema   {rec.schema or '(none)'}")
+    print(f"version  {rec.version}   block {rec.block_height}   tx {rec.tx_id}")
+    if rec.HasField("commit_time"):
+        print(f"time     {rec.commit_time.ToJsonString()}")
+    if rec.deleted:
+        print("deleted  yes")
+    else:
+        print("value")
+        for line in describe_value(rec).splitlines():
+            print(f"  {line}")
+    v = vr.verification
+    print(f"verified {'yes' if v.verified else 'NO'} ({v.proof_kind} proof)")
+    for check in v.checks:
+        print(f"  ✓ {check}")
+
+
+async def run_query(args: argparse.Namespace) -> int:
+    ref = parse_ref(args.ref)
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = query_pb2_grpc.QueryStub(channel)
+        resp = await stub.GetRecord(
+            query_pb2.GetRecordRequest(ref=ref, purpose=args.purpose, at_height=args.at_height)
+        )
+    vr = resp.record
+    if args.out:
+        args.out.write_bytes(encode_bundle(vr.bundle))
+    if args.json:
+        out: dict[str, object] = {
+            "record": to_json(vr.record),
+            "verification": to_json(vr.verification),
+        }
+        try:
+            out["value"] = json.loads(vr.record.value)
+        except ValueError:
+            pass
+        if args.out:
+            out["bundle_file"] = str(args.out)
+        print_json(out)
+    else:
+        print_record(vr)
+        if args.out:
+            print(f"bundle   written to {args.out} (check it offline: tonglian verify {args.out})")
+    return exit_codes.OK
+
+
+def _filter(args: argparse.Namespace) -> query_pb2.RecordFilter:
+    return query_pb2.RecordFilter(
+        chain_id=args.chain_id,
+        namespace=args.namespace,
+        key_prefix=args.key_prefix,
+        schema=args.schema,
+        from_height=args.from_height,
+        to_height=args.to_height,
+    )
+
+
+def _row(vr: records_pb2.VerifiedRecord) -> list[str]:
+    r = vr.record
+    return [
+        str(r.block_height),
+        r.ref.namespace,
+        r.ref.key,
+        str(r.version),
+        r.schema,
+        "yes" if vr.verification.verified else "NO",
+    ]
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    flt = _filter(args)
+    found: list[records_pb2.VerifiedRecord] = []
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = query_pb2_grpc.QueryStub(channel)
+        token = ""
+        while len(found) < args.limit:
+            resp = await stub.ListRecords(
+                query_pb2.ListRecordsRequest(
+                    filter=flt,
+                    purpose=args.purpose,
+                    page_size=min(500, args.limit - len(found)),
+                    page_token=token,
+                )
+            )
+            found.extend(resp.records)
+            token = resp.next_page_token
+            if not token:
+                break
+    if args.json:
+        for vr in found:
+            print(
+                json.dumps(
+                    {"record": to_json(vr.record), "verified": vr.verification.verified},
+                    ensure_ascii=False,
+                )
+            )
+    elif found:
+        print(
+            table(
+                ["block", "namespace", "key", "version", "schema", "verified"],
+                [_row(v) for v in found],
+            )
+        )
+    else:
+        print("no records match")
+    return exit_codes.OK
+
+
+async def run_watch(args: argparse.Namespace) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = query_pb2_grpc.QueryStub(channel)
+        stream = stub.WatchRecords(
+            query_pb2.WatchRecordsRequest(filter=_filter(args), purpose=args.purpose)
+        )
+        async for resp in stream:
+            vr = resp.record
+            if args.json:
+                print(
+                    json.dumps(
+                        {"record": to_json(vr.record), "verified": vr.verification.verified},
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
+            else:
+                print("  ".join(_row(vr)), flush=True)
+    return exit_codes.OK

@@ -1,0 +1,92 @@
+"""Hub settings: defaults, then a TOML or YAML file, then `TONGLIAN_*` environment, then flags.
+
+Settings are an edge: they are validated here once, so the rest of the hub can
+trust them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import InvalidInput
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder: `$XDG_DATA_HOME/tonglian`, else `~/.local/share/tonglian`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tonglian"
+
+
+class HubSettings(BaseSettings):
+    """Everything `tonglian serve` can be told; each field is also `TONGLIAN_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="TONGLIAN_", extra="forbid")
+
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Largest gRPC message the hub accepts or sends, in bytes.
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # Default deadline for one adapter call, in seconds.
+    adapter_timeout: float = Field(default=15.0, gt=0, le=600)
+    # Processes that verify proofs off the event loop (0: verify in threads).
+    verify_workers: int = Field(default=2, ge=0, le=64)
+    # Seconds to let in-flight calls finish on SIGTERM.
+    shutdown_grace: float = Field(default=5.0, ge=0, le=300)
+    log_level: str = "INFO"
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be HOST:PORT, got {value!r}")
+        return value
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The settings in a `.toml`, `.yaml` or `.yml` file, as a plain mapping."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read settings file {path}: {exc.strerror}") from exc
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise InvalidInput(f"settings file {path} must end in .toml, .yaml or .yml")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"settings file {path} does not parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"settings file {path} must hold a table of settings")
+    section = data.get("hub", data)
+    if not isinstance(section, dict):
+        raise InvalidInput(f"settings file {path}: [hub] must be a table")
+    return section
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
+    """Settings from the file (if any), the environment, then explicit overrides."""
+    file_values = read_settings_file(path) if path else {}
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        # Environment beats the file; explicit flags beat both.
+        env_only = HubSettings.model_validate({})
+        from_env = {k: getattr(env_only, k) for k in env_only.model_fields_set}
+        merged = {**file_values, **from_env, **explicit}
+        return HubSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"invalid hub settings: {problems}") from exc

@@ -1,0 +1,147 @@
+"""An adapter as the hub uses it: every call bounded in time, every answer checked.
+
+Adapters are untrusted transport. This wrapper turns their typed errors, their
+time-outs and their crashes into hub errors that name the chain and the adapter,
+and refuses answers that do not match the question (another key, no proof).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
+
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
+
+from adapters import base
+from hub.errors import (
+    AdapterMisbehaved,
+    ChainMisconfigured,
+    ChainUnreachable,
+    HubError,
+    InvalidInput,
+    NotFound,
+)
+
+T = TypeVar("T")
+
+
+class GuardedAdapter:
+    def __init__(self, chain: chains_pb2.Chain, adapter: base.Adapter, timeout: float) -> None:
+        self.chain = chain
+        self._adapter = adapter
+        self._timeout = timeout
+        self._who = f"adapter {chain.adapter.adapter!r} of chain {chain.chain_id!r}"
+
+    async def _call(self, what: str, call: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(call, self._timeout)
+        except TimeoutError:
+            raise ChainUnreachable(
+                f"{self._who} did not answer {what} within {self._timeout:g}s"
+            ) from None
+        except BaseException as exc:
+            raise self._translate(what, exc) from exc
+
+    def _translate(self, what: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, HubError | asyncio.CancelledError):
+            return exc
+        if isinstance(exc, base.RecordNotFound):
+            return NotFound(f"{exc} (chain {self.chain.chain_id!r})")
+        if isinstance(exc, base.ChainUnavailable):
+            return ChainUnreachable(f"chain {self.chain.chain_id!r} is unreachable: {exc}")
+        if isinstance(exc, base.InvalidAdapterRequest):
+            return InvalidInput(f"{exc}")
+        if isinstance(exc, base.AdapterMisconfigured):
+            return ChainMisconfigured(f"{self._who} is misconfigured: {exc}")
+        if isinstance(exc, base.AdapterError):
+            return AdapterMisbehaved(f"{self._who} failed {what}: {exc}")
+        if isinstance(exc, Exception):
+            return AdapterMisbehaved(
+                f"{self._who} crashed during {what}: {type(exc).__name__}: {exc}"
+            )
+        return exc
+
+    async def describe(self) -> adapter_pb2.DescribeResponse:
+        return await self._call("describe", self._adapter.describe())
+
+    async def head(self) -> chains_pb2.ChainHead:
+        head = await self._call("head", self._adapter.head())
+        if not isinstance(head, chains_pb2.ChainHead):
+            raise AdapterMisbehaved(f"{self._who} answered head with {type(head).__name__}")
+        if head.final_height > head.height:
+            raise AdapterMisbehaved(
+                f"{self._who} reported final height {head.final_height} above head {head.height}"
+            )
+        return head
+
+    async def read(
+        self, namespace: str, key: str, at_height: int = 0
+    ) -> adapter_pb2.ReadRecordResponse:
+        answer = await self._call(
+            f"read of {namespace}/{key}", self._adapter.read(namespace, key, at_height)
+        )
+        self.check_record(answer, namespace, key)
+        if at_height and answer.record.block_height > at_height:
+            raise AdapterMisbehaved(
+                f"{self._who} answered a read at height {at_height} with a record "
+                f"from block {answer.record.block_height}"
+            )
+        return answer
+
+    def check_record(
+        self, answer: adapter_pb2.ReadRecordResponse, namespace: str | None, key: str | None
+    ) -> None:
+        """Refuses an answer about another chain, namespace or key, or one without proof."""
+        if not isinstance(answer, adapter_pb2.ReadRecordResponse):
+            raise AdapterMisbehaved(f"{self._who} answered with {type(answer).__name__}")
+        ref = answer.record.ref
+        if ref.chain_id != self.chain.chain_id:
+            raise AdapterMisbehaved(f"{self._who} returned a record of chain {ref.chain_id!r}")
+        if namespace is not None and ref.namespace != namespace:
+            raise AdapterMisbehaved(
+                f"{self._who} returned namespace {ref.namespace!r} for {namespace!r}"
+            )
+        if key is not None and ref.key != key:
+            raise AdapterMisbehaved(f"{self._who} returned key {ref.key!r} for {key!r}")
+        if answer.proof.WhichOneof("kind") is None:
+            raise AdapterMisbehaved(f"{self._who} returned {ref.key!r} without a proof")
+
+    async def scan(
+        self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False
+    ) -> AsyncIterator[adapter_pb2.ScanResponse]:
+        """The adapter's scan; each next event is bounded in time unless following."""
+        stream = self._adapter.scan(namespace, from_height, to_height, follow).__aiter__()
+        while True:
+            try:
+                if follow:
+                    event = await stream.__anext__()
+                else:
+                    event = await asyncio.wait_for(stream.__anext__(), self._timeout)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ChainUnreachable(
+                    f"{self._who} sent nothing for {self._timeout:g}s during a scan"
+                ) from None
+            except BaseException as exc:
+                raise self._translate("scan", exc) from exc
+            if event.HasField("record"):
+                self.check_record(event.record, namespace or None, None)
+            yield event
+
+    async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        return await self._call(
+            f"submit of delivery {delivery.delivery_id}", self._adapter.submit(delivery)
+        )
+
+    async def submission(self, delivery_id: str) -> adapter_pb2.Submission:
+        return await self._call(
+            f"status of delivery {delivery_id}", self._adapter.submission(delivery_id)
+        )
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._adapter.close(), self._timeout)
+        except Exception:  # closing a broken adapter must not fail the caller
+            pass

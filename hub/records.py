@@ -1,0 +1,180 @@
+"""Reads records through adapters and verifies each before anyone sees it.
+
+This is the query path of DESIGN.md: pick the chain's adapter, read, verify
+against the chain's trust anchors, wrap in a bundle. Policy and audit hook in
+at the service layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2
+
+from hub.bundle import make_bundle
+from hub.errors import InvalidInput
+from hub.guarded_adapter import GuardedAdapter
+from hub.registry import ChainRegistry
+from hub.router import Router
+from hub.verification import Verifier
+
+MAX_KEY_BYTES = 1024
+MAX_NAMESPACE_BYTES = 256
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+# A page stops after this many blocks even when it is not full, so a sparse
+# chain cannot hold a call for long; the token goes on from there.
+MAX_BLOCKS_PER_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class PagePosition:
+    height: int
+    # Records of block `height` already returned (before filtering).
+    skip: int
+
+
+class RecordReader:
+    def __init__(self, registry: ChainRegistry, router: Router, verifier: Verifier) -> None:
+        self._registry = registry
+        self._router = router
+        self._verifier = verifier
+
+    async def _chain_and_adapter(self, chain_id: str) -> tuple[chains_pb2.Chain, GuardedAdapter]:
+        chain = await self._registry.get(chain_id)
+        return chain, await self._router.adapter_for(chain)
+
+    async def get(self, ref: records_pb2.RecordRef, at_height: int) -> records_pb2.VerifiedRecord:
+        check_ref(ref)
+        chain, adapter = await self._chain_and_adapter(ref.chain_id)
+        answer = await adapter.read(ref.namespace, ref.key, at_height)
+        return await self._verified(chain, answer)
+
+    async def _verified(
+        self, chain: chains_pb2.Chain, answer: adapter_pb2.ReadRecordResponse
+    ) -> records_pb2.VerifiedRecord:
+        verification = await self._verifier.verify(chain, answer.record, answer.proof)
+        return records_pb2.VerifiedRecord(
+            record=answer.record,
+            bundle=make_bundle(chain, answer.record, answer.proof),
+            verification=verification,
+        )
+
+    async def list(
+        self, flt: query_pb2.RecordFilter, page_size: int, page_token: str
+    ) -> query_pb2.ListRecordsResponse:
+        check_filter(flt)
+        size = page_size or DEFAULT_PAGE
+        if size > MAX_PAGE:
+            raise InvalidInput(f"page_size {page_size} is above the limit of {MAX_PAGE}")
+        chain, adapter = await self._chain_and_adapter(flt.chain_id)
+        head = await adapter.head()
+        to_height = min(flt.to_height or head.final_height, head.final_height)
+        pos = decode_page_token(page_token, flt) if page_token else PagePosition(flt.from_height, 0)
+        if pos.height > to_height:
+            return query_pb2.ListRecordsResponse(scanned_to_height=to_height)
+        picked: list[adapter_pb2.ReadRecordResponse] = []
+        next_pos: PagePosition | None = None
+        last_done = pos.height - 1
+        index_in_block = 0
+        blocks = 0
+        async for event in adapter.scan(flt.namespace, pos.height, to_height):
+            if event.HasField("block"):
+                last_done = event.block.height
+                index_in_block = 0
+                blocks += 1
+                if blocks >= MAX_BLOCKS_PER_PAGE and last_done < to_height:
+                    next_pos = PagePosition(last_done + 1, 0)
+                    break
+                continue
+            rec = event.record.record
+            position = index_in_block
+            index_in_block += 1
+            if rec.block_height == pos.height and position < pos.skip:
+                continue
+            if not matches(rec, flt):
+                continue
+            if len(picked) == size:
+                next_pos = PagePosition(rec.block_height, position)
+                break
+            picked.append(event.record)
+        verified = await asyncio.gather(*(self._verified(chain, a) for a in picked))
+        return query_pb2.ListRecordsResponse(
+            records=verified,
+            next_page_token=encode_page_token(next_pos, flt) if next_pos else "",
+            scanned_to_height=max(last_done, 0),
+        )
+
+    async def watch(self, flt: query_pb2.RecordFilter) -> AsyncIterator[records_pb2.VerifiedRecord]:
+        """Verified records as their blocks become final; from the next final block
+        when `from_height` is 0."""
+        check_filter(flt)
+        chain, adapter = await self._chain_and_adapter(flt.chain_id)
+        start = flt.from_height
+        if start == 0:
+            start = (await adapter.head()).final_height + 1
+        async for event in adapter.scan(flt.namespace, start, flt.to_height, follow=True):
+            if event.HasField("record") and matches(event.record.record, flt):
+                yield await self._verified(chain, event.record)
+
+
+def matches(record: records_pb2.Record, flt: query_pb2.RecordFilter) -> bool:
+    return (
+        (not flt.namespace or record.ref.namespace == flt.namespace)
+        and record.ref.key.startswith(flt.key_prefix)
+        and (not flt.schema or record.schema == flt.schema)
+    )
+
+
+def check_ref(ref: records_pb2.RecordRef) -> None:
+    """Bounds a record reference before it reaches an adapter."""
+    for name, value, limit in (
+        ("ref.chain_id", ref.chain_id, 63),
+        ("ref.namespace", ref.namespace, MAX_NAMESPACE_BYTES),
+        ("ref.key", ref.key, MAX_KEY_BYTES),
+    ):
+        if not value:
+            raise InvalidInput(f"{name} is required (a record is named chain_id/namespace/key)")
+        if len(value.encode()) > limit:
+            raise InvalidInput(f"{name} is longer than {limit} bytes")
+        if any(ord(c) < 0x20 for c in value):
+            raise InvalidInput(f"{name} contains control characters")
+
+
+def check_filter(flt: query_pb2.RecordFilter) -> None:
+    if not flt.chain_id:
+        raise InvalidInput("filter.chain_id is required")
+    if len(flt.namespace.encode()) > MAX_NAMESPACE_BYTES:
+        raise InvalidInput(f"filter.namespace is longer than {MAX_NAMESPACE_BYTES} bytes")
+    if len(flt.key_prefix.encode()) > MAX_KEY_BYTES:
+        raise InvalidInput(f"filter.key_prefix is longer than {MAX_KEY_BYTES} bytes")
+    if flt.to_height and flt.to_height < flt.from_height:
+        raise InvalidInput(
+            f"filter.to_height {flt.to_height} is below filter.from_height {flt.from_height}"
+        )
+
+
+def _filter_fingerprint(flt: query_pb2.RecordFilter) -> str:
+    return base64.urlsafe_b64encode(flt.SerializeToString(deterministic=True)).decode()[:64]
+
+
+def encode_page_token(pos: PagePosition, flt: query_pb2.RecordFilter) -> str:
+    raw = json.dumps({"h": pos.height, "s": pos.skip, "f": _filter_fingerprint(flt)})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_page_token(token: str, flt: query_pb2.RecordFilter) -> PagePosition:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        pos = PagePosition(int(data["h"]), int(data["s"]))
+        fingerprint = data["f"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
+        raise InvalidInput("page_token is not one this hub issued") from None
+    if fingerprint != _filter_fingerprint(flt) or pos.height < 0 or pos.skip < 0:
+        raise InvalidInput("page_token belongs to another filter; start again without it")
+    return pos

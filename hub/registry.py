@@ -1,0 +1,76 @@
+"""The chain registry: which chains the hub links, with their adapters and trust anchors."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from tonglian.v1 import chains_pb2
+
+from hub import adapter_plugins
+from hub.anchors import check_anchor
+from hub.errors import InvalidInput, NotFound
+from hub.router import Router
+from hub.store.base import Store
+
+CHAIN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_DISPLAY_NAME = 200
+
+
+def check_chain_id(chain_id: str) -> None:
+    if not CHAIN_ID.match(chain_id):
+        raise InvalidInput(
+            f"chain id {chain_id[:80]!r} is not valid: use 1 to 63 lower-case letters, "
+            "digits and '-', starting with a letter or digit"
+        )
+
+
+class ChainRegistry:
+    def __init__(self, store: Store, router: Router) -> None:
+        self._store = store
+        self._router = router
+
+    async def register(self, chain: chains_pb2.Chain) -> chains_pb2.Chain:
+        """Validates and stores a new chain; the adapter is created on first use."""
+        check_chain_id(chain.chain_id)
+        if len(chain.display_name) > MAX_DISPLAY_NAME:
+            raise InvalidInput(f"display_name is longer than {MAX_DISPLAY_NAME} characters")
+        check_anchor(chain.kind, chain.trust_anchor)
+        settings = chain.adapter
+        if not settings.adapter:
+            raise InvalidInput("chain.adapter.adapter must name an installed adapter or 'remote'")
+        if settings.adapter == "remote":
+            if not settings.address:
+                raise InvalidInput("a remote adapter needs chain.adapter.address (host:port)")
+        else:
+            adapter_plugins.check_name(settings.adapter)
+        if settings.timeout_ms > 600_000:
+            raise InvalidInput("chain.adapter.timeout_ms must be at most 600000 (10 minutes)")
+        stored = chains_pb2.Chain()
+        stored.CopyFrom(chain)
+        registered_at = Timestamp()
+        registered_at.FromDatetime(datetime.now(UTC))
+        stored.registered_at.CopyFrom(registered_at)
+        await self._store.add_chain(stored)
+        return stored
+
+    async def get(self, chain_id: str) -> chains_pb2.Chain:
+        if not chain_id:
+            raise InvalidInput("chain_id is required")
+        chain = await self._store.get_chain(chain_id)
+        if chain is None:
+            raise NotFound(
+                f"no chain {chain_id[:80]!r} is registered; `tonglian chains list` shows them"
+            )
+        return chain
+
+    async def list(self, after: str, limit: int) -> list[chains_pb2.Chain]:
+        return await self._store.list_chains(after, limit)
+
+    async def remove(self, chain_id: str) -> None:
+        if not chain_id:
+            raise InvalidInput("chain_id is required")
+        if not await self._store.remove_chain(chain_id):
+            raise NotFound(f"no chain {chain_id[:80]!r} is registered")
+        await self._router.drop(chain_id)

@@ -1,0 +1,67 @@
+"""Picks the adapter that talks to a chain; one live adapter per registered chain."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf.json_format import MessageToDict
+from tonglian.v1 import chains_pb2
+
+from adapters.base import Adapter, AdapterContext
+from hub import adapter_plugins
+from hub.errors import ChainMisconfigured, HubError
+from hub.guarded_adapter import GuardedAdapter
+
+
+class Router:
+    def __init__(self, default_timeout: float) -> None:
+        self._default_timeout = default_timeout
+        self._adapters: dict[str, tuple[bytes, GuardedAdapter]] = {}
+        self._lock = asyncio.Lock()
+
+    def timeout_of(self, chain: chains_pb2.Chain) -> float:
+        ms = chain.adapter.timeout_ms
+        return ms / 1000 if ms else self._default_timeout
+
+    async def adapter_for(self, chain: chains_pb2.Chain) -> GuardedAdapter:
+        """The chain's adapter, created on first use and re-created when the chain changed."""
+        fingerprint = chain.SerializeToString(deterministic=True)
+        async with self._lock:
+            cached = self._adapters.get(chain.chain_id)
+            if cached and cached[0] == fingerprint:
+                return cached[1]
+            if cached:
+                await cached[1].close()
+            guarded = GuardedAdapter(chain, self._create(chain), self.timeout_of(chain))
+            self._adapters[chain.chain_id] = (fingerprint, guarded)
+            return guarded
+
+    def _create(self, chain: chains_pb2.Chain) -> Adapter:
+        factory = adapter_plugins.factory(chain.adapter.adapter)
+        context = AdapterContext(
+            chain_id=chain.chain_id,
+            options=MessageToDict(chain.adapter.options),
+            trust_anchor=chain.trust_anchor,
+            timeout=self.timeout_of(chain),
+        )
+        try:
+            return factory(context)
+        except HubError:
+            raise
+        except Exception as exc:
+            raise ChainMisconfigured(
+                f"adapter {chain.adapter.adapter!r} refused the settings of chain "
+                f"{chain.chain_id!r}: {exc}"
+            ) from exc
+
+    async def drop(self, chain_id: str) -> None:
+        async with self._lock:
+            cached = self._adapters.pop(chain_id, None)
+        if cached:
+            await cached[1].close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            adapters, self._adapters = list(self._adapters.values()), {}
+        for _, adapter in adapters:
+            await adapter.close()

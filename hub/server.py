@@ -1,0 +1,139 @@
+"""The hub process: wires the store, router, verifier and services into one grpc.aio server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from tonglian.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chains_pb2,
+    chains_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+    relay_pb2,
+    relay_pb2_grpc,
+)
+
+from hub.config import HubSettings
+from hub.errors import InvalidInput
+from hub.records import RecordReader
+from hub.registry import ChainRegistry
+from hub.router import Router
+from hub.services.chain_registry import ChainRegistryService
+from hub.services.query import QueryService
+from hub.services.unimplemented import unimplemented_servicer
+from hub.store.sqlite import SqliteStore
+from hub.verification import Verifier
+
+log = logging.getLogger("tonglian.hub")
+
+SERVICE_NAMES = (
+    chains_pb2.DESCRIPTOR.services_by_name["ChainRegistry"].full_name,
+    query_pb2.DESCRIPTOR.services_by_name["Query"].full_name,
+    relay_pb2.DESCRIPTOR.services_by_name["Relay"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name,
+)
+
+
+@dataclass
+class Hub:
+    """A running hub; `stop` shuts it down gracefully."""
+
+    settings: HubSettings
+    server: grpc.aio.Server
+    port: int
+    store: SqliteStore
+    router: Router
+    verifier: Verifier
+    health: health.HealthServicer
+
+    async def stop(self, grace: float | None = None) -> None:
+        for name in (*SERVICE_NAMES, ""):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        await self.router.close()
+        self.verifier.close()
+        await self.store.close()
+
+
+async def start_hub(settings: HubSettings) -> Hub:
+    """Opens the store and starts serving; the returned hub is SERVING."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.data_dir / "hub.sqlite3")
+    await store.open()
+    router = Router(settings.adapter_timeout)
+    verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
+    registry = ChainRegistry(store, router)
+    reader = RecordReader(registry, router, verifier)
+
+    limit = settings.max_message_bytes
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    chains_pb2_grpc.add_ChainRegistryServicer_to_server(
+        ChainRegistryService(registry, router), server
+    )
+    query_pb2_grpc.add_QueryServicer_to_server(QueryService(reader), server)
+    relay_pb2_grpc.add_RelayServicer_to_server(
+        unimplemented_servicer(
+            relay_pb2_grpc.RelayServicer, relay_pb2.DESCRIPTOR.services_by_name["Relay"]
+        ),
+        server,
+    )
+    audit_pb2_grpc.add_AuditServicer_to_server(
+        unimplemented_servicer(
+            audit_pb2_grpc.AuditServicer, audit_pb2.DESCRIPTOR.services_by_name["Audit"]
+        ),
+        server,
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        port = server.add_insecure_port(settings.listen)
+    except RuntimeError as exc:
+        await store.close()
+        verifier.close()
+        raise InvalidInput(f"cannot listen on {settings.listen}: {exc}") from exc
+    if port == 0:
+        await store.close()
+        verifier.close()
+        raise InvalidInput(f"cannot listen on {settings.listen}: address in use or not local")
+    await server.start()
+    for name in (*SERVICE_NAMES, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Hub(settings, server, port, store, router, verifier, health_servicer)
+
+
+async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:
+    """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits."""
+    hub = await start_hub(settings)
+    host = settings.listen.rpartition(":")[0]
+    log.info("hub listening on %s:%d, data in %s", host, hub.port, settings.data_dir)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stopping.wait()
+        log.info("shutting down: finishing in-flight calls (up to %gs)", settings.shutdown_grace)
+    finally:
+        await hub.stop()
+        log.info("hub stopped")

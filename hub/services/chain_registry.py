@@ -1,0 +1,65 @@
+"""tonglian.v1.ChainRegistry over gRPC."""
+
+from __future__ import annotations
+
+from tonglian.v1 import chains_pb2, chains_pb2_grpc
+
+from hub.errors import InvalidInput
+from hub.registry import ChainRegistry
+from hub.router import Router
+from hub.services.status import Context, unary
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class ChainRegistryService(chains_pb2_grpc.ChainRegistryServicer):
+    def __init__(self, registry: ChainRegistry, router: Router) -> None:
+        self._registry = registry
+        self._router = router
+
+    @unary
+    async def RegisterChain(
+        self, request: chains_pb2.RegisterChainRequest, context: Context
+    ) -> chains_pb2.RegisterChainResponse:
+        if not request.HasField("chain"):
+            raise InvalidInput("chain is required")
+        return chains_pb2.RegisterChainResponse(chain=await self._registry.register(request.chain))
+
+    @unary
+    async def GetChain(
+        self, request: chains_pb2.GetChainRequest, context: Context
+    ) -> chains_pb2.GetChainResponse:
+        return chains_pb2.GetChainResponse(chain=await self._registry.get(request.chain_id))
+
+    @unary
+    async def ListChains(
+        self, request: chains_pb2.ListChainsRequest, context: Context
+    ) -> chains_pb2.ListChainsResponse:
+        size = request.page_size or DEFAULT_PAGE
+        if size > MAX_PAGE:
+            raise InvalidInput(f"page_size {request.page_size} is above the limit of {MAX_PAGE}")
+        if len(request.page_token) > 64:
+            raise InvalidInput("page_token is not one this hub issued")
+        chains = await self._registry.list(request.page_token, size + 1)
+        more = len(chains) > size
+        chains = chains[:size]
+        return chains_pb2.ListChainsResponse(
+            chains=chains, next_page_token=chains[-1].chain_id if more else ""
+        )
+
+    @unary
+    async def RemoveChain(
+        self, request: chains_pb2.RemoveChainRequest, context: Context
+    ) -> chains_pb2.RemoveChainResponse:
+        await self._registry.remove(request.chain_id)
+        return chains_pb2.RemoveChainResponse()
+
+    @unary
+    async def GetChainStatus(
+        self, request: chains_pb2.GetChainStatusRequest, context: Context
+    ) -> chains_pb2.GetChainStatusResponse:
+        chain = await self._registry.get(request.chain_id)
+        adapter = await self._router.adapter_for(chain)
+        head = await adapter.head()
+        return chains_pb2.GetChainStatusResponse(chain_id=chain.chain_id, head=head, detail="ok")

@@ -1,0 +1,75 @@
+"""The one place where hub errors become gRPC statuses.
+
+Every servicer method is wrapped: a HubError aborts with its status and message;
+anything unexpected is logged with its traceback and answered INTERNAL, so no
+request can take the hub down or leak internals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from hub.errors import HubError
+
+log = logging.getLogger("tonglian.hub")
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+MAX_MESSAGE_CHARS = 2000
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _message(exc: HubError) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
+
+
+def unary(
+    method: Callable[[Any, Req, Context], Awaitable[Resp]],
+) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Req, context: Context) -> Resp:
+        try:
+            return await method(self, request, context)
+        except HubError as exc:
+            await context.abort(exc.status, _message(exc))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unexpected failure in %s", method.__qualname__)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error in {method.__name__}; the hub logged the details",
+            )
+        raise AssertionError("unreachable: abort raises")
+
+    return wrapper
+
+
+def streaming(
+    method: Callable[[Any, Req, Context], AsyncIterator[Resp]],
+) -> Callable[[Any, Req, Context], AsyncIterator[Resp]]:
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Req, context: Context) -> AsyncIterator[Resp]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except HubError as exc:
+            await context.abort(exc.status, _message(exc))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unexpected failure in %s", method.__qualname__)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error in {method.__name__}; the hub logged the details",
+            )
+
+    return wrapper
