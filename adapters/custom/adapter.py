@@ -1,0 +1,146 @@
+"""CustomAdapter: the Adapter protocol over the reference custom ledger's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
+
+from adapters.base import AdapterContext, AdapterError, InvalidAdapterRequest
+from adapters.custom import translate, wire
+from adapters.custom.client import LedgerClient
+from adapters.custom.options import CustomOptions
+
+ADAPTER_NAME = "custom/0.1.0"
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+S = adapter_pb2.SubmissionState
+
+
+class CustomAdapter:
+    def __init__(self, ctx: AdapterContext, options: CustomOptions) -> None:
+        self.chain_id = ctx.chain_id
+        self.options = options
+        self.client = LedgerClient(str(options.url), ctx.timeout)
+
+    async def describe(self) -> adapter_pb2.DescribeResponse:
+        info = await self.client.info()
+        return adapter_pb2.DescribeResponse(
+            adapter=ADAPTER_NAME,
+            kind=chains_pb2.CHAIN_KIND_SIGNED_MERKLE,
+            network_id=info.ledger_id,
+            namespaces=info.collections,
+            can_submit=True,
+        )
+
+    async def head(self) -> chains_pb2.ChainHead:
+        head = await self.client.head()
+        # Signed blocks are final at once: head and final height are the same.
+        return chains_pb2.ChainHead(
+            height=head.height,
+            block_hash=bytes.fromhex(head.hash),
+            final_height=head.height,
+            time=translate.timestamp(head.time_ms),
+        )
+
+    async def read(
+        self, namespace: str, key: str, at_height: int = 0
+    ) -> adapter_pb2.ReadRecordResponse:
+        if not namespace or not key:
+            raise InvalidAdapterRequest("a custom ledger record needs a namespace and a key")
+        if at_height < 0:
+            raise InvalidAdapterRequest(f"at_height {at_height} is negative")
+        got = await self.client.proof(namespace, key, at_height)
+        if (got.record.collection, got.record.key) != (namespace, key):
+            raise InvalidAdapterRequest(
+                f"ledger answered {got.record.collection}/{got.record.key} for {namespace}/{key}"
+            )
+        return translate.read_response(got.record, got.block, got.path, self.chain_id)
+
+    async def scan(
+        self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False
+    ) -> AsyncIterator[adapter_pb2.ScanResponse]:
+        if from_height < 0 or to_height < 0 or (to_height and to_height < from_height):
+            raise InvalidAdapterRequest(f"bad scan range {from_height}..{to_height}")
+        height = from_height
+        wait_ms = self.options.follow_wait_ms if follow else 0
+        while not to_height or height <= to_height:
+            page = await self.client.blocks(
+                height, to_height, self.options.page_blocks, namespace, wait_ms
+            )
+            for block in page.blocks:
+                if block.height != height:
+                    raise AdapterError(f"ledger sent block {block.height} when {height} was next")
+                for e in block.entries:
+                    rec = translate.read_response(e, block, e.path, self.chain_id)
+                    yield adapter_pb2.ScanResponse(record=rec)
+                yield adapter_pb2.ScanResponse(block=translate.block_mark(block))
+                height += 1
+            if not follow and height > page.head_height:
+                return
+
+    async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        got = await self.client.deliver(_inbox_body(delivery))
+        return _submission(delivery.delivery_id, got)
+
+    async def submission(self, delivery_id: str) -> adapter_pb2.Submission:
+        if not _DELIVERY_ID.match(delivery_id):
+            raise InvalidAdapterRequest(f"delivery id {delivery_id[:80]!r} is malformed")
+        got = await self.client.delivery(delivery_id)
+        if got is None:
+            return adapter_pb2.Submission(delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN)
+        return _submission(delivery_id, got)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _inbox_body(d: relay_pb2.Delivery) -> dict[str, object]:
+    if not _DELIVERY_ID.match(d.delivery_id):
+        raise InvalidAdapterRequest(f"delivery id {d.delivery_id[:80]!r} is malformed")
+    if not d.destination_namespace:
+        raise InvalidAdapterRequest("delivery has no destination_namespace (collection)")
+    if len(d.proof_digest) != 32:
+        raise InvalidAdapterRequest(f"proof_digest is {len(d.proof_digest)} bytes, not 32")
+    r = d.record
+    body: dict[str, object] = {
+        "delivery_id": d.delivery_id,
+        "collection": d.destination_namespace,
+        "key": r.ref.key,
+        "schema": r.schema,
+        "source": {
+            "chain_id": r.ref.chain_id,
+            "namespace": r.ref.namespace,
+            "key": r.ref.key,
+            "tx_id": r.tx_id,
+            "version": r.version,
+        },
+        "proof_digest": d.proof_digest.hex(),
+    }
+    if r.deleted:
+        body["deleted"] = True
+    else:
+        try:
+            body["value"] = json.loads(r.value.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidAdapterRequest(f"delivery value is not JSON: {exc}") from None
+    return body
+
+
+def _submission(delivery_id: str, tx: wire.TxStatus) -> adapter_pb2.Submission:
+    committed = tx.status == "committed"
+    where = f"committed at block {tx.block_height}" if committed else "pending"
+    if tx.duplicate:
+        state, detail = S.SUBMISSION_STATE_DUPLICATE, f"inbox already held it ({where})"
+    elif committed:
+        state, detail = S.SUBMISSION_STATE_CONFIRMED, where
+    else:
+        state, detail = S.SUBMISSION_STATE_PENDING, where
+    return adapter_pb2.Submission(
+        delivery_id=delivery_id,
+        state=state,
+        tx_id=tx.tx_id,
+        block_height=tx.block_height or 0,
+        detail=detail,
+    )

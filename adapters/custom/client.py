@@ -1,0 +1,127 @@
+"""The only code that speaks HTTP to the ledger: one session, typed errors, strict answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from adapters.base import AdapterError, ChainUnavailable, InvalidAdapterRequest, RecordNotFound
+from adapters.custom import wire
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class LedgerClient:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        extra_wait: float = 0.0,
+    ) -> M:
+        what = f"{method} {path}"
+        timeout = aiohttp.ClientTimeout(total=self.timeout + extra_wait)
+        try:
+            async with self._http().request(
+                method, self.url + path, params=params, json=body, timeout=timeout
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ChainUnavailable(
+                f"custom ledger {self.url} did not answer {what}: {reason}"
+            ) from exc
+        if status >= 400:
+            raise _status_error(status, what, raw)
+        try:
+            return model.model_validate(json.loads(raw))
+        except ValueError as exc:
+            raise AdapterError(
+                f"custom ledger answered {what} with a body that is not JSON"
+            ) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "body"
+            raise AdapterError(
+                f"custom ledger answered {what} with a malformed body: {loc}: {first['msg']}"
+            ) from exc
+
+    async def info(self) -> wire.Info:
+        return await self._call(wire.Info, "GET", "/v1/info")
+
+    async def head(self) -> wire.Head:
+        return await self._call(wire.Head, "GET", "/v1/head")
+
+    async def proof(self, collection: str, key: str, at_height: int) -> wire.RecordProof:
+        params = {"collection": collection, "key": key}
+        if at_height:
+            params["at_height"] = str(at_height)
+        return await self._call(wire.RecordProof, "GET", "/v1/proofs", params=params)
+
+    async def blocks(
+        self, from_height: int, to_height: int, limit: int, collection: str, wait_ms: int = 0
+    ) -> wire.BlockPage:
+        params = {"from_height": str(from_height), "limit": str(limit)}
+        if to_height:
+            params["to_height"] = str(to_height)
+        if collection:
+            params["collection"] = collection
+        if wait_ms:
+            params["wait_ms"] = str(wait_ms)
+        return await self._call(
+            wire.BlockPage, "GET", "/v1/blocks", params=params, extra_wait=wait_ms / 1000
+        )
+
+    async def deliver(self, body: dict[str, Any]) -> wire.TxStatus:
+        return await self._call(wire.TxStatus, "POST", "/v1/inbox", body=body)
+
+    async def delivery(self, delivery_id: str) -> wire.TxStatus | None:
+        """The inbox's view of a delivery; None when the ledger never saw it."""
+        try:
+            return await self._call(
+                wire.TxStatus, "GET", f"/v1/inbox/{quote(delivery_id, safe='')}"
+            )
+        except RecordNotFound:
+            return None
+
+
+def _status_error(status: int, what: str, raw: bytes) -> AdapterError:
+    try:
+        doc = json.loads(raw)
+        detail = f"{doc['error']}: {doc['detail']}"
+    except (ValueError, KeyError, TypeError):
+        detail = raw[:200].decode("utf-8", "replace") or "(empty body)"
+    msg = f"custom ledger refused {what} (HTTP {status}) {detail}"
+    if status == 404:
+        return RecordNotFound(msg)
+    if status in (408, 429) or status >= 500:
+        return ChainUnavailable(msg)
+    if 400 <= status < 500:
+        return InvalidAdapterRequest(msg)
+    return AdapterError(msg)

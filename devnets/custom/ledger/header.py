@@ -1,0 +1,48 @@
+"""Block headers and the exact bytes validators sign.
+
+header  = canonical JSON {ledger_id, height, previous_hash, merkle_root, time,
+          record_count}; hashes are lowercase hex, `time` is integer Unix
+          milliseconds (UTC), previous_hash of genesis (height 0) is 64 zeros.
+hash    = SHA-256(header bytes); the next header's previous_hash is its hex.
+signed  = b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes, Ed25519.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from devnets.custom.ledger.canonical import canonical_bytes
+
+SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
+GENESIS_PARENT = "00" * 32
+
+
+@dataclass(frozen=True)
+class Header:
+    ledger_id: str
+    height: int
+    previous_hash: str
+    merkle_root: str
+    time: int
+    record_count: int
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(
+            {
+                "ledger_id": self.ledger_id,
+                "height": self.height,
+                "previous_hash": self.previous_hash,
+                "merkle_root": self.merkle_root,
+                "time": self.time,
+                "record_count": self.record_count,
+            }
+        )
+
+
+def block_hash(header_bytes: bytes) -> bytes:
+    return hashlib.sha256(header_bytes).digest()
+
+
+def signing_message(header_bytes: bytes) -> bytes:
+    return SIGNING_DOMAIN + header_bytes

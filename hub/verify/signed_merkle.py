@@ -1,0 +1,310 @@
+"""Verifier for signed-Merkle ledgers (the reference custom ledger and kin): pure functions.
+
+A record is proven when k of n anchored validators signed a block header and a
+Merkle path leads from the record's leaf to that header's root. This module is
+the hub's own reading of the spec below; it shares no code with any ledger.
+
+Header (the exact bytes in `SignedMerkleProof.header`): canonical JSON, i.e.
+UTF-8, keys sorted, no spaces, non-ASCII kept, of exactly
+  {"height": int, "ledger_id": str, "merkle_root": hex64, "previous_hash": hex64,
+   "record_count": int, "time": int Unix milliseconds UTC}
+(hex is lowercase). Block hash = SHA-256(header bytes).
+
+Signature: Ed25519 by a validator's key over
+  b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes.
+Signatures of distinct anchored validators count toward the threshold k; a
+signature by an anchored validator that does not verify rejects the proof; a
+repeated validator id counts once; ids not in the anchor are ignored (noted).
+
+Leaf: SHA-256(0x00 ‖ canonical JSON of {"collection", "deleted", "key",
+  "ledger_id", "schema", "tx_id", "value", "version"}), where collection is the
+  record's namespace and value is the record's canonical JSON value as a string
+  ("" for a deletion).
+Node: SHA-256(0x01 ‖ left ‖ right).
+Tree: RFC 6962 §2.1 over the block's record_count leaves: n > 1 leaves split at
+  the largest power of two k < n, left subtree [0, k), right [k, n); an odd node
+  is never duplicated but carried up until paired. The path lists siblings from
+  the leaf upwards; its length and every sibling's side follow from leaf_index
+  and record_count, and are checked against them. Root of 0 leaves: SHA-256("").
+
+The record's block_height must equal the header height and its commit_time the
+header time. `record.ref.chain_id` is the hub's name for the chain and is not
+part of the proof: the caller checks it names the chain it asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from tonglian.v1 import chains_pb2, records_pb2
+
+from hub.errors import InvalidInput, ProofRejected
+
+SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
+HEADER_FIELDS = frozenset(
+    {"ledger_id", "height", "previous_hash", "merkle_root", "time", "record_count"}
+)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MAX_UINT63 = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class SignedHeader:
+    ledger_id: str
+    height: int
+    previous_hash: bytes
+    merkle_root: bytes
+    time_ms: int
+    record_count: int
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def block_hash(header: bytes) -> bytes:
+    return hashlib.sha256(header).digest()
+
+
+def leaf_hash(record: records_pb2.Record, ledger_id: str) -> bytes:
+    body = canonical_json(
+        {
+            "collection": record.ref.namespace,
+            "deleted": record.deleted,
+            "key": record.ref.key,
+            "ledger_id": ledger_id,
+            "schema": record.schema,
+            "tx_id": record.tx_id,
+            "value": record.value.decode("utf-8"),
+            "version": record.version,
+        }
+    )
+    return hashlib.sha256(b"\x00" + body).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def path_sides(index: int, size: int) -> list[bool]:
+    """`sibling_on_left` for each step from the leaf up, for leaf `index` of `size` (RFC 6962)."""
+    sides: list[bool] = []
+    while size > 1:
+        k = 1
+        while k * 2 < size:
+            k *= 2
+        if index < k:
+            sides.append(False)
+            size = k
+        else:
+            sides.append(True)
+            index, size = index - k, size - k
+    sides.reverse()
+    return sides
+
+
+def validate_trust_anchor(anchor: chains_pb2.SignedMerkleTrustAnchor) -> None:
+    """Raises InvalidInput unless the anchor can ever verify a proof."""
+    if not anchor.ledger_id:
+        raise InvalidInput("signed_merkle trust anchor: ledger_id is empty")
+    n = len(anchor.validators)
+    if n == 0:
+        raise InvalidInput("signed_merkle trust anchor: no validators")
+    ids: set[str] = set()
+    keys: set[bytes] = set()
+    for i, v in enumerate(anchor.validators):
+        if not v.id:
+            raise InvalidInput(f"signed_merkle trust anchor: validator #{i} has an empty id")
+        if v.id in ids:
+            raise InvalidInput(f"signed_merkle trust anchor: validator id {v.id!r} is repeated")
+        if len(v.ed25519_public_key) != 32:
+            raise InvalidInput(
+                f"signed_merkle trust anchor: validator {v.id!r} key is "
+                f"{len(v.ed25519_public_key)} bytes, an Ed25519 public key is 32"
+            )
+        if v.ed25519_public_key in keys:
+            raise InvalidInput(
+                f"signed_merkle trust anchor: validator {v.id!r} repeats another's key"
+            )
+        try:
+            Ed25519PublicKey.from_public_bytes(v.ed25519_public_key)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"signed_merkle trust anchor: validator {v.id!r} key is invalid: {exc}"
+            ) from None
+        ids.add(v.id)
+        keys.add(v.ed25519_public_key)
+    if not 1 <= anchor.threshold <= n:
+        raise InvalidInput(
+            f"signed_merkle trust anchor: threshold {anchor.threshold} must be 1..{n}"
+        )
+
+
+def parse_header(header: bytes) -> SignedHeader:
+    """The header's fields; rejects anything but the one canonical encoding."""
+    try:
+        doc = json.loads(header.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProofRejected(f"block header is not UTF-8 JSON: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != HEADER_FIELDS:
+        got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+        raise ProofRejected(f"block header must have exactly {sorted(HEADER_FIELDS)}, got {got}")
+    for name in ("height", "time", "record_count"):
+        v = doc[name]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= _MAX_UINT63:
+            raise ProofRejected(f"block header {name} must be a non-negative integer, got {v!r}")
+    for name in ("previous_hash", "merkle_root"):
+        if not isinstance(doc[name], str) or not _HEX64.fullmatch(doc[name]):
+            raise ProofRejected(f"block header {name} must be 64 lowercase hex digits")
+    if not isinstance(doc["ledger_id"], str):
+        raise ProofRejected("block header ledger_id must be a string")
+    if canonical_json(doc) != header:
+        raise ProofRejected("block header is not in canonical JSON form (sorted keys, no spaces)")
+    return SignedHeader(
+        ledger_id=doc["ledger_id"],
+        height=doc["height"],
+        previous_hash=bytes.fromhex(doc["previous_hash"]),
+        merkle_root=bytes.fromhex(doc["merkle_root"]),
+        time_ms=doc["time"],
+        record_count=doc["record_count"],
+    )
+
+
+def check_signatures(
+    header: bytes,
+    height: int,
+    signatures: list[records_pb2.ValidatorSignature],
+    anchor: chains_pb2.SignedMerkleTrustAnchor,
+) -> list[str]:
+    """Counts distinct anchored validators whose signature verifies; k of them are needed."""
+    keys = {v.id: v.ed25519_public_key for v in anchor.validators}
+    message = SIGNING_DOMAIN + header
+    signed: list[str] = []
+    unknown: list[str] = []
+    repeated: list[str] = []
+    for sig in signatures:
+        if sig.validator_id not in keys:
+            unknown.append(sig.validator_id)
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(keys[sig.validator_id]).verify(
+                sig.signature, message
+            )
+        except InvalidSignature:
+            raise ProofRejected(
+                f"signature of validator {sig.validator_id!r} does not verify over the "
+                f"header of block {height}"
+            ) from None
+        if sig.validator_id in signed:
+            repeated.append(sig.validator_id)
+        else:
+            signed.append(sig.validator_id)
+    notes = []
+    if unknown:
+        notes.append(f"ignored signatures by validators not in the anchor: {', '.join(unknown)}")
+    if repeated:
+        notes.append(f"repeated signatures counted once: {', '.join(sorted(set(repeated)))}")
+    k = anchor.threshold
+    if len(signed) < k:
+        why = f"; {'; '.join(notes)}" if notes else ""
+        raise ProofRejected(
+            f"block {height} has valid signatures of {len(signed)}/{k} required validators "
+            f"({', '.join(signed) or 'none'}){why}"
+        )
+    return [
+        f"{len(signed)} of {len(keys)} validators signed block {height} "
+        f"(threshold {k}): {', '.join(signed)}",
+        *notes,
+    ]
+
+
+def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> list[str]:
+    """Fields the header pins directly, and the form of the value."""
+    if record.block_height != header.height:
+        raise ProofRejected(
+            f"record block_height {record.block_height} differs from the header height "
+            f"{header.height}"
+        )
+    ct = record.commit_time
+    if ct.nanos % 1_000_000 or ct.seconds * 1000 + ct.nanos // 1_000_000 != header.time_ms:
+        raise ProofRejected(
+            f"record commit_time {ct.seconds}s+{ct.nanos}ns differs from the header time "
+            f"{header.time_ms} ms"
+        )
+    if record.version < 1:
+        raise ProofRejected("record version must be at least 1")
+    if record.deleted:
+        if record.value:
+            raise ProofRejected("record is a deletion but carries a value")
+    else:
+        try:
+            parsed = json.loads(record.value.decode("utf-8"))
+            canonical = canonical_json(parsed)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProofRejected(f"record value is not JSON: {exc}") from None
+        if canonical != record.value:
+            raise ProofRejected("record value is not canonical JSON (sorted keys, no spaces)")
+    return [f"record block_height {header.height} and commit_time match the header"]
+
+
+def check_merkle_path(
+    record: records_pb2.Record, proof: records_pb2.SignedMerkleProof, header: SignedHeader
+) -> list[str]:
+    n, index = header.record_count, proof.leaf_index
+    if index >= n:
+        raise ProofRejected(f"leaf_index {index} is outside the block's {n} records")
+    sides = path_sides(index, n)
+    if len(proof.path) != len(sides):
+        raise ProofRejected(
+            f"Merkle path has {len(proof.path)} steps; leaf {index} of {n} needs {len(sides)}"
+        )
+    node = leaf_hash(record, header.ledger_id)
+    for level, (step, left) in enumerate(zip(proof.path, sides, strict=True), start=1):
+        if len(step.sibling) != 32:
+            raise ProofRejected(
+                f"Merkle level {level}: sibling is {len(step.sibling)} bytes, not 32"
+            )
+        if step.sibling_on_left != left:
+            side = "left" if left else "right"
+            raise ProofRejected(
+                f"Merkle level {level}: leaf {index} of {n} needs its sibling on the {side}"
+            )
+        node = node_hash(step.sibling, node) if left else node_hash(node, step.sibling)
+    if node != header.merkle_root:
+        raise ProofRejected(
+            f"Merkle path from leaf {index} ends at {node.hex()[:16]}…, not the header's "
+            f"merkle_root {header.merkle_root.hex()[:16]}…: the record's namespace, key, "
+            "schema, value, version, deleted or tx_id differ from what was committed, "
+            "or a sibling is wrong"
+        )
+    return [f"leaf {index} of {n} reaches the signed merkle_root in {len(sides)} steps"]
+
+
+def verify_signed_merkle_record(
+    record: records_pb2.Record,
+    proof: records_pb2.SignedMerkleProof,
+    anchor: chains_pb2.SignedMerkleTrustAnchor,
+) -> list[str]:
+    """The checks that passed, in order; raises ProofRejected naming the first that failed."""
+    try:
+        validate_trust_anchor(anchor)
+    except InvalidInput as exc:
+        raise ProofRejected(f"trust anchor unusable: {exc}") from None
+    header = parse_header(proof.header)
+    if header.ledger_id != anchor.ledger_id:
+        raise ProofRejected(
+            f"header ledger_id {header.ledger_id!r} is not the anchored {anchor.ledger_id!r}"
+        )
+    checks = [f"header of block {header.height} is canonical and names ledger {header.ledger_id!r}"]
+    checks += check_signatures(proof.header, header.height, list(proof.signatures), anchor)
+    checks += check_record_fields(record, header)
+    checks += check_merkle_path(record, proof, header)
+    return checks
