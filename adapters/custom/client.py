@@ -60,11 +60,13 @@ class LedgerClient:
         if status >= 400:
             raise _status_error(status, what, raw)
         try:
-            return model.model_validate(json.loads(raw))
+            doc = json.loads(raw)
         except ValueError as exc:
             raise AdapterError(
                 f"custom ledger answered {what} with a body that is not JSON"
             ) from exc
+        try:
+            return model.model_validate(doc)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "body"

@@ -164,6 +164,8 @@ def _reuse_port(info: DevnetInfo | None) -> int:
     old = info.extra.get("port") if info is not None else None
     if isinstance(old, int):
         with socket.socket() as s:
+            # The ledger binds with SO_REUSEADDR too, so TIME_WAIT leftovers do not block it.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", old))
             except OSError:
