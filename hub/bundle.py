@@ -65,8 +65,6 @@ def decode_bundle(data: bytes) -> records_pb2.ProofBundle:
     if encode_bundle(bundle) != data:
         # Unknown fields or a non-canonical encoding: bytes that no check would cover.
         raise InvalidInput("bundle bytes are not the canonical encoding of a proof bundle")
-    if bundle_digest(bundle) != bundle.digest:
-        raise InvalidInput("bundle digest does not match its content: the file was altered")
     return bundle
 
 
@@ -106,4 +104,10 @@ def verify_bundle(
 
         evm_header = trusted_from_attestations(bundle.proof.evm, trusted.evm)
     checks = verify_proof(bundle.record, bundle.proof, trusted, evm_header)
+    # After the proof, so a change the proof catches is reported by the check it breaks.
+    if bundle_digest(bundle) != bundle.digest:
+        raise ProofRejected(
+            "bundle digest does not match its content: the file was altered after the hub made it"
+        )
+    checks.append("bundle digest matches its content")
     return BundleVerdict(bundle.record, proof_kind, checks, anchor is not None)

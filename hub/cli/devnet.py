@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from devnets import registry
+from devnets.base import DevnetStatus
 from devnets.process import DevnetError
 from hub.cli import exit_codes
 from hub.cli.output import Progress, error, print_json, table
@@ -74,8 +75,15 @@ async def run_down(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+async def _status(kind: str) -> DevnetStatus:
+    try:
+        return await registry.create(kind).status()
+    except (ImportError, DevnetError, OSError) as exc:
+        return DevnetStatus(kind=kind, running=False, detail=f"unavailable: {exc}")
+
+
 async def run_status(args: argparse.Namespace) -> int:
-    statuses = [await registry.create(kind).status() for kind in _kinds(args)]
+    statuses = [await _status(kind) for kind in _kinds(args)]
     if args.json:
         print_json([s.model_dump() for s in statuses])
     else:

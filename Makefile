@@ -1,0 +1,51 @@
+# The README's two commands are `make demo` and `make test`; everything they need is set up here.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint typecheck proto proto-check contracts-check unit integration clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	$(BIN)/tonglian demo
+
+lint: setup
+	$(BIN)/ruff check hub adapters devnets tests bench
+	$(BIN)/ruff format --check hub adapters devnets tests bench
+	cd proto && ../node_modules/.bin/buf lint
+
+typecheck: setup
+	$(BIN)/mypy hub adapters devnets
+
+proto: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" proto/generate.sh
+
+proto-check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" proto/generate.sh --check
+
+contracts-check: setup
+	$(PY) -m devnets.evm.compile --check
+
+unit: setup
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/pytest tests/integration tests/e2e $(PYTEST_ARGS)
+
+test: lint typecheck proto-check contracts-check
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .tonglian .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""The `tonglian` command as a user runs it: real devnet, real hub, real files, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devnets.custom.writer import write_record
+from hub.cli import exit_codes
+from hub.cli.hub_process import HubProcess
+
+pytestmark = pytest.mark.integration
+
+
+class Cli:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+
+    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli.main", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check is not None:
+            assert result.returncode == check, (result.stdout, result.stderr)
+        return result
+
+
+@pytest.fixture
+def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
+    env = {
+        **os.environ,
+        "TONGLIAN_HUB": hub_process.address,
+        "TONGLIAN_STATE_DIR": str(tmp_path / "state"),
+    }
+    run = Cli(env, tmp_path)
+    try:
+        yield run
+    finally:
+        run("devnet", "down", "custom", check=None)
+
+
+def test_devnet_register_query_verify(cli: Cli, tmp_path: Path) -> None:
+    up = cli("devnet", "up", "custom", "--json")
+    info = json.loads(up.stdout)[0]
+    assert info["kind"] == "custom"
+    assert "custom: ready in" in up.stderr or up.stderr == ""
+
+    status = json.loads(cli("devnet", "status", "custom", "--json").stdout)
+    assert status[0]["running"] is True
+
+    added = json.loads(cli("chains", "add", "--from-devnet", "custom", "--json").stdout)
+    assert added["chain_id"] == "custom-1"
+    assert "custom-1" in cli("chains", "list").stdout
+
+    asyncio.run(
+        write_record(
+            info["endpoints"]["http"],
+            "licences",
+            "L-1",
+            "gov.license.business/v1",
+            {"status": "active"},
+        )
+    )
+    bundle = tmp_path / "l1.pb"
+    out = json.loads(
+        cli(
+            "query", "custom-1/licences/L-1", "--purpose", "test", "--out", str(bundle), "--json"
+        ).stdout
+    )
+    assert out["value"] == {"status": "active"}
+    assert out["verification"]["verified"] is True
+
+    ok = cli("verify", str(bundle), "--json")
+    assert json.loads(ok.stdout)["verified"] is True
+
+    data = bundle.read_bytes()
+    for position in (0, len(data) // 3, len(data) // 2, len(data) - 1):
+        bad = tmp_path / f"bad-{position}.pb"
+        flipped = bytearray(data)
+        flipped[position] ^= 0x20
+        bad.write_bytes(bytes(flipped))
+        refused = cli("verify", str(bad), "--json", check=exit_codes.FAILED)
+        report = json.loads(refused.stdout)
+        assert report["verified"] is False
+        assert report["reason"]
+
+    people = cli("verify", str(bundle)).stdout
+    assert "verified custom-1/licences/L-1 version 1 (signed_merkle proof)" in people
+
+    cli("chains", "remove", "custom-1")
+    gone = cli("chains", "show", "custom-1", check=exit_codes.NOT_FOUND)
+    assert "no chain 'custom-1' is registered" in gone.stderr
+
+    down = cli("devnet", "down", "custom")
+    assert "stopped: custom" in down.stdout
+
+
+def test_exit_codes(cli: Cli, tmp_path: Path) -> None:
+    r = cli("query", "no-slashes", check=exit_codes.USAGE)
+    assert "record reference 'no-slashes' must be CHAIN/NAMESPACE/KEY" in r.stderr
+    r = cli("query", "ghost/ns/key", check=exit_codes.NOT_FOUND)
+    assert "NOT_FOUND: no chain 'ghost' is registered" in r.stderr
+    r = cli("--hub", "127.0.0.1:1", "chains", "list", check=exit_codes.UNAVAILABLE)
+    assert "cannot reach the hub at 127.0.0.1:1" in r.stderr
+    missing = tmp_path / "absent.pb"
+    r = cli("verify", str(missing), check=exit_codes.USAGE)
+    assert f"cannot read bundle {missing}: No such file or directory" in r.stderr
+    junk = tmp_path / "junk.pb"
+    junk.write_bytes(b"\xff\xff\xff")
+    r = cli("verify", str(junk), check=exit_codes.FAILED)
+    assert "not a proof bundle: the protobuf does not parse" in r.stderr
+    r = cli("chains", "add", "--from-devnet", "custom", check=exit_codes.USAGE)
+    assert "no running custom devnet found" in r.stderr

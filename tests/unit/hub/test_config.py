@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_settings
+from hub.errors import InvalidInput
+
+
+def test_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "hub.toml"
+    f.write_text('[hub]\nlisten = "127.0.0.1:6000"\nadapter_timeout = 3\nverify_workers = 4\n')
+    monkeypatch.setenv("TONGLIAN_ADAPTER_TIMEOUT", "7")
+    s = load_settings(f, verify_workers=1)
+    assert s.listen == "127.0.0.1:6000"
+    assert s.adapter_timeout == 7
+    assert s.verify_workers == 1
+
+
+def test_yaml_file(tmp_path: Path) -> None:
+    f = tmp_path / "hub.yaml"
+    f.write_text("listen: 0.0.0.0:7000\n")
+    assert load_settings(f).listen == "0.0.0.0:7000"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("hub.toml", "listen = ", "settings file {path} does not parse"),
+        ("hub.ini", "x", "settings file {path} must end in .toml, .yaml or .yml"),
+        ("hub.yaml", "- a\n- b\n", "settings file {path} must hold a table of settings"),
+        (
+            "hub.toml",
+            'listen = "nope"',
+            "invalid hub settings: listen: Value error, listen must be HOST:PORT, got 'nope'",
+        ),
+        ("hub.toml", "bogus = 1", "invalid hub settings: bogus: Extra inputs are not permitted"),
+        (
+            "hub.toml",
+            "verify_workers = -1",
+            "invalid hub settings: verify_workers: Input should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_bad_files(tmp_path: Path, name: str, content: str, message: str) -> None:
+    f = tmp_path / name
+    f.write_text(content)
+    with pytest.raises(InvalidInput) as err:
+        load_settings(f)
+    assert str(err.value).startswith(message.format(path=f))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(
+        InvalidInput, match="cannot read settings file .*: No such file or directory"
+    ):
+        load_settings(tmp_path / "absent.toml")
