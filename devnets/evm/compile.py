@@ -1,8 +1,9 @@
 """Compiles devnets/evm/contracts/*.sol with the pinned solc from npm into the committed artifact.
 
-`python -m devnets.evm.compile` rewrites `contracts/compiled/artifacts.json`;
-`--check` recompiles into memory and exits 1 when the committed artifact differs,
-so the Solidity sources and the bytecode the devnet deploys never drift apart.
+`python -m devnets.evm.compile` rewrites `contracts/compiled/artifacts.json`
+(ABI + bytecode, what the devnet deploys) and `adapters/evm/abi.json` (the ABIs
+the adapter encodes calls with); `--check` recompiles in memory and exits 1 when
+either committed file differs, so sources, bytecode and ABIs never drift apart.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from devnets.process import DevnetError
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 ARTIFACT_PATH = CONTRACTS_DIR / "compiled" / "artifacts.json"
+# The EVM adapter ships the contracts' ABIs (not their bytecode) beside its code.
+ADAPTER_ABI_PATH = Path(__file__).parents[2] / "adapters" / "evm" / "abi.json"
 # Pinned so bytecode runs on every hardfork anvil may default to.
 EVM_VERSION = "cancun"
 
@@ -80,6 +83,11 @@ def render(artifact: dict[str, Any]) -> str:
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
 
 
+def render_abis(artifact: dict[str, Any]) -> str:
+    abis = {name: body["abi"] for name, body in artifact["contracts"].items()}
+    return json.dumps(abis, indent=1, sort_keys=True) + "\n"
+
+
 def load_artifact() -> dict[str, Any]:
     """The committed artifact (what the devnet deploys)."""
     artifact: dict[str, Any] = json.loads(ARTIFACT_PATH.read_text())
@@ -90,21 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail when the artifact is stale")
     args = parser.parse_args(argv)
-    fresh = render(compile_artifact())
+    artifact = compile_artifact()
+    outputs = {ARTIFACT_PATH: render(artifact), ADAPTER_ABI_PATH: render_abis(artifact)}
     if args.check:
-        committed = ARTIFACT_PATH.read_text() if ARTIFACT_PATH.exists() else ""
-        if committed != fresh:
+        stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+        for path in stale:
             print(
-                f"{ARTIFACT_PATH} is out of date: "
-                "run `python -m devnets.evm.compile` and commit it",
+                f"{path} is out of date: run `python -m devnets.evm.compile` and commit it",
                 file=sys.stderr,
             )
-            return 1
-        print(f"{ARTIFACT_PATH.name} matches the contracts")
-        return 0
-    ARTIFACT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT_PATH.write_text(fresh)
-    print(f"wrote {ARTIFACT_PATH}")
+        if not stale:
+            print("compiled artifact and adapter ABIs match the contracts")
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,0 +1,116 @@
+"""The only module that speaks JSON-RPC to the node; everything above it works with values.
+
+Calls go through web3's AsyncHTTPProvider as raw JSON-RPC so blocks, proofs and
+logs arrive exactly as the node encoded them (no formatter renames or drops a
+header field). Failures are mapped once, here: no answer or no connection is
+ChainUnavailable, an error object from the node is NodeError with its code and
+revert data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import aiohttp
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import ProviderConnectionError, TimeExhausted, Web3Exception
+from web3.types import RPCEndpoint
+
+from adapters.base import AdapterError, ChainUnavailable
+
+Json = dict[str, Any]
+
+
+class NodeError(AdapterError):
+    """The node answered a call with a JSON-RPC error (a revert carries its data)."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{method}: node error {code}: {message}")
+        self.method = method
+        self.code = code
+        self.node_message = message
+        self.data = data
+
+
+class EvmRpc:
+    """JSON-RPC to one node, every call bounded by `timeout` seconds."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        provider = AsyncHTTPProvider(
+            url,
+            request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
+            # Retries belong to the hub's retry policy, not hidden in the transport.
+            exception_retry_configuration=None,
+        )
+        self.w3: AsyncWeb3[AsyncHTTPProvider] = AsyncWeb3(provider)
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self.w3.provider.make_request(RPCEndpoint(method), params)
+        except TimeoutError as exc:
+            raise ChainUnavailable(
+                f"{self.url}: no answer to {method} within {self.timeout:g}s"
+            ) from exc
+        except (aiohttp.ClientError, OSError, ProviderConnectionError, TimeExhausted) as exc:
+            raise ChainUnavailable(f"{self.url}: cannot reach the node ({exc})") from exc
+        except Web3Exception as exc:
+            raise ChainUnavailable(f"{self.url}: {method} failed ({exc})") from exc
+        error = response.get("error")
+        if error:
+            if isinstance(error, dict):
+                raise NodeError(
+                    method, int(error.get("code", 0)), str(error.get("message")), error.get("data")
+                )
+            raise NodeError(method, 0, str(error))
+        return response.get("result")
+
+    async def chain_id(self) -> int:
+        return int(await self.request("eth_chainId", []), 16)
+
+    async def block_number(self) -> int:
+        return int(await self.request("eth_blockNumber", []), 16)
+
+    async def block(self, number: int | str) -> Json | None:
+        """The block (header fields, transaction hashes only) or None when the node has none."""
+        tag = hex(number) if isinstance(number, int) else number
+        result = await self.request("eth_getBlockByNumber", [tag, False])
+        return cast(Json | None, result)
+
+    async def block_by_hash(self, block_hash: str) -> Json | None:
+        return cast(Json | None, await self.request("eth_getBlockByHash", [block_hash, False]))
+
+    async def proof(self, address: str, slots: list[str], block_hash: str) -> Json:
+        """EIP-1186 proof at the block with `block_hash` (EIP-1898 block reference)."""
+        params = [address, slots, {"blockHash": block_hash, "requireCanonical": True}]
+        return cast(Json, await self.request("eth_getProof", params))
+
+    async def logs(self, flt: Json) -> list[Json]:
+        return cast(list[Json], await self.request("eth_getLogs", [flt]))
+
+    async def call(self, to: str, data: str, block: str) -> bytes:
+        """eth_call at `block` (a tag, or a block hash for a fixed state)."""
+        ref: Any = {"blockHash": block} if len(block) == 66 else block
+        result = await self.request("eth_call", [{"to": to, "data": data}, ref])
+        return bytes.fromhex(str(result)[2:])
+
+    async def estimate_gas(self, tx: Json) -> int:
+        return int(await self.request("eth_estimateGas", [tx]), 16)
+
+    async def max_priority_fee(self) -> int:
+        return int(await self.request("eth_maxPriorityFeePerGas", []), 16)
+
+    async def nonce(self, address: str) -> int:
+        return int(await self.request("eth_getTransactionCount", [address, "pending"]), 16)
+
+    async def send_raw(self, raw_tx: bytes) -> str:
+        return str(await self.request("eth_sendRawTransaction", ["0x" + raw_tx.hex()]))
+
+    async def receipt(self, tx_hash: str) -> Json | None:
+        return cast(Json | None, await self.request("eth_getTransactionReceipt", [tx_hash]))
+
+    async def close(self) -> None:
+        await self.w3.provider.disconnect()

@@ -1,0 +1,1 @@
+"""Facts the hub fetches itself, from sources registered in trust anchors, never from adapters."""

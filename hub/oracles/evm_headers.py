@@ -1,0 +1,209 @@
+"""Trusted EVM block hashes for ENDPOINT_QUORUM chains: k of the anchor's RPC endpoints must agree.
+
+The hub asks every configured endpoint directly (aiohttp JSON-RPC, one batch of
+eth_chainId, eth_blockNumber and eth_getBlockByNumber per endpoint); the
+adapter is never consulted. A block hash is trusted when at least
+`endpoint_quorum` endpoints serve it and no reachable endpoint serves another
+one: two hashes for a block that should be final mean a lying endpoint or a
+broken finality assumption, which a person must look at, so a contradiction is
+never outvoted. The trusted head is the k-th highest head among the agreeing
+endpoints: at least k of them vouch that the chain is that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from tonglian.v1 import chains_pb2, records_pb2
+
+from hub.errors import ChainUnreachable, ProofRejected
+from hub.verify.evm import TrustedEvmHeader
+
+MAX_RESPONSE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class EndpointAnswer:
+    endpoint: str
+    chain_id: int = 0
+    head_number: int = 0
+    block_hash: bytes = b""
+    # Why the endpoint gave no usable answer (unreachable, lagging, malformed).
+    failure: str = ""
+
+
+async def attest_header(
+    anchor: chains_pb2.EvmTrustAnchor,
+    block_number: int,
+    timeout: float,  # noqa: ASYNC109 (one deadline per endpoint, applied by aiohttp)
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> TrustedEvmHeader:
+    """The hash of block `block_number` that k of the anchor's endpoints agree on.
+
+    Raises ProofRejected when endpoints contradict each other (naming them) and
+    ChainUnreachable when fewer than k give an answer within `timeout` seconds.
+    """
+    endpoints = list(anchor.rpc_endpoints)
+    if not endpoints or anchor.endpoint_quorum < 1:
+        raise ProofRejected("the EVM trust anchor names no RPC endpoints or no quorum")
+    owned = session is None
+    client = session or aiohttp.ClientSession()
+    try:
+        answers = await asyncio.gather(
+            *(_ask(client, url, block_number, timeout) for url in endpoints)
+        )
+    finally:
+        if owned:
+            await client.close()
+    return decide(anchor, block_number, answers)
+
+
+def decide(
+    anchor: chains_pb2.EvmTrustAnchor, block_number: int, answers: Sequence[EndpointAnswer]
+) -> TrustedEvmHeader:
+    """The verdict on the endpoints' answers (pure, so it is tested without sockets)."""
+    k = anchor.endpoint_quorum
+    wrong_chain = [a for a in answers if not a.failure and a.chain_id != anchor.chain_id]
+    if wrong_chain:
+        raise ProofRejected(
+            "endpoints serve another chain: "
+            + ", ".join(f"{a.endpoint} (chain id {a.chain_id})" for a in wrong_chain)
+            + f"; the anchor says chain id {anchor.chain_id}"
+        )
+    votes: dict[bytes, list[EndpointAnswer]] = {}
+    for answer in answers:
+        if not answer.failure:
+            votes.setdefault(answer.block_hash, []).append(answer)
+    if len(votes) > 1:
+        raise ProofRejected(
+            f"endpoints disagree on block {block_number}: "
+            + "; ".join(
+                f"0x{h.hex()} from {', '.join(a.endpoint for a in group)}"
+                for h, group in votes.items()
+            )
+        )
+    agreeing = next(iter(votes.values()), [])
+    if len(agreeing) < k:
+        failures = "; ".join(f"{a.endpoint}: {a.failure}" for a in answers if a.failure)
+        raise ChainUnreachable(
+            f"only {len(agreeing)} of {len(answers)} RPC endpoints answered for block "
+            f"{block_number}, {k} must agree ({failures})"
+        )
+    return _trusted(block_number, agreeing, k, len(answers))
+
+
+def trusted_from_attestations(
+    proof: records_pb2.EvmStorageProof, anchor: chains_pb2.EvmTrustAnchor
+) -> TrustedEvmHeader:
+    """The trusted header as recorded in `proof.attestations`, for offline re-verification.
+
+    Offline there is no endpoint to ask: the attestations are the hub's record of
+    what the endpoints said when it verified the proof. This checks that the
+    record reaches the anchor's quorum with distinct configured endpoints that all
+    served the proof's block hash; trusting it means trusting that hub's record.
+    """
+    configured = set(anchor.rpc_endpoints)
+    seen: set[str] = set()
+    agreeing: list[EndpointAnswer] = []
+    for att in proof.attestations:
+        if att.endpoint not in configured:
+            raise ProofRejected(f"attestation from {att.endpoint}, not an endpoint of the anchor")
+        if att.endpoint in seen:
+            raise ProofRejected(f"two attestations from {att.endpoint}")
+        seen.add(att.endpoint)
+        if att.block_hash != proof.block_hash:
+            raise ProofRejected(
+                f"{att.endpoint} attested 0x{att.block_hash.hex()} for block "
+                f"{proof.block_number}, the proof's block is 0x{proof.block_hash.hex()}"
+            )
+        agreeing.append(
+            EndpointAnswer(att.endpoint, anchor.chain_id, att.head_number, att.block_hash)
+        )
+    if len(agreeing) < anchor.endpoint_quorum:
+        raise ProofRejected(
+            f"the proof records {len(agreeing)} endpoint attestation(s), "
+            f"the anchor requires {anchor.endpoint_quorum}"
+        )
+    return _trusted(proof.block_number, agreeing, anchor.endpoint_quorum, len(configured))
+
+
+def _trusted(
+    block_number: int, agreeing: Sequence[EndpointAnswer], k: int, asked: int
+) -> TrustedEvmHeader:
+    heads = sorted((a.head_number for a in agreeing), reverse=True)
+    return TrustedEvmHeader(
+        block_number=block_number,
+        block_hash=agreeing[0].block_hash,
+        head_number=heads[k - 1],
+        source=f"{len(agreeing)} of {asked} RPC endpoints agree, {k} required",
+        attestations=tuple(
+            records_pb2.EvmHeaderAttestation(
+                endpoint=a.endpoint, block_hash=a.block_hash, head_number=a.head_number
+            )
+            for a in agreeing
+        ),
+    )
+
+
+async def _ask(
+    session: aiohttp.ClientSession, url: str, block_number: int, seconds: float
+) -> EndpointAnswer:
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "eth_getBlockByNumber",
+            "params": [hex(block_number), False],
+        },
+    ]
+    try:
+        async with session.post(
+            url, json=batch, timeout=aiohttp.ClientTimeout(total=seconds)
+        ) as response:
+            if response.status != 200:
+                return EndpointAnswer(url, failure=f"HTTP {response.status}")
+            body = await response.content.read(MAX_RESPONSE_BYTES + 1)
+    except TimeoutError:
+        return EndpointAnswer(url, failure=f"no answer within {seconds:g}s")
+    except aiohttp.ClientError as exc:
+        return EndpointAnswer(url, failure=f"unreachable ({exc.__class__.__name__}: {exc})")
+    if len(body) > MAX_RESPONSE_BYTES:
+        return EndpointAnswer(url, failure="answer too large")
+    try:
+        return _parse(url, block_number, body)
+    except (ValueError, KeyError, TypeError) as exc:
+        return EndpointAnswer(url, failure=f"malformed answer ({exc})")
+
+
+def _parse(url: str, block_number: int, body: bytes) -> EndpointAnswer:
+    replies: Any = json.loads(body)
+    if not isinstance(replies, list):
+        raise ValueError("not a JSON-RPC batch answer")
+    by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+    results = []
+    for rid in (1, 2, 3):
+        reply = by_id.get(rid)
+        if reply is None or "error" in reply:
+            err = reply.get("error") if reply else "missing"
+            raise ValueError(f"request {rid}: {err}")
+        results.append(reply.get("result"))
+    chain_id, head = int(str(results[0]), 16), int(str(results[1]), 16)
+    block = results[2]
+    if block is None:
+        return EndpointAnswer(
+            url, chain_id, head, failure=f"has no block {block_number} (head {head})"
+        )
+    if int(block["number"], 16) != block_number:
+        raise ValueError(f"asked for block {block_number}, got {block['number']}")
+    block_hash = bytes.fromhex(block["hash"].removeprefix("0x"))
+    if len(block_hash) != 32:
+        raise ValueError("block hash is not 32 bytes")
+    return EndpointAnswer(url, chain_id, head, block_hash)
