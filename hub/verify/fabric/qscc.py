@@ -103,10 +103,10 @@ def verify_answer(answer: Any, config: ChannelConfig, tx: Header, now: datetime)
         ptx = protos.transaction.ProcessedTransaction.FromString(action.response.payload)
     except Exception as exc:
         raise ProofRejected(f"payload is not a ProcessedTransaction: {exc}") from exc
-    env = ptx.transaction_envelope
+    env = ptx.transactionEnvelope
     if bytes(env.payload) != tx.payload or bytes(env.signature) != tx.signature:
         raise ProofRejected("describes a transaction envelope other than the block's")
-    return QsccAttestation(peer.msp_id, peer.subject, int(ptx.validation_code))
+    return QsccAttestation(peer.msp_id, peer.subject, int(ptx.validationCode))
 
 
 def check_qscc(

@@ -1,0 +1,109 @@
+"""MSP identity validation (hub/verify/fabric/msp.py) with generated certificates."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
+import fabric_forge as ff
+
+from hub.errors import InvalidInput, ProofRejected
+from hub.verify.fabric.config import load_config, parse_config_block
+from hub.verify.fabric.msp import clear_cache
+
+AT = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+
+def ident(party: ff.Party, at: datetime = AT) -> str:
+    return load_config(ff.world().config).msps.identity(party.serialized(), at).describe()
+
+
+def test_roles_from_node_ous_and_intermediate_chain() -> None:
+    w = ff.world()
+    assert ident(w.org1_peer).startswith("Org1MSP peer")
+    assert ident(w.org2_peer).startswith("Org2MSP peer")  # via the intermediate CA
+    assert ident(w.org1_client).startswith("Org1MSP client")
+    assert ident(w.orderer).startswith("OrdererMSP orderer")
+
+
+def test_real_roots_still_chain_in_modified_config() -> None:
+    from hub.verify.fabric.block import parse_block
+
+    cfg = load_config(ff.world().config)
+    blk = parse_block(ff.block_bytes(7))
+    from hub.verify.fabric.transaction import parse_header
+
+    h = parse_header(7, 0, blk.envelopes[0])
+    assert (
+        cfg.msps.identity(h.creator, h.time).describe().startswith("Org1MSP client CN=User1@org1")
+    )
+
+
+def test_cache_never_skips_the_time_check() -> None:
+    w = ff.world()
+    clear_cache()
+    assert ident(w.expired_peer, datetime(2026, 3, 1, tzinfo=UTC)).startswith("Org2MSP peer")
+    with pytest.raises(ProofRejected, match="is not valid at 2026-11-27"):
+        ident(w.expired_peer)  # cached chain, but expired now
+
+
+def test_failures_are_not_cached_as_success() -> None:
+    w = ff.world()
+    for _ in range(2):
+        with pytest.raises(ProofRejected, match="does not chain"):
+            ident(w.rogue_peer)
+        with pytest.raises(ProofRejected, match="revoked"):
+            ident(w.revoked_peer)
+
+
+def test_ca_certificate_cannot_be_an_identity() -> None:
+    w = ff.world()
+    with pytest.raises(ProofRejected, match="is a CA and cannot sign"):
+        ident(w.org2_int)
+
+
+def test_identity_with_two_node_roles_refused() -> None:
+    w = ff.world()
+    both = w.org1_ca.issue("both", None)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "peer"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "client"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "both"),
+                ]
+            )
+        )
+        .issuer_name(w.org1_ca.cert.subject)
+        .public_key(both.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
+        .sign(w.org1_ca.key, hashes.SHA256())
+    )
+    with pytest.raises(ProofRejected, match="must carry exactly one NodeOU role of Org1MSP"):
+        ident(ff.Party("Org1MSP", both.key, cert))
+
+
+def test_identity_of_unknown_msp() -> None:
+    w = ff.world()
+    stranger = w.rogue_ca.issue("x", "peer", msp_id="Org9MSP")
+    with pytest.raises(ProofRejected, match="MSP 'Org9MSP' is not a member of the channel"):
+        ident(stranger)
+
+
+def test_crl_not_signed_by_msp_ca_makes_config_unusable() -> None:
+    w = ff.world()
+    bad = ff.config_with(crls={"Org2MSP": [w.rogue_ca.crl([1])]})
+    with pytest.raises(InvalidInput, match=r"CRL of .* is not signed by any of the MSP's CAs"):
+        parse_config_block(bad)
