@@ -1,4 +1,26 @@
-"""The HTTP JSON API under /v1; every failure answers {error, detail} with a precise status."""
+"""The HTTP JSON API under /v1; every failure answers {error, detail} with a precise status.
+
+GET  /v1/info                       ledger_id, validators [{id, public_key hex}], threshold,
+                                    collections, limits
+GET  /v1/head                       the last block: height, hash, header, signatures, time_ms
+GET  /v1/blocks/{height}            one block with its entries, each with its Merkle path
+GET  /v1/blocks?from_height=&to_height=&limit=&collection=&wait_ms=
+                                    a page of blocks (entries filtered by collection; every
+                                    block listed); wait_ms long-polls for from_height
+POST /v1/records                    {collection, key, schema, value | deleted: true}
+                                    -> 202 {tx_id, status: "pending"}
+GET  /v1/records?collection=&key=&at_height=   the latest version (at or below at_height)
+GET  /v1/proofs?collection=&key=&at_height=    {record, path, block: {height, hash, header,
+                                    signatures}}
+GET  /v1/txs/{tx_id}                {tx_id, status: pending|committed, block_height, ...}
+POST /v1/inbox                      {delivery_id, collection, key, schema, value, source:
+                                    {chain_id, namespace, key, tx_id, version}, proof_digest}
+                                    -> 202 new, or 200 {..., duplicate: true} with the first tx
+GET  /v1/inbox/{delivery_id}        {tx_id, status, block_height}
+
+Hashes, keys and signatures are lowercase hex; `header` is the signed header text
+(its UTF-8 bytes are what was signed); `value_canonical` is the stored canonical JSON.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from devnets.custom.ledger import requests as rq
+from devnets.custom.ledger import inputs as rq
 from devnets.custom.ledger.chain import BlockView, Ledger, LedgerError
 from devnets.custom.ledger.merkle import PathStep
 from devnets.custom.ledger.store import Entry, NewEntry, StoredBlock
@@ -17,6 +39,8 @@ log = logging.getLogger("tonglian.custom-ledger")
 
 LEDGER_KEY = web.AppKey("ledger", Ledger)
 MAX_PAGE_BLOCKS = 100
+# A page stops after the block that crosses this many entries (at least one block).
+MAX_PAGE_ENTRIES = 2000
 MAX_WAIT_MS = 30_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -155,13 +179,18 @@ async def list_blocks(request: web.Request) -> web.Response:
         await lg.wait_for_height(start, wait_ms / 1000)
     top = lg.head().height
     last = min(top, start + limit - 1, end if end is not None else top)
-    blocks = []
+    blocks: list[dict[str, Any]] = []
+    entries = 0
     for h in range(start, last + 1):
+        if entries >= MAX_PAGE_ENTRIES:
+            break
         view = lg.view(h)
         assert view is not None
         blocks.append(block_json(view, collection))
+        entries += len(view.entries)
+    next_height = blocks[-1]["height"] + 1 if blocks else start
     return web.json_response(
-        {"blocks": blocks, "head_height": top, "next_from_height": max(start, last + 1)}
+        {"blocks": blocks, "head_height": top, "next_from_height": next_height}
     )
 
 

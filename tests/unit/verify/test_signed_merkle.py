@@ -432,3 +432,42 @@ def test_invalid_anchor_is_refused(edit, why: str) -> None:  # type: ignore[no-u
     with pytest.raises(InvalidInput, match=why.replace("(", r"\(").replace(".", r"\.")):
         validate_trust_anchor(anc)
     assert "trust anchor unusable" in rejected(*_one(block(1)), anc)
+
+
+# -- the reference ledger's own hashing agrees with this verifier ---------------------
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 6, 11, 17])
+def test_reference_ledger_blocks_verify(size: int) -> None:
+    from devnets.custom.ledger import header as ledger_header
+    from devnets.custom.ledger import merkle as ledger_merkle
+
+    recs = [record(i) for i in range(size)]
+    leaves = [
+        ledger_merkle.leaf_hash(
+            ledger_merkle.LeafFields(
+                LEDGER,
+                r.ref.namespace,
+                r.ref.key,
+                r.schema,
+                r.value.decode(),
+                r.version,
+                r.deleted,
+                r.tx_id,
+            )
+        )
+        for r in recs
+    ]
+    root, paths = ledger_merkle.merkle_paths(leaves)
+    head = ledger_header.Header(LEDGER, 7, "ab" * 32, root.hex(), TIME_MS, size).to_bytes()
+    for i, r in enumerate(recs):
+        proof = records_pb2.SignedMerkleProof(
+            header=head,
+            signatures=[sign(v, head) for v in ("v2", "v3", "v4")],
+            leaf_index=i,
+            path=[
+                records_pb2.MerkleStep(sibling=p.sibling, sibling_on_left=p.sibling_on_left)
+                for p in paths[i]
+            ],
+        )
+        verify_signed_merkle_record(r, proof, anchor())
