@@ -18,4 +18,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         )
         """,
     ),
+    (
+        2,
+        "relay: routes and deliveries",
+        """
+        CREATE TABLE routes (
+            route_id          TEXT PRIMARY KEY,
+            route             BLOB NOT NULL,
+            state             INTEGER NOT NULL,
+            checkpoint_height INTEGER NOT NULL,
+            checkpoint_hash   BLOB NOT NULL,
+            created_at        REAL NOT NULL
+        );
+        CREATE TABLE deliveries (
+            delivery_id       TEXT PRIMARY KEY,
+            route_id          TEXT NOT NULL,
+            state             INTEGER NOT NULL,
+            delivery          BLOB NOT NULL,
+            attempts          INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at   REAL NOT NULL,
+            last_error        TEXT NOT NULL DEFAULT '',
+            dest_tx_id        TEXT NOT NULL DEFAULT '',
+            dest_block_height INTEGER NOT NULL DEFAULT 0,
+            created_at        REAL NOT NULL,
+            updated_at        REAL NOT NULL,
+            seq               INTEGER NOT NULL
+        );
+        CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+        CREATE INDEX deliveries_route ON deliveries (route_id, state, seq);
+        """,
+    ),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +66,9 @@ class SqliteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(sql)
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, _now()),
@@ -123,6 +126,234 @@ class SqliteStore:
         def q(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM chains WHERE chain_id = ?", (chain_id,))
             return cur.rowcount > 0
+
+        return await self._run(q)
+
+    # Relay: routes and deliveries.
+
+    async def add_route(self, route: relay_pb2.Route) -> None:
+        data = route.SerializeToString(deterministic=True)
+
+        def q(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO routes (route_id, route, state, checkpoint_height,"
+                    " checkpoint_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        route.route_id,
+                        data,
+                        route.state,
+                        route.checkpoint_height,
+                        route.checkpoint_block_hash,
+                        time.time(),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"route {route.route_id!r} exists already") from None
+
+        await self._run(q)
+
+    async def get_route(self, route_id: str) -> relay_pb2.Route | None:
+        def q(conn: sqlite3.Connection) -> relay_pb2.Route | None:
+            row = conn.execute(
+                f"SELECT {ROUTE_COLUMNS} FROM routes WHERE route_id = ?", (route_id,)
+            ).fetchone()
+            return None if row is None else route_from_row(row)
+
+        return await self._run(q)
+
+    async def list_routes(self, after: str, limit: int) -> list[relay_pb2.Route]:
+        def q(conn: sqlite3.Connection) -> list[relay_pb2.Route]:
+            rows = conn.execute(
+                f"SELECT {ROUTE_COLUMNS} FROM routes WHERE route_id > ? ORDER BY route_id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            return [route_from_row(r) for r in rows]
+
+        return await self._run(q)
+
+    async def set_route_state(self, route_id: str, state: int) -> bool:
+        def q(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE routes SET state = ? WHERE route_id = ?", (state, route_id))
+            return cur.rowcount > 0
+
+        return await self._run(q)
+
+    async def delete_route(self, route_id: str) -> bool:
+        """Deletes a route and its unconfirmed deliveries; confirmed ones stay as history."""
+
+        def q(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute("DELETE FROM routes WHERE route_id = ?", (route_id,))
+                conn.execute(
+                    "DELETE FROM deliveries WHERE route_id = ? AND state != ?",
+                    (route_id, relay_pb2.DELIVERY_STATE_CONFIRMED),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return cur.rowcount > 0
+
+        return await self._run(q)
+
+    async def commit_block(
+        self,
+        route_id: str,
+        deliveries: list[relay_pb2.Delivery],
+        height: int,
+        block_hash: bytes,
+    ) -> bool:
+        """Stores a scanned block's deliveries and advances the checkpoint, atomically.
+
+        A delivery id seen before is not stored twice. Returns False (and stores
+        nothing) when the route is gone or already past `height`.
+        """
+        now = time.time()
+
+        def q(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(
+                    "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
+                    " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
+                    (height, block_hash, route_id, height),
+                )
+                if cur.rowcount == 0:
+                    conn.execute("ROLLBACK")
+                    return False
+                seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0]
+                for d in deliveries:
+                    seq += 1
+                    conn.execute(
+                        "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state, delivery,"
+                        " attempts, next_attempt_at, last_error, created_at, updated_at, seq)"
+                        " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                        (
+                            d.delivery_id,
+                            route_id,
+                            d.state,
+                            d.SerializeToString(deterministic=True),
+                            now,
+                            d.last_error,
+                            now,
+                            now,
+                            seq,
+                        ),
+                    )
+                conn.execute("COMMIT")
+                return True
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._run(q)
+
+    async def due_deliveries(self, limit: int, exclude: set[str]) -> list[relay_pb2.Delivery]:
+        """Pending or submitted deliveries whose next attempt is due, oldest first."""
+        now = time.time()
+
+        def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
+            rows = conn.execute(
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state IN (?, ?)"
+                " AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                (
+                    relay_pb2.DELIVERY_STATE_PENDING,
+                    relay_pb2.DELIVERY_STATE_SUBMITTED,
+                    now,
+                    limit + len(exclude),
+                ),
+            ).fetchall()
+            found = [delivery_from_row(r) for r in rows]
+            return [d for d in found if d.delivery_id not in exclude][:limit]
+
+        return await self._run(q)
+
+    async def update_delivery(
+        self,
+        delivery_id: str,
+        *,
+        state: int,
+        attempts: int,
+        next_attempt_at: float,
+        last_error: str = "",
+        dest_tx_id: str = "",
+        dest_block_height: int = 0,
+    ) -> None:
+        def q(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
+                " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?"
+                " WHERE delivery_id = ?",
+                (
+                    state,
+                    attempts,
+                    next_attempt_at,
+                    last_error,
+                    dest_tx_id,
+                    dest_block_height,
+                    time.time(),
+                    delivery_id,
+                ),
+            )
+
+        await self._run(q)
+
+    async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
+        def q(conn: sqlite3.Connection) -> relay_pb2.Delivery | None:
+            row = conn.execute(
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = ?",
+                (delivery_id,),
+            ).fetchone()
+            return None if row is None else delivery_from_row(row)
+
+        return await self._run(q)
+
+    async def list_deliveries(
+        self, route_id: str, state: int, after_seq: int, limit: int
+    ) -> list[tuple[int, relay_pb2.Delivery]]:
+        """(seq, delivery) pairs in insertion order; empty route_id / state 0 mean any."""
+
+        def q(conn: sqlite3.Connection) -> list[tuple[int, relay_pb2.Delivery]]:
+            rows = conn.execute(
+                f"SELECT {DELIVERY_COLUMNS}, seq FROM deliveries WHERE seq > ?"
+                " AND (? = '' OR route_id = ?) AND (? = 0 OR state = ?) ORDER BY seq LIMIT ?",
+                (after_seq, route_id, route_id, state, state, limit),
+            ).fetchall()
+            return [(int(r[-1]), delivery_from_row(r[:-1])) for r in rows]
+
+        return await self._run(q)
+
+    async def backlog(self, route_id: str) -> Backlog:
+        def q(conn: sqlite3.Connection) -> Backlog:
+            counts = dict(
+                conn.execute(
+                    "SELECT state, COUNT(*) FROM deliveries WHERE route_id = ? GROUP BY state",
+                    (route_id,),
+                ).fetchall()
+            )
+            oldest = conn.execute(
+                "SELECT MIN(created_at) FROM deliveries WHERE route_id = ? AND state IN (?, ?)",
+                (route_id, relay_pb2.DELIVERY_STATE_PENDING, relay_pb2.DELIVERY_STATE_SUBMITTED),
+            ).fetchone()[0]
+            return Backlog(
+                pending=counts.get(relay_pb2.DELIVERY_STATE_PENDING, 0),
+                submitted=counts.get(relay_pb2.DELIVERY_STATE_SUBMITTED, 0),
+                parked=counts.get(relay_pb2.DELIVERY_STATE_PARKED, 0),
+                confirmed=counts.get(relay_pb2.DELIVERY_STATE_CONFIRMED, 0),
+                oldest_pending_age=0.0 if oldest is None else max(0.0, time.time() - oldest),
+            )
+
+        return await self._run(q)
+
+    async def count_unconfirmed(self) -> int:
+        def q(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE state IN (?, ?)",
+                (relay_pb2.DELIVERY_STATE_PENDING, relay_pb2.DELIVERY_STATE_SUBMITTED),
+            ).fetchone()
+            return int(row[0])
 
         return await self._run(q)
 

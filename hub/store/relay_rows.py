@@ -1,0 +1,44 @@
+"""Rows of the relay tables as protobuf messages: one mapping, shared by every store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tonglian.v1 import relay_pb2
+
+ROUTE_COLUMNS = "route, state, checkpoint_height, checkpoint_hash"
+DELIVERY_COLUMNS = (
+    "delivery, state, attempts, last_error, dest_tx_id, dest_block_height, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    submitted: int
+    parked: int
+    confirmed: int
+    oldest_pending_age: float
+
+
+def route_from_row(row: Sequence[Any]) -> relay_pb2.Route:
+    route = relay_pb2.Route.FromString(bytes(row[0]))
+    route.state = int(row[1])
+    route.checkpoint_height = int(row[2])
+    route.checkpoint_block_hash = bytes(row[3])
+    return route
+
+
+def delivery_from_row(row: Sequence[Any]) -> relay_pb2.Delivery:
+    d = relay_pb2.Delivery.FromString(bytes(row[0]))
+    d.state = int(row[1])
+    d.attempts = int(row[2])
+    d.last_error = str(row[3])
+    d.destination_tx_id = str(row[4])
+    d.destination_block_height = int(row[5])
+    d.created_at.FromDatetime(datetime.fromtimestamp(float(row[6]), UTC))
+    d.updated_at.FromDatetime(datetime.fromtimestamp(float(row[7]), UTC))
+    return d
