@@ -26,7 +26,7 @@ class Backlog:
 
 def route_from_row(row: Sequence[Any]) -> relay_pb2.Route:
     route = relay_pb2.Route.FromString(bytes(row[0]))
-    route.state = int(row[1])
+    route.state = relay_pb2.RouteState.ValueType(int(row[1]))
     route.checkpoint_height = int(row[2])
     route.checkpoint_block_hash = bytes(row[3])
     return route
@@ -34,7 +34,7 @@ def route_from_row(row: Sequence[Any]) -> relay_pb2.Route:
 
 def delivery_from_row(row: Sequence[Any]) -> relay_pb2.Delivery:
     d = relay_pb2.Delivery.FromString(bytes(row[0]))
-    d.state = int(row[1])
+    d.state = relay_pb2.DeliveryState.ValueType(int(row[1]))
     d.attempts = int(row[2])
     d.last_error = str(row[3])
     d.destination_tx_id = str(row[4])

@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from tonglian.v1 import chains_pb2
-
 from hub.errors import AlreadyExists
 from hub.store.migrations import MIGRATIONS
+from hub.store.relay_rows import (
+    DELIVERY_COLUMNS,
+    ROUTE_COLUMNS,
+    Backlog,
+    delivery_from_row,
+    route_from_row,
+)
+from tonglian.v1 import chains_pb2, relay_pb2
 
 T = TypeVar("T")
 

@@ -134,8 +134,8 @@ class SignedMerkleProof(google.protobuf.message.Message):
     LEAF_INDEX_FIELD_NUMBER: builtins.int
     PATH_FIELD_NUMBER: builtins.int
     header: builtins.bytes
-    """The exact header bytes the validators signed (canonical JSON object with
-    chain_id, height, previous_hash, merkle_root, time, record_count).
+    """The exact header bytes the validators signed: a canonical JSON object with
+    height, ledger_id, merkle_root, previous_hash, record_count and time (ms).
     """
     leaf_index: builtins.int
     """Position of the record's leaf among the block's leaves."""
