@@ -1,0 +1,476 @@
+"""FabricAdapter: the Adapter protocol for one Fabric channel and its `records` chaincode.
+
+Reads find the transaction that last wrote a key (chaincode `history`, then
+qscc GetBlockByTxID) and return the full block plus signed qscc answers from
+peers of the attesting organisations. Scans follow committed blocks through
+Deliver (Fabric blocks are final once committed). Submissions invoke the
+chaincode's `deliver`, which applies each delivery id once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError
+
+from adapters.base import (
+    AdapterContext,
+    AdapterError,
+    ChainUnavailable,
+    InvalidAdapterRequest,
+    RecordNotFound,
+    SubmissionRejected,
+)
+from adapters.fabric import blocks, qscc, requests
+from adapters.fabric.errors import (
+    EndorseError,
+    EvaluateError,
+    MalformedAnswer,
+    PeerUnavailable,
+    TransactionInvalid,
+)
+from adapters.fabric.gateway import PeerConnection
+from adapters.fabric.identity import Identity
+from adapters.fabric.options import FabricAdapterOptions
+from adapters.fabric.proposal import SignedProposal, build_proposal
+from adapters.fabric.protos import (
+    Message,
+    common_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+from adapters.fabric.signer import Signer
+from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2
+
+ADAPTER_NAME = "fabric/0.1.0"
+DELIVER_STATUS_SUCCESS = 200
+MVCC_CODES = {
+    transaction_pb2.TxValidationCode.MVCC_READ_CONFLICT,
+    transaction_pb2.TxValidationCode.PHANTOM_READ_CONFLICT,
+}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A transaction the adapter submitted, committed VALID."""
+
+    tx_id: str
+    block_number: int
+    result: bytes
+
+
+def canonical_json(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chaincode_result(envelope: Message) -> Message:
+    """The chaincode's response inside a prepared (endorsed) transaction."""
+    try:
+        payload = common_pb2.Payload.FromString(envelope.payload)
+        tx = transaction_pb2.Transaction.FromString(payload.data)
+        cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+        prp = proposal_response_pb2.ProposalResponsePayload.FromString(
+            cap.action.proposal_response_payload
+        )
+        return proposal_pb2.ChaincodeAction.FromString(prp.extension).response
+    except (DecodeError, IndexError) as exc:
+        raise MalformedAnswer(f"prepared transaction does not decode: {exc}") from exc
+
+
+class FabricAdapter:
+    """One channel + chaincode, reached through the configured peers' gateways."""
+
+    def __init__(
+        self,
+        ctx: AdapterContext,
+        options: FabricAdapterOptions,
+        identity: Identity,
+        signer: Signer,
+        peers: Sequence[PeerConnection],
+    ) -> None:
+        self._ctx = ctx
+        self.options = options
+        self.identity = identity
+        self._signer = signer
+        self._peers = list(peers)
+        self._timeout = ctx.timeout
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> str:
+        return self.options.channel
+
+    @property
+    def chaincode(self) -> str:
+        return self.options.chaincode
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.channel}:{self.chaincode}"
+
+    def _peers_of(self, msp_id: str) -> list[PeerConnection]:
+        return [p for p in self._peers if p.msp_id == msp_id]
+
+    async def _first_reachable(
+        self,
+        call: Callable[[PeerConnection], asyncio.Future[T] | asyncio.Task[T] | object],
+        peers: Sequence[PeerConnection] | None = None,
+    ) -> T:
+        """Runs `call` on the peers in order until one is reachable (gateway failover)."""
+        last: PeerUnavailable | None = None
+        for peer in peers if peers is not None else self._peers:
+            try:
+                result: T = await call(peer)  # type: ignore[misc]
+                return result
+            except PeerUnavailable as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def _proposal(self, chaincode: str, args: Sequence[str]) -> SignedProposal:
+        return build_proposal(
+            self.identity, self._signer, channel=self.channel, chaincode=chaincode, args=args
+        )
+
+    def _check_namespace(self, namespace: str) -> None:
+        if namespace != self.namespace:
+            raise InvalidAdapterRequest(
+                f"namespace {namespace!r} is not served here; this adapter serves "
+                f"{self.namespace!r} (channel:chaincode)"
+            )
+
+    # --- chaincode calls -------------------------------------------------------------------
+
+    async def evaluate(self, function: str, *args: str) -> bytes:
+        """Evaluates a chaincode function (no ordering); its response payload."""
+        proposal = self._proposal(self.chaincode, [function, *args])
+
+        async def call(peer: PeerConnection) -> Message:
+            return await peer.evaluate(
+                proposal.tx_id, self.channel, proposal.message, [], self._timeout
+            )
+
+        response: Message = await self._first_reachable(call)
+        return bytes(response.payload)
+
+    async def submit_transaction(
+        self, function: str, *args: str, endorsing_orgs: Sequence[str] | None = None
+    ) -> Committed:
+        """Endorses, submits and waits for the commit; TransactionInvalid unless VALID."""
+        prepared, proposal = await self._endorse(function, args, endorsing_orgs)
+        return await self._submit_and_wait(proposal, prepared)
+
+    async def _endorse(
+        self, function: str, args: Sequence[str], endorsing_orgs: Sequence[str] | None
+    ) -> tuple[common_pb2.Envelope, SignedProposal]:
+        proposal = self._proposal(self.chaincode, [function, *args])
+        orgs = list(self.options.endorsing_orgs if endorsing_orgs is None else endorsing_orgs)
+
+        async def call(peer: PeerConnection) -> Message:
+            return await peer.endorse(
+                proposal.tx_id, self.channel, proposal.message, orgs, self._timeout
+            )
+
+        prepared: Message = await self._first_reachable(call)
+        return prepared, proposal
+
+    async def probe_endorsement(self, function: str = "get", *args: str) -> None:
+        """Endorses (never submits) through each peer's gateway: ready when all succeed.
+
+        A gateway that has not yet discovered every organisation's peer cannot
+        satisfy a multi-organisation policy; this tells when they all can.
+        """
+        for peer in self._peers:
+            proposal = self._proposal(self.chaincode, [function, *args])
+            await peer.endorse(proposal.tx_id, self.channel, proposal.message, [], self._timeout)
+
+    async def _submit_and_wait(self, proposal: SignedProposal, prepared: Message) -> Committed:
+        signed = requests.sign_envelope(prepared, self._signer)
+        status_request = requests.commit_status_request(
+            self.identity, self._signer, self.channel, proposal.tx_id
+        )
+
+        async def call(peer: PeerConnection) -> Committed:
+            await peer.submit(proposal.tx_id, self.channel, signed, self._timeout)
+            status = await peer.commit_status(
+                proposal.tx_id, status_request, self.options.commit_timeout
+            )
+            if status.result != transaction_pb2.TxValidationCode.VALID:
+                raise TransactionInvalid(
+                    proposal.tx_id,
+                    transaction_pb2.TxValidationCode.Name(status.result),
+                    int(status.block_number),
+                )
+            result = chaincode_result(prepared).payload
+            return Committed(proposal.tx_id, int(status.block_number), bytes(result))
+
+        committed: Committed = await self._first_reachable(call)
+        return committed
+
+    async def put(self, key: str, schema: str, value: bytes | dict[str, object]) -> Committed:
+        """Writes one record through the chaincode's `put` and waits for its commit."""
+        text = value.decode() if isinstance(value, bytes) else canonical_json(value).decode()
+        return await self.submit_transaction("put", key, schema, text)
+
+    async def events(self, start_block: int | None = None) -> AsyncIterator[tuple[int, Message]]:
+        """Chaincode events of this chaincode (block number, event), through the gateway."""
+        request = requests.chaincode_events_request(
+            self.identity, self._signer, self.channel, self.chaincode, start_block
+        )
+        async for response in self._peers[0].chaincode_events(request):
+            for event in response.events:
+                yield int(response.block_number), event
+
+    # --- qscc ------------------------------------------------------------------------------
+
+    async def _qscc(self, peer: PeerConnection, function: str, *args: str) -> qscc.QsccAnswer:
+        proposal = qscc.qscc_proposal(self.identity, self._signer, self.channel, function, *args)
+        raw = await peer.process_proposal(proposal.message, proposal.tx_id, self._timeout)
+        return qscc.read_answer(peer.msp_id, proposal, raw)
+
+    async def _qscc_any(self, function: str, *args: str) -> qscc.QsccAnswer:
+        async def call(peer: PeerConnection) -> qscc.QsccAnswer:
+            return await self._qscc(peer, function, *args)
+
+        answer: qscc.QsccAnswer = await self._first_reachable(call)
+        return answer
+
+    async def block_by_tx_id(self, tx_id: str) -> bytes:
+        return (await self._qscc_any(qscc.GET_BLOCK_BY_TX_ID, tx_id)).payload
+
+    async def block_by_number(self, number: int) -> bytes:
+        return (await self._qscc_any(qscc.GET_BLOCK_BY_NUMBER, str(number))).payload
+
+    async def attestations(self, tx_id: str) -> list[records_pb2.FabricQsccAnswer]:
+        """Signed GetTransactionByID answers, one per attesting organisation."""
+
+        async def of_org(msp_id: str) -> Message:
+            async def call(peer: PeerConnection) -> qscc.QsccAnswer:
+                return await self._qscc(peer, qscc.GET_TRANSACTION_BY_ID, tx_id)
+
+            answer: qscc.QsccAnswer = await self._first_reachable(call, self._peers_of(msp_id))
+            return records_pb2.FabricQsccAnswer(
+                msp_id=answer.msp_id,
+                signed_proposal=answer.signed_proposal,
+                proposal_response=answer.proposal_response,
+            )
+
+        return list(await asyncio.gather(*(of_org(o) for o in self.options.attesting_orgs)))
+
+    # --- Adapter protocol ------------------------------------------------------------------
+
+    async def describe(self) -> Message:
+        return adapter_pb2.DescribeResponse(
+            adapter=ADAPTER_NAME,
+            kind=chains_pb2.CHAIN_KIND_FABRIC,
+            network_id=self.channel,
+            namespaces=[self.namespace],
+            can_submit=True,
+        )
+
+    async def head(self) -> Message:
+        try:
+            info = qscc.chain_info((await self._qscc_any(qscc.GET_CHAIN_INFO)).payload)
+        except qscc.QsccRefused as exc:
+            raise ChainUnavailable(f"peers refused GetChainInfo: {exc}") from exc
+        last = max(int(info.height) - 1, 0)
+        # A committed Fabric block is final: there are no forks to wait out.
+        return chains_pb2.ChainHead(
+            height=last, block_hash=bytes(info.currentBlockHash), final_height=last
+        )
+
+    async def read(self, namespace: str, key: str, at_height: int = 0) -> Message:
+        self._check_namespace(namespace)
+        if not key or blocks.is_internal_key(key):
+            raise InvalidAdapterRequest("key must be non-empty and not start with U+0000")
+        try:
+            entries = json.loads(await self.evaluate("history", key))
+        except EvaluateError as exc:
+            raise AdapterError(f"chaincode history of {key!r} failed: {exc}") from exc
+        for entry in entries:
+            tx_id = str(entry["tx_id"])
+            block_bytes = await self.block_by_tx_id(tx_id)
+            block = blocks.parse_block(block_bytes)
+            number = int(block.header.number)
+            if at_height and number > at_height:
+                continue
+            return await self._response(
+                block_bytes, block, blocks.find_transaction(block, tx_id), key
+            )
+        where = f" at height {at_height}" if at_height else ""
+        raise RecordNotFound(f"{self.namespace} holds no key {key!r}{where}")
+
+    async def _response(
+        self,
+        block_bytes: bytes,
+        block: Message,
+        tx: blocks.TxInfo,
+        key: str,
+        answers: list[records_pb2.FabricQsccAnswer] | None = None,
+    ) -> Message:
+        write = next((w for w in tx.writes if w.namespace == self.chaincode and w.key == key), None)
+        if write is None:
+            raise MalformedAnswer(f"transaction {tx.tx_id} does not write {key!r}")
+        record = blocks.to_record(
+            self._ctx.chain_id, self.channel, int(block.header.number), tx, write
+        )
+        if answers is None:
+            answers = await self.attestations(tx.tx_id)
+        proof = records_pb2.Proof(
+            fabric=records_pb2.FabricTxProof(
+                block=block_bytes, tx_index=tx.index, qscc_answers=answers
+            )
+        )
+        return adapter_pb2.ReadRecordResponse(record=record, proof=proof)
+
+    async def scan(
+        self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False
+    ) -> AsyncIterator[adapter_pb2.ScanResponse]:
+        if namespace:
+            self._check_namespace(namespace)
+        if to_height == 0 and not follow:
+            to_height = (await self.head()).final_height
+        if to_height and to_height < from_height:
+            return
+        stop = to_height if to_height else requests.NEWEST_POSSIBLE
+        next_height = from_height
+        while True:
+            seek = requests.seek_envelope(
+                self.identity, self._signer, self.channel, next_height, stop
+            )
+            try:
+                async for item in self._deliver_any(seek):
+                    if isinstance(item, int):
+                        if item != DELIVER_STATUS_SUCCESS:
+                            raise ChainUnavailable(f"Deliver ended with status {item}")
+                        return
+                    block = blocks.parse_block(item)
+                    async for response in self._block_responses(item, block):
+                        yield response
+                    next_height = int(block.header.number) + 1
+                    if to_height and next_height > to_height:
+                        return
+            except PeerUnavailable:
+                if not follow:
+                    raise
+                await asyncio.sleep(1.0)  # every peer down: wait, then resume where we were
+
+    async def _deliver_any(self, seek: Message) -> AsyncIterator[bytes | int]:
+        last: PeerUnavailable | None = None
+        for peer in self._peers:
+            try:
+                async for item in peer.deliver(seek):
+                    yield item
+                return
+            except PeerUnavailable as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def _block_responses(
+        self, block_bytes: bytes, block: Message
+    ) -> AsyncIterator[adapter_pb2.ScanResponse]:
+        found = blocks.records_of_block(self._ctx.chain_id, self.channel, block, {self.chaincode})
+        answers: dict[str, list[records_pb2.FabricQsccAnswer]] = {}
+        for tx, record in found:
+            if tx.tx_id not in answers:
+                answers[tx.tx_id] = await self.attestations(tx.tx_id)
+            response = await self._response(
+                block_bytes, block, tx, record.ref.key, answers[tx.tx_id]
+            )
+            yield adapter_pb2.ScanResponse(record=response)
+        yield adapter_pb2.ScanResponse(
+            block=adapter_pb2.BlockMark(
+                height=int(block.header.number),
+                block_hash=blocks.header_hash(block.header),
+                parent_hash=bytes(block.header.previous_hash),
+            )
+        )
+
+    def _delivery_args(self, delivery: Message) -> list[str]:
+        record = delivery.record
+        if not delivery.delivery_id:
+            raise InvalidAdapterRequest("delivery has no delivery_id")
+        if delivery.destination_namespace:
+            self._check_namespace(delivery.destination_namespace)
+        try:
+            value = record.value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SubmissionRejected(f"record value is not UTF-8 JSON: {exc}") from exc
+        source = {
+            "block_height": record.block_height,
+            "chain_id": record.ref.chain_id,
+            "key": record.ref.key,
+            "namespace": record.ref.namespace,
+            "tx_id": record.tx_id,
+            "version": record.version,
+        }
+        return [
+            delivery.delivery_id,
+            record.ref.key,
+            record.schema,
+            value,
+            canonical_json(source).decode(),
+            delivery.proof_digest.hex(),
+        ]
+
+    async def submit(self, delivery: Message) -> Message:
+        args = self._delivery_args(delivery)
+        try:
+            prepared, proposal = await self._endorse("deliver", args, None)
+        except EndorseError as exc:
+            raise SubmissionRejected(f"destination chaincode refused the delivery: {exc}") from exc
+        answer = json.loads(chaincode_result(prepared).payload)
+        if answer.get("duplicate"):
+            return await self._confirmed(delivery.delivery_id, str(answer["tx_id"]), Message)
+        try:
+            committed = await self._submit_and_wait(proposal, prepared)
+        except TransactionInvalid as exc:
+            codes = {transaction_pb2.TxValidationCode.Name(c) for c in MVCC_CODES}
+            if exc.validation_code not in codes:
+                raise
+            # Lost a race: another submission of this id (or of the key) committed first.
+            seen = await self.submission(delivery.delivery_id)
+            if seen.state == adapter_pb2.SUBMISSION_STATE_CONFIRMED:
+                seen.state = adapter_pb2.SUBMISSION_STATE_DUPLICATE
+                return seen
+            return adapter_pb2.Submission(
+                delivery_id=delivery.delivery_id,
+                state=adapter_pb2.SUBMISSION_STATE_FAILED,
+                tx_id=exc.tx_id,
+                block_height=exc.block_number,
+                detail=str(exc),
+            )
+        return adapter_pb2.Submission(
+            delivery_id=delivery.delivery_id,
+            state=adapter_pb2.SUBMISSION_STATE_CONFIRMED,
+            tx_id=committed.tx_id,
+            block_height=committed.block_number,
+        )
+
+    async def _confirmed(
+        self, delivery_id: str, tx_id: str, state: adapter_pb2.SubmissionState.ValueType
+    ) -> Message:
+        block = blocks.parse_block(await self.block_by_tx_id(tx_id))
+        return adapter_pb2.Submission(
+            delivery_id=delivery_id, state=state, tx_id=tx_id, block_height=int(block.header.number)
+        )
+
+    async def submission(self, delivery_id: str) -> Message:
+        entry = await self.evaluate("delivery", delivery_id)
+        if not entry:
+            return adapter_pb2.Submission(
+                delivery_id=delivery_id, state=adapter_pb2.SUBMISSION_STATE_UNKNOWN
+            )
+        tx_id = str(json.loads(entry)["tx_id"])
+        return await self._confirmed(delivery_id, tx_id, Message)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self._peers))

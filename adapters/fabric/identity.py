@@ -1,0 +1,50 @@
+"""The client's X.509 identity as Fabric names it: MSP id + PEM certificate (SerializedIdentity).
+
+Its serialized form is the `creator` of every proposal and signed request; the
+transaction id is derived from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from adapters.fabric.protos import identities_pb2
+
+
+class IdentityError(ValueError):
+    """The certificate cannot be read or is not a PEM X.509 certificate."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    msp_id: str
+    # PEM bytes exactly as read: peers compare creators byte for byte.
+    certificate_pem: bytes
+
+    @classmethod
+    def from_files(cls, msp_id: str, cert_path: str | Path) -> Identity:
+        try:
+            pem = Path(cert_path).read_bytes()
+        except OSError as exc:
+            raise IdentityError(f"cannot read certificate {cert_path}: {exc}") from exc
+        try:
+            x509.load_pem_x509_certificate(pem)
+        except ValueError as exc:
+            raise IdentityError(f"{cert_path} is not a PEM X.509 certificate: {exc}") from exc
+        return cls(msp_id=msp_id, certificate_pem=pem)
+
+    @property
+    def creator(self) -> bytes:
+        """Serialized msp.SerializedIdentity."""
+        return bytes(
+            identities_pb2.SerializedIdentity(
+                mspid=self.msp_id, id_bytes=self.certificate_pem
+            ).SerializeToString()
+        )
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.certificate_pem)
