@@ -36,10 +36,39 @@ def check_anchor(kind: int, anchor: chains_pb2.TrustAnchor) -> None:
 
         validate_trust_anchor(anchor.signed_merkle)
     elif expected == "evm":
-        from hub.verify.evm import check_evm_anchor
+        from hub.verify.evm_anchor import validate_evm_anchor
 
-        check_evm_anchor(anchor.evm)
+        validate_evm_anchor(anchor.evm)
     else:
-        from hub.verify.fabric import check_fabric_anchor
-
         check_fabric_anchor(anchor.fabric)
+
+
+def check_fabric_anchor(anchor: chains_pb2.FabricTrustAnchor) -> None:
+    """The config block parses, names the channel, and every chaincode policy parses."""
+    from hub.errors import HubError
+    from hub.verify.fabric.config import load_config
+    from hub.verify.fabric.policy import parse_signature_policy
+
+    if not anchor.config_block:
+        raise InvalidInput("fabric trust anchor needs config_block (the channel's config block)")
+    try:
+        config = load_config(anchor.config_block)
+    except HubError as exc:
+        raise InvalidInput(f"fabric trust anchor: config_block is not usable: {exc}") from exc
+    except Exception as exc:  # a malformed block may fail anywhere inside the protobuf walk
+        raise InvalidInput(f"fabric trust anchor: config_block does not parse: {exc}") from exc
+    if anchor.channel and anchor.channel != config.channel:
+        raise InvalidInput(
+            f"fabric trust anchor names channel {anchor.channel!r} but the config block is "
+            f"of channel {config.channel!r}"
+        )
+    for chaincode, text in anchor.endorsement_policies.items():
+        try:
+            parse_signature_policy(text)
+        except InvalidInput as exc:
+            raise InvalidInput(f"endorsement policy of chaincode {chaincode!r}: {exc}") from exc
+    orgs = len(config.application_orgs)
+    if anchor.qscc_min_orgs > orgs:
+        raise InvalidInput(
+            f"qscc_min_orgs {anchor.qscc_min_orgs} exceeds the channel's {orgs} organisations"
+        )

@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from tonglian.v1 import chains_pb2, records_pb2
+
+if TYPE_CHECKING:
+    from hub.verify.evm import TrustedEvmHeader
 
 from hub.errors import InvalidInput, ProofRejected
 from hub.verify import PROOF_KIND_OF_CHAIN, verify_proof
@@ -77,6 +81,19 @@ class BundleVerdict:
     anchor_given: bool
 
 
+def trusted_evm_header_offline(
+    proof: records_pb2.EvmStorageProof, anchor: chains_pb2.EvmTrustAnchor
+) -> TrustedEvmHeader:
+    """QBFT headers carry their own seals; otherwise the hub's recorded attestations."""
+    if anchor.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
+        from hub.verify.evm_qbft import trusted_from_qbft_seals
+
+        return trusted_from_qbft_seals(proof, anchor)
+    from hub.oracles.evm_headers import trusted_from_attestations
+
+    return trusted_from_attestations(proof, anchor)
+
+
 def verify_bundle(
     bundle: records_pb2.ProofBundle, anchor: chains_pb2.TrustAnchor | None = None
 ) -> BundleVerdict:
@@ -99,10 +116,8 @@ def verify_bundle(
             f"bundle says chain kind {bundle.chain_kind} but carries a {proof_kind} proof"
         )
     evm_header = None
-    if proof_kind == "evm" and trusted.evm.consensus != chains_pb2.EVM_CONSENSUS_QBFT:
-        from hub.verify.evm import trusted_from_attestations
-
-        evm_header = trusted_from_attestations(bundle.proof.evm, trusted.evm)
+    if proof_kind == "evm":
+        evm_header = trusted_evm_header_offline(bundle.proof.evm, trusted.evm)
     checks = verify_proof(bundle.record, bundle.proof, trusted, evm_header)
     # After the proof, so a change the proof catches is reported by the check it breaks.
     if bundle_digest(bundle) != bundle.digest:

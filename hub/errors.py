@@ -39,6 +39,24 @@ class PermissionDenied(HubError):
     status = grpc.StatusCode.PERMISSION_DENIED
 
 
+class Unauthenticated(HubError):
+    """The caller's certificate is missing, expired, revoked or not from a trusted CA."""
+
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class SchemaViolation(HubError):
+    """A record's value does not conform to its catalog schema; names the failing field."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AuditTampered(HubError):
+    """An audit log (or an export of it) fails its hash chain; says which event and why."""
+
+    status = grpc.StatusCode.DATA_LOSS
+
+
 class ProofRejected(HubError):
     """A proof does not verify against the chain's trust anchors.
 
@@ -77,3 +95,9 @@ class Unimplemented(HubError):
 
     def __init__(self, method: str) -> None:
         super().__init__(f"{method} is part of tonglian.v1 but this hub does not implement it yet")
+
+
+class FailedPrecondition(HubError):
+    """The thing exists but is not in a state that allows the request."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION

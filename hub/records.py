@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2
+from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 
 from hub.bundle import make_bundle
 from hub.errors import InvalidInput
@@ -128,6 +128,14 @@ def matches(record: records_pb2.Record, flt: query_pb2.RecordFilter) -> bool:
         (not flt.namespace or record.ref.namespace == flt.namespace)
         and record.ref.key.startswith(flt.key_prefix)
         and (not flt.schema or record.schema == flt.schema)
+    )
+
+
+def matches_route(record: records_pb2.Record, route: relay_pb2.Route) -> bool:
+    return (
+        (not route.source_namespace or record.ref.namespace == route.source_namespace)
+        and record.ref.key.startswith(route.key_prefix)
+        and (not route.schema or record.schema == route.schema)
     )
 
 

@@ -27,8 +27,10 @@ from hub.errors import InvalidInput
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
 from hub.router import Router
+from hub.relay.relay import Relay
 from hub.services.chain_registry import ChainRegistryService
 from hub.services.query import QueryService
+from hub.services.relay import RelayService
 from hub.services.unimplemented import unimplemented_servicer
 from hub.store.sqlite import SqliteStore
 from hub.verification import Verifier
@@ -54,11 +56,13 @@ class Hub:
     router: Router
     verifier: Verifier
     health: health.HealthServicer
+    relay: Relay
 
     async def stop(self, grace: float | None = None) -> None:
         for name in (*SERVICE_NAMES, ""):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        await self.relay.stop()
         await self.router.close()
         self.verifier.close()
         await self.store.close()
@@ -86,12 +90,8 @@ async def start_hub(settings: HubSettings) -> Hub:
         ChainRegistryService(registry, router), server
     )
     query_pb2_grpc.add_QueryServicer_to_server(QueryService(reader), server)
-    relay_pb2_grpc.add_RelayServicer_to_server(
-        unimplemented_servicer(
-            relay_pb2_grpc.RelayServicer, relay_pb2.DESCRIPTOR.services_by_name["Relay"]
-        ),
-        server,
-    )
+    relay = Relay(store, registry, router, verifier)
+    relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)
     audit_pb2_grpc.add_AuditServicer_to_server(
         unimplemented_servicer(
             audit_pb2_grpc.AuditServicer, audit_pb2.DESCRIPTOR.services_by_name["Audit"]
@@ -114,9 +114,10 @@ async def start_hub(settings: HubSettings) -> Hub:
         verifier.close()
         raise InvalidInput(f"cannot listen on {settings.listen}: address in use or not local")
     await server.start()
+    await relay.start()
     for name in (*SERVICE_NAMES, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Hub(settings, server, port, store, router, verifier, health_servicer)
+    return Hub(settings, server, port, store, router, verifier, health_servicer, relay)
 
 
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:

@@ -62,7 +62,9 @@ class Verifier:
         anchor = chain.trust_anchor.evm
         if anchor.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
             # Validator seals in the header carry the trust; nothing to fetch.
-            return None
+            from hub.verify.evm_qbft import trusted_from_qbft_seals
+
+            return trusted_from_qbft_seals(proof.evm, anchor)
         from hub.oracles.evm_headers import attest_header
 
         return await attest_header(anchor, proof.evm.block_number, self._oracle_timeout)

@@ -250,12 +250,12 @@ async def test_ledger_down_is_unavailable_and_hub_survives(
 
 
 async def test_unimplemented_services_say_so(hub_channel: grpc.aio.Channel) -> None:
-    from tonglian.v1 import relay_pb2, relay_pb2_grpc
+    from tonglian.v1 import audit_pb2, audit_pb2_grpc
 
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await relay_pb2_grpc.RelayStub(hub_channel).ListRoutes(relay_pb2.ListRoutesRequest())
+        await audit_pb2_grpc.AuditStub(hub_channel).ListAnchors(audit_pb2.ListAnchorsRequest())
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "tonglian.v1.Relay.ListRoutes is part of tonglian.v1" in (err.value.details() or "")
+    assert "tonglian.v1.Audit.ListAnchors is part of tonglian.v1" in (err.value.details() or "")
 
 
 async def test_sigterm_shuts_down_cleanly_and_store_survives(

@@ -1,0 +1,200 @@
+"""The relay as the hub runs it: routes (create, pause, resume, delete), one worker
+per active route, one deliverer, and the delivery views for the Relay service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+from datetime import UTC, datetime
+
+from hub.errors import FailedPrecondition, InvalidInput, NotFound
+from hub.registry import ChainRegistry
+from hub.relay.deliverer import Deliverer
+from hub.relay.notifier import DeliveryNotifier
+from hub.relay.retry import RetryPolicy
+from hub.relay.worker import PROOF_REJECTED, BackPressure, RouteWorker
+from hub.router import Router
+from hub.store.sqlite import SqliteStore
+from hub.verification import Verifier
+from tonglian.v1 import relay_pb2
+
+ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_FIELD = 256
+
+
+class Relay:
+    def __init__(
+        self,
+        store: SqliteStore,
+        registry: ChainRegistry,
+        router: Router,
+        verifier: Verifier,
+        retry: RetryPolicy | None = None,
+        back_pressure: BackPressure | None = None,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._router = router
+        self._verifier = verifier
+        self._retry = retry or RetryPolicy()
+        self._bp = back_pressure or BackPressure()
+        self.notifier = DeliveryNotifier()
+        self._wakeup = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._deliverer_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        after = ""
+        while batch := await self._store.list_routes(after, 500):
+            for route in batch:
+                if route.state == relay_pb2.ROUTE_STATE_ACTIVE:
+                    self._start_worker(route.route_id)
+            after = batch[-1].route_id
+        deliverer = Deliverer(
+            self._store, self._registry, self._router, self.notifier, self._wakeup, self._retry
+        )
+        self._deliverer_task = asyncio.create_task(deliverer.run(), name="deliverer")
+
+    async def stop(self) -> None:
+        tasks = [*self._workers.values()]
+        if self._deliverer_task:
+            tasks.append(self._deliverer_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
+    def _start_worker(self, route_id: str) -> None:
+        if route_id in self._workers and not self._workers[route_id].done():
+            return
+        worker = RouteWorker(
+            route_id,
+            self._store,
+            self._registry,
+            self._router,
+            self._verifier,
+            self._wakeup,
+            self._bp,
+            self._retry,
+        )
+        self._workers[route_id] = asyncio.create_task(worker.run(), name=f"route {route_id}")
+
+    async def _stop_worker(self, route_id: str) -> None:
+        task = self._workers.pop(route_id, None)
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # Routes.
+
+    async def create_route(self, route: relay_pb2.Route) -> relay_pb2.Route:
+        route_id = route.route_id or f"route-{secrets.token_hex(4)}"
+        if not ROUTE_ID.match(route_id):
+            raise InvalidInput(
+                f"route id {route_id[:80]!r} is not valid: use 1 to 63 lower-case letters, "
+                "digits and '-', starting with a letter or digit"
+            )
+        for name in ("source_namespace", "schema", "key_prefix", "destination_namespace"):
+            if len(getattr(route, name).encode()) > MAX_FIELD:
+                raise InvalidInput(f"route.{name} is longer than {MAX_FIELD} bytes")
+        if not route.destination_namespace:
+            raise InvalidInput("route.destination_namespace is required")
+        source = await self._registry.get(route.source_chain_id)
+        destination = await self._registry.get(route.destination_chain_id)
+        if (source.chain_id, route.source_namespace) == (
+            destination.chain_id,
+            route.destination_namespace,
+        ):
+            raise InvalidInput("a route cannot forward a namespace into itself")
+        stored = relay_pb2.Route()
+        stored.CopyFrom(route)
+        stored.route_id = route_id
+        stored.state = relay_pb2.ROUTE_STATE_ACTIVE
+        stored.ClearField("checkpoint_height")
+        stored.ClearField("checkpoint_block_hash")
+        stored.ClearField("backlog")
+        stored.created_at.FromDatetime(datetime.now(UTC))
+        await self._store.add_route(stored)
+        self._start_worker(route_id)
+        return await self.get_route(route_id)
+
+    async def get_route(self, route_id: str) -> relay_pb2.Route:
+        route = await self._store.get_route(route_id) if route_id else None
+        if route is None:
+            raise NotFound(f"no route {route_id[:80]!r}; `tonglian routes list` shows them")
+        await self._fill_backlog(route)
+        return route
+
+    async def _fill_backlog(self, route: relay_pb2.Route) -> None:
+        b = await self._store.backlog(route.route_id)
+        route.backlog.CopyFrom(
+            relay_pb2.RouteBacklog(
+                pending=b.pending,
+                submitted=b.submitted,
+                parked=b.parked,
+                oldest_pending_age_seconds=b.oldest_pending_age,
+            )
+        )
+
+    async def list_routes(self, after: str, limit: int) -> list[relay_pb2.Route]:
+        routes = await self._store.list_routes(after, limit)
+        for route in routes:
+            await self._fill_backlog(route)
+        return routes
+
+    async def pause(self, route_id: str) -> relay_pb2.Route:
+        await self.get_route(route_id)
+        await self._store.set_route_state(route_id, relay_pb2.ROUTE_STATE_PAUSED)
+        await self._stop_worker(route_id)
+        return await self.get_route(route_id)
+
+    async def resume(self, route_id: str) -> relay_pb2.Route:
+        await self.get_route(route_id)
+        await self._store.set_route_state(route_id, relay_pb2.ROUTE_STATE_ACTIVE)
+        self._start_worker(route_id)
+        return await self.get_route(route_id)
+
+    async def delete(self, route_id: str) -> None:
+        await self._stop_worker(route_id)
+        if not await self._store.delete_route(route_id):
+            raise NotFound(f"no route {route_id[:80]!r}")
+
+    # Deliveries.
+
+    async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery:
+        d = await self._store.get_delivery(delivery_id) if delivery_id else None
+        if d is None:
+            raise NotFound(f"no delivery {delivery_id[:80]!r}")
+        return d
+
+    async def list_deliveries(
+        self, route_id: str, state: int, after_seq: int, limit: int
+    ) -> list[tuple[int, relay_pb2.Delivery]]:
+        return await self._store.list_deliveries(route_id, state, after_seq, limit)
+
+    async def retry(self, delivery_id: str) -> relay_pb2.Delivery:
+        d = await self.get_delivery(delivery_id)
+        if d.state not in (relay_pb2.DELIVERY_STATE_PARKED, relay_pb2.DELIVERY_STATE_FAILED):
+            raise FailedPrecondition(
+                f"delivery {delivery_id} is {relay_pb2.DeliveryState.Name(d.state)}; "
+                "only a parked or failed delivery can be retried"
+            )
+        if d.last_error.startswith(PROOF_REJECTED):
+            raise FailedPrecondition(
+                f"delivery {delivery_id} was parked because its proof did not verify "
+                f"({d.last_error.removeprefix(PROOF_REJECTED)}); a forged record is never forwarded"
+            )
+        await self._store.update_delivery(
+            delivery_id,
+            state=relay_pb2.DELIVERY_STATE_PENDING,
+            attempts=0,
+            next_attempt_at=0,
+            last_error="",
+            dest_tx_id=d.destination_tx_id,
+            dest_block_height=d.destination_block_height,
+        )
+        self._wakeup.set()
+        return await self.get_delivery(delivery_id)

@@ -1,0 +1,165 @@
+"""A route worker: scans the source's final blocks from the checkpoint, verifies each
+record, and stores the block's deliveries together with the new checkpoint.
+
+One store transaction per block means a crash anywhere resumes at the block after
+the last one stored, and the delivery ids make a re-scanned block harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from hub.errors import HubError, ProofRejected
+from hub.records import matches_route
+from hub.registry import ChainRegistry
+from hub.relay.delivery_id import delivery_id, proof_digest
+from hub.relay.retry import RetryPolicy
+from hub.router import Router
+from hub.store.sqlite import SqliteStore
+from hub.verification import Verifier
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
+
+log = logging.getLogger("tonglian.relay")
+
+PROOF_REJECTED = "proof rejected: "
+
+
+@dataclass(frozen=True)
+class BackPressure:
+    # Scanning pauses while a route has more unconfirmed deliveries than `high`
+    # and resumes below `low`, so a stopped destination cannot grow the store or
+    # memory without bound.
+    high: int = 5000
+    low: int = 2500
+
+
+class RouteStopped(Exception):
+    """The route was paused or deleted: the worker ends."""
+
+
+class SourceReorganised(HubError):
+    """The source reported a block whose parent is not the checkpointed block."""
+
+
+class RouteWorker:
+    def __init__(
+        self,
+        route_id: str,
+        store: SqliteStore,
+        registry: ChainRegistry,
+        router: Router,
+        verifier: Verifier,
+        on_block: asyncio.Event,
+        back_pressure: BackPressure,
+        retry: RetryPolicy,
+    ) -> None:
+        self.route_id = route_id
+        self._store = store
+        self._registry = registry
+        self._router = router
+        self._verifier = verifier
+        self._on_block = on_block
+        self._bp = back_pressure
+        self._retry = retry
+        self.last_error = ""
+
+    async def run(self) -> None:
+        """Scans until cancelled; errors back off and resume from the stored checkpoint."""
+        failures = 0
+        while True:
+            try:
+                await self._scan_once()
+                failures = 0
+            except RouteStopped:
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: log, back off, resume from the store
+                failures += 1
+                self.last_error = str(exc)
+                level = logging.WARNING if isinstance(exc, HubError) else logging.ERROR
+                log.log(
+                    level,
+                    "route %s: scan failed (%s); retrying",
+                    self.route_id,
+                    exc,
+                    exc_info=not isinstance(exc, HubError),
+                )
+                await asyncio.sleep(self._retry.delay(failures))
+
+    async def _scan_once(self) -> None:
+        route = await self._store.get_route(self.route_id)
+        if route is None or route.state != relay_pb2.ROUTE_STATE_ACTIVE:
+            raise RouteStopped
+        source = await self._registry.get(route.source_chain_id)
+        adapter = await self._router.adapter_for(source)
+        started = bool(route.checkpoint_block_hash)
+        start = route.checkpoint_height + 1 if started else route.start_height
+        parent = route.checkpoint_block_hash if started else b""
+        batch: list[adapter_pb2.ReadRecordResponse] = []
+        async for event in adapter.scan(route.source_namespace, start, follow=True):
+            if event.HasField("record"):
+                if matches_route(event.record.record, route):
+                    batch.append(event.record)
+                continue
+            mark = event.block
+            if parent and mark.parent_hash and mark.parent_hash != parent:
+                raise SourceReorganised(
+                    f"block {mark.height} of {route.source_chain_id} does not follow the "
+                    f"checkpointed block {route.checkpoint_height}; rescanning"
+                )
+            await self._wait_for_room()
+            deliveries = await asyncio.gather(*(self._delivery(source, route, r) for r in batch))
+            if not await self._store.commit_block(
+                self.route_id, list(deliveries), mark.height, mark.block_hash
+            ):
+                raise RouteStopped  # deleted meanwhile
+            parent = mark.block_hash
+            batch = []
+            if deliveries:
+                self._on_block.set()
+
+    async def _delivery(
+        self,
+        source: chains_pb2.Chain,
+        route: relay_pb2.Route,
+        answer: adapter_pb2.ReadRecordResponse,
+    ) -> relay_pb2.Delivery:
+        record = answer.record
+        d = relay_pb2.Delivery(
+            delivery_id=delivery_id(record),
+            route_id=route.route_id,
+            record=record,
+            proof_digest=proof_digest(answer.proof),
+            destination_chain_id=route.destination_chain_id,
+            destination_namespace=route.destination_namespace,
+            state=relay_pb2.DELIVERY_STATE_PENDING,
+        )
+        try:
+            await self._verifier.verify(source, record, answer.proof)
+        except ProofRejected as exc:
+            log.warning(
+                "route %s: parked %s/%s: %s",
+                route.route_id,
+                record.ref.namespace,
+                record.ref.key,
+                exc.reason,
+            )
+            d.state = relay_pb2.DELIVERY_STATE_PARKED
+            d.last_error = PROOF_REJECTED + exc.reason
+        return d
+
+    async def _wait_for_room(self) -> None:
+        backlog = await self._store.backlog(self.route_id)
+        if backlog.pending + backlog.submitted < self._bp.high:
+            return
+        log.info(
+            "route %s: %d unconfirmed deliveries; pausing the scan",
+            self.route_id,
+            backlog.pending + backlog.submitted,
+        )
+        while backlog.pending + backlog.submitted >= self._bp.low:
+            await asyncio.sleep(0.5)
+            backlog = await self._store.backlog(self.route_id)
