@@ -48,4 +48,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX deliveries_route ON deliveries (route_id, state, seq);
         """,
     ),
+    (
+        3,
+        "audit: hash-chained events, their anchors, predicate evidence",
+        """
+        CREATE TABLE audit_events (
+            sequence      INTEGER PRIMARY KEY,
+            previous_hash BLOB NOT NULL,
+            hash          BLOB NOT NULL,
+            time_us       INTEGER NOT NULL,
+            principal     TEXT NOT NULL,
+            action        TEXT NOT NULL,
+            target        TEXT NOT NULL,
+            purpose       TEXT NOT NULL,
+            outcome       TEXT NOT NULL,
+            detail_json   TEXT NOT NULL
+        );
+        CREATE INDEX audit_events_principal ON audit_events (principal, sequence);
+        CREATE INDEX audit_events_action ON audit_events (action, sequence);
+        CREATE TABLE audit_anchors (
+            sequence  INTEGER PRIMARY KEY,
+            head_hash BLOB NOT NULL,
+            anchor    BLOB NOT NULL
+        );
+        CREATE TABLE predicate_evidence (
+            audit_sequence INTEGER PRIMARY KEY,
+            bundle         BLOB NOT NULL
+        );
+        """,
+    ),
 ]

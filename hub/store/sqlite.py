@@ -60,6 +60,11 @@ class SqliteStore:
         async with self._lock:
             return await asyncio.to_thread(fn, conn)
 
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs `fn` on the connection under the store's lock, in a worker thread: for a
+        module that owns its own tables (the audit log, hub/audit/sqlite.py)."""
+        return await self._run(fn)
+
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute(
