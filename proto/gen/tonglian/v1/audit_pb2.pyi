@@ -10,6 +10,7 @@ import google.protobuf.internal.containers
 import google.protobuf.message
 import google.protobuf.timestamp_pb2
 import sys
+import tonglian.v1.records_pb2
 import typing
 
 if sys.version_info >= (3, 10):
@@ -84,13 +85,25 @@ class AuditAnchor(google.protobuf.message.Message):
     TX_ID_FIELD_NUMBER: builtins.int
     BLOCK_HEIGHT_FIELD_NUMBER: builtins.int
     ANCHORED_AT_FIELD_NUMBER: builtins.int
+    NAMESPACE_FIELD_NUMBER: builtins.int
+    KEY_FIELD_NUMBER: builtins.int
+    BUNDLE_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     head_hash: builtins.bytes
     chain_id: builtins.str
     tx_id: builtins.str
     block_height: builtins.int
+    namespace: builtins.str
+    """Where the head record lives on chain_id: namespace (collection) and key."""
+    key: builtins.str
     @property
     def anchored_at(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def bundle(self) -> tonglian.v1.records_pb2.ProofBundle:
+        """The head record read back from the chain and verified, so anyone can
+        re-check the anchor offline (its value names sequence and head_hash).
+        """
+
     def __init__(
         self,
         *,
@@ -100,9 +113,12 @@ class AuditAnchor(google.protobuf.message.Message):
         tx_id: builtins.str = ...,
         block_height: builtins.int = ...,
         anchored_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        namespace: builtins.str = ...,
+        key: builtins.str = ...,
+        bundle: tonglian.v1.records_pb2.ProofBundle | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["anchored_at", b"anchored_at"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["anchored_at", b"anchored_at", "block_height", b"block_height", "chain_id", b"chain_id", "head_hash", b"head_hash", "sequence", b"sequence", "tx_id", b"tx_id"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["anchored_at", b"anchored_at", "bundle", b"bundle"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["anchored_at", b"anchored_at", "block_height", b"block_height", "bundle", b"bundle", "chain_id", b"chain_id", "head_hash", b"head_hash", "key", b"key", "namespace", b"namespace", "sequence", b"sequence", "tx_id", b"tx_id"]) -> None: ...
 
 Global___AuditAnchor: typing_extensions.TypeAlias = AuditAnchor
 

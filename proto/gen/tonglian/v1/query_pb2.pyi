@@ -34,6 +34,8 @@ class _PredicateOperatorEnumTypeWrapper(google.protobuf.internal.enum_type_wrapp
     PREDICATE_OPERATOR_GREATER_THAN: _PredicateOperator.ValueType  # 4
     PREDICATE_OPERATOR_BETWEEN: _PredicateOperator.ValueType  # 5
     PREDICATE_OPERATOR_EXISTS: _PredicateOperator.ValueType  # 6
+    PREDICATE_OPERATOR_LESS_OR_EQUAL: _PredicateOperator.ValueType  # 7
+    PREDICATE_OPERATOR_GREATER_OR_EQUAL: _PredicateOperator.ValueType  # 8
 
 class PredicateOperator(_PredicateOperator, metaclass=_PredicateOperatorEnumTypeWrapper): ...
 
@@ -44,6 +46,8 @@ PREDICATE_OPERATOR_LESS_THAN: PredicateOperator.ValueType  # 3
 PREDICATE_OPERATOR_GREATER_THAN: PredicateOperator.ValueType  # 4
 PREDICATE_OPERATOR_BETWEEN: PredicateOperator.ValueType  # 5
 PREDICATE_OPERATOR_EXISTS: PredicateOperator.ValueType  # 6
+PREDICATE_OPERATOR_LESS_OR_EQUAL: PredicateOperator.ValueType  # 7
+PREDICATE_OPERATOR_GREATER_OR_EQUAL: PredicateOperator.ValueType  # 8
 Global___PredicateOperator: typing_extensions.TypeAlias = PredicateOperator
 
 @typing.final
@@ -247,6 +251,7 @@ class Predicate(google.protobuf.message.Message):
     OPERATOR_FIELD_NUMBER: builtins.int
     OPERAND_JSON_FIELD_NUMBER: builtins.int
     OPERAND2_JSON_FIELD_NUMBER: builtins.int
+    ALL_OF_FIELD_NUMBER: builtins.int
     field: builtins.str
     """Dotted path into the JSON value, e.g. "status" or "address.city"."""
     operator: Global___PredicateOperator.ValueType
@@ -254,6 +259,13 @@ class Predicate(google.protobuf.message.Message):
     """The operand as JSON text, e.g. "\\"active\\"" or "2026-01-01"."""
     operand2_json: builtins.str
     """Optional second operand for BETWEEN."""
+    @property
+    def all_of(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Predicate]:
+        """When set, the predicate holds when every one of these holds, and field,
+        operator and operands must be empty. E.g. "resident on date D":
+        valid_from LESS_OR_EQUAL D and valid_to GREATER_OR_EQUAL D.
+        """
+
     def __init__(
         self,
         *,
@@ -261,8 +273,9 @@ class Predicate(google.protobuf.message.Message):
         operator: Global___PredicateOperator.ValueType = ...,
         operand_json: builtins.str = ...,
         operand2_json: builtins.str = ...,
+        all_of: collections.abc.Iterable[Global___Predicate] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["field", b"field", "operand2_json", b"operand2_json", "operand_json", b"operand_json", "operator", b"operator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["all_of", b"all_of", "field", b"field", "operand2_json", b"operand2_json", "operand_json", b"operand_json", "operator", b"operator"]) -> None: ...
 
 Global___Predicate: typing_extensions.TypeAlias = Predicate
 
