@@ -6,7 +6,6 @@ own signatures are not checked; everything else is judged against it.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -131,8 +130,9 @@ _cache: OrderedDict[bytes, ChannelConfig] = OrderedDict()
 
 
 def load_config(data: bytes) -> ChannelConfig:
-    """`parse_config_block`, cached by the block's SHA-256 (trust anchors repeat per call)."""
-    key = hashlib.sha256(data).digest()
+    """`parse_config_block`, cached by the block's bytes (trust anchors repeat per call;
+    CPython caches a bytes object's hash, so a repeated lookup costs one compare)."""
+    key = bytes(data)
     hit = _cache.get(key)
     if hit is not None:
         _cache.move_to_end(key)

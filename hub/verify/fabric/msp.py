@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -36,8 +36,10 @@ _MAX_CHAIN = 8
 _CACHE_SIZE = 8192
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_serialized_identity(data: bytes) -> tuple[str, bytes]:
-    """Split a `msp.SerializedIdentity` into (MSP id, certificate DER)."""
+    """Split a `msp.SerializedIdentity` into (MSP id, certificate DER); cached, as the
+    same few identities sign everything and PEM-to-DER conversion is not cheap."""
     try:
         sid = protos.identities.SerializedIdentity.FromString(data)
     except Exception as exc:
@@ -96,9 +98,13 @@ class Identity:
     def has_role(self, role: str) -> bool:
         return role == "member" or role in self.roles
 
-    def describe(self) -> str:
+    @cached_property
+    def description(self) -> str:
         role = "/".join(sorted(self.roles)) or "member"
         return f"{self.msp_id} {role} {self.subject}"
+
+    def describe(self) -> str:
+        return self.description
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,10 @@ class _OuId:
 @dataclass(frozen=True)
 class _Chained:
     chain: tuple[x509.Certificate, ...]
-    roles: frozenset[str]
-    ous: frozenset[str]
-    subject: str
-    public_key: PublicKey
+    identity: Identity
+    # The intersection of the chain's validity periods.
+    not_before: datetime
+    not_after: datetime
 
 
 _chain_cache: OrderedDict[tuple[bytes, bytes], _Chained] = OrderedDict()
@@ -269,8 +275,19 @@ class Msp:
                     f"certificate {subject_text(child)} (serial {child.serial_number:x}) "
                     f"is revoked by a CRL of {self.msp_id}"
                 )
+        identity = Identity(
+            self.msp_id,
+            cert_der,
+            subject_text(cert),
+            _ous(cert),
+            self._classify(cert, chain),
+            key_obj,
+        )
         result = _Chained(
-            chain, self._classify(cert, chain), _ous(cert), subject_text(cert), key_obj
+            chain,
+            identity,
+            max(c.not_valid_before_utc for c in chain),
+            min(c.not_valid_after_utc for c in chain),
         )
         _chain_cache[key] = result
         if len(_chain_cache) > _CACHE_SIZE:
@@ -280,6 +297,8 @@ class Msp:
     def validate(self, cert_der: bytes, at: datetime) -> Identity:
         """Validate a certificate as an identity of this MSP at time `at` (UTC)."""
         chained = self._chained(cert_der)
+        if chained.not_before <= at <= chained.not_after:
+            return chained.identity
         for cert in chained.chain:
             if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
                 raise ProofRejected(
@@ -287,9 +306,7 @@ class Msp:
                     f"{at.isoformat()} (valid {cert.not_valid_before_utc.isoformat()} to "
                     f"{cert.not_valid_after_utc.isoformat()})"
                 )
-        return Identity(
-            self.msp_id, cert_der, chained.subject, chained.ous, chained.roles, chained.public_key
-        )
+        return chained.identity
 
 
 def build_msp(msp_config_bytes: bytes, where: str) -> Msp | str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from hub.errors import InvalidInput
@@ -126,8 +127,12 @@ class SignaturePolicy:
 
     rule: Rule
 
-    def text(self) -> str:
+    @cached_property
+    def _text(self) -> str:
         return _rule_text(self.rule)
+
+    def text(self) -> str:
+        return self._text
 
 
 @dataclass(frozen=True)
@@ -441,6 +446,21 @@ class Outcome:
     detail: str
 
 
+def _satisfied(policy: Policy, group: PolicyGroup | None, unique: Sequence[Signer]) -> bool:
+    if isinstance(policy, SignaturePolicy):
+        return _eval_rule(policy.rule, unique, [False] * len(unique))
+    if isinstance(policy, UnsupportedPolicy) or group is None:
+        return False
+    met = 0
+    for child in group.groups.values():
+        sub = child.policies.get(policy.sub_policy)
+        if sub is not None and _satisfied(sub, child, unique):
+            met += 1
+    total = len(group.groups)
+    need = {"ANY": 1, "ALL": total, "MAJORITY": total // 2 + 1}.get(policy.rule, total + 1)
+    return met >= (need if total else 0)
+
+
 def evaluate(policy: Policy, group: PolicyGroup | None, signers: Sequence[Signer]) -> Outcome:
     """Evaluate `policy` (defined in `group`) against already verified signers."""
     unique = _dedup(signers)
@@ -459,7 +479,7 @@ def evaluate(policy: Policy, group: PolicyGroup | None, signers: Sequence[Signer
     for name, child in children:
         sub = child.policies.get(policy.sub_policy)
         label = f"{name}/{policy.sub_policy}"
-        if sub is not None and evaluate(sub, child, unique).satisfied:
+        if sub is not None and _satisfied(sub, child, unique):
             met.append(label)
         else:
             unmet.append(label)

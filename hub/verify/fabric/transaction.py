@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from hub.errors import ProofRejected
 from hub.verify.fabric import protos
@@ -55,11 +56,11 @@ class Header:
     data: bytes
     extension: bytes
 
-    @property
+    @cached_property
     def time(self) -> datetime:
         return datetime.fromtimestamp(self.seconds, UTC).replace(microsecond=self.nanos // 1000)
 
-    @property
+    @cached_property
     def label(self) -> str:
         short = self.tx_id[:12] + "…" if len(self.tx_id) > 12 else self.tx_id or "?"
         return f"tx {self.block}:{self.index} ({short})"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tonglian.v1 import records_pb2
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tonglian.v1 import records_pb2
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
