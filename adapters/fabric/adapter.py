@@ -45,7 +45,7 @@ from adapters.fabric.protos import (
     transaction_pb2,
 )
 from adapters.fabric.signer import Signer
-from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2
+from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
 
 ADAPTER_NAME = "fabric/0.1.0"
 DELIVER_STATUS_SUCCESS = 200
@@ -251,7 +251,7 @@ class FabricAdapter:
     async def attestations(self, tx_id: str) -> list[records_pb2.FabricQsccAnswer]:
         """Signed GetTransactionByID answers, one per attesting organisation."""
 
-        async def of_org(msp_id: str) -> Message:
+        async def of_org(msp_id: str) -> records_pb2.FabricQsccAnswer:
             async def call(peer: PeerConnection) -> qscc.QsccAnswer:
                 return await self._qscc(peer, qscc.GET_TRANSACTION_BY_ID, tx_id)
 
@@ -266,7 +266,7 @@ class FabricAdapter:
 
     # --- Adapter protocol ------------------------------------------------------------------
 
-    async def describe(self) -> Message:
+    async def describe(self) -> adapter_pb2.DescribeResponse:
         return adapter_pb2.DescribeResponse(
             adapter=ADAPTER_NAME,
             kind=chains_pb2.CHAIN_KIND_FABRIC,
@@ -275,7 +275,7 @@ class FabricAdapter:
             can_submit=True,
         )
 
-    async def head(self) -> Message:
+    async def head(self) -> chains_pb2.ChainHead:
         try:
             info = qscc.chain_info((await self._qscc_any(qscc.GET_CHAIN_INFO)).payload)
         except qscc.QsccRefused as exc:
@@ -286,7 +286,9 @@ class FabricAdapter:
             height=last, block_hash=bytes(info.currentBlockHash), final_height=last
         )
 
-    async def read(self, namespace: str, key: str, at_height: int = 0) -> Message:
+    async def read(
+        self, namespace: str, key: str, at_height: int = 0
+    ) -> adapter_pb2.ReadRecordResponse:
         self._check_namespace(namespace)
         if not key or blocks.is_internal_key(key):
             raise InvalidAdapterRequest("key must be non-empty and not start with U+0000")
@@ -314,7 +316,7 @@ class FabricAdapter:
         tx: blocks.TxInfo,
         key: str,
         answers: list[records_pb2.FabricQsccAnswer] | None = None,
-    ) -> Message:
+    ) -> adapter_pb2.ReadRecordResponse:
         write = next((w for w in tx.writes if w.namespace == self.chaincode and w.key == key), None)
         if write is None:
             raise MalformedAnswer(f"transaction {tx.tx_id} does not write {key!r}")
@@ -394,7 +396,7 @@ class FabricAdapter:
             )
         )
 
-    def _delivery_args(self, delivery: Message) -> list[str]:
+    def _delivery_args(self, delivery: relay_pb2.Delivery) -> list[str]:
         record = delivery.record
         if not delivery.delivery_id:
             raise InvalidAdapterRequest("delivery has no delivery_id")
@@ -421,7 +423,7 @@ class FabricAdapter:
             delivery.proof_digest.hex(),
         ]
 
-    async def submit(self, delivery: Message) -> Message:
+    async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
         args = self._delivery_args(delivery)
         try:
             prepared, proposal = await self._endorse("deliver", args, None)
@@ -429,7 +431,9 @@ class FabricAdapter:
             raise SubmissionRejected(f"destination chaincode refused the delivery: {exc}") from exc
         answer = json.loads(chaincode_result(prepared).payload)
         if answer.get("duplicate"):
-            return await self._confirmed(delivery.delivery_id, str(answer["tx_id"]), Message)
+            return await self._confirmed(
+                delivery.delivery_id, str(answer["tx_id"]), adapter_pb2.SUBMISSION_STATE_DUPLICATE
+            )
         try:
             committed = await self._submit_and_wait(proposal, prepared)
         except TransactionInvalid as exc:
@@ -457,20 +461,20 @@ class FabricAdapter:
 
     async def _confirmed(
         self, delivery_id: str, tx_id: str, state: adapter_pb2.SubmissionState.ValueType
-    ) -> Message:
+    ) -> adapter_pb2.Submission:
         block = blocks.parse_block(await self.block_by_tx_id(tx_id))
         return adapter_pb2.Submission(
             delivery_id=delivery_id, state=state, tx_id=tx_id, block_height=int(block.header.number)
         )
 
-    async def submission(self, delivery_id: str) -> Message:
+    async def submission(self, delivery_id: str) -> adapter_pb2.Submission:
         entry = await self.evaluate("delivery", delivery_id)
         if not entry:
             return adapter_pb2.Submission(
                 delivery_id=delivery_id, state=adapter_pb2.SUBMISSION_STATE_UNKNOWN
             )
         tx_id = str(json.loads(entry)["tx_id"])
-        return await self._confirmed(delivery_id, tx_id, Message)
+        return await self._confirmed(delivery_id, tx_id, adapter_pb2.SUBMISSION_STATE_CONFIRMED)
 
     async def close(self) -> None:
         await asyncio.gather(*(p.close() for p in self._peers))

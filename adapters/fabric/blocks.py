@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from adapters.fabric.errors import MalformedAnswer
@@ -46,7 +47,7 @@ class TxInfo:
     index: int
     tx_id: str
     header_type: int
-    timestamp: Message
+    timestamp: timestamp_pb2.Timestamp
     validation_code: int
     creator: bytes = b""
     writes: list[Write] = field(default_factory=list)
@@ -180,7 +181,9 @@ def is_internal_key(key: str) -> bool:
     return key.startswith(COMPOSITE_NS)
 
 
-def to_record(chain_id: str, channel: str, block_number: int, tx: TxInfo, write: Write) -> Message:
+def to_record(
+    chain_id: str, channel: str, block_number: int, tx: TxInfo, write: Write
+) -> records_pb2.Record:
     value = b"" if write.is_delete else write.value
     return records_pb2.Record(
         ref=records_pb2.RecordRef(
@@ -198,12 +201,12 @@ def to_record(chain_id: str, channel: str, block_number: int, tx: TxInfo, write:
 
 def records_of_block(
     chain_id: str, channel: str, block: Message, chaincodes: set[str] | None
-) -> list[tuple[TxInfo, Message]]:
+) -> list[tuple[TxInfo, records_pb2.Record]]:
     """Records written by VALID transactions, in block order; internal keys skipped.
 
     `chaincodes` limits the namespaces (None: every user chaincode, not `_lifecycle`).
     """
-    out: list[tuple[TxInfo, Message]] = []
+    out: list[tuple[TxInfo, records_pb2.Record]] = []
     number = int(block.header.number)
     for tx in transactions(block):
         if not tx.valid:

@@ -31,7 +31,7 @@ def transaction_id(nonce: bytes, creator: bytes) -> str:
     return hashlib.sha256(nonce + creator).hexdigest()
 
 
-def now_timestamp() -> Message:
+def now_timestamp() -> timestamp_pb2.Timestamp:
     ns = time.time_ns()
     return timestamp_pb2.Timestamp(seconds=ns // 1_000_000_000, nanos=ns % 1_000_000_000)
 
@@ -62,7 +62,7 @@ def build_proposal(
     args: Sequence[bytes | str],
     transient: Mapping[str, bytes] | None = None,
     nonce: bytes | None = None,
-    timestamp: Message | None = None,
+    timestamp: timestamp_pb2.Timestamp | None = None,
 ) -> SignedProposal:
     """Builds and signs a proposal invoking `chaincode` with `args` (function name first)."""
     creator = identity.creator

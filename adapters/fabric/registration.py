@@ -14,7 +14,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
 from adapters.fabric.options import FabricAdapterOptions
-from adapters.fabric.protos import Message, common_pb2
+from adapters.fabric.protos import common_pb2
 from tonglian.v1 import chains_pb2
 
 
@@ -47,7 +47,7 @@ def fabric_trust_anchor(
     channel: str = "",
     endorsement_policies: Mapping[str, str] | None = None,
     qscc_min_orgs: int = 0,
-) -> Message:
+) -> chains_pb2.TrustAnchor:
     """A TrustAnchor{fabric} from a config block (bytes, or a file from `peer channel fetch`).
 
     `channel`, when given, must be the channel the block configures.
@@ -77,7 +77,7 @@ def fabric_chain(
     display_name: str = "",
     endorsement_policies: Mapping[str, str] | None = None,
     qscc_min_orgs: int = 0,
-) -> Message:
+) -> chains_pb2.Chain:
     """A tonglian.v1.Chain for the fabric adapter, ready for RegisterChain."""
     anchor = fabric_trust_anchor(
         config_block,

@@ -20,6 +20,7 @@ from devnets.fabric.binaries import FabricRelease
 from devnets.fabric.commands import run
 from devnets.fabric.layout import CHAINCODE_VERSION, NetworkPlan
 from devnets.fabric.peers import admin_environment
+from devnets.fabric.probes import listening
 from devnets.process import DevnetError, ProcessHandle, spawn, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -86,12 +87,12 @@ def start_server(plan: NetworkPlan) -> ProcessHandle:
 
 
 async def wait_server(plan: NetworkPlan, handle: ProcessHandle) -> None:
-    async def listening() -> bool:
-        _, writer = await asyncio.open_connection("127.0.0.1", plan.chaincode_server_port)
-        writer.close()
-        return True
-
-    await wait_until(listening, timeout=20, what="the chaincode server", process=handle)
+    await wait_until(
+        lambda: listening(plan.chaincode_server_port),
+        timeout=20,
+        what="the chaincode server",
+        process=handle,
+    )
 
 
 def _orderer_args(plan: NetworkPlan) -> list[str]:

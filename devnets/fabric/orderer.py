@@ -10,7 +10,7 @@ from __future__ import annotations
 from devnets.fabric.binaries import FabricRelease
 from devnets.fabric.commands import run
 from devnets.fabric.layout import NetworkPlan
-from devnets.fabric.probes import healthz, log_contains
+from devnets.fabric.probes import healthz, listening, log_contains
 from devnets.process import ProcessHandle, spawn, wait_until
 
 
@@ -58,6 +58,13 @@ async def start(release: FabricRelease, plan: NetworkPlan) -> ProcessHandle:
         what="the orderer's operations endpoint",
         process=handle,
     )
+    for port in (plan.orderer.admin_port, plan.orderer.port):
+        await wait_until(
+            lambda port=port: listening(port),  # type: ignore[misc]
+            timeout=20,
+            what=f"the orderer listening on {port}",
+            process=handle,
+        )
     return handle
 
 

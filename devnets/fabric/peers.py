@@ -14,7 +14,7 @@ import yaml
 
 from devnets.fabric.binaries import FabricRelease
 from devnets.fabric.layout import NetworkPlan, OrgPlan
-from devnets.fabric.probes import healthz
+from devnets.fabric.probes import healthz, listening
 from devnets.process import DevnetError, ProcessHandle, spawn, wait_until
 
 SAMPLE_BUILDER_PATH = re.compile(r"^(\s*path:\s*)/opt/hyperledger/ccaas_builder\s*$", re.M)
@@ -93,10 +93,17 @@ async def start(release: FabricRelease, plan: NetworkPlan, org: OrgPlan) -> Proc
         plan.process_dir,
         env=environment(plan, org),
     )
+    # Operations answer before the peer's gRPC listener is up: wait for both.
     await wait_until(
         lambda: healthz(org.operations_port),
         timeout=20,
         what=f"{org.process_name}'s operations endpoint",
+        process=handle,
+    )
+    await wait_until(
+        lambda: listening(org.peer_port),
+        timeout=20,
+        what=f"{org.process_name}'s gRPC listener",
         process=handle,
     )
     return handle

@@ -23,3 +23,10 @@ def log_contains(path: Path, phrase: str) -> bool:
         return phrase in path.read_text(errors="replace")
     except OSError:
         return False
+
+
+async def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on the port."""
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    writer.close()
+    return True
