@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 from adapters.base import AdapterContext, AdapterMisconfigured, ChainUnavailable
 from adapters.evm.options import resolve
@@ -13,6 +12,7 @@ from adapters.evm.records import RecordReader
 from adapters.evm.scanner import Scanner
 from adapters.evm.submit import Submitter
 from adapters.evm.wire import EvmRpc
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 ADAPTER_NAME = "evm/0.1.0"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from tonglian.v1 import chains_pb2
 
 from adapters.base import AdapterContext, AdapterMisconfigured
+from tonglian.v1 import chains_pb2
 
 
 class EvmAdapterOptions(BaseModel):

@@ -12,13 +12,13 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from google.protobuf.timestamp_pb2 import Timestamp
-from tonglian.v1 import adapter_pb2, records_pb2
 
 from adapters.base import AdapterError, InvalidAdapterRequest, RecordNotFound
 from adapters.evm import contracts
 from adapters.evm.header import HeaderShapeError, header_rlp
 from adapters.evm.options import ResolvedOptions
 from adapters.evm.wire import EvmRpc, Json
+from tonglian.v1 import adapter_pb2, records_pb2
 
 RECORD_WRITTEN = contracts.event_topic("RecordRegistry", "RecordWritten")
 

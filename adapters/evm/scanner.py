@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from tonglian.v1 import adapter_pb2, records_pb2
-
 from adapters.base import AdapterError
 from adapters.evm.options import ResolvedOptions
 from adapters.evm.records import RECORD_WRITTEN, RecordReader
 from adapters.evm.wire import EvmRpc, Json
+from tonglian.v1 import adapter_pb2, records_pb2
 
 MAX_CONCURRENT_BLOCK_FETCHES = 8
 BATCH_RETRIES = 3

@@ -16,15 +16,16 @@ from typing import Any, NoReturn
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from tonglian.v1 import adapter_pb2, relay_pb2
 
 from adapters.base import AdapterMisconfigured, ChainUnavailable, SubmissionRejected
 from adapters.evm import contracts
 from adapters.evm.options import ResolvedOptions
 from adapters.evm.wire import EvmRpc, NodeError
+from tonglian.v1 import adapter_pb2, relay_pb2
 
 DELIVERED = contracts.event_topic("Inbox", "Delivered")
 PRIORITY_FEE_FALLBACK = 1_000_000_000  # 1 gwei, when the node has no fee oracle
+NONCE_ATTEMPTS = 2
 
 
 class _AlreadyDelivered(Exception):
@@ -111,34 +112,39 @@ class Submitter:
         except NodeError:
             priority = PRIORITY_FEE_FALLBACK
         async with self._lock:
-            nonce = self._nonce
-            if nonce is None:
-                nonce = await self._rpc.nonce(account.address)
-            tx: dict[str, Any] = {
-                "type": 2,
-                "chainId": self._opts.chain_id,
-                "nonce": nonce,
-                "to": inbox,
-                "data": data,
-                "value": 0,
-                "gas": int(estimate * self._opts.gas_multiplier),
-                "maxPriorityFeePerGas": priority,
-                "maxFeePerGas": 2 * base_fee + priority,
-            }
-            signed = account.sign_transaction(tx)
-            try:
-                tx_hash = await self._rpc.send_raw(bytes(signed.raw_transaction))
-            except NodeError as exc:
-                self._nonce = None
-                if "already known" in exc.node_message.lower():
-                    return "0x" + bytes(signed.hash).hex()
-                self._raise_revert(exc)
-            except ChainUnavailable:
-                # It may or may not have reached the node: ask for the nonce next time.
-                self._nonce = None
-                raise
-            self._nonce = nonce + 1
-            return tx_hash
+            for attempt in range(NONCE_ATTEMPTS):
+                nonce = self._nonce
+                if nonce is None:
+                    nonce = await self._rpc.nonce(account.address)
+                tx: dict[str, Any] = {
+                    "type": 2,
+                    "chainId": self._opts.chain_id,
+                    "nonce": nonce,
+                    "to": inbox,
+                    "data": data,
+                    "value": 0,
+                    "gas": int(estimate * self._opts.gas_multiplier),
+                    "maxPriorityFeePerGas": priority,
+                    "maxFeePerGas": 2 * base_fee + priority,
+                }
+                signed = account.sign_transaction(tx)
+                try:
+                    tx_hash = await self._rpc.send_raw(bytes(signed.raw_transaction))
+                except NodeError as exc:
+                    self._nonce = None
+                    message = exc.node_message.lower()
+                    if "already known" in message:
+                        return "0x" + bytes(signed.hash).hex()
+                    if "nonce" in message and attempt + 1 < NONCE_ATTEMPTS:
+                        continue  # someone else used the key: resync from the node
+                    self._raise_revert(exc)
+                except ChainUnavailable:
+                    # It may or may not have reached the node: ask for the nonce next time.
+                    self._nonce = None
+                    raise
+                self._nonce = nonce + 1
+                return tx_hash
+        raise AssertionError("unreachable")
 
     def _raise_revert(self, exc: NodeError) -> NoReturn:
         decoded = contracts.decode_revert("Inbox", _revert_data(exc))

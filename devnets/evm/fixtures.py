@@ -3,24 +3,25 @@
 `evm_devnet` is one automining anvil per test module (blocks appear on each
 transaction; tests mine more with `anvil_mine`); `evm_devnet_factory` starts
 extra ones with other settings, for tests that kill or reorganise a node.
-Fixtures are synchronous (they drive the devnet with asyncio.run) so they can
-be module scoped without tying every test to one event loop.
+Fixtures are synchronous (they drive the devnet on a loop of their own) so they
+can be module scoped without tying every test to one event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from google.protobuf import json_format
-from tonglian.v1 import chains_pb2
 
 from devnets.base import DevnetInfo
 from devnets.evm.network import EvmDevnet
+from tonglian.v1 import chains_pb2
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,19 @@ class RunningEvmDevnet:
 
 
 EvmDevnetFactory = Callable[..., RunningEvmDevnet]
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs `coro` to completion on its own loop, in a thread, so that it also works
+    when called from an async test (whose loop is already running)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _start(state_dir: Path, **kwargs: Any) -> RunningEvmDevnet:
     devnet = EvmDevnet(state_dir, **kwargs)
-    info = asyncio.run(devnet.up(lambda _line: None))
+    info = _run(devnet.up(lambda _line: None))
     return RunningEvmDevnet(devnet=devnet, info=info)
 
 
@@ -77,7 +86,7 @@ def evm_devnet_factory(tmp_path: Path) -> Iterator[EvmDevnetFactory]:
 
     yield factory
     for devnet in started:
-        asyncio.run(devnet.down())
+        _run(devnet.down())
 
 
 @pytest.fixture(scope="module")
@@ -85,4 +94,4 @@ def evm_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEvmD
     """One automining anvil with the contracts deployed, shared by a test module."""
     running = _start(tmp_path_factory.mktemp("evm-devnet"), block_time=None)
     yield running
-    asyncio.run(running.devnet.down())
+    _run(running.devnet.down())

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from google.protobuf import json_format
-from tonglian.v1 import chains_pb2
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
@@ -28,6 +27,7 @@ from devnets.process import (
     stop,
     wait_until,
 )
+from tonglian.v1 import chains_pb2
 
 PROCESS_NAME = "anvil"
 DEFAULT_BLOCK_TIME = 1.0

@@ -1,0 +1,81 @@
+"""Node down and slow node: ChainUnavailable from the adapter, ChainUnreachable from the oracle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.base import AdapterMisconfigured, ChainUnavailable
+from devnets.evm.fixtures import EvmDevnetFactory, RunningEvmDevnet
+from devnets.process import free_port
+from hub.errors import ChainUnreachable
+from hub.oracles.evm_headers import attest_header
+from tests.integration.evm.conftest import make_adapter
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def silent_node() -> AsyncIterator[str]:
+    """A TCP endpoint that accepts connections and never answers."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+
+
+async def test_stopped_node_is_chain_unavailable(evm_devnet_factory: EvmDevnetFactory) -> None:
+    devnet = evm_devnet_factory()
+    adapter = make_adapter(devnet)
+    try:
+        assert (await adapter.head()).height > 0
+        await devnet.devnet.down()
+        with pytest.raises(ChainUnavailable, match="cannot reach"):
+            await adapter.head()
+        with pytest.raises(ChainUnavailable):
+            await adapter.read(devnet.registry, "any")
+        status = await devnet.devnet.status()
+        assert not status.running
+    finally:
+        await adapter.close()
+
+
+async def test_slow_node_times_out(evm_devnet: RunningEvmDevnet, silent_node: str) -> None:
+    adapter = make_adapter(evm_devnet, timeout=0.5, rpc_url=silent_node)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ChainUnavailable, match="no answer"):
+            await adapter.describe()
+        assert asyncio.get_running_loop().time() - started < 3
+    finally:
+        await adapter.close()
+    anchor = evm_devnet.chain().trust_anchor.evm
+    anchor.rpc_endpoints.append(silent_node)
+    anchor.endpoint_quorum = 2
+    with pytest.raises(ChainUnreachable, match=r"no answer within 0\.5s"):
+        await attest_header(anchor, 1, timeout=0.5)
+
+
+async def test_node_of_another_chain_id_is_refused(evm_devnet: RunningEvmDevnet) -> None:
+    adapter = make_adapter(evm_devnet, chain_id=1)
+    try:
+        with pytest.raises(AdapterMisconfigured, match="serves chain id 31337"):
+            await adapter.describe()
+    finally:
+        await adapter.close()
+
+
+async def test_devnet_status_reports_the_head(evm_devnet: RunningEvmDevnet) -> None:
+    status = await evm_devnet.devnet.status()
+    assert status.running and status.heights["anvil"] >= 3
+    unused = make_adapter(evm_devnet, rpc_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ChainUnavailable):
+        await unused.head()
+    await unused.close()
