@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
@@ -34,3 +35,28 @@ def factory(name: str) -> AdapterFactory:
         raise ChainMisconfigured(f"adapter plugin {name!r} does not name a factory")
     result: AdapterFactory = loaded
     return result
+
+
+@dataclass(frozen=True)
+class PluginStatus:
+    """One installed plugin as `tonglian adapter list` shows it."""
+
+    name: str
+    target: str
+    distribution: str
+    loadable: bool
+    error: str = ""
+
+
+def statuses() -> list[PluginStatus]:
+    """Every installed plugin, loaded to tell whether it works (errors kept, not raised)."""
+    out = []
+    for name, ep in sorted(installed().items()):
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+        try:
+            factory(name)
+        except ChainMisconfigured as exc:
+            out.append(PluginStatus(name, ep.value, dist, False, str(exc.__cause__ or exc)))
+            continue
+        out.append(PluginStatus(name, ep.value, dist, True))
+    return out

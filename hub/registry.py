@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from tonglian.v1 import chains_pb2
 
+from adapters import remote
 from hub import adapter_plugins
 from hub.anchors import check_anchor
 from hub.errors import InvalidInput, NotFound
@@ -43,6 +44,10 @@ class ChainRegistry:
         if settings.adapter == "remote":
             if not settings.address:
                 raise InvalidInput("a remote adapter needs chain.adapter.address (host:port)")
+            if not remote.ADDRESS.match(settings.address):
+                raise InvalidInput(
+                    f"chain.adapter.address {settings.address[:80]!r} is not HOST:PORT"
+                )
         else:
             adapter_plugins.check_name(settings.adapter)
         if settings.timeout_ms > 600_000:

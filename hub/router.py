@@ -7,10 +7,13 @@ import asyncio
 from google.protobuf.json_format import MessageToDict
 from tonglian.v1 import chains_pb2
 
-from adapters.base import Adapter, AdapterContext
+from adapters import remote
+from adapters.base import Adapter, AdapterContext, AdapterFactory
 from hub import adapter_plugins
 from hub.errors import ChainMisconfigured, HubError
 from hub.guarded_adapter import GuardedAdapter
+
+REMOTE = "remote"
 
 
 class Router:
@@ -37,10 +40,17 @@ class Router:
             return guarded
 
     def _create(self, chain: chains_pb2.Chain) -> Adapter:
-        factory = adapter_plugins.factory(chain.adapter.adapter)
+        options = MessageToDict(chain.adapter.options)
+        factory: AdapterFactory
+        if chain.adapter.adapter == REMOTE:
+            # An out-of-process adapter: the same protocol over tonglian.v1.Adapter.
+            factory = remote.create_adapter
+            options["address"] = chain.adapter.address
+        else:
+            factory = adapter_plugins.factory(chain.adapter.adapter)
         context = AdapterContext(
             chain_id=chain.chain_id,
-            options=MessageToDict(chain.adapter.options),
+            options=options,
             trust_anchor=chain.trust_anchor,
             timeout=self.timeout_of(chain),
         )

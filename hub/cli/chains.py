@@ -150,6 +150,9 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
     if args.name:
         chain.display_name = args.name
     if args.adapter and (args.file or args.from_devnet):
+        if args.adapter == "remote" and chain.adapter.adapter != "remote":
+            # The devnet's options configure the in-process adapter, which now runs remotely.
+            chain.adapter.ClearField("options")
         chain.adapter.adapter = args.adapter
     if args.adapter_address:
         chain.adapter.address = args.adapter_address

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import grpc
 
-from hub.cli import chains, demo, devnet, exit_codes, query, serve, verify
+from hub.cli import adapter, chains, demo, devnet, exit_codes, query, serve, verify
 from hub.cli.connection import hub_address
 from hub.cli.output import error
 from hub.errors import HubError, ProofRejected
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub to talk to (default: $TONGLIAN_HUB or 127.0.0.1:50051)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, chains, query, verify, devnet, demo):
+    for module in (serve, chains, query, verify, devnet, demo, adapter):
         module.register(sub)
     return parser
 
@@ -61,7 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_rpc_error(exc: grpc.aio.AioRpcError, args: argparse.Namespace) -> int:
     code = exc.code()
-    if code == grpc.StatusCode.UNAVAILABLE and "connect" in (exc.details() or "").lower():
+    details = exc.details() or ""
+    # The hub's own UNAVAILABLE answers name the chain; only a bare one means no hub.
+    if (
+        code == grpc.StatusCode.UNAVAILABLE
+        and "connect" in details.lower()
+        and not details.startswith("chain ")
+    ):
         error(
             f"cannot reach the hub at {hub_address(args.hub)}: "
             "is `tonglian serve` running? (set --hub or TONGLIAN_HUB)"

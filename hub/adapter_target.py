@@ -1,0 +1,98 @@
+"""Which adapter a command means: an installed plugin with its options, or `remote:HOST:PORT`.
+
+`tonglian adapter serve` and `tonglian adapter check` both name adapters this
+way; `--from-devnet KIND` fills the chain id, options and trust anchor from a
+running devnet's devnet.json, so neither needs them typed by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from tonglian.v1 import chains_pb2
+
+from adapters import remote
+from adapters.base import Adapter, AdapterContext, AdapterError, AdapterFactory
+from devnets.base import DevnetInfo, default_state_root, load_info
+from hub import adapter_plugins
+from hub.errors import ChainMisconfigured, InvalidInput
+
+REMOTE_PREFIX = "remote:"
+
+
+@dataclass
+class Target:
+    label: str
+    adapter: Adapter
+    chain_id: str
+    anchor: chains_pb2.TrustAnchor | None = None
+    devnet: DevnetInfo | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_options(items: Sequence[str]) -> dict[str, Any]:
+    """`KEY=VALUE` flags as adapter options (values are strings, as in `chains add --option`)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--option wants KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def devnet_chain(kind: str) -> tuple[DevnetInfo, chains_pb2.Chain]:
+    """The running devnet of KIND and the Chain it registers as."""
+    info = load_info(default_state_root() / kind)
+    if info is None or not info.chain:
+        raise InvalidInput(
+            f"no running {kind} devnet found under {default_state_root()}; "
+            f"start one with `tonglian devnet up {kind}`"
+        )
+    try:
+        chain = ParseDict(info.chain, chains_pb2.Chain())
+    except ParseError as exc:
+        raise InvalidInput(f"{kind} devnet.json holds no valid chain: {exc}") from None
+    return info, chain
+
+
+def open_target(
+    spec: str,
+    *,
+    chain_id: str = "",
+    options: Mapping[str, Any] | None = None,
+    timeout: float = 10.0,
+    from_devnet: str = "",
+) -> Target:
+    """Creates the adapter SPEC names; raises InvalidInput or ChainMisconfigured when it cannot."""
+    info: DevnetInfo | None = None
+    anchor: chains_pb2.TrustAnchor | None = None
+    opts: dict[str, Any] = {}
+    if from_devnet:
+        info, chain = devnet_chain(from_devnet)
+        anchor = chain.trust_anchor
+        chain_id = chain_id or chain.chain_id
+        if spec == chain.adapter.adapter:
+            opts.update(MessageToDict(chain.adapter.options))
+    opts.update(options or {})
+    factory: AdapterFactory
+    chain_id = chain_id or "conformance-1"
+    if spec.startswith(REMOTE_PREFIX):
+        factory = remote.create_adapter
+        opts["address"] = spec.removeprefix(REMOTE_PREFIX)
+    else:
+        factory = adapter_plugins.factory(spec)
+    ctx = AdapterContext(
+        chain_id=chain_id,
+        options=opts,
+        trust_anchor=anchor or chains_pb2.TrustAnchor(),
+        timeout=timeout,
+    )
+    try:
+        adapter = factory(ctx)
+    except AdapterError as exc:
+        raise ChainMisconfigured(f"adapter {spec!r} refused its settings: {exc}") from exc
+    return Target(spec, adapter, chain_id, anchor, info, opts)

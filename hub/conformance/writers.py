@@ -1,0 +1,106 @@
+"""How the kit puts records on a chain before checking an adapter: the chain's own writer.
+
+An adapter only reads and delivers, so the kit needs another way to create
+records that it then expects the adapter to find. For devnets it writes the way
+the vendor's applications do (`writer_for_devnet`); for any other chain an
+integrator passes a Writer of their own to `run_suite`, or names existing
+records with `--seed NAMESPACE/KEY` (then the clauses that need new blocks are
+skipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Protocol
+
+from devnets.base import DevnetInfo
+
+SCHEMA = "tonglian.conformance/v1"
+
+
+class Writer(Protocol):
+    # The namespace the adapter reads the written records under.
+    namespace: str
+
+    async def write(self, key: str, value: dict[str, Any]) -> int:
+        """Writes the next version of `key`; returns the height of the block that holds it
+        once that block exists (finality is the kit's to wait for, through the adapter)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class CustomWriter:
+    def __init__(self, url: str, namespace: str = "conformance") -> None:
+        self.url = url
+        self.namespace = namespace
+
+    async def write(self, key: str, value: dict[str, Any]) -> int:
+        from devnets.custom.writer import write_record
+
+        tx = await write_record(self.url, self.namespace, key, SCHEMA, value)
+        return tx.block_height
+
+    async def close(self) -> None:
+        return None
+
+
+class AnnalsWriter:
+    def __init__(self, url: str, namespace: str = "conformance") -> None:
+        self.url = url
+        self.namespace = namespace
+
+    async def write(self, key: str, value: dict[str, Any]) -> int:
+        from devnets.annals.writer import write_entry
+
+        committed = await write_entry(self.url, self.namespace, key, SCHEMA, value)
+        return int(committed.block_number)
+
+    async def close(self) -> None:
+        return None
+
+
+class EvmWriter:
+    """Writes through the RecordRegistry from the devnet's owner, then mines past finality."""
+
+    def __init__(self, info: DevnetInfo) -> None:
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        self.info = info
+        self.namespace = str(info.extra["registry_address"])
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(info.endpoints["rpc"]))
+
+    async def write(self, key: str, value: dict[str, Any]) -> int:
+        import json
+
+        from web3.types import RPCEndpoint
+
+        from devnets.evm import contracts
+
+        body = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        receipt = await contracts.put_record(
+            self.w3,
+            self.info.extra["registry_address"],
+            self.info.extra["owner"]["address"],
+            key,
+            SCHEMA,
+            body,
+        )
+        depth = int(self.info.extra.get("finality_depth", 2))
+        await self.w3.provider.make_request(RPCEndpoint("anvil_mine"), [depth + 1])
+        return int(receipt["blockNumber"])
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.w3.provider.disconnect()
+
+
+def writer_for_devnet(info: DevnetInfo) -> Writer | None:
+    """The writer for a devnet kind the kit knows, else None (seed records instead)."""
+    if info.kind == "custom":
+        return CustomWriter(info.endpoints["http"])
+    if info.kind == "annals":
+        return AnnalsWriter(info.endpoints["http"])
+    if info.kind == "evm":
+        return EvmWriter(info)
+    return None
