@@ -28,6 +28,10 @@ INBOX_OBJECT_TYPE = "delivery"
 # queries, and the adapter skips them when it turns writes into records.
 COMPOSITE_NS = "\x00"
 
+# Bounds on a value, checked before parsing: deep nesting would exhaust the stack.
+MAX_VALUE_CHARS = 1 << 20
+MAX_DEPTH = 64
+
 PUT_EVENT = "records.put"
 DELIVER_EVENT = "records.deliver"
 
@@ -75,10 +79,36 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def nesting_depth(text: str) -> int:
+    """Deepest [ / { nesting outside strings (a cheap scan, before json.loads)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def record_bytes(schema: str, value: str) -> bytes:
     """The stored form of a record: `value` with its `"schema"` member set."""
     if not schema:
         raise ContractError("schema must not be empty")
+    if len(value) > MAX_VALUE_CHARS:
+        raise ContractError(f"value longer than {MAX_VALUE_CHARS} characters")
+    if nesting_depth(value) > MAX_DEPTH:
+        raise ContractError(f"value nests deeper than {MAX_DEPTH} levels")
     try:
         obj = json.loads(value)
     except ValueError as exc:

@@ -177,14 +177,14 @@ async def test_chaincode_events_are_sent(fabric_adapter: FabricAdapter) -> None:
 async def test_exceptions_are_answered_promptly(fabric_adapter: FabricAdapter) -> None:
     """Defect 4 (an exception sends no reply): errors come back at once, not after 30 s."""
     started = time.monotonic()
-    with pytest.raises(EvaluateError) as unexpected:  # RecursionError inside json.loads
-        await fabric_adapter.evaluate("put", _key(), SCHEMA, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(EvaluateError) as unexpected:  # a lone surrogate: UnicodeEncodeError
+        await fabric_adapter.evaluate("put", _key(), SCHEMA, '{"a":"\\ud800"}')
     with pytest.raises(EvaluateError) as caller:  # a caller error: 400
         await fabric_adapter.evaluate("put", _key(), SCHEMA, "not json")
     with pytest.raises(EvaluateError):
         await fabric_adapter.evaluate("no_such_function")
     assert time.monotonic() - started < 5
-    assert "chaincode error: RecursionError" in str(unexpected.value)
+    assert "chaincode error: UnicodeEncodeError" in str(unexpected.value)
     assert "value is not JSON" in str(caller.value)
     # The stream survives: the next call works.
     assert await fabric_adapter.evaluate("get", _key()) == b""
