@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import grpc
 
-from hub.cli import adapter, chains, demo, devnet, exit_codes, query, serve, verify
+from hub.cli import adapter, chains, demo, devnet, exit_codes, query, routes, serve, verify
 from hub.cli.connection import hub_address
 from hub.cli.output import error
 from hub.errors import HubError, ProofRejected
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub to talk to (default: $TONGLIAN_HUB or 127.0.0.1:50051)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, chains, query, verify, devnet, demo, adapter):
+    for module in (serve, chains, query, verify, devnet, demo, routes, adapter):
         module.register(sub)
     return parser
 

@@ -1,0 +1,259 @@
+"""`tonglian routes ...` and `tonglian deliveries ...`: the relay from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hub.cli import exit_codes
+from hub.cli.connection import hub_address, open_channel
+from hub.cli.output import print_json, table, to_json
+from hub.errors import InvalidInput
+from tonglian.v1 import relay_pb2, relay_pb2_grpc
+
+STATES = {
+    name.removeprefix("DELIVERY_STATE_").lower(): value
+    for name, value in relay_pb2.DeliveryState.items()
+    if value
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    r = sub.add_parser("routes", help="forward records between chains")
+    rsub = r.add_subparsers(dest="routes_command", metavar="ACTION", required=True)
+    add = rsub.add_parser("add", help="create a route")
+    add.add_argument("source", metavar="CHAIN[/NAMESPACE]", help="where records come from")
+    add.add_argument("destination", metavar="CHAIN/NAMESPACE", help="where they go")
+    add.add_argument("--route-id", default="")
+    add.add_argument("--schema", default="", help="forward only records of this schema")
+    add.add_argument("--key-prefix", default="", help="forward only keys with this prefix")
+    add.add_argument("--start-height", type=int, default=0, help="first source block to scan")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=run_add)
+    for name, fn in (
+        ("list", run_list),
+        ("show", run_show),
+        ("pause", run_pause),
+        ("resume", run_resume),
+        ("rm", run_rm),
+    ):
+        p = rsub.add_parser(name, help=f"{name} route(s)")
+        if name != "list":
+            p.add_argument("route_id")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=fn)
+
+    d = sub.add_parser("deliveries", help="deliveries of the relay")
+    dsub = d.add_subparsers(dest="deliveries_command", metavar="ACTION", required=True)
+    ls = dsub.add_parser("list", help="list deliveries")
+    ls.add_argument("--route", default="")
+    ls.add_argument("--state", choices=sorted(STATES), help="only deliveries in this state")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_deliveries)
+    for name, fn in (("show", run_delivery), ("retry", run_retry)):
+        p = dsub.add_parser(name, help=f"{name} a delivery")
+        p.add_argument("delivery_id")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=fn)
+    w = dsub.add_parser("watch", help="stream delivery updates")
+    w.add_argument("--route", default="")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=run_watch)
+
+
+def _split(text: str, need_namespace: bool) -> tuple[str, str]:
+    chain, _, namespace = text.partition("/")
+    if not chain or (need_namespace and not namespace):
+        raise InvalidInput(f"{text!r} must be CHAIN/NAMESPACE")
+    return chain, namespace
+
+
+def _state(value: int, enum: str) -> str:
+    return str(
+        value
+        and relay_pb2.DESCRIPTOR.enum_types_by_name[enum]
+        .values_by_number[value]
+        .name.split("_STATE_")[1]
+        .lower()
+    )
+
+
+def _route_row(route: relay_pb2.Route) -> list[str]:
+    b = route.backlog
+    return [
+        route.route_id,
+        f"{route.source_chain_id}/{route.source_namespace or '*'}",
+        f"{route.destination_chain_id}/{route.destination_namespace}",
+        _state(route.state, "RouteState"),
+        str(route.checkpoint_height) if route.checkpoint_block_hash else "-",
+        f"{b.pending + b.submitted}",
+        str(b.parked),
+        f"{b.oldest_pending_age_seconds:.1f}s",
+    ]
+
+
+ROUTE_HEADERS = [
+    "route",
+    "source",
+    "destination",
+    "state",
+    "checkpoint",
+    "backlog",
+    "parked",
+    "oldest",
+]
+
+
+def _print_route(route: relay_pb2.Route, as_json: bool) -> None:
+    if as_json:
+        print_json(to_json(route))
+    else:
+        print(table(ROUTE_HEADERS, [_route_row(route)]))
+
+
+async def run_add(args: argparse.Namespace) -> int:
+    src_chain, src_ns = _split(args.source, False)
+    dst_chain, dst_ns = _split(args.destination, True)
+    route = relay_pb2.Route(
+        route_id=args.route_id,
+        source_chain_id=src_chain,
+        source_namespace=src_ns,
+        destination_chain_id=dst_chain,
+        destination_namespace=dst_ns,
+        schema=args.schema,
+        key_prefix=args.key_prefix,
+        start_height=args.start_height,
+    )
+    async with open_channel(hub_address(args.hub)) as channel:
+        resp = await relay_pb2_grpc.RelayStub(channel).CreateRoute(
+            relay_pb2.CreateRouteRequest(route=route)
+        )
+    _print_route(resp.route, args.json)
+    return exit_codes.OK
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    routes: list[relay_pb2.Route] = []
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = relay_pb2_grpc.RelayStub(channel)
+        token = ""
+        while True:
+            resp = await stub.ListRoutes(relay_pb2.ListRoutesRequest(page_token=token))
+            routes.extend(resp.routes)
+            if not (token := resp.next_page_token):
+                break
+    if args.json:
+        print_json([to_json(r) for r in routes])
+    elif routes:
+        print(table(ROUTE_HEADERS, [_route_row(r) for r in routes]))
+    else:
+        print("no routes; add one with `tonglian routes add`")
+    return exit_codes.OK
+
+
+async def _route_call(args: argparse.Namespace, method: str) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = relay_pb2_grpc.RelayStub(channel)
+        request = getattr(relay_pb2, f"{method}Request")(route_id=args.route_id)
+        resp = await getattr(stub, method)(request)
+    if method == "DeleteRoute":
+        print_json({"deleted": args.route_id}) if args.json else print(
+            f"deleted route {args.route_id}"
+        )
+    else:
+        _print_route(resp.route, args.json)
+    return exit_codes.OK
+
+
+async def run_show(args: argparse.Namespace) -> int:
+    return await _route_call(args, "GetRoute")
+
+
+async def run_pause(args: argparse.Namespace) -> int:
+    return await _route_call(args, "PauseRoute")
+
+
+async def run_resume(args: argparse.Namespace) -> int:
+    return await _route_call(args, "ResumeRoute")
+
+
+async def run_rm(args: argparse.Namespace) -> int:
+    return await _route_call(args, "DeleteRoute")
+
+
+def _delivery_row(d: relay_pb2.Delivery) -> list[str]:
+    r = d.record
+    return [
+        d.delivery_id[:16],
+        d.route_id,
+        f"{r.ref.chain_id}/{r.ref.namespace}/{r.ref.key}@{r.version}",
+        _state(d.state, "DeliveryState"),
+        str(d.attempts),
+        d.destination_tx_id[:16],
+        d.last_error[:60],
+    ]
+
+
+DELIVERY_HEADERS = ["delivery", "route", "source record", "state", "attempts", "dest tx", "error"]
+
+
+async def run_deliveries(args: argparse.Namespace) -> int:
+    found: list[relay_pb2.Delivery] = []
+    state = STATES[args.state] if args.state else relay_pb2.DELIVERY_STATE_UNSPECIFIED
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = relay_pb2_grpc.RelayStub(channel)
+        token = ""
+        while len(found) < args.limit:
+            resp = await stub.ListDeliveries(
+                relay_pb2.ListDeliveriesRequest(
+                    route_id=args.route,
+                    state=state,
+                    page_token=token,
+                    page_size=min(1000, args.limit - len(found)),
+                )
+            )
+            found.extend(resp.deliveries)
+            if not (token := resp.next_page_token):
+                break
+    if args.json:
+        for d in found:
+            print(json.dumps(to_json(d), ensure_ascii=False))
+    elif found:
+        print(table(DELIVERY_HEADERS, [_delivery_row(d) for d in found]))
+    else:
+        print("no deliveries match")
+    return exit_codes.OK
+
+
+async def _delivery_call(args: argparse.Namespace, method: str) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stub = relay_pb2_grpc.RelayStub(channel)
+        request = getattr(relay_pb2, f"{method}Request")(delivery_id=args.delivery_id)
+        resp = await getattr(stub, method)(request)
+    if args.json:
+        print_json(to_json(resp.delivery))
+    else:
+        print(table(DELIVERY_HEADERS, [_delivery_row(resp.delivery)]))
+    return exit_codes.OK
+
+
+async def run_delivery(args: argparse.Namespace) -> int:
+    return await _delivery_call(args, "GetDelivery")
+
+
+async def run_retry(args: argparse.Namespace) -> int:
+    return await _delivery_call(args, "RetryDelivery")
+
+
+async def run_watch(args: argparse.Namespace) -> int:
+    async with open_channel(hub_address(args.hub)) as channel:
+        stream = relay_pb2_grpc.RelayStub(channel).WatchDeliveries(
+            relay_pb2.WatchDeliveriesRequest(route_id=args.route)
+        )
+        async for resp in stream:
+            if args.json:
+                print(json.dumps(to_json(resp.delivery), ensure_ascii=False), flush=True)
+            else:
+                print("  ".join(_delivery_row(resp.delivery)), flush=True)
+    return exit_codes.OK

@@ -1,0 +1,220 @@
+"""The relay between two real custom ledgers, through a real hub process, with faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from aiohttp import web
+
+from devnets.custom.network import CustomDevnet
+from hub.cli.connection import open_channel
+from hub.cli.hub_process import HubProcess
+from tonglian.v1 import relay_pb2, relay_pb2_grpc
+
+from .conftest import (
+    append_many,
+    chain_of,
+    collection_entries,
+    create_route,
+    register,
+    wait_confirmed,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def setup_route(
+    hub: HubProcess, src: CustomDevnet, dst: CustomDevnet, route_id: str = "lic"
+) -> tuple[str, str]:
+    src_info = await src.up(lambda _: None)
+    dst_info = await dst.up(lambda _: None)
+    async with open_channel(hub.address) as channel:
+        await register(channel, chain_of(src_info, "src"), chain_of(dst_info, "dst"))
+        await create_route(
+            channel,
+            route_id=route_id,
+            source_chain_id="src",
+            source_namespace="licences",
+            destination_chain_id="dst",
+            destination_namespace="imported",
+        )
+    return src_info.endpoints["http"], dst_info.endpoints["http"]
+
+
+def assert_exactly_once(entries: list[dict[str, object]], n: int, prefix: str = "rec") -> None:
+    keys = sorted(str(e["key"]) for e in entries)
+    assert keys == [f"{prefix}:{i:05d}" for i in range(n)], f"{len(keys)} entries for {n} records"
+    ids = [e["delivery_id"] for e in entries]
+    assert len(set(ids)) == len(ids) == n
+
+
+async def test_forwards_verified_records_once(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src_url, dst_url = await setup_route(hub_process, *ledgers)
+    await append_many(src_url, "licences", 20)
+    await append_many(src_url, "other", 3, prefix="skip")  # not on the route
+    async with open_channel(hub_process.address) as channel:
+        found = await wait_confirmed(channel, "lic", 20, timeout=60)
+        assert len(found) == 20
+        d = found[0]
+        assert d.destination_tx_id and d.destination_block_height > 0
+        stub = relay_pb2_grpc.RelayStub(channel)
+        route = (await stub.GetRoute(relay_pb2.GetRouteRequest(route_id="lic"))).route
+        assert route.backlog.pending == route.backlog.submitted == route.backlog.parked == 0
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.RetryDelivery(relay_pb2.RetryDeliveryRequest(delivery_id=d.delivery_id))
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "only a parked or failed delivery can be retried" in (err.value.details() or "")
+    entries = await collection_entries(dst_url, "imported")
+    assert_exactly_once(entries, 20)
+    first = next(e for e in entries if e["key"] == "rec:00000")
+    assert first["source"]["chain_id"] == "src"  # type: ignore[index]
+    assert json.loads(str(first["value_canonical"])) == {"n": 0, "status": "active"}
+
+
+async def test_sigkill_during_transfer_loses_nothing_and_applies_nothing_twice(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src_url, dst_url = await setup_route(hub_process, *ledgers)
+    n = 1000
+    await append_many(src_url, "licences", n)
+    rng = random.Random(7)
+    for _ in range(10):
+        await asyncio.sleep(rng.uniform(0.3, 1.5))
+        assert hub_process.stop(signal.SIGKILL) == -signal.SIGKILL
+        hub_process.start()
+        await hub_process.wait_serving()
+    async with open_channel(hub_process.address) as channel:
+        found = await wait_confirmed(channel, "lic", n, timeout=240)
+    assert len(found) == n
+    assert_exactly_once(await collection_entries(dst_url, "imported"), n)
+
+
+async def test_destination_down_for_30s_then_backlog_drains(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src, dst = ledgers
+    src_url, dst_url = await setup_route(hub_process, src, dst)
+    await dst.down()
+    await append_many(src_url, "licences", 50)
+    async with open_channel(hub_process.address) as channel:
+        await asyncio.sleep(5)
+        route = (
+            await relay_pb2_grpc.RelayStub(channel).GetRoute(
+                relay_pb2.GetRouteRequest(route_id="lic")
+            )
+        ).route
+        assert route.backlog.pending + route.backlog.submitted == 50
+        assert route.backlog.parked == 0
+        assert route.backlog.oldest_pending_age_seconds > 1
+        await asyncio.sleep(25)
+        await dst.up(lambda _: None)
+        await wait_confirmed(channel, "lic", 50, timeout=120)
+    assert_exactly_once(await collection_entries(dst_url, "imported"), 50)
+
+
+async def test_source_restart_mid_scan_resumes_from_checkpoint(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src, dst = ledgers
+    src_url, dst_url = await setup_route(hub_process, src, dst)
+    await append_many(src_url, "licences", 30)
+    await src.down()
+    await asyncio.sleep(2)
+    await src.up(lambda _: None)
+    await append_many(src_url, "licences", 30, prefix="late")
+    async with open_channel(hub_process.address) as channel:
+        await wait_confirmed(channel, "lic", 60, timeout=120)
+    entries = await collection_entries(dst_url, "imported")
+    assert len(entries) == 60
+    assert len({e["delivery_id"] for e in entries}) == 60
+
+
+@pytest.fixture
+async def lying_proxy(ledgers: tuple[CustomDevnet, CustomDevnet]) -> AsyncIterator[str]:
+    """A real HTTP server in front of the source ledger that changes one record's value."""
+    import aiohttp
+
+    src_info = await ledgers[0].up(lambda _: None)
+    upstream = src_info.endpoints["http"]
+    session = aiohttp.ClientSession()
+
+    def forge(doc: object) -> object:
+        if isinstance(doc, dict):
+            if doc.get("key") == "rec:00001" and "value_canonical" in doc:
+                doc["value_canonical"] = '{"n":1,"status":"revoked"}'
+            return {k: forge(v) for k, v in doc.items()}
+        if isinstance(doc, list):
+            return [forge(v) for v in doc]
+        return doc
+
+    async def handler(request: web.Request) -> web.Response:
+        async with session.request(
+            request.method,
+            upstream + request.path_qs,
+            data=await request.read(),
+            headers={"Content-Type": "application/json"},
+        ) as resp:
+            body = await resp.read()
+            if resp.content_type == "application/json":
+                body = json.dumps(forge(json.loads(body))).encode()
+            return web.Response(body=body, status=resp.status, content_type=resp.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        await session.close()
+
+
+async def test_forged_record_is_parked_and_route_goes_on(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet], lying_proxy: str
+) -> None:
+    src, dst = ledgers
+    src_info = await src.up(lambda _: None)
+    dst_info = await dst.up(lambda _: None)
+    async with open_channel(hub_process.address) as channel:
+        await register(
+            channel, chain_of(src_info, "liar", url=lying_proxy), chain_of(dst_info, "dst")
+        )
+        await create_route(
+            channel,
+            route_id="lie",
+            source_chain_id="liar",
+            source_namespace="licences",
+            destination_chain_id="dst",
+            destination_namespace="imported",
+        )
+        await append_many(src_info.endpoints["http"], "licences", 3)
+        found = await wait_confirmed(channel, "lie", 2, timeout=60)
+        parked = [d for d in found if d.state == relay_pb2.DELIVERY_STATE_PARKED]
+        assert len(parked) == 1
+        assert parked[0].record.ref.key == "rec:00001"
+        assert parked[0].last_error.startswith("proof rejected: ")
+        stub = relay_pb2_grpc.RelayStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.RetryDelivery(
+                relay_pb2.RetryDeliveryRequest(delivery_id=parked[0].delivery_id)
+            )
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "a forged record is never forwarded" in (err.value.details() or "")
+        route = (await stub.GetRoute(relay_pb2.GetRouteRequest(route_id="lie"))).route
+        assert route.backlog.parked == 1
+    keys = sorted(
+        str(e["key"]) for e in await collection_entries(dst_info.endpoints["http"], "imported")
+    )
+    assert keys == ["rec:00000", "rec:00002"]
