@@ -40,10 +40,17 @@ class RecordReader:
         self._hub_chain_id = hub_chain_id
 
     def check_namespace(self, namespace: str) -> None:
-        if namespace.lower() != self._opts.registry.lower():
+        """The namespace is the registry address in EIP-55 form, exactly as records carry it."""
+        if namespace == self._opts.registry:
+            return
+        if namespace.lower() == self._opts.registry.lower():
             raise InvalidAdapterRequest(
-                f"namespace {namespace!r} is not this chain's registry {self._opts.registry}"
+                f"namespace {namespace!r}: write the registry address in its EIP-55 checksum "
+                f"form, {self._opts.registry}"
             )
+        raise InvalidAdapterRequest(
+            f"namespace {namespace!r} is not this chain's registry {self._opts.registry}"
+        )
 
     async def final_block(self, at_height: int = 0) -> Json:
         """The final block to prove against: `at_height`, or the highest final one."""

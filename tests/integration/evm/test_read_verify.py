@@ -177,3 +177,10 @@ async def test_unknown_key_not_final_height_and_foreign_namespace(
         await adapter.read(evm_devnet.registry, "bl-1", at_height=await chain.head())
     with pytest.raises(InvalidAdapterRequest, match="registry"):
         await adapter.read(evm_devnet.inbox, "bl-1")
+
+
+async def test_namespace_must_be_the_checksummed_registry(
+    evm_devnet: RunningEvmDevnet, adapter: EvmAdapter
+) -> None:
+    with pytest.raises(InvalidAdapterRequest, match="EIP-55"):
+        await adapter.read(evm_devnet.registry.lower(), "bl-1")
