@@ -39,7 +39,10 @@ class Verifier:
     async def verify(
         self, chain: chains_pb2.Chain, record: records_pb2.Record, proof: records_pb2.Proof
     ) -> records_pb2.Verification:
-        """Verifies one record of `chain`; raises hub.errors.ProofRejected when it fails."""
+        """Verifies one record of `chain`; raises hub.errors.ProofRejected when it fails.
+
+        For EVM chains the endpoint attestations are written into `proof`.
+        """
         evm_header = await self._evm_header(chain, proof)
         loop = asyncio.get_running_loop()
         checks = await loop.run_in_executor(
@@ -67,7 +70,12 @@ class Verifier:
             return trusted_from_qbft_seals(proof.evm, anchor)
         from hub.oracles.evm_headers import attest_header
 
-        return await attest_header(anchor, proof.evm.block_number, self._oracle_timeout)
+        trusted = await attest_header(anchor, proof.evm.block_number, self._oracle_timeout)
+        # What the endpoints said travels in the bundle, for offline re-verification;
+        # whatever the adapter put there is not the hub's word and is replaced.
+        del proof.evm.attestations[:]
+        proof.evm.attestations.extend(trusted.attestations)
+        return trusted
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
