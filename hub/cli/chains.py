@@ -11,13 +11,13 @@ from typing import TypeVar
 import grpc
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
-from tonglian.v1 import chains_pb2, chains_pb2_grpc
 
 from devnets.base import default_state_root, load_info
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
+from tonglian.v1 import chains_pb2, chains_pb2_grpc
 
 M = TypeVar("M", bound=Message)
 
@@ -67,6 +67,58 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="validator id and Ed25519 public key (hex or base64), repeatable",
     )
     custom.add_argument("--threshold", type=int, help="signatures needed per block (k)")
+    evm = add.add_argument_group("EVM chains")
+    evm.add_argument(
+        "--rpc",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="RPC endpoint (repeatable; the first is the adapter's)",
+    )
+    evm.add_argument("--evm-chain-id", type=int, help="the chain's EIP-155 chain id")
+    evm.add_argument("--registry", help="RecordRegistry contract address")
+    evm.add_argument("--inbox", help="Inbox contract address (for relay deliveries)")
+    evm.add_argument("--finality", type=int, help="blocks on top before a block is final")
+    evm.add_argument("--quorum", type=int, help="RPC endpoints that must agree (default: all)")
+    evm.add_argument(
+        "--validator-address",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="QBFT/IBFT validator (repeatable): trust seals instead of endpoints",
+    )
+    evm.add_argument(
+        "--private-key-env",
+        metavar="NAME",
+        help="environment variable of the hub that holds the submitter key",
+    )
+    fab = add.add_argument_group("Fabric chains")
+    fab.add_argument("--config-block", type=Path, help="the channel's config block (trust anchor)")
+    fab.add_argument("--channel")
+    fab.add_argument("--chaincode")
+    fab.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="HOST:PORT,MSP,TLS_ROOT_PEM",
+        help="a peer's endpoint, organisation and TLS root file (repeatable)",
+    )
+    fab.add_argument("--identity-msp", help="MSP id of the client identity")
+    fab.add_argument("--identity-cert", help="client certificate (PEM file)")
+    fab.add_argument("--identity-key", help="client private key (PEM file)")
+    fab.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="CHAINCODE=POLICY",
+        help="endorsement policy in Fabric syntax (default: the channel's)",
+    )
+    fab.add_argument(
+        "--qscc-min-orgs",
+        type=int,
+        default=0,
+        help="organisations whose peers must attest the validation code (0: all)",
+    )
     add.add_argument("--json", action="store_true", help="print JSON")
     add.set_defaults(func=run_add)
 
@@ -145,6 +197,10 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
                     raise InvalidInput(f"--validator wants ID=PUBKEY, got {item!r}")
                 sm.validators.add(id=vid, ed25519_public_key=_decode_key(key))
             sm.threshold = args.threshold or 0
+        if args.kind == "evm" and not args.anchor_file:
+            evm_anchor(args, chain)
+        if args.kind == "fabric" and not args.anchor_file:
+            chain.CopyFrom(fabric_registration(args))
     if args.chain_id:
         chain.chain_id = args.chain_id
     if args.name:
@@ -164,6 +220,93 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
     if args.timeout_ms:
         chain.adapter.timeout_ms = args.timeout_ms
     return chain
+
+
+def _address(text: str | None, flag: str) -> bytes:
+    raw = (text or "").removeprefix("0x")
+    try:
+        value = bytes.fromhex(raw)
+    except ValueError:
+        value = b""
+    if len(value) != 20:
+        raise InvalidInput(f"{flag} wants a 20-byte hex address, got {text!r}")
+    return value
+
+
+def evm_anchor(args: argparse.Namespace, chain: chains_pb2.Chain) -> None:
+    """Fills an EVM chain's anchor and adapter options from the EVM flags."""
+    if not args.rpc or args.evm_chain_id is None or not args.registry:
+        raise InvalidInput("an EVM chain needs --rpc, --evm-chain-id and --registry")
+    anchor = chain.trust_anchor.evm
+    anchor.chain_id = args.evm_chain_id
+    anchor.registry_address = _address(args.registry, "--registry")
+    if args.inbox:
+        anchor.inbox_address = _address(args.inbox, "--inbox")
+    anchor.rpc_endpoints.extend(args.rpc)
+    if args.validator_address:
+        anchor.consensus = chains_pb2.EVM_CONSENSUS_QBFT
+        anchor.validators.extend(_address(a, "--validator-address") for a in args.validator_address)
+        anchor.finality_depth = args.finality or 0
+    else:
+        anchor.consensus = chains_pb2.EVM_CONSENSUS_ENDPOINT_QUORUM
+        anchor.endpoint_quorum = args.quorum or len(args.rpc)
+        anchor.finality_depth = 2 if args.finality is None else args.finality
+    options: dict[str, str] = {"rpc_url": args.rpc[0]}
+    if args.private_key_env:
+        options["private_key_env"] = args.private_key_env
+    chain.adapter.options.update(options)
+
+
+def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
+    """A Fabric chain from the Fabric flags; the anchor is read from the config block."""
+    from pydantic import ValidationError
+
+    from adapters.fabric.options import FabricAdapterOptions
+    from adapters.fabric.registration import InvalidConfigBlock, fabric_chain
+
+    if not (args.config_block and args.channel and args.chaincode and args.peer):
+        raise InvalidInput(
+            "a Fabric chain needs --config-block, --channel, --chaincode and at least one --peer"
+        )
+    peers = []
+    for item in args.peer:
+        parts = item.split(",")
+        if len(parts) != 3:
+            raise InvalidInput(f"--peer wants HOST:PORT,MSP,TLS_ROOT_PEM, got {item!r}")
+        peers.append({"endpoint": parts[0], "msp_id": parts[1], "tls_root_cert": parts[2]})
+    policies = {}
+    for item in args.policy:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--policy wants CHAINCODE=POLICY, got {item!r}")
+        policies[name] = text
+    try:
+        options = FabricAdapterOptions.model_validate(
+            {
+                "channel": args.channel,
+                "chaincode": args.chaincode,
+                "peers": peers,
+                "identity": {
+                    "msp_id": args.identity_msp or "",
+                    "cert": args.identity_cert or "",
+                    "key": args.identity_key or "",
+                },
+            }
+        )
+        return fabric_chain(
+            args.chain_id or "",
+            options,
+            args.config_block,
+            endorsement_policies=policies,
+            qscc_min_orgs=args.qscc_min_orgs,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"Fabric adapter settings: {problems}") from exc
+    except (InvalidConfigBlock, ValueError, OSError) as exc:
+        raise InvalidInput(f"--config-block {args.config_block}: {exc}") from exc
 
 
 def _summary(chain: chains_pb2.Chain) -> list[str]:
