@@ -20,7 +20,6 @@ from typing import TypeVar
 
 import grpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tonglian.v1 import adapter_pb2, adapter_pb2_grpc, chains_pb2, relay_pb2
 
 from adapters.base import (
     Adapter,
@@ -31,6 +30,7 @@ from adapters.base import (
 )
 from adapters.statuses import error_of
 from adapters.tls import TlsFiles, channel_credentials
+from tonglian.v1 import adapter_pb2, adapter_pb2_grpc, chains_pb2, relay_pb2
 
 T = TypeVar("T")
 ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")

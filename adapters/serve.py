@@ -15,12 +15,12 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from tonglian.v1 import adapter_pb2, adapter_pb2_grpc
 
 from adapters.base import Adapter, AdapterError
 from adapters.remote import MAX_MESSAGE_BYTES
 from adapters.statuses import status_of
 from adapters.tls import TlsFiles, server_credentials
+from tonglian.v1 import adapter_pb2, adapter_pb2_grpc
 
 log = logging.getLogger("tonglian.adapter")
 

@@ -8,6 +8,11 @@ from importlib.util import find_spec
 
 pytest_plugins = [
     name
-    for name in ("devnets.custom.fixtures", "devnets.evm.fixtures", "devnets.fabric.fixtures")
+    for name in (
+        "devnets.custom.fixtures",
+        "devnets.evm.fixtures",
+        "devnets.fabric.fixtures",
+        "devnets.annals.fixtures",
+    )
     if find_spec(name) is not None
 ]

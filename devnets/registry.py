@@ -11,6 +11,7 @@ KINDS: dict[str, str] = {
     "custom": "devnets.custom.network:CustomDevnet",
     "evm": "devnets.evm.network:EvmDevnet",
     "fabric": "devnets.fabric.network:FabricDevnet",
+    "annals": "devnets.annals.network:AnnalsDevnet",
 }
 
 

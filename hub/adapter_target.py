@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
-from tonglian.v1 import chains_pb2
 
 from adapters import remote
 from adapters.base import Adapter, AdapterContext, AdapterError, AdapterFactory
 from devnets.base import DevnetInfo, default_state_root, load_info
 from hub import adapter_plugins
 from hub.errors import ChainMisconfigured, InvalidInput
+from tonglian.v1 import chains_pb2
 
 REMOTE_PREFIX = "remote:"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from google.protobuf.json_format import MessageToDict
-from tonglian.v1 import chains_pb2
 
 from adapters import remote
 from adapters.base import Adapter, AdapterContext, AdapterFactory
 from hub import adapter_plugins
 from hub.errors import ChainMisconfigured, HubError
 from hub.guarded_adapter import GuardedAdapter
+from tonglian.v1 import chains_pb2
 
 REMOTE = "remote"
 

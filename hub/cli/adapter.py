@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from google.protobuf.json_format import ParseDict, ParseError
-from tonglian.v1 import chains_pb2
 
 from adapters.serve import start_server
 from adapters.tls import TlsFiles
@@ -20,6 +19,7 @@ from hub.adapter_target import open_target, parse_options
 from hub.cli import exit_codes
 from hub.cli.output import error, print_json, table
 from hub.errors import InvalidInput
+from tonglian.v1 import chains_pb2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
-
 from adapters.base import (
     Adapter,
     AdapterError,
@@ -33,6 +31,7 @@ from hub.conformance.writers import Writer
 from hub.errors import HubError, ProofRejected
 from hub.verification import Verifier
 from hub.verify import PROOF_KIND_OF_CHAIN
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 T = TypeVar("T")
 S = adapter_pb2.SubmissionState
@@ -389,7 +388,8 @@ class _Run:
     async def check_tamper(self, verifier: Verifier) -> tuple[Outcome, list[str]]:
         if not self.reads:
             return "skip", ["no proof to tamper with"]
-        original = self.reads[0]
+        # The proof with the longest Merkle path (or any) exercises the most fields.
+        original = max(self.reads, key=lambda r: len(r.proof.signed_merkle.path))
         chain = self._chain()
         accepted = []
         variants = tamper.variants(original.record, original.proof)

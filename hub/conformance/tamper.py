@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
 from tonglian.v1 import records_pb2
 
 # Record fields each proof kind binds; changing any of these must break the proof.

@@ -1,0 +1,1 @@
+"""The Annals node: one process serving the REST API and sealing blocks (imports no hub)."""
