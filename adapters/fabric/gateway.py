@@ -111,6 +111,12 @@ def field_bytes(message: bytes, field_number: int) -> bytes | None:
     return found
 
 
+def _peers_unreachable(details: list[ErrorDetail]) -> bool:
+    """The gateway failed because peers it needed could not be reached (e.g. ABORTED
+    "failed to collect enough transaction endorsements" with Unavailable details)."""
+    return bool(details) and all("code = Unavailable" in d.message for d in details)
+
+
 @dataclass(frozen=True)
 class PeerTarget:
     endpoint: str
@@ -156,7 +162,7 @@ class PeerConnection:
     ) -> Exception:
         code = err.code()
         args = (op, self.endpoint, code.name, err.details() or "", error_details(err), tx_id)
-        if code in UNREACHABLE:
+        if code in UNREACHABLE or _peers_unreachable(args[4]):
             return PeerUnavailable(*args)
         return kind(*args)
 

@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from devnets.process import DevnetError
+
 COMMANDS = ("peer", "orderer", "osnadmin", "configtxgen", "cryptogen")
 CCAAS_STEPS = ("detect", "build", "release")
 
@@ -22,7 +24,7 @@ MISSING_BINARIES_REASON = (
 )
 
 
-class FabricNotInstalled(Exception):
+class FabricNotInstalled(DevnetError):
     """No usable Fabric release was found; the message says how to install one."""
 
 

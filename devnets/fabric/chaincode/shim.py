@@ -33,7 +33,7 @@ import grpc
 # Importing the handler configures logging (defect 6); quiet it right after.
 from fabric_chaincode_python.fabric_shim.handler import Handler
 
-from devnets.fabric.chaincode import records
+from devnets.fabric.chaincode import STREAM_CLOSED, STREAM_OPENED, records
 
 # fabric_protos ships no type stubs: its modules are typed as Any (see adapters/fabric/protos.py).
 kv_query_result_pb2: Any = importlib.import_module(
@@ -214,8 +214,14 @@ class GuardedChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):  # typ
         self._ccid = chaincode_id
 
     async def Connect(self, request_iterator: Any, context: Any) -> None:
+        # Logged so a dropped stream (e.g. a keepalive GoAway) is visible: the peer
+        # logs it only at DEBUG. Tests count these lines.
+        LOG.info("%s %s", STREAM_OPENED, context.peer())
         handler = GuardedHandler(self._ccid, None)
-        await handler.chat_with_peer(request_iterator, SerialisedStream(context))
+        try:
+            await handler.chat_with_peer(request_iterator, SerialisedStream(context))
+        finally:
+            LOG.info("%s %s", STREAM_CLOSED, context.peer())
 
 
 async def serve(address: str, chaincode_id: str) -> None:

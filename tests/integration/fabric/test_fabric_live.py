@@ -22,6 +22,7 @@ from adapters.fabric import FabricAdapter
 from adapters.fabric.blocks import header_hash, parse_block
 from adapters.fabric.errors import EvaluateError, TransactionInvalid
 from devnets.base import DevnetInfo
+from devnets.fabric.chaincode import STREAM_CLOSED, STREAM_OPENED
 from devnets.fabric.network import FabricDevnet
 from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
 
@@ -269,20 +270,26 @@ async def test_deliver_is_idempotent(
     assert len({r.tx_id for r in results}) == 1
 
 
-def _logs(fabric_network: DevnetInfo) -> str:
-    return "".join(Path(p.log).read_text(errors="replace") for p in fabric_network.processes)
-
-
 async def test_idle_streams_survive_keepalive_pings(
     fabric_adapter: FabricAdapter, fabric_network: DevnetInfo
 ) -> None:
-    """Defect 3 (GoAway too_many_pings after ~3 min idle): 3.5 min idle, then invoke."""
+    """Defect 3 (GoAway too_many_pings after ~3 min idle): 3.5 min idle, then invoke.
+
+    The chaincode server logs each peer stream it opens and closes; with the
+    keepalive guard the peers' streams survive the idle time (no reconnect).
+    (Fabric's own gateway-to-peer connections also earn `too_many_pings` from Go
+    peers; those are not the chaincode's and are not checked here.)
+    """
     await fabric_adapter.put(_key(), SCHEMA, {"warm": True})
+    log = next(Path(p.log) for p in fabric_network.processes if p.name == "chaincode-records")
+    opened = log.read_text().count(STREAM_OPENED)
+    assert opened >= 2  # one stream per peer
     await asyncio.sleep(210)
     started = time.monotonic()
     await fabric_adapter.put(_key(), SCHEMA, {"after_idle": True})
     assert time.monotonic() - started < 3
-    assert "too_many_pings" not in _logs(fabric_network).lower()
+    text = log.read_text()
+    assert text.count(STREAM_OPENED) == opened and STREAM_CLOSED not in text
 
 
 async def test_peer_down_is_chain_unavailable(
