@@ -43,6 +43,28 @@ class HubSettings(BaseSettings):
     shutdown_grace: float = Field(default=5.0, ge=0, le=300)
     log_level: str = "INFO"
 
+    # Mutual TLS (hub/authentication.py): the hub's certificate and key, the CA whose
+    # client certificates it accepts, and a CRL re-read when it changes.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    crl: Path | None = None
+    # Plaintext, no certificates: only with `tonglian serve --insecure`, never in production.
+    insecure: bool = False
+    # Per-agency access policy (hub/policy.py), re-read when it changes; none denies every read.
+    policy_file: Path | None = None
+    # Key and certificate that sign predicate answers; default: tls_key and tls_cert.
+    signing_cert: Path | None = None
+    signing_key: Path | None = None
+    # Extra JSON Schemas for the catalog (hub/catalog/); strict refuses records of unknown schemas.
+    catalog_dir: Path | None = None
+    catalog_strict: bool = False
+    # Where the audit log's head is anchored (a registered chain whose adapter can submit),
+    # in which namespace, and how often (seconds). Empty chain: not anchored.
+    audit_anchor_chain: str = ""
+    audit_anchor_namespace: str = "tonglian-audit"
+    audit_anchor_interval: float = Field(default=60.0, ge=0.1, le=86400)
+
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:

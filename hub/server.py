@@ -11,6 +11,24 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from hub.audit.anchoring import Anchorer
+from hub.audit.log import AuditLog
+from hub.catalog.catalog import SchemaCatalog
+from hub.config import HubSettings
+from hub.errors import InvalidInput
+from hub.records import RecordReader
+from hub.registry import ChainRegistry
+from hub.relay.relay import Relay
+from hub.router import Router
+from hub.security import load_security
+from hub.services.access import AccessInterceptor
+from hub.services.audit import AuditService
+from hub.services.chain_registry import ChainRegistryService
+from hub.services.query import QueryService
+from hub.services.relay import RelayService
+from hub.store.sqlite import SqliteStore
+from hub.verification import Verifier
 from tonglian.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -21,19 +39,6 @@ from tonglian.v1 import (
     relay_pb2,
     relay_pb2_grpc,
 )
-
-from hub.config import HubSettings
-from hub.errors import InvalidInput
-from hub.records import RecordReader
-from hub.registry import ChainRegistry
-from hub.router import Router
-from hub.relay.relay import Relay
-from hub.services.chain_registry import ChainRegistryService
-from hub.services.query import QueryService
-from hub.services.relay import RelayService
-from hub.services.unimplemented import unimplemented_servicer
-from hub.store.sqlite import SqliteStore
-from hub.verification import Verifier
 
 log = logging.getLogger("tonglian.hub")
 
@@ -57,11 +62,15 @@ class Hub:
     verifier: Verifier
     health: health.HealthServicer
     relay: Relay
+    audit: AuditLog | None = None
+    anchorer: Anchorer | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         for name in (*SERVICE_NAMES, ""):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        if self.anchorer is not None:
+            await self.anchorer.stop()
         await self.relay.stop()
         await self.router.close()
         self.verifier.close()
@@ -71,8 +80,25 @@ class Hub:
 async def start_hub(settings: HubSettings) -> Hub:
     """Opens the store and starts serving; the returned hub is SERVING."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = SchemaCatalog.load(settings.catalog_dir, strict=settings.catalog_strict)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def audit_reload(what: str, error: str | None) -> None:
+        task = asyncio.ensure_future(
+            audit.append(
+                principal="hub",
+                action=f"{what.lower()}.reload",
+                target=str(settings.policy_file),
+                outcome="ok" if error is None else f"error: {error}",
+            )
+        )
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    security = load_security(settings, audit_reload)
     store = SqliteStore(settings.data_dir / "hub.sqlite3")
     await store.open()
+    audit = AuditLog(store)
     router = Router(settings.adapter_timeout)
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
@@ -80,31 +106,32 @@ async def start_hub(settings: HubSettings) -> Hub:
 
     limit = settings.max_message_bytes
     server = grpc.aio.server(
+        interceptors=[AccessInterceptor(security.authenticator, security.policy, audit)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     chains_pb2_grpc.add_ChainRegistryServicer_to_server(
         ChainRegistryService(registry, router), server
     )
-    query_pb2_grpc.add_QueryServicer_to_server(QueryService(reader), server)
+    query_pb2_grpc.add_QueryServicer_to_server(
+        QueryService(reader, security.policy, catalog, security.signer), server
+    )
     relay = Relay(store, registry, router, verifier)
     relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)
-    audit_pb2_grpc.add_AuditServicer_to_server(
-        unimplemented_servicer(
-            audit_pb2_grpc.AuditServicer, audit_pb2.DESCRIPTOR.services_by_name["Audit"]
-        ),
-        server,
-    )
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
-        port = server.add_insecure_port(settings.listen)
+        if security.credentials is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            port = server.add_secure_port(settings.listen, security.credentials)
     except RuntimeError as exc:
         await store.close()
         verifier.close()
@@ -115,9 +142,29 @@ async def start_hub(settings: HubSettings) -> Hub:
         raise InvalidInput(f"cannot listen on {settings.listen}: address in use or not local")
     await server.start()
     await relay.start()
+    anchorer = None
+    if settings.audit_anchor_chain:
+        anchorer = Anchorer(
+            audit,
+            registry,
+            router,
+            reader,
+            chain_id=settings.audit_anchor_chain,
+            namespace=settings.audit_anchor_namespace,
+            interval=settings.audit_anchor_interval,
+        )
+        anchorer.start()
+    await audit.append(
+        principal="hub",
+        action="hub.start",
+        target=f"{settings.listen}",
+        detail={"tls": security.credentials is not None, "schemas": catalog.names()},
+    )
     for name in (*SERVICE_NAMES, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Hub(settings, server, port, store, router, verifier, health_servicer, relay)
+    return Hub(
+        settings, server, port, store, router, verifier, health_servicer, relay, audit, anchorer
+    )
 
 
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:

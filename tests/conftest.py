@@ -12,12 +12,22 @@ import pytest
 
 from hub.cli.connection import open_channel
 from hub.cli.hub_process import HubProcess
+from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_KEY
 
 
 @pytest.fixture
-def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
-    """A `tonglian serve` child process with its own data dir, serving when yielded."""
+def hub_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubProcess]:
+    """A `tonglian serve` child process with its own data dir, serving when yielded.
+
+    It serves mutual TLS with a development PKI and the default policy; the
+    operator's credentials are put in TONGLIAN_CERT/KEY/CA, so channels opened
+    without explicit credentials (and `tonglian` child processes) use them.
+    """
     hub = HubProcess(tmp_path / "hub")
+    assert hub.credentials is not None
+    monkeypatch.setenv(ENV_CERT, str(hub.credentials.cert))
+    monkeypatch.setenv(ENV_KEY, str(hub.credentials.key))
+    monkeypatch.setenv(ENV_CA, str(hub.credentials.ca))
     hub.start()
     try:
         asyncio.run(hub.wait_serving())

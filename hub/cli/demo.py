@@ -52,14 +52,14 @@ async def run(args: argparse.Namespace) -> int:
         step("starting the reference custom ledger (4 validators, 3 must sign each block)")
         info = await devnet.up(lambda line: step(f"  ledger: {line}"))
         url = info.endpoints["http"]
-        step(f"starting the hub on {hub.address}")
+        step(f"starting the hub on {hub.address} (mutual TLS, development CA in {hub.pki_dir})")
         hub.start()
         await hub.wait_serving()
         step("hub is SERVING (gRPC health)")
 
         chain = chains_pb2.Chain()
         ParseDict(info.chain, chain)
-        async with open_channel(hub.address) as channel:
+        async with open_channel(hub.address, hub.credentials) as channel:
             registry = chains_pb2_grpc.ChainRegistryStub(channel)
             await registry.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
             step(f"registered chain {chain.chain_id} with its validator keys as trust anchors")

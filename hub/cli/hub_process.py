@@ -1,6 +1,9 @@
 """Runs `tonglian serve` as a child process: for the demo, the tests and the benchmarks.
 
-A real process on a real socket, so what they exercise is what users run.
+A real process on a real socket, so what they exercise is what users run: mutual
+TLS with a development PKI (`hub.pki`, in DATA_DIR/dev-pki) and a policy file, unless
+started `insecure`. `credentials` are those of an operator the default policy lets
+do everything (O=tonglian-ops); `issue` makes more clients.
 """
 
 from __future__ import annotations
@@ -17,19 +20,70 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devnets.process import free_port
+from hub import pki
 from hub.cli.connection import open_channel
+from tonglian_client.credentials import Credentials
+
+OPERATOR_ORG = "tonglian-ops"
+DEV_POLICY = f"""\
+version: 1
+principals:
+  {OPERATOR_ORG}:
+    operator: true
+    rules:
+      - name: ops-read-everything
+        chains: ["*"]
+        purposes: ["*"]
+"""
 
 
 class HubProcess:
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        insecure: bool = False,
+        policy: str | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
+        """`policy` is the policy file's YAML text (default DEV_POLICY); it can be
+        rewritten while the hub runs with `write_policy`."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log_path = data_dir / "hub.log"
         self._env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.insecure = insecure
+        self.extra_args = extra_args
+        self.pki_dir = data_dir / "dev-pki"
+        self.policy_path = data_dir / "policy.yaml"
+        self.credentials: Credentials | None = None
+        if not insecure:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.pki_dir / pki.CA_CERT).exists():
+                pki.init_ca(self.pki_dir)
+            if not self.policy_path.exists():
+                self.write_policy(policy or DEV_POLICY)
+            self.credentials = self.issue("operator", org=OPERATOR_ORG, role="operator")
+
+    def issue(self, name: str, *, org: str, role: str = "agency", days: float = 30) -> Credentials:
+        """A client certificate from the hub's development CA."""
+        issued = pki.issue(self.pki_dir, name, org=org, role=role, days=days)
+        return Credentials(issued.cert, issued.key, self.pki_dir / pki.CA_CERT)
+
+    def write_policy(self, text: str) -> None:
+        """Replaces the policy file atomically; the running hub picks it up on its next call."""
+        tmp = self.policy_path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.policy_path)
+
+    def _security_args(self) -> list[str]:
+        if self.insecure:
+            return ["--insecure"]
+        return ["--pki", str(self.pki_dir), "--policy", str(self.policy_path)]
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,6 +99,8 @@ class HubProcess:
                     self.address,
                     "--data-dir",
                     str(self.data_dir),
+                    *self._security_args(),
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -54,7 +110,7 @@ class HubProcess:
 
     async def wait_serving(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        async with open_channel(self.address) as channel:
+        async with open_channel(self.address, self.credentials, insecure=self.insecure) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 if self.proc is not None and self.proc.poll() is not None:

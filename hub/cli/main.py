@@ -5,15 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import sys
 from collections.abc import Sequence
 
 import grpc
 
-from hub.cli import adapter, chains, demo, devnet, exit_codes, query, routes, serve, verify
+from hub.cli import (
+    adapter,
+    audit,
+    chains,
+    demo,
+    devnet,
+    exit_codes,
+    pki,
+    predicate,
+    query,
+    routes,
+    serve,
+    verify,
+)
 from hub.cli.connection import hub_address
 from hub.cli.output import error
 from hub.errors import HubError, ProofRejected
+from tonglian_client.channel import explain, is_handshake_failure
+from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY, Credentials
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +42,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="the hub to talk to (default: $TONGLIAN_HUB or 127.0.0.1:50051)",
     )
+    tls = parser.add_argument_group("client TLS (every command that talks to the hub)")
+    tls.add_argument("--cert", metavar="FILE", help="client certificate (default: $TONGLIAN_CERT)")
+    tls.add_argument("--key", metavar="FILE", help="client private key (default: $TONGLIAN_KEY)")
+    tls.add_argument(
+        "--ca", metavar="FILE", help="CA that issued the hub's certificate ($TONGLIAN_CA)"
+    )
+    tls.add_argument(
+        "--insecure",
+        dest="client_insecure",
+        action="store_true",
+        help="plaintext, no certificate: only for a hub run with --insecure ($TONGLIAN_INSECURE=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, chains, query, verify, devnet, demo, routes, adapter):
+    for module in (
+        serve,
+        chains,
+        query,
+        predicate,
+        verify,
+        audit,
+        pki,
+        devnet,
+        demo,
+        routes,
+        adapter,
+    ):
         module.register(sub)
     return parser
 
@@ -41,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     parser = build_parser()
     args = parser.parse_args(args_list)
+    # Flags beat the environment; putting them there reaches every command's channel.
+    for flag, name in ((args.cert, ENV_CERT), (args.key, ENV_KEY), (args.ca, ENV_CA)):
+        if flag:
+            os.environ[name] = flag
+    if args.client_insecure:
+        os.environ[ENV_INSECURE] = "1"
     try:
         result = args.func(args)
         if inspect.iscoroutine(result):
@@ -62,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report_rpc_error(exc: grpc.aio.AioRpcError, args: argparse.Namespace) -> int:
     code = exc.code()
     details = exc.details() or ""
+    if is_handshake_failure(exc) and (os.environ.get(ENV_CERT) or os.environ.get(ENV_INSECURE)):
+        creds = None if os.environ.get(ENV_INSECURE) else Credentials.from_env()
+        explained = explain(exc, hub_address(args.hub), creds)
+        error(str(explained))
+        return exit_codes.for_status(explained.status)
     # The hub's own UNAVAILABLE answers name the chain; only a bare one means no hub.
     if (
         code == grpc.StatusCode.UNAVAILABLE

@@ -22,7 +22,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--config", type=Path, help="settings file (.toml or .yaml)")
     p.add_argument("--verify-workers", type=int, help="processes that verify proofs")
+    tls = p.add_argument_group("mutual TLS and access (see `tonglian pki --help`)")
+    tls.add_argument(
+        "--pki",
+        type=Path,
+        metavar="DIR",
+        help="a `tonglian pki init` folder: uses its hub.crt, hub.key, ca.crt and crl.pem",
+    )
+    tls.add_argument("--tls-cert", type=Path, help="the hub's certificate (PEM)")
+    tls.add_argument("--tls-key", type=Path, help="the hub's private key (PEM)")
+    tls.add_argument(
+        "--client-ca", type=Path, help="CA certificates that issue client certificates"
+    )
+    tls.add_argument(
+        "--crl", type=Path, help="certificate revocation list, re-read when it changes"
+    )
+    tls.add_argument("--policy", type=Path, help="access policy (YAML), re-read when it changes")
+    tls.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="plaintext without client certificates: development machines only",
+    )
+    tls.add_argument("--anchor-chain", help="registered chain to anchor the audit log head on")
     p.set_defaults(func=run)
+
+
+def _in_pki(folder: Path | None, name: str) -> Path | None:
+    return None if folder is None else folder / name
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -31,6 +58,13 @@ async def run(args: argparse.Namespace) -> int:
         listen=args.listen,
         data_dir=args.data_dir,
         verify_workers=args.verify_workers,
+        tls_cert=args.tls_cert or _in_pki(args.pki, "hub.crt"),
+        tls_key=args.tls_key or _in_pki(args.pki, "hub.key"),
+        client_ca=args.client_ca or _in_pki(args.pki, "ca.crt"),
+        crl=args.crl or _in_pki(args.pki, "crl.pem"),
+        policy_file=args.policy,
+        insecure=args.insecure,
+        audit_anchor_chain=args.anchor_chain,
     )
     logging.basicConfig(
         level=settings.log_level.upper(),

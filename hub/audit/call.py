@@ -1,0 +1,62 @@
+"""The audit record of the gRPC call being served, shared by the access interceptor and services.
+
+The interceptor (hub/services/access.py) opens one per call and appends it when
+the call ends, with the outcome; a service adds facts (`detail`, the rule that
+decided) or appends early with `commit` when it needs the event's sequence in
+its answer (predicates) or the call may run for long (watches).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.audit.log import AuditLog
+from hub.principal import Principal
+from tonglian.v1 import audit_pb2
+
+
+@dataclass
+class AuditedCall:
+    principal: Principal
+    action: str
+    log: AuditLog
+    target: str = ""
+    purpose: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    # Set when a policy refused: the rule (or reason) the outcome names.
+    denied_by: str = ""
+    event: audit_pb2.AuditEvent | None = None
+
+    async def commit(
+        self, outcome: str = "ok", evidence: bytes | None = None
+    ) -> audit_pb2.AuditEvent:
+        """Appends the event now (once); later calls return the same event."""
+        if self.event is None:
+            self.event = await self.log.append(
+                principal=self.principal.name,
+                action=self.action,
+                target=self.target,
+                purpose=self.purpose,
+                outcome=outcome,
+                detail={**self.detail, "serial": self.principal.serial}
+                if self.principal.serial
+                else self.detail,
+                evidence=evidence,
+            )
+        return self.event
+
+
+_current: ContextVar[AuditedCall | None] = ContextVar("tonglian_audited_call", default=None)
+
+
+def current_call() -> AuditedCall:
+    call = _current.get()
+    if call is None:
+        raise RuntimeError("no audited call: the access interceptor is not installed")
+    return call
+
+
+def enter_call(call: AuditedCall) -> object:
+    return _current.set(call)

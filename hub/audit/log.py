@@ -1,0 +1,89 @@
+"""AuditLog: the one way anything in the hub records an action.
+
+    event = await audit.append(
+        principal="hub", action="relay.deliver", target="custom-2/inbox/K",
+        purpose="route:licences-to-tax", outcome="ok", detail={"delivery_id": ...},
+    )
+
+Events are chained by hash (hub/audit/hashing.py) and durable when `append`
+returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from hub.audit import sqlite as q
+from hub.audit.hashing import canonical_json, timestamp_of
+from hub.store.sqlite import SqliteStore
+from tonglian.v1 import audit_pb2
+
+MAX_FIELD = 2000
+EXPORT_PAGE = 500
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_FIELD else text[:MAX_FIELD] + "…"
+
+
+class AuditLog:
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def append(
+        self,
+        *,
+        principal: str,
+        action: str,
+        target: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+        detail: Mapping[str, Any] | None = None,
+        evidence: bytes | None = None,
+    ) -> audit_pb2.AuditEvent:
+        """Appends one event and returns it with its sequence and hash.
+
+        `evidence` (a serialized ProofBundle) is kept at the hub beside the event,
+        for answers whose record is not handed out (predicates).
+        """
+        draft = audit_pb2.AuditEvent(
+            time=timestamp_of(time.time_ns() // 1000),
+            principal=_clip(principal),
+            action=_clip(action),
+            target=_clip(target),
+            purpose=_clip(purpose),
+            outcome=_clip(outcome),
+            detail_json=canonical_json(dict(detail or {})),
+        )
+        return await self._store.run(q.append(draft, evidence))
+
+    async def head(self) -> tuple[int, bytes]:
+        """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""
+        return await self._store.run(q.head)
+
+    async def events(
+        self, from_sequence: int, limit: int, principal: str = "", action: str = ""
+    ) -> list[audit_pb2.AuditEvent]:
+        return await self._store.run(q.events(max(from_sequence, 1), limit, principal, action))
+
+    async def export(self, from_sequence: int = 1) -> AsyncIterator[audit_pb2.AuditEvent]:
+        """Every event from `from_sequence` on, in order, page by page."""
+        start = max(from_sequence, 1)
+        while True:
+            page = await self.events(start, EXPORT_PAGE)
+            for event in page:
+                yield event
+            if len(page) < EXPORT_PAGE:
+                return
+            start = page[-1].sequence + 1
+
+    async def add_anchor(self, anchor: audit_pb2.AuditAnchor) -> None:
+        await self._store.run(q.add_anchor(anchor))
+
+    async def anchors(self) -> list[audit_pb2.AuditAnchor]:
+        return await self._store.run(q.anchors)
+
+    async def evidence(self, sequence: int) -> bytes | None:
+        return await self._store.run(q.evidence(sequence))

@@ -1,0 +1,133 @@
+"""The audit log's tables in the SQLite store (migration 3): plain functions on a connection.
+
+Each runs inside SqliteStore.run, under the store's lock, so an append reads the
+head and writes the next event in one transaction: the chain cannot fork.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from hub.audit.hashing import GENESIS, event_hash, time_us, timestamp_of
+from tonglian.v1 import audit_pb2
+
+_COLUMNS = (
+    "sequence, previous_hash, hash, time_us, principal, action, target, purpose, outcome, "
+    "detail_json"
+)
+
+Row = tuple[int, bytes, bytes, int, str, str, str, str, str, str]
+
+
+def _event(row: Row) -> audit_pb2.AuditEvent:
+    return audit_pb2.AuditEvent(
+        sequence=row[0],
+        previous_hash=bytes(row[1]),
+        hash=bytes(row[2]),
+        time=timestamp_of(row[3]),
+        principal=row[4],
+        action=row[5],
+        target=row[6],
+        purpose=row[7],
+        outcome=row[8],
+        detail_json=row[9],
+    )
+
+
+def append(
+    draft: audit_pb2.AuditEvent, evidence: bytes | None = None
+) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
+    """Chains `draft` (sequence, previous_hash and hash filled in here) onto the head."""
+
+    def q(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1"
+            ).fetchone()
+            event = audit_pb2.AuditEvent()
+            event.CopyFrom(draft)
+            event.sequence = 1 if row is None else int(row[0]) + 1
+            event.previous_hash = GENESIS if row is None else bytes(row[1])
+            event.hash = event_hash(event)
+            conn.execute(
+                f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.sequence,
+                    event.previous_hash,
+                    event.hash,
+                    time_us(event.time),
+                    event.principal,
+                    event.action,
+                    event.target,
+                    event.purpose,
+                    event.outcome,
+                    event.detail_json,
+                ),
+            )
+            if evidence is not None:
+                conn.execute(
+                    "INSERT INTO predicate_evidence (audit_sequence, bundle) VALUES (?, ?)",
+                    (event.sequence, evidence),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return event
+
+    return q
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, bytes]:
+    row = conn.execute(
+        "SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1"
+    ).fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
+
+
+def events(
+    from_sequence: int, limit: int, principal: str = "", action: str = ""
+) -> Callable[[sqlite3.Connection], list[audit_pb2.AuditEvent]]:
+    def q(conn: sqlite3.Connection) -> list[audit_pb2.AuditEvent]:
+        where, args = ["sequence >= ?"], [from_sequence]
+        if principal:
+            where.append("principal = ?")
+            args.append(principal)  # type: ignore[arg-type]
+        if action:
+            where.append("action = ?")
+            args.append(action)  # type: ignore[arg-type]
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_events WHERE {' AND '.join(where)} "
+            "ORDER BY sequence LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    return q
+
+
+def add_anchor(anchor: audit_pb2.AuditAnchor) -> Callable[[sqlite3.Connection], None]:
+    def q(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO audit_anchors (sequence, head_hash, anchor) VALUES (?, ?, ?)",
+            (anchor.sequence, anchor.head_hash, anchor.SerializeToString(deterministic=True)),
+        )
+
+    return q
+
+
+def anchors(conn: sqlite3.Connection) -> list[audit_pb2.AuditAnchor]:
+    rows = conn.execute("SELECT anchor FROM audit_anchors ORDER BY sequence").fetchall()
+    return [audit_pb2.AuditAnchor.FromString(bytes(r[0])) for r in rows]
+
+
+def evidence(sequence: int) -> Callable[[sqlite3.Connection], bytes | None]:
+    def q(conn: sqlite3.Connection) -> bytes | None:
+        row = conn.execute(
+            "SELECT bundle FROM predicate_evidence WHERE audit_sequence = ?", (sequence,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    return q

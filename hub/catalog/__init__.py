@@ -1,0 +1,1 @@
+"""The schema catalog: versioned JSON Schemas for the record types agencies exchange."""

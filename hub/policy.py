@@ -1,0 +1,189 @@
+"""Per-agency access policy: which principal may read what, for which purposes, and who operates.
+
+A policy file (YAML) names each agency (the O= of its certificates) and lists
+ordered rules. Deny by default: a read is allowed only when the first rule that
+matches it allows it, and every decision names the rule that made it.
+
+    version: 1
+    principals:
+      market-regulator:             # certificate subject O=
+        operator: false             # may register chains, manage routes, read the audit log
+        rules:
+          - name: regulator-licences    # unique in the file; quoted in every decision
+            effect: allow               # allow (default) or deny
+            access: read                # read (records and predicates) or predicate (yes/no only)
+            chains: [custom-1]          # glob patterns (fnmatch); "*" matches anything
+            namespaces: [licences]      # default ["*"]
+            schemas: ["gov.license.*"]  # default ["*"]
+            purposes: [business-registration]
+
+Patterns are fnmatch globs, matched case-sensitively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.errors import InvalidInput
+
+READ = "read"
+PREDICATE = "predicate"
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    effect: Literal["allow", "deny"] = "allow"
+    access: Literal["read", "predicate"] = "read"
+    chains: list[str] = Field(min_length=1)
+    namespaces: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    schemas: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    purposes: list[str] = Field(min_length=1)
+
+
+class PrincipalRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    operator: bool = False
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class PolicyDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    principals: dict[str, PrincipalRules]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One access to decide. None for namespace or schema means "not known yet": the
+    decision is then whether any record could be allowed (refuse early, filter later)."""
+
+    chain_id: str
+    namespace: str | None
+    schema: str | None
+    purpose: str
+    access: str = READ
+
+    def describe(self) -> str:
+        what = f"{self.chain_id}/{self.namespace if self.namespace is not None else '*'}"
+        if self.schema is not None:
+            what += f" (schema {self.schema or 'none'})"
+        verb = "read" if self.access == READ else "evaluate predicates on"
+        return f"{verb} {what} for purpose {self.purpose!r}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    # The rule that decided: its name, "principals.<agency>.operator", or "" when none matched.
+    rule: str
+    reason: str
+
+
+def _any(patterns: list[str], value: str | None, *, unknown_matches: bool) -> bool:
+    if value is None:
+        return unknown_matches
+    return any(fnmatchcase(value, p) for p in patterns)
+
+
+class Policy:
+    def __init__(self, document: PolicyDocument, *, allow_all: str = "") -> None:
+        self.document = document
+        self._allow_all = allow_all
+
+    @classmethod
+    def allowing_all(cls, rule: str) -> Policy:
+        """Every request allowed by `rule`: only for a hub run with --insecure and no policy."""
+        return cls(PolicyDocument(version=1, principals={}), allow_all=rule)
+
+    def decide(self, agency: str, request: Request) -> Decision:
+        if self._allow_all:
+            return Decision(True, self._allow_all, f"{self._allow_all} allows every request")
+        entry = self.document.principals.get(agency)
+        predicate_only = ""
+        for rule in entry.rules if entry else []:
+            deny = rule.effect == "deny"
+            # While a field is unknown, a deny rule applies only when it covers every value.
+            if not (
+                _any(rule.chains, request.chain_id, unknown_matches=False)
+                and _any(rule.purposes, request.purpose, unknown_matches=False)
+                and _any(rule.namespaces, request.namespace, unknown_matches=not deny)
+                and _any(rule.schemas, request.schema, unknown_matches=not deny)
+            ):
+                continue
+            if deny:
+                if request.namespace is None and "*" not in rule.namespaces:
+                    continue
+                if request.schema is None and "*" not in rule.schemas:
+                    continue
+                return Decision(
+                    False,
+                    rule.name,
+                    f"rule {rule.name!r} denies {agency} to {request.describe()}",
+                )
+            if request.access == READ and rule.access == PREDICATE:
+                predicate_only = rule.name
+                continue
+            return Decision(
+                True, rule.name, f"rule {rule.name!r} allows {agency} to {request.describe()}"
+            )
+        hint = f" (rule {predicate_only!r} allows yes/no predicates only)" if predicate_only else ""
+        return Decision(False, "", f"no rule allows {agency} to {request.describe()}{hint}")
+
+    def operator(self, agency: str) -> Decision:
+        rule = f"principals.{agency}.operator"
+        if self._allow_all:
+            return Decision(True, self._allow_all, f"{self._allow_all} allows every request")
+        entry = self.document.principals.get(agency)
+        if entry is None or not entry.operator:
+            return Decision(
+                False, "", f"no rule gives {agency} operator rights ({rule} is not true)"
+            )
+        return Decision(True, rule, f"{rule} is true")
+
+
+class PolicySource(Protocol):
+    """Where the hub gets the policy in force: a reloading file, or a fixed policy."""
+
+    def current(self) -> Policy: ...
+
+
+class FixedPolicy:
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    def current(self) -> Policy:
+        return self._policy
+
+
+def parse_policy(data: bytes, path: Path) -> Policy:
+    """Parses and checks a policy file; InvalidInput says where it is wrong."""
+    try:
+        raw = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"policy file {path} is not YAML: {exc}") from exc
+    try:
+        document = PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"policy file {path} is not a valid policy: {problems}") from exc
+    seen: set[str] = set()
+    for agency, entry in document.principals.items():
+        if not agency or "/" in agency:
+            raise InvalidInput(f"policy file {path}: principal {agency!r} must be an O= value")
+        for rule in entry.rules:
+            if rule.name in seen:
+                raise InvalidInput(f"policy file {path}: rule name {rule.name!r} is used twice")
+            seen.add(rule.name)
+    return Policy(document)

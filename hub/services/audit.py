@@ -1,0 +1,58 @@
+"""tonglian.v1.Audit over gRPC: the log, its head and its anchors (operators only: access.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from hub.audit.log import AuditLog
+from hub.errors import InvalidInput
+from hub.services.status import Context, streaming, unary
+from tonglian.v1 import audit_pb2, audit_pb2_grpc
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class AuditService(audit_pb2_grpc.AuditServicer):
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    @unary
+    async def ListEvents(
+        self, request: audit_pb2.ListEventsRequest, context: Context
+    ) -> audit_pb2.ListEventsResponse:
+        size = request.page_size or DEFAULT_PAGE
+        if size > MAX_PAGE:
+            raise InvalidInput(f"page_size {request.page_size} is above the limit of {MAX_PAGE}")
+        events = await self._log.events(
+            request.from_sequence, size + 1, request.principal, request.action
+        )
+        more = len(events) > size
+        events = events[:size]
+        return audit_pb2.ListEventsResponse(
+            events=events, next_sequence=events[-1].sequence + 1 if more else 0
+        )
+
+    @unary
+    async def GetLogHead(
+        self, request: audit_pb2.GetLogHeadRequest, context: Context
+    ) -> audit_pb2.GetLogHeadResponse:
+        sequence, head = await self._log.head()
+        return audit_pb2.GetLogHeadResponse(sequence=sequence, hash=head)
+
+    @streaming
+    async def ExportEvents(
+        self, request: audit_pb2.ExportEventsRequest, context: Context
+    ) -> AsyncIterator[audit_pb2.ExportEventsResponse]:
+        # Up to the head as it is now: the export's own event comes after it.
+        last, _ = await self._log.head()
+        async for event in self._log.export(request.from_sequence):
+            if event.sequence > last:
+                return
+            yield audit_pb2.ExportEventsResponse(event=event)
+
+    @unary
+    async def ListAnchors(
+        self, request: audit_pb2.ListAnchorsRequest, context: Context
+    ) -> audit_pb2.ListAnchorsResponse:
+        return audit_pb2.ListAnchorsResponse(anchors=await self._log.anchors())

@@ -1,0 +1,108 @@
+"""Signed predicate statements: the hub's yes/no answer, checkable without trusting the channel.
+
+The statement is canonical JSON (keys sorted, no spaces, UTF-8):
+
+    {"format": "tonglian.predicate-statement/v1", "ref": {chain_id, namespace, key},
+     "predicate": <Predicate as proto JSON>, "answer": true|false,
+     "record": {"version", "block_height", "tx_id"}, "proof_digest": <hex SHA-256 of
+     the serialized Proof the hub verified>, "principal", "purpose",
+     "evaluated_at": <RFC 3339>, "audit_sequence": <the audit event holding the digest>}
+
+signed with ECDSA P-256 / SHA-256 (DER) by the hub's signing key, whose
+certificate (OU=hub) a verifier checks against the CA it trusts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hub.errors import InvalidInput, ProofRejected
+
+FORMAT = "tonglian.predicate-statement/v1"
+SIGNER_ROLE = "hub"
+
+
+def encode_statement(body: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"format": FORMAT, **body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+class StatementSigner:
+    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        if cert.public_key() != key.public_key():
+            raise InvalidInput("the signing certificate does not belong to the signing key")
+        self.cert = cert
+        self.cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        self._key = key
+
+    def sign(self, statement: bytes) -> bytes:
+        return self._key.sign(statement, ec.ECDSA(hashes.SHA256()))
+
+
+@dataclass(frozen=True)
+class VerifiedStatement:
+    answer: bool
+    body: dict[str, Any]
+    signer: str
+    checks: list[str]
+
+
+def verify_statement(
+    statement: bytes, signature: bytes, signer_pem: str, trusted: list[x509.Certificate]
+) -> VerifiedStatement:
+    """Checks a signed answer offline; ProofRejected names the check that failed."""
+    try:
+        cert = x509.load_pem_x509_certificate(signer_pem.encode())
+    except ValueError as exc:
+        raise ProofRejected(f"the signer certificate does not parse: {exc}") from exc
+    issuer = next((ca for ca in trusted if ca.subject == cert.issuer), None)
+    if issuer is None:
+        raise ProofRejected(
+            f"the signer certificate was issued by {cert.issuer.rfc4514_string()!r}, "
+            "not by a CA you trust"
+        )
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        raise ProofRejected("the signer certificate's CA signature does not verify") from None
+    checks = [f"signer certificate issued by {issuer.subject.rfc4514_string()}"]
+    roles = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    if [r.value for r in roles] != [SIGNER_ROLE]:
+        raise ProofRejected("the signer certificate is not a hub certificate (OU=hub)")
+    public = cert.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise ProofRejected("the signer certificate does not hold an ECDSA key")
+    try:
+        public.verify(signature, statement, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise ProofRejected(
+            "the signature does not match the statement: it was altered or not signed by the hub"
+        ) from None
+    checks.append("hub signature over the statement verifies")
+    try:
+        body = json.loads(statement)
+    except ValueError as exc:
+        raise ProofRejected(f"the statement is not JSON: {exc}") from exc
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise ProofRejected(f"the statement is not a {FORMAT}")
+    try:
+        at = datetime.fromisoformat(str(body["evaluated_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError) as exc:
+        raise ProofRejected("the statement has no valid evaluated_at") from exc
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise ProofRejected("the signer certificate was not valid when the statement was made")
+    checks.append("signer certificate valid at evaluated_at")
+    answer = body.get("answer")
+    if not isinstance(answer, bool):
+        raise ProofRejected("the statement has no yes/no answer")
+    return VerifiedStatement(answer, body, cert.subject.rfc4514_string(), checks)

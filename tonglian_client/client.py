@@ -1,0 +1,211 @@
+"""AsyncClient: every hub call an agency or operator makes, over one mutual-TLS channel.
+
+Failures are raised as tonglian_client.errors.ClientError (with the gRPC status),
+and a refused TLS handshake as HandshakeRefused with its likely cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from tonglian.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chains_pb2,
+    chains_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+    records_pb2,
+)
+from tonglian_client.channel import explain, open_channel
+from tonglian_client.credentials import Credentials
+from tonglian_client.errors import CredentialsError
+
+T = TypeVar("T")
+Ref = str | records_pb2.RecordRef
+
+
+def parse_ref(ref: Ref) -> records_pb2.RecordRef:
+    """`CHAIN/NAMESPACE/KEY` (the key may contain '/') or a RecordRef."""
+    if isinstance(ref, records_pb2.RecordRef):
+        return ref
+    parts = ref.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise CredentialsError(f"record reference {ref!r} must be CHAIN/NAMESPACE/KEY")
+    return records_pb2.RecordRef(chain_id=parts[0], namespace=parts[1], key=parts[2])
+
+
+class AsyncClient:
+    def __init__(
+        self, address: str, credentials: Credentials | None, *, insecure: bool = False
+    ) -> None:
+        """Mutual TLS with `credentials`; plaintext only with insecure=True (an --insecure hub)."""
+        if credentials is None and not insecure:
+            raise CredentialsError(
+                "no client certificate: give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/"
+                "TONGLIAN_CA (or --insecure for a hub run with --insecure)"
+            )
+        self.address = address
+        self.credentials = credentials
+        self.channel = open_channel(address, credentials)
+        self._query = query_pb2_grpc.QueryStub(self.channel)
+        self._chains = chains_pb2_grpc.ChainRegistryStub(self.channel)
+        self._audit = audit_pb2_grpc.AuditStub(self.channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close(None)
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except grpc.aio.AioRpcError as exc:
+            raise explain(exc, self.address, self.credentials) from exc
+
+    async def _stream(self, call: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in call:
+                yield item
+        except grpc.aio.AioRpcError as exc:
+            raise explain(exc, self.address, self.credentials) from exc
+
+    # Queries
+
+    async def get_record(
+        self, ref: Ref, *, purpose: str, at_height: int = 0
+    ) -> records_pb2.VerifiedRecord:
+        resp = await self._call(
+            self._query.GetRecord(
+                query_pb2.GetRecordRequest(ref=parse_ref(ref), purpose=purpose, at_height=at_height)
+            )
+        )
+        return resp.record
+
+    async def list_records(
+        self,
+        flt: query_pb2.RecordFilter,
+        *,
+        purpose: str,
+        limit: int = 0,
+        page_size: int = 0,
+    ) -> AsyncIterator[records_pb2.VerifiedRecord]:
+        """Every record the filter selects (and policy lets through), page by page."""
+        token, seen = "", 0
+        while True:
+            resp = await self._call(
+                self._query.ListRecords(
+                    query_pb2.ListRecordsRequest(
+                        filter=flt, purpose=purpose, page_size=page_size, page_token=token
+                    )
+                )
+            )
+            for record in resp.records:
+                yield record
+                seen += 1
+                if limit and seen >= limit:
+                    return
+            token = resp.next_page_token
+            if not token:
+                return
+
+    async def watch_records(
+        self, flt: query_pb2.RecordFilter, *, purpose: str
+    ) -> AsyncIterator[records_pb2.VerifiedRecord]:
+        stream = self._query.WatchRecords(
+            query_pb2.WatchRecordsRequest(filter=flt, purpose=purpose)
+        )
+        try:
+            async for resp in self._stream(stream):
+                yield resp.record
+        finally:
+            stream.cancel()
+
+    async def evaluate_predicate(
+        self, ref: Ref, predicate: query_pb2.Predicate, *, purpose: str
+    ) -> query_pb2.EvaluatePredicateResponse:
+        """A signed yes/no answer; check it with tonglian_client.verify.verify_answer."""
+        return await self._call(
+            self._query.EvaluatePredicate(
+                query_pb2.EvaluatePredicateRequest(
+                    ref=parse_ref(ref), predicate=predicate, purpose=purpose
+                )
+            )
+        )
+
+    # Chains
+
+    async def list_chains(self) -> list[chains_pb2.Chain]:
+        chains: list[chains_pb2.Chain] = []
+        token = ""
+        while True:
+            resp = await self._call(
+                self._chains.ListChains(chains_pb2.ListChainsRequest(page_token=token))
+            )
+            chains.extend(resp.chains)
+            token = resp.next_page_token
+            if not token:
+                return chains
+
+    async def get_chain(self, chain_id: str) -> chains_pb2.Chain:
+        resp = await self._call(
+            self._chains.GetChain(chains_pb2.GetChainRequest(chain_id=chain_id))
+        )
+        return resp.chain
+
+    async def register_chain(self, chain: chains_pb2.Chain) -> chains_pb2.Chain:
+        resp = await self._call(
+            self._chains.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+        )
+        return resp.chain
+
+    async def remove_chain(self, chain_id: str) -> None:
+        await self._call(self._chains.RemoveChain(chains_pb2.RemoveChainRequest(chain_id=chain_id)))
+
+    # Audit (operators)
+
+    async def audit_head(self) -> audit_pb2.GetLogHeadResponse:
+        return await self._call(self._audit.GetLogHead(audit_pb2.GetLogHeadRequest()))
+
+    async def audit_events(
+        self, *, from_sequence: int = 1, principal: str = "", action: str = "", limit: int = 0
+    ) -> list[audit_pb2.AuditEvent]:
+        events: list[audit_pb2.AuditEvent] = []
+        start = from_sequence
+        while True:
+            resp = await self._call(
+                self._audit.ListEvents(
+                    audit_pb2.ListEventsRequest(
+                        from_sequence=start, principal=principal, action=action, page_size=1000
+                    )
+                )
+            )
+            events.extend(resp.events)
+            if limit and len(events) >= limit:
+                return events[:limit]
+            if not resp.next_sequence:
+                return events
+            start = resp.next_sequence
+
+    async def export_audit(self, *, from_sequence: int = 1) -> list[audit_pb2.AuditEvent]:
+        stream = self._audit.ExportEvents(
+            audit_pb2.ExportEventsRequest(from_sequence=from_sequence)
+        )
+        return [resp.event async for resp in self._stream(stream)]
+
+    async def audit_anchors(self) -> list[audit_pb2.AuditAnchor]:
+        resp = await self._call(self._audit.ListAnchors(audit_pb2.ListAnchorsRequest()))
+        return list(resp.anchors)

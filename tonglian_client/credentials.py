@@ -1,0 +1,100 @@
+"""A client's mutual-TLS material: its certificate and key, and the CA it trusts for the hub.
+
+Taken from arguments or from TONGLIAN_CERT, TONGLIAN_KEY and TONGLIAN_CA.
+`check()` looks at the certificate before any connection, so an expired or
+not-yet-valid certificate is reported as such instead of as a failed handshake.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+
+from tonglian_client.errors import CertificateUnusable, CredentialsError
+
+ENV_CERT = "TONGLIAN_CERT"
+ENV_KEY = "TONGLIAN_KEY"
+ENV_CA = "TONGLIAN_CA"
+ENV_INSECURE = "TONGLIAN_INSECURE"
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CredentialsError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+@dataclass(frozen=True)
+class Credentials:
+    cert: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def from_env(cls) -> Credentials | None:
+        """Credentials named by TONGLIAN_CERT/KEY/CA; None when none of them is set."""
+        return cls.from_parts(None, None, None)
+
+    @classmethod
+    def from_parts(
+        cls, cert: Path | str | None, key: Path | str | None, ca: Path | str | None
+    ) -> Credentials | None:
+        """Each part from its argument, else its environment variable; None when all are unset."""
+        parts = {
+            "--cert/TONGLIAN_CERT": cert or os.environ.get(ENV_CERT),
+            "--key/TONGLIAN_KEY": key or os.environ.get(ENV_KEY),
+            "--ca/TONGLIAN_CA": ca or os.environ.get(ENV_CA),
+        }
+        if not any(parts.values()):
+            return None
+        missing = [name for name, value in parts.items() if not value]
+        if missing:
+            raise CredentialsError(
+                "mutual TLS needs a certificate, its key and the hub's CA: missing "
+                + ", ".join(missing)
+            )
+        c, k, a = (Path(str(v)) for v in parts.values())
+        return cls(c, k, a)
+
+    def certificate(self) -> x509.Certificate:
+        try:
+            return x509.load_pem_x509_certificate(_read(self.cert, "client certificate"))
+        except ValueError as exc:
+            raise CredentialsError(f"client certificate {self.cert} is not PEM: {exc}") from exc
+
+    def authorities(self) -> list[x509.Certificate]:
+        try:
+            return x509.load_pem_x509_certificates(_read(self.ca, "CA file"))
+        except ValueError as exc:
+            raise CredentialsError(f"CA file {self.ca} holds no PEM certificates: {exc}") from exc
+
+    def check(self, now: datetime | None = None) -> x509.Certificate:
+        """The certificate, after checking what can be checked locally (its dates)."""
+        cert = self.certificate()
+        at = now or datetime.now(UTC)
+        who = cert.subject.rfc4514_string()
+        if at > cert.not_valid_after_utc:
+            raise CertificateUnusable(
+                f"client certificate {who!r} ({self.cert}) expired at "
+                f"{cert.not_valid_after_utc.isoformat()}: ask for a new one"
+            )
+        if at < cert.not_valid_before_utc:
+            raise CertificateUnusable(
+                f"client certificate {who!r} ({self.cert}) is not valid before "
+                f"{cert.not_valid_before_utc.isoformat()}"
+            )
+        return cert
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        self.check()
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.ca, "CA file"),
+            private_key=_read(self.key, "client key"),
+            certificate_chain=_read(self.cert, "client certificate"),
+        )

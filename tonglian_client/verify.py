@@ -1,0 +1,48 @@
+"""Offline checks a client runs without trusting the hub or the channel.
+
+`verify_record` re-verifies a record's proof bundle against the chain's trust
+anchors (hub/bundle.py, the same code the hub runs); `verify_answer` checks a
+predicate answer's signature against the CA the client trusts (hub/statement.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+
+from hub.bundle import BundleVerdict, verify_bundle
+from hub.statement import VerifiedStatement, verify_statement
+from tonglian.v1 import chains_pb2, query_pb2, records_pb2
+from tonglian_client.errors import CredentialsError
+
+
+def verify_record(
+    record: records_pb2.VerifiedRecord | records_pb2.ProofBundle,
+    anchor: chains_pb2.TrustAnchor | None = None,
+) -> BundleVerdict:
+    """Raises hub.errors.ProofRejected naming the failing check."""
+    bundle = record.bundle if isinstance(record, records_pb2.VerifiedRecord) else record
+    return verify_bundle(bundle, anchor)
+
+
+def verify_answer(
+    answer: query_pb2.EvaluatePredicateResponse, trusted: Path | list[x509.Certificate]
+) -> VerifiedStatement:
+    """Checks the hub's signature on a predicate answer and that it says `answer.answer`."""
+    if isinstance(trusted, Path):
+        try:
+            cas = x509.load_pem_x509_certificates(trusted.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CredentialsError(f"cannot load trusted CA file {trusted}: {exc}") from exc
+    else:
+        cas = trusted
+    verified = verify_statement(answer.statement, answer.signature, answer.signer_certificate, cas)
+    if (
+        verified.answer != answer.answer
+        or verified.body.get("audit_sequence") != answer.audit_sequence
+    ):
+        from hub.errors import ProofRejected
+
+        raise ProofRejected("the response's answer differs from the signed statement")
+    return verified
