@@ -108,13 +108,20 @@ class RemoteAdapter:
         details = exc.details() or code.name
         return error_of(code, f"remote adapter {self.address} {what}: {code.name}: {details}")
 
-    async def _unary(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _unary(self, what: str, call: Callable[[], Awaitable[T]], expect: type[T]) -> T:
         try:
-            return await call()
+            answer = await call()
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 await self._reset()
             raise self._error(what, exc) from None
+        # grpc.aio answers None when the bytes do not parse as the response message.
+        if not isinstance(answer, expect):
+            raise AdapterError(
+                f"remote adapter {self.address} answered {what} with bytes that are not a "
+                f"{expect.__name__}"
+            )
+        return answer
 
     def _own(self, response: adapter_pb2.ReadRecordResponse) -> adapter_pb2.ReadRecordResponse:
         response.record.ref.chain_id = self.chain_id
@@ -123,13 +130,17 @@ class RemoteAdapter:
     async def describe(self) -> adapter_pb2.DescribeResponse:
         stub = self._open()
         return await self._unary(
-            "Describe", lambda: stub.Describe(adapter_pb2.DescribeRequest(), timeout=self.timeout)
+            "Describe",
+            lambda: stub.Describe(adapter_pb2.DescribeRequest(), timeout=self.timeout),
+            adapter_pb2.DescribeResponse,
         )
 
     async def head(self) -> chains_pb2.ChainHead:
         stub = self._open()
         resp = await self._unary(
-            "GetHead", lambda: stub.GetHead(adapter_pb2.GetHeadRequest(), timeout=self.timeout)
+            "GetHead",
+            lambda: stub.GetHead(adapter_pb2.GetHeadRequest(), timeout=self.timeout),
+            adapter_pb2.GetHeadResponse,
         )
         if not resp.HasField("head"):
             raise AdapterError(f"remote adapter {self.address} answered GetHead without a head")
@@ -143,6 +154,7 @@ class RemoteAdapter:
         resp = await self._unary(
             f"ReadRecord {namespace}/{key[:80]}",
             lambda: stub.ReadRecord(req, timeout=self.timeout),
+            adapter_pb2.ReadRecordResponse,
         )
         return self._own(resp)
 
@@ -175,6 +187,10 @@ class RemoteAdapter:
                     if exc.code() == grpc.StatusCode.UNAVAILABLE:
                         await self._reset()
                     raise self._error("Scan", exc) from None
+                if not isinstance(event, adapter_pb2.ScanResponse):
+                    raise AdapterError(
+                        f"remote adapter {self.address} sent scan bytes that are not a ScanResponse"
+                    )
                 framing.check(event)
                 if event.HasField("record"):
                     self._own(event.record)
@@ -186,7 +202,9 @@ class RemoteAdapter:
         stub = self._open()
         req = adapter_pb2.SubmitRequest(delivery=delivery)
         resp = await self._unary(
-            f"Submit {delivery.delivery_id[:80]}", lambda: stub.Submit(req, timeout=self.timeout)
+            f"Submit {delivery.delivery_id[:80]}",
+            lambda: stub.Submit(req, timeout=self.timeout),
+            adapter_pb2.SubmitResponse,
         )
         return _submission(self.address, resp, delivery.delivery_id)
 
@@ -196,6 +214,7 @@ class RemoteAdapter:
         resp = await self._unary(
             f"GetSubmission {delivery_id[:80]}",
             lambda: stub.GetSubmission(req, timeout=self.timeout),
+            adapter_pb2.GetSubmissionResponse,
         )
         return _submission(self.address, resp, delivery_id)
 
