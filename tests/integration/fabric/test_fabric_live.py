@@ -305,13 +305,15 @@ async def test_peer_down_is_chain_unavailable(
             await fabric_adapter.submit(_delivery(_key("down")))
     finally:
         await fabric_devnet.start_peer("Org2MSP")
+    # Back to normal once Org2's peer is up, rediscovered, and our channel to it has
+    # left its reconnect backoff (until then: ChainUnavailable, which callers retry).
     deadline = time.monotonic() + 30
-    while True:  # back to normal once Org2's peer is up and discovered again
+    while True:
         try:
             await fabric_adapter.put(_key(), SCHEMA, {"after_restart": True})
+            assert (await fabric_adapter.read(NS, key)).record.ref.key == key
             break
-        except Exception:
+        except ChainUnavailable:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1)
-    assert (await fabric_adapter.read(NS, key)).record.ref.key == key
