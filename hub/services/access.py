@@ -130,7 +130,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         short = method.removeprefix(PREFIX)
         if short in OPEN_METHODS:
             return ""
-        name = short.replace("/", ".")
+        name = "tonglian.v1." + short.replace("/", ".")
         if not principal.is_operator:
             raise PermissionDenied(
                 f"{name} needs operator rights: the certificate of {principal.name} has "
