@@ -135,7 +135,7 @@ async def _hub_reader(
     except (RuntimeError, TimeoutError) as exc:
         print(f"hub did not start, timing in process instead: {exc}", file=sys.stderr)
         return None
-    channel = await stack.enter_async_context(open_channel(hub.address))
+    channel = await stack.enter_async_context(open_channel(hub.address, hub.credentials))
     await chains_pb2_grpc.ChainRegistryStub(channel).RegisterChain(
         chains_pb2.RegisterChainRequest(chain=chain)
     )
