@@ -119,7 +119,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     query_pb2_grpc.add_QueryServicer_to_server(
         QueryService(reader, security.policy, catalog, security.signer), server
     )
-    relay = Relay(store, registry, router, verifier)
+    relay = Relay(store, registry, router, verifier, catalog, audit)
     relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)
     audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
     health_servicer = health.HealthServicer()

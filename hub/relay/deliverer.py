@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 
+from hub.audit.log import AuditLog
 from hub.errors import ChainUnreachable, HubError
 from hub.registry import ChainRegistry
 from hub.relay.notifier import DeliveryNotifier
@@ -39,6 +40,7 @@ class Deliverer:
         notifier: DeliveryNotifier,
         wakeup: asyncio.Event,
         retry: RetryPolicy,
+        audit: AuditLog,
         concurrency: int = 32,
     ) -> None:
         self._store = store
@@ -47,6 +49,7 @@ class Deliverer:
         self._notifier = notifier
         self._wakeup = wakeup
         self._retry = retry
+        self._audit = audit
         self._concurrency = concurrency
         self._inflight: dict[str, asyncio.Task[None]] = {}
         # Consecutive unreachable answers per destination, for backoff.
@@ -150,3 +153,18 @@ class Deliverer:
         d.state, d.attempts, d.last_error = state, attempts, error
         d.destination_tx_id, d.destination_block_height = tx_id, height
         self._notifier.publish(d)
+        if state in (D.DELIVERY_STATE_CONFIRMED, D.DELIVERY_STATE_PARKED):
+            src = d.record.ref
+            await self._audit.append(
+                principal="hub",
+                action="relay.deliver",
+                target=f"{d.destination_chain_id}/{d.destination_namespace}/{src.key}",
+                outcome="ok" if state == D.DELIVERY_STATE_CONFIRMED else f"parked: {error}",
+                detail={
+                    "delivery_id": d.delivery_id,
+                    "route_id": d.route_id,
+                    "source": f"{src.chain_id}/{src.namespace}/{src.key}@{d.record.version}",
+                    "destination_tx_id": tx_id,
+                    "proof_digest": d.proof_digest.hex(),
+                },
+            )

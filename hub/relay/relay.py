@@ -9,12 +9,14 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from hub.audit.log import AuditLog
+from hub.catalog.catalog import SchemaCatalog
 from hub.errors import FailedPrecondition, InvalidInput, NotFound
 from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
-from hub.relay.worker import PROOF_REJECTED, BackPressure, RouteWorker
+from hub.relay.worker import REJECTED_PREFIXES, BackPressure, RouteWorker
 from hub.router import Router
 from hub.store.sqlite import SqliteStore
 from hub.verification import Verifier
@@ -31,6 +33,8 @@ class Relay:
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
+        catalog: SchemaCatalog,
+        audit: AuditLog,
         retry: RetryPolicy | None = None,
         back_pressure: BackPressure | None = None,
     ) -> None:
@@ -38,6 +42,8 @@ class Relay:
         self._registry = registry
         self._router = router
         self._verifier = verifier
+        self._catalog = catalog
+        self._audit = audit
         self._retry = retry or RetryPolicy()
         self._bp = back_pressure or BackPressure()
         self.notifier = DeliveryNotifier()
@@ -53,7 +59,13 @@ class Relay:
                     self._start_worker(route.route_id)
             after = batch[-1].route_id
         deliverer = Deliverer(
-            self._store, self._registry, self._router, self.notifier, self._wakeup, self._retry
+            self._store,
+            self._registry,
+            self._router,
+            self.notifier,
+            self._wakeup,
+            self._retry,
+            self._audit,
         )
         self._deliverer_task = asyncio.create_task(deliverer.run(), name="deliverer")
 
@@ -75,6 +87,8 @@ class Relay:
             self._registry,
             self._router,
             self._verifier,
+            self._catalog,
+            self._audit,
             self._wakeup,
             self._bp,
             self._retry,
@@ -182,10 +196,11 @@ class Relay:
                 f"delivery {delivery_id} is {relay_pb2.DeliveryState.Name(d.state)}; "
                 "only a parked or failed delivery can be retried"
             )
-        if d.last_error.startswith(PROOF_REJECTED):
+        if d.last_error.startswith(REJECTED_PREFIXES):
             raise FailedPrecondition(
-                f"delivery {delivery_id} was parked because its proof did not verify "
-                f"({d.last_error.removeprefix(PROOF_REJECTED)}); a forged record is never forwarded"
+                f"delivery {delivery_id} was parked because it failed verification "
+                f"({d.last_error}); a forged or invalid record "
+                "is never forwarded"
             )
         await self._store.update_delivery(
             delivery_id,

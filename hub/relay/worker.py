@@ -11,7 +11,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from hub.errors import HubError, ProofRejected
+from hub.audit.log import AuditLog
+from hub.catalog.catalog import SchemaCatalog
+from hub.errors import HubError, ProofRejected, SchemaViolation
 from hub.records import matches_route
 from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
@@ -24,6 +26,10 @@ from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 log = logging.getLogger("tonglian.relay")
 
 PROOF_REJECTED = "proof rejected: "
+SCHEMA_REJECTED = "schema violation: "
+# Deliveries parked with these reasons failed a check of the record itself: retrying
+# cannot make them valid.
+REJECTED_PREFIXES = (PROOF_REJECTED, SCHEMA_REJECTED)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class RouteWorker:
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
+        catalog: SchemaCatalog,
+        audit: AuditLog,
         on_block: asyncio.Event,
         back_pressure: BackPressure,
         retry: RetryPolicy,
@@ -60,6 +68,8 @@ class RouteWorker:
         self._registry = registry
         self._router = router
         self._verifier = verifier
+        self._catalog = catalog
+        self._audit = audit
         self._on_block = on_block
         self._bp = back_pressure
         self._retry = retry
@@ -139,16 +149,20 @@ class RouteWorker:
         )
         try:
             await self._verifier.verify(source, record, answer.proof)
-        except ProofRejected as exc:
-            log.warning(
-                "route %s: parked %s/%s: %s",
-                route.route_id,
-                record.ref.namespace,
-                record.ref.key,
-                exc.reason,
-            )
+            self._catalog.check(record)
+        except (ProofRejected, SchemaViolation) as exc:
+            prefix = PROOF_REJECTED if isinstance(exc, ProofRejected) else SCHEMA_REJECTED
+            reason = prefix + str(exc)
+            log.warning("route %s: parked %s: %s", route.route_id, record.ref.key, reason)
             d.state = relay_pb2.DELIVERY_STATE_PARKED
-            d.last_error = PROOF_REJECTED + exc.reason
+            d.last_error = reason
+            await self._audit.append(
+                principal="hub",
+                action="relay.reject",
+                target=f"{record.ref.chain_id}/{record.ref.namespace}/{record.ref.key}",
+                outcome=f"parked: {reason}",
+                detail={"route_id": route.route_id, "delivery_id": d.delivery_id},
+            )
         return d
 
     async def _wait_for_room(self) -> None:

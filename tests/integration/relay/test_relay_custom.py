@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from devnets.custom.network import CustomDevnet
+from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
 from hub.cli.hub_process import HubProcess
 from tonglian.v1 import relay_pb2, relay_pb2_grpc
@@ -77,6 +78,22 @@ async def test_forwards_verified_records_once(
     first = next(e for e in entries if e["key"] == "rec:00000")
     assert first["source"]["chain_id"] == "src"  # type: ignore[index]
     assert json.loads(str(first["value_canonical"])) == {"n": 0, "status": "active"}
+
+
+async def test_record_violating_its_schema_is_parked_with_the_field(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src_url, dst_url = await setup_route(hub_process, *ledgers)
+    await write_record(src_url, "licences", "bad", "gov.license.business/v1", {"status": "bogus"})
+    await write_record(src_url, "licences", "good", "gov.license.business/v1", {"status": "active"})
+    async with open_channel(hub_process.address) as channel:
+        found = await wait_confirmed(channel, "lic", 1, timeout=60)
+    bad = next(d for d in found if d.record.ref.key == "bad")
+    assert bad.state == relay_pb2.DELIVERY_STATE_PARKED
+    assert bad.last_error.startswith("schema violation: record src/licences/bad version 1 ")
+    assert "violates gov.license.business/v1 at $.status" in bad.last_error
+    keys = [e["key"] for e in await collection_entries(dst_url, "imported")]
+    assert keys == ["good"]
 
 
 async def test_sigkill_during_transfer_loses_nothing_and_applies_nothing_twice(
@@ -211,7 +228,7 @@ async def test_forged_record_is_parked_and_route_goes_on(
                 relay_pb2.RetryDeliveryRequest(delivery_id=parked[0].delivery_id)
             )
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "a forged record is never forwarded" in (err.value.details() or "")
+        assert "a forged or invalid record is never forwarded" in (err.value.details() or "")
         route = (await stub.GetRoute(relay_pb2.GetRouteRequest(route_id="lie"))).route
         assert route.backlog.parked == 1
     keys = sorted(
