@@ -7,9 +7,8 @@ the rules for its anchor.
 
 from __future__ import annotations
 
-from tonglian.v1 import chains_pb2
-
 from hub.errors import InvalidInput
+from tonglian.v1 import chains_pb2
 
 ANCHOR_OF_KIND: dict[int, str] = {
     chains_pb2.CHAIN_KIND_FABRIC: "fabric",

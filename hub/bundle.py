@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from tonglian.v1 import chains_pb2, records_pb2
 
 if TYPE_CHECKING:

@@ -11,8 +11,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
-from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
-
 from adapters import base
 from hub.errors import (
     AdapterMisbehaved,
@@ -22,6 +20,7 @@ from hub.errors import (
     InvalidInput,
     NotFound,
 )
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 T = TypeVar("T")
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.verify import PROOF_KIND_OF_CHAIN, verify_proof
+from tonglian.v1 import chains_pb2, records_pb2
 
 if TYPE_CHECKING:
     from hub.verify.evm import TrustedEvmHeader

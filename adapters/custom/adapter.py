@@ -6,12 +6,11 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
-
 from adapters.base import AdapterContext, AdapterError, InvalidAdapterRequest
 from adapters.custom import translate, wire
 from adapters.custom.client import LedgerClient
 from adapters.custom.options import CustomOptions
+from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 ADAPTER_NAME = "custom/0.1.0"
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

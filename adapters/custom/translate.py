@@ -10,10 +10,10 @@ import hashlib
 import json
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from tonglian.v1 import adapter_pb2, records_pb2
 
 from adapters.base import AdapterError
 from adapters.custom import wire
+from tonglian.v1 import adapter_pb2, records_pb2
 
 
 def timestamp(ms: int) -> Timestamp:

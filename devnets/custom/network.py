@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 from google.protobuf import json_format
-from tonglian.v1 import chains_pb2
 
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
 from devnets.custom.ledger import validators
@@ -31,6 +30,7 @@ from devnets.process import (
     stop,
     wait_until,
 )
+from tonglian.v1 import chains_pb2
 
 CHAIN_ID = "custom-1"
 PROCESS = "ledger"

@@ -9,13 +9,13 @@ import argparse
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
-from tonglian.v1 import chains_pb2
 
 from hub.bundle import decode_bundle, verify_bundle
 from hub.cli import exit_codes
 from hub.cli.chains import _parse_json_file
 from hub.cli.output import error, print_json, to_json
 from hub.errors import InvalidInput, ProofRejected
+from tonglian.v1 import chains_pb2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.errors import ChainUnreachable, ProofRejected
 from hub.verify.evm import TrustedEvmHeader
+from tonglian.v1 import chains_pb2, records_pb2
 
 MAX_RESPONSE_BYTES = 1 << 20
 
@@ -40,7 +40,7 @@ class EndpointAnswer:
 async def attest_header(
     anchor: chains_pb2.EvmTrustAnchor,
     block_number: int,
-    timeout: float,  # noqa: ASYNC109 (one deadline per endpoint, applied by aiohttp)
+    timeout: float,
     *,
     session: aiohttp.ClientSession | None = None,
 ) -> TrustedEvmHeader:

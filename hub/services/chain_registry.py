@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tonglian.v1 import chains_pb2, chains_pb2_grpc
-
 from hub.errors import InvalidInput
 from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.services.status import Context, unary
+from tonglian.v1 import chains_pb2, chains_pb2_grpc
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000

@@ -24,7 +24,7 @@ def page_size(requested: int) -> int:
 def seq_token(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit() or len(token) > 19:
+    if not token.isdigit() or len(token) > 19 or int(token) >= 2**63:
         raise InvalidInput("page_token is not one this hub issued")
     return int(token)
 

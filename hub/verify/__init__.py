@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tonglian.v1 import chains_pb2, records_pb2
-
 from hub.errors import ProofRejected
+from tonglian.v1 import chains_pb2, records_pb2
 
 if TYPE_CHECKING:
     from hub.verify.evm import TrustedEvmHeader

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import rlp
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.errors import ProofRejected
 from hub.verify.evm_anchor import anchor_problems
@@ -30,6 +29,7 @@ from hub.verify.evm_header import (
 )
 from hub.verify.evm_registry import digest_slot, record_digest, version_slot
 from hub.verify.mpt import MptError, walk_proof
+from tonglian.v1 import chains_pb2, records_pb2
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from tonglian.v1 import chains_pb2
-
 from hub.errors import InvalidInput
+from tonglian.v1 import chains_pb2
 
 MAX_ENDPOINTS = 16
 MAX_VALIDATORS = 256

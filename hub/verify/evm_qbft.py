@@ -16,11 +16,11 @@ from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.errors import ProofRejected
 from hub.verify.evm import TrustedEvmHeader
 from hub.verify.evm_header import HeaderError, decode_header, decode_qbft_extra, qbft_block_hash
+from tonglian.v1 import chains_pb2, records_pb2
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

@@ -42,9 +42,9 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.errors import InvalidInput, ProofRejected
+from tonglian.v1 import chains_pb2, records_pb2
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 HEADER_FIELDS = frozenset(

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from google.protobuf import json_format
-from tonglian.v1 import chains_pb2
 
 from adapters.base import Adapter, AdapterContext
 from adapters.custom import create_adapter
 from devnets.base import DevnetInfo
+from tonglian.v1 import chains_pb2
 
 
 @pytest.fixture

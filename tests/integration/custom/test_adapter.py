@@ -6,7 +6,6 @@ import asyncio
 import itertools
 
 import pytest
-from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
 
 from adapters.base import (
     Adapter,
@@ -19,6 +18,7 @@ from adapters.custom import create_adapter
 from devnets.custom.writer import write_record
 from devnets.process import free_port
 from hub.verify.signed_merkle import verify_signed_merkle_record
+from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
 
 pytestmark = pytest.mark.integration
 SCHEMA = "gov.license.business/v1"

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tonglian.v1 import adapter_pb2, records_pb2, relay_pb2
 
 from adapters.base import (
     Adapter,
@@ -24,6 +23,7 @@ from adapters.base import (
 )
 from adapters.custom import create_adapter
 from devnets.process import free_port
+from tonglian.v1 import adapter_pb2, records_pb2, relay_pb2
 
 Reply = Callable[[web.Request], web.StreamResponse]
 HEADER = json.dumps(

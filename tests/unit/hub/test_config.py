@@ -53,6 +53,6 @@ def test_bad_files(tmp_path: Path, name: str, content: str, message: str) -> Non
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(
-        InvalidInput, match="cannot read settings file .*: No such file or directory"
+        InvalidInput, match=r"cannot read settings file .*: No such file or directory"
     ):
         load_settings(tmp_path / "absent.toml")

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tonglian.v1 import chains_pb2, records_pb2
 
 from hub.errors import InvalidInput, ProofRejected
 from hub.verify.signed_merkle import validate_trust_anchor, verify_signed_merkle_record
+from tonglian.v1 import chains_pb2, records_pb2
 
 LEDGER = "ledger-under-test"
 TIME_MS = 1_732_670_000_123
