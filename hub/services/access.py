@@ -27,6 +27,7 @@ from hub.authentication import Authenticator
 from hub.errors import HubError, PermissionDenied, Unauthenticated
 from hub.policy import PolicySource
 from hub.principal import INSECURE, Principal
+from hub.services.malformed import MalformedRequest, lenient
 from hub.services.status import Context
 
 log = logging.getLogger("tonglian.hub")
@@ -54,7 +55,9 @@ def action_name(method: str) -> str:
     return f"{SERVICE_ACTIONS.get(service, service.lower())}.{snake}"
 
 
-def target_of(message: Message) -> str:
+def target_of(message: Message | MalformedRequest) -> str:
+    if isinstance(message, MalformedRequest):
+        return ""
     request: Any = message
     fields = message.DESCRIPTOR.fields_by_name
     if "ref" in fields:
@@ -73,7 +76,9 @@ def target_of(message: Message) -> str:
     return ""
 
 
-def _purpose(request: Message) -> str:
+def _purpose(request: Message | MalformedRequest) -> str:
+    if isinstance(request, MalformedRequest):
+        return ""
     return (
         str(getattr(request, "purpose", ""))
         if "purpose" in request.DESCRIPTOR.fields_by_name
@@ -103,13 +108,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=lenient(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=lenient(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -180,6 +185,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             call.detail.setdefault("error", str(context.details() or "")[:500])
         await call.commit(outcome)
 
+    async def _refuse_malformed(
+        self, call: AuditedCall, request: MalformedRequest, context: Context
+    ) -> None:
+        call.detail["error"] = request.message()[:500]
+        await call.commit("error: INVALID_ARGUMENT")
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message())
+
     def _close_later(self, call: AuditedCall, outcome: str) -> None:
         """For a cancelled call: append without blocking the cancellation."""
         if call.event is None:
@@ -193,6 +205,8 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def wrapper(request: Any, context: Context) -> Any:
             call = await self._open(method, request, context)
             enter_call(call)
+            if isinstance(request, MalformedRequest):
+                await self._refuse_malformed(call, request, context)
             try:
                 response = await behavior(request, context)
             except asyncio.CancelledError:
@@ -212,6 +226,8 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def wrapper(request: Any, context: Context) -> AsyncIterator[Any]:
             call = await self._open(method, request, context)
             enter_call(call)
+            if isinstance(request, MalformedRequest):
+                await self._refuse_malformed(call, request, context)
             try:
                 async for item in behavior(request, context):
                     yield item

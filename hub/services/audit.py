@@ -13,6 +13,10 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
+# Sequences are SQLite integers; a larger starting point simply finds nothing.
+LAST_SEQUENCE = 2**63 - 1
+
+
 class AuditService(audit_pb2_grpc.AuditServicer):
     def __init__(self, log: AuditLog) -> None:
         self._log = log
@@ -25,7 +29,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
         if size > MAX_PAGE:
             raise InvalidInput(f"page_size {request.page_size} is above the limit of {MAX_PAGE}")
         events = await self._log.events(
-            request.from_sequence, size + 1, request.principal, request.action
+            min(request.from_sequence, LAST_SEQUENCE), size + 1, request.principal, request.action
         )
         more = len(events) > size
         events = events[:size]
@@ -46,7 +50,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
     ) -> AsyncIterator[audit_pb2.ExportEventsResponse]:
         # Up to the head as it is now: the export's own event comes after it.
         last, _ = await self._log.head()
-        async for event in self._log.export(request.from_sequence):
+        async for event in self._log.export(min(request.from_sequence, LAST_SEQUENCE)):
             if event.sequence > last:
                 return
             yield audit_pb2.ExportEventsResponse(event=event)
