@@ -88,15 +88,6 @@ class ChainMisconfigured(HubError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
-class Unimplemented(HubError):
-    """A method of the published schema whose implementation has not landed yet."""
-
-    status = grpc.StatusCode.UNIMPLEMENTED
-
-    def __init__(self, method: str) -> None:
-        super().__init__(f"{method} is part of tonglian.v1 but this hub does not implement it yet")
-
-
 class FailedPrecondition(HubError):
     """The thing exists but is not in a state that allows the request."""
 

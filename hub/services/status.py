@@ -31,6 +31,17 @@ def _message(exc: HubError) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
 
 
+async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> None:
+    """Aborts the call with the status of a HubError; anything else is logged, INTERNAL."""
+    if isinstance(exc, HubError):
+        await context.abort(exc.status, _message(exc))
+    log.exception("unexpected failure in %s", method.__qualname__)
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error in {method.__name__}; the hub logged the details",
+    )
+
+
 def unary(
     method: Callable[[Any, Req, Context], Awaitable[Resp]],
 ) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
@@ -38,16 +49,10 @@ def unary(
     async def wrapper(self: Any, request: Req, context: Context) -> Resp:
         try:
             return await method(self, request, context)
-        except HubError as exc:
-            await context.abort(exc.status, _message(exc))
         except grpc.aio.AbortError:
             raise
-        except Exception:
-            log.exception("unexpected failure in %s", method.__qualname__)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error in {method.__name__}; the hub logged the details",
-            )
+        except Exception as exc:
+            await abort_for(exc, method, context)
         raise AssertionError("unreachable: abort raises")
 
     return wrapper
@@ -61,15 +66,9 @@ def streaming(
         try:
             async for item in method(self, request, context):
                 yield item
-        except HubError as exc:
-            await context.abort(exc.status, _message(exc))
         except grpc.aio.AbortError:
             raise
-        except Exception:
-            log.exception("unexpected failure in %s", method.__qualname__)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error in {method.__name__}; the hub logged the details",
-            )
+        except Exception as exc:
+            await abort_for(exc, method, context)
 
     return wrapper
