@@ -1,118 +1,348 @@
-"""`tonglian demo`: the whole path on the embedded default, narrated with timings.
+"""`tonglian demo`: a citizen registers a business with one visit, narrated with timings.
 
-Starts the reference custom ledger and a hub as real processes, registers the
-ledger with its trust anchors, writes a record on the ledger, queries it over
-gRPC, verifies the bundle offline and shows that a flipped byte is caught.
-Everything it started is stopped at the end (or on Ctrl-C), unless `--keep`.
+The market regulator (Fabric when its binaries are found, else a second custom
+ledger), the tax bureau (an EVM chain) and the public security bureau (the custom
+ledger) each keep their own chain. The regulator reads the tax clearance and the
+residence certificate through the hub with proofs, asks one yes/no question
+without receiving the record, and issues the licence on its own chain; routes
+forward it to the other two, once, verified. Everything started is stopped at
+the end or on Ctrl-C (asyncio turns SIGINT into a cancellation, so the `finally`
+runs), unless `--keep`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from datetime import date
 from pathlib import Path
 
-from google.protobuf.json_format import ParseDict
-
-from devnets.custom.network import CustomDevnet
-from devnets.custom.writer import write_record
 from hub.bundle import decode_bundle, encode_bundle, verify_bundle
 from hub.cli import exit_codes
-from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
+from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from hub.cli.output import Progress
 from hub.cli.query import print_record
+from hub.demo import cast
+from hub.demo.deliveries import create_route, wait_final
+from hub.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
 from hub.errors import InvalidInput, ProofRejected
-from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
+from tonglian_client import predicates
+from tonglian_client.client import AsyncClient
+from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_KEY, Credentials
+from tonglian_client.errors import ClientError
+from tonglian_client.verify import verify_answer
 
-LICENCE_KEY = "91310000MA1K000001"
-LICENCE = {
-    "licence_no": LICENCE_KEY,
-    "holder": "上海通链科技有限公司",
-    "status": "active",
-    "issued_on": "2026-11-27",
-}
+DELIVERY_TIMEOUT = 20.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="run the end-to-end demo on local processes")
+    p = sub.add_parser("demo", help="one-visit business registration across three chains")
     p.add_argument("--out-dir", type=Path, default=Path("demo-out"), help="where bundles go")
-    p.add_argument("--keep", action="store_true", help="leave the ledger and hub running")
+    p.add_argument("--keep", action="store_true", help="leave the chains and the hub running")
+    p.add_argument(
+        "--no-fabric", action="store_true", help="do not use Fabric even if its binaries exist"
+    )
     p.set_defaults(func=run)
 
 
-async def run(args: argparse.Namespace) -> int:
-    step = Progress()
-    work = Path(tempfile.mkdtemp(prefix="tonglian-demo-"))
-    devnet = CustomDevnet(work / "devnets" / "custom")
-    hub = HubProcess(work / "hub")
-    keep = False
-    try:
-        step("starting the reference custom ledger (4 validators, 3 must sign each block)")
-        info = await devnet.up(lambda line: step(f"  ledger: {line}"))
-        url = info.endpoints["http"]
-        step(f"starting the hub on {hub.address} (mutual TLS, development CA in {hub.pki_dir})")
-        hub.start()
-        await hub.wait_serving()
-        step("hub is SERVING (gRPC health)")
+def _anchor_summary(chain: chains_pb2.Chain) -> str:
+    anchor = chain.trust_anchor
+    if anchor.HasField("signed_merkle"):
+        sm = anchor.signed_merkle
+        return f"{sm.threshold} of {len(sm.validators)} validator Ed25519 keys"
+    if anchor.HasField("evm"):
+        ev = anchor.evm
+        return f"EVM chain id {ev.chain_id}, registry contract, {ev.finality_depth} confirmations"
+    if anchor.HasField("fabric"):
+        return "channel MSP root certificates, endorsement policy, orderer policy"
+    return "trust anchors"
 
-        chain = chains_pb2.Chain()
-        ParseDict(info.chain, chain)
-        async with open_channel(hub.address, hub.credentials) as channel:
-            registry = chains_pb2_grpc.ChainRegistryStub(channel)
-            await registry.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
-            step(f"registered chain {chain.chain_id} with its validator keys as trust anchors")
 
-            tx = await write_record(
-                url, "licences", LICENCE_KEY, "gov.license.business/v1", LICENCE
+def _summary(vr: records_pb2.VerifiedRecord, elapsed: float) -> str:
+    v = vr.verification
+    return (
+        f"{'verified' if v.verified else 'NOT verified'} ({v.proof_kind} proof, "
+        f"{len(v.checks)} checks) in {elapsed * 1e3:.0f} ms"
+    )
+
+
+def _save_bundle(
+    out_dir: Path, name: str, vr: records_pb2.VerifiedRecord, anchor: chains_pb2.TrustAnchor
+) -> tuple[Path, int]:
+    """Writes the bundle and re-verifies the written bytes offline, without the hub,
+    against the trust anchor the reader registered (not the one inside the bundle)."""
+    path = out_dir / f"{name}.bundle.pb"
+    path.write_bytes(encode_bundle(vr.bundle))
+    verdict = verify_bundle(decode_bundle(path.read_bytes()), anchor)
+    return path, len(verdict.checks)
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.step = Progress()
+        self.out_dir: Path = args.out_dir
+        self.work = work
+        release = None
+        if not args.no_fabric:
+            from devnets.fabric.binaries import find_release
+
+            release = find_release()
+        self.fabric = release is not None
+        devnets = work / "devnets"
+        self.regulator: Ledger
+        if release is not None:
+            self.regulator = FabricLedger(devnets, cast.REGULATOR_FABRIC, release)
+        else:
+            self.regulator = CustomLedger(
+                work / "devnets-amr", cast.REGULATOR_CUSTOM, cast.LICENCE_NS, ""
+            )
+        self.tax = EvmLedger(devnets, cast.TAX_CHAIN)
+        self.security = CustomLedger(
+            devnets, cast.SECURITY_CHAIN, cast.RESIDENCE_NS, cast.FORWARDED_NS
+        )
+        self.ledgers: list[Ledger] = [self.regulator, self.tax, self.security]
+        self.hub = HubProcess(work / "hub", policy=cast.policy(self.regulator.chain.chain_id))
+        self.today = date.today()
+
+    async def start(self) -> None:
+        step = self.step
+        if not self.fabric:
+            step(
+                "Fabric binaries not found (set FABRIC_HOME or put `peer` on PATH): the market "
+                "regulator's licences go on a second custom ledger instead"
+            )
+        roles = (
+            (self.regulator, "market regulator"),
+            (self.tax, "tax bureau"),
+            (self.security, "public security bureau"),
+        )
+        step("starting the agencies' chains: " + ", ".join(f"{r}: {lg.label}" for lg, r in roles))
+
+        async def up(ledger: Ledger, role: str) -> None:
+            started = time.monotonic()
+            await ledger.up(lambda line: None)
+            step(f"  {role}: {ledger.label} up in {time.monotonic() - started:.1f}s")
+
+        await asyncio.gather(*(up(lg, r) for lg, r in roles))
+        step(f"starting the hub on {self.hub.address} (mutual TLS, policy {self.hub.policy_path})")
+        self.hub.start()
+        await self.hub.wait_serving()
+        step("hub is SERVING")
+
+    async def story(self) -> int:
+        step, hub = self.step, self.hub
+        ops_creds = hub.credentials
+        assert ops_creds is not None  # the demo's hub serves mutual TLS
+        regulator_creds = hub.issue("registration-desk", org=cast.REGULATOR)
+        security_creds = hub.issue("household-office", org=cast.SECURITY_BUREAU)
+        step(
+            f"issued client certificates from the hub's CA: O={cast.REGULATOR}, "
+            f"O={cast.SECURITY_BUREAU} (agencies) and O={OPERATOR_ORG} (operator)"
+        )
+        anchors = {lg.chain.chain_id: lg.chain.trust_anchor for lg in self.ledgers}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        async with (
+            AsyncClient(hub.address, ops_creds) as ops,
+            AsyncClient(hub.address, regulator_creds) as regulator,
+            AsyncClient(hub.address, security_creds) as security,
+        ):
+            for ledger in self.ledgers:
+                await ops.register_chain(ledger.chain)
+                step(
+                    f"registered {ledger.chain.chain_id} ({ledger.label}) with its trust "
+                    f"anchors: {_anchor_summary(ledger.chain)}"
+                )
+
+            tx = await self.tax.write(
+                cast.APPLICANT, cast.TAX_SCHEMA, cast.tax_clearance(self.today)
             )
             step(
-                f"the market regulator wrote licence {LICENCE_KEY} (tx {tx.tx_id}, block {tx.block_height})"
+                f"tax bureau: tax clearance for {cast.APPLICANT} on {cast.TAX_CHAIN}, "
+                f"block {tx.block_height} (final)"
+            )
+            tx = await self.security.write(
+                cast.APPLICANT, cast.RESIDENCE_SCHEMA, cast.residence_certificate()
+            )
+            step(
+                f"public security bureau: residence certificate on {cast.SECURITY_CHAIN}, "
+                f"block {tx.block_height}"
             )
 
-            query = query_pb2_grpc.QueryStub(channel)
-            ref = records_pb2.RecordRef(
-                chain_id=chain.chain_id, namespace="licences", key=LICENCE_KEY
+            src = (self.regulator.chain.chain_id, self.regulator.namespace)
+            routes = {
+                "licence-to-security": (cast.SECURITY_CHAIN, self.security.inbox),
+                "licence-to-tax": (cast.TAX_CHAIN, self.tax.inbox),
+            }
+            for route_id, dst in routes.items():
+                await create_route(ops.channel, route_id, src, dst, cast.LICENCE_SCHEMA)
+            step(
+                f"operator: routes forward {cast.LICENCE_SCHEMA} records from {src[0]} to "
+                f"{cast.SECURITY_CHAIN}/{cast.FORWARDED_NS} and to the {cast.TAX_CHAIN} inbox"
             )
-            resp = await query.GetRecord(
-                query_pb2.GetRecordRequest(ref=ref, purpose="business-registration")
+
+            print()
+            step(f"the citizen asks the market regulator to register a business ({cast.COMPANY})")
+            tax_ref = f"{cast.TAX_CHAIN}/{self.tax.namespace}/{cast.APPLICANT}"
+            res_ref = f"{cast.SECURITY_CHAIN}/{cast.RESIDENCE_NS}/{cast.APPLICANT}"
+            for name, ref in (("tax-clearance", tax_ref), ("residence", res_ref)):
+                started = time.monotonic()
+                vr = await regulator.get_record(ref, purpose=cast.PURPOSE)
+                elapsed = time.monotonic() - started
+                path, checks = _save_bundle(self.out_dir, name, vr, anchors[vr.record.ref.chain_id])
+                step(f"regulator reads {vr.record.schema}: {_summary(vr, elapsed)}")
+                step(
+                    f"  wrote {path}; re-verified offline, without the hub: {checks} checks passed"
+                )
+
+            try:
+                await regulator.get_record(res_ref, purpose="marketing")
+                step("ERROR: the hub let the regulator read for purpose 'marketing'")
+                return exit_codes.FAILED
+            except ClientError as exc:
+                step(f"the same read for purpose 'marketing' is refused: {exc}")
+
+            question = predicates.all_of(
+                predicates.equals("status", "valid"),
+                predicates.equals("address.city", "上海"),
+                predicates.less_or_equal("valid_from", self.today.isoformat()),
             )
-            step("queried it through the hub over gRPC; the hub verified the proof:")
-        print()
-        print_record(resp.record)
-        print()
+            started = time.monotonic()
+            answer = await regulator.evaluate_predicate(res_ref, question, purpose=cast.PURPOSE)
+            elapsed = time.monotonic() - started
+            signed = verify_answer(answer, hub.pki_dir / "ca.crt")
+            (self.out_dir / "residence.answer.json").write_bytes(answer.statement)
+            step(
+                f"regulator asks 'is the applicant resident in 上海 today?': "
+                f"{'yes' if answer.answer else 'no'} in {elapsed * 1e3:.0f} ms, signed by the "
+                f"hub ({len(signed.checks)} checks); the answer carries no record "
+                f"(audit event {answer.audit_sequence})"
+            )
 
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        bundle_path = args.out_dir / "licence.bundle.pb"
-        data = encode_bundle(resp.record.bundle)
-        bundle_path.write_bytes(data)
-        verdict = verify_bundle(decode_bundle(bundle_path.read_bytes()), chain.trust_anchor)
-        step(f"wrote {bundle_path} and re-verified it offline: {len(verdict.checks)} checks passed")
+            licence = cast.licence(self.today)
+            started = time.monotonic()
+            tx = await self.regulator.write(cast.COMPANY, cast.LICENCE_SCHEMA, licence)
+            committed_at = time.time()
+            step(
+                f"regulator issues licence {cast.COMPANY} on {src[0]}: tx {tx.tx_id[:16]}…, "
+                f"block {tx.block_height}, committed in {time.monotonic() - started:.2f}s"
+            )
+            done = await wait_final(ops.channel, list(routes), DELIVERY_TIMEOUT)
+            for route_id, d in done.items():
+                dst_chain = routes[route_id][0]
+                ledger = self.security if dst_chain == cast.SECURITY_CHAIN else self.tax
+                if d.state != relay_pb2.DELIVERY_STATE_CONFIRMED:
+                    step(f"ERROR: delivery to {dst_chain} parked: {d.last_error}")
+                    return exit_codes.FAILED
+                arrived = await ledger.arrivals(d.delivery_id)
+                lag = d.updated_at.ToNanoseconds() / 1e9 - committed_at
+                step(
+                    f"delivered to {dst_chain}: confirmed in block {d.destination_block_height} "
+                    f"(tx {d.destination_tx_id[:16]}…) {max(0.0, lag):.1f}s after "
+                    f"the licence was committed; the destination chain holds it "
+                    f"{'once' if arrived == 1 else f'{arrived} times'} "
+                    f"(delivery {d.delivery_id[:12]}…, source proof verified by the hub)"
+                )
+                if arrived != 1:
+                    return exit_codes.FAILED
 
-        tampered = bytearray(data)
+            own_ref = f"{src[0]}/{src[1]}/{cast.COMPANY}"
+            started = time.monotonic()
+            vr = await regulator.get_record(own_ref, purpose=cast.PURPOSE)
+            elapsed = time.monotonic() - started
+            path, checks = _save_bundle(self.out_dir, "licence", vr, anchors[src[0]])
+            step(f"regulator reads back the licence from {src[0]}: {_summary(vr, elapsed)}")
+            step(f"  wrote {path}; re-verified offline: {checks} checks passed")
+
+            fwd_ref = f"{cast.SECURITY_CHAIN}/{cast.FORWARDED_NS}/{cast.COMPANY}"
+            started = time.monotonic()
+            vr = await security.get_record(fwd_ref, purpose=cast.SECURITY_PURPOSE)
+            elapsed = time.monotonic() - started
+            step(f"public security bureau reads its forwarded copy: {_summary(vr, elapsed)}")
+            print()
+            print_record(vr)
+            print()
+            path, checks = _save_bundle(
+                self.out_dir, "licence-forwarded", vr, anchors[cast.SECURITY_CHAIN]
+            )
+            step(f"wrote {path}; re-verified offline: {checks} checks passed")
+            self._tamper(path, anchors[cast.SECURITY_CHAIN])
+
+        return self._audit_verify(ops_creds)
+
+    def _tamper(self, path: Path, anchor: chains_pb2.TrustAnchor) -> None:
+        tampered = bytearray(path.read_bytes())
         tampered[len(tampered) // 2] ^= 0x01
-        tampered_path = args.out_dir / "licence.tampered.pb"
-        tampered_path.write_bytes(bytes(tampered))
+        bad = path.with_name(path.name.replace(".bundle.pb", ".tampered.pb"))
+        bad.write_bytes(bytes(tampered))
         try:
-            verify_bundle(decode_bundle(bytes(tampered)), chain.trust_anchor)
-            step("ERROR: a tampered bundle verified")
-            return exit_codes.FAILED
+            verify_bundle(decode_bundle(bytes(tampered)), anchor)
+            self.step(f"ERROR: the tampered bundle {bad} verified")
         except (InvalidInput, ProofRejected) as exc:
-            step(f"flipped one byte into {tampered_path}: refused ({exc})")
-        print()
-        print(f"Check them yourself: tonglian verify {bundle_path}   (and {tampered_path})")
-        keep = args.keep
-        if keep:
-            print(f"Still running (--keep): hub {hub.address}, ledger {url}; state in {work}")
+            self.step(f"flipped one byte into {bad}: refused ({str(exc)[:120]})")
+
+    def _audit_verify(self, creds: Credentials | None) -> int:
+        """Runs the real `tonglian audit verify` against the hub, as an operator would."""
+        env = dict(os.environ)
+        if creds is not None:
+            env.update({ENV_CERT: str(creds.cert), ENV_KEY: str(creds.key), ENV_CA: str(creds.ca)})
+        self.step("$ tonglian audit verify")
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli.main", "--hub", self.hub.address, "audit", "verify"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        for line in (result.stdout + result.stderr).strip().splitlines():
+            self.step(f"  {line}")
+        return exit_codes.OK if result.returncode == 0 else exit_codes.FAILED
+
+    def keep_hint(self) -> None:
+        pid = self.hub.proc.pid if self.hub.proc else "?"
+        print(f"\nStill running (--keep): hub {self.hub.address}, state in {self.work}")
+        creds = self.hub.credentials
+        if creds:
             print(
-                f"Stop with: kill {hub.proc.pid if hub.proc else ''}; "
-                f"TONGLIAN_STATE_DIR={work / 'devnets'} tonglian devnet down custom"
+                f"  export TONGLIAN_HUB={self.hub.address} TONGLIAN_CERT={creds.cert} "
+                f"TONGLIAN_KEY={creds.key} TONGLIAN_CA={creds.ca}"
             )
-        return exit_codes.OK
+        print("Stop everything with:")
+        print(f"  kill {pid}")
+        for ledger in self.ledgers:
+            print(f"  {ledger.stop_hint()}")
+        print(f"  rm -rf {self.work}")
+
+    async def stop(self) -> None:
+        self.hub.stop()
+        await asyncio.gather(*(lg.down() for lg in self.ledgers), return_exceptions=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.step("stopped the hub and every chain")
+
+
+async def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="tonglian-demo-"))
+    demo = Demo(args, work)
+    keep = False
+    try:
+        await demo.start()
+        code = await demo.story()
+        print()
+        print(f"Bundles and the signed answer are in {args.out_dir}/; check one yourself:")
+        print(f"  tonglian verify {args.out_dir / 'licence-forwarded.bundle.pb'}")
+        keep = args.keep and code == exit_codes.OK
+        if keep:
+            demo.keep_hint()
+        return code
+    except Exception:
+        demo.step(f"failed; the hub's log ends with:\n{demo.hub.log_tail(40)}")
+        raise
     finally:
         if not keep:
-            hub.stop()
-            await devnet.down()
-            shutil.rmtree(work, ignore_errors=True)
-            step("stopped the hub and the ledger")
+            await demo.stop()

@@ -1,5 +1,11 @@
-"""The delivery id: the same source write always yields the same id, so every
-destination inbox can refuse a second application."""
+"""The delivery id: the same source write forwarded to the same destination always
+yields the same id, so every destination inbox can refuse a second application.
+
+The destination is part of the id so that one record fanned out by several routes
+to different chains makes one delivery per destination (the store keys deliveries
+by id), while two routes into the same destination namespace still collapse into
+one delivery.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,24 @@ import struct
 from tonglian.v1 import records_pb2
 
 
-def delivery_id(record: records_pb2.Record) -> str:
-    """Hex SHA-256 over source chain, transaction id, key and version (length-prefixed)."""
-    h = hashlib.sha256(b"tonglian/delivery-id/v1")
+def delivery_id(
+    record: records_pb2.Record, destination_chain_id: str, destination_namespace: str
+) -> str:
+    """Hex SHA-256 over source chain, transaction id, key, version and the destination
+    chain and namespace (strings length-prefixed)."""
+    h = hashlib.sha256(b"tonglian/delivery-id/v2")
     for part in (record.ref.chain_id, record.tx_id, record.ref.key):
-        data = part.encode("utf-8")
-        h.update(struct.pack(">I", len(data)))
-        h.update(data)
+        _put(h, part)
     h.update(struct.pack(">Q", record.version))
+    _put(h, destination_chain_id)
+    _put(h, destination_namespace)
     return h.hexdigest()
+
+
+def _put(h: hashlib._Hash, text: str) -> None:
+    data = text.encode("utf-8")
+    h.update(struct.pack(">I", len(data)))
+    h.update(data)
 
 
 def proof_digest(proof: records_pb2.Proof) -> bytes:

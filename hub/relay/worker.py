@@ -139,7 +139,9 @@ class RouteWorker:
     ) -> relay_pb2.Delivery:
         record = answer.record
         d = relay_pb2.Delivery(
-            delivery_id=delivery_id(record),
+            delivery_id=delivery_id(
+                record, route.destination_chain_id, route.destination_namespace
+            ),
             route_id=route.route_id,
             record=record,
             proof_digest=proof_digest(answer.proof),
