@@ -121,9 +121,9 @@ class RouteWorker:
                     f"checkpointed block {route.checkpoint_height}; rescanning"
                 )
             await self._wait_for_room()
-            deliveries = await asyncio.gather(*(self._delivery(source, route, r) for r in batch))
+            deliveries = await self._deliveries(source, route, batch) if batch else []
             if not await self._store.commit_block(
-                self.route_id, list(deliveries), mark.height, mark.block_hash
+                self.route_id, deliveries, mark.height, mark.block_hash
             ):
                 raise RouteStopped  # deleted meanwhile
             parent = mark.block_hash
@@ -131,41 +131,56 @@ class RouteWorker:
             if deliveries:
                 self._on_block.set()
 
-    async def _delivery(
+    async def _deliveries(
         self,
         source: chains_pb2.Chain,
         route: relay_pb2.Route,
-        answer: adapter_pb2.ReadRecordResponse,
-    ) -> relay_pb2.Delivery:
-        record = answer.record
-        d = relay_pb2.Delivery(
-            delivery_id=delivery_id(
-                record, route.destination_chain_id, route.destination_namespace
-            ),
-            route_id=route.route_id,
-            record=record,
-            proof_digest=proof_digest(answer.proof),
-            destination_chain_id=route.destination_chain_id,
-            destination_namespace=route.destination_namespace,
-            state=relay_pb2.DELIVERY_STATE_PENDING,
-        )
-        try:
-            await self._verifier.verify(source, record, answer.proof)
-            self._catalog.check(record)
-        except (ProofRejected, SchemaViolation) as exc:
-            prefix = PROOF_REJECTED if isinstance(exc, ProofRejected) else SCHEMA_REJECTED
-            reason = prefix + str(exc)
-            log.warning("route %s: parked %s: %s", route.route_id, record.ref.key, reason)
-            d.state = relay_pb2.DELIVERY_STATE_PARKED
-            d.last_error = reason
-            await self._audit.append(
-                principal="hub",
-                action="relay.reject",
-                target=f"{record.ref.chain_id}/{record.ref.namespace}/{record.ref.key}",
-                outcome=f"parked: {reason}",
-                detail={"route_id": route.route_id, "delivery_id": d.delivery_id},
+        answers: list[adapter_pb2.ReadRecordResponse],
+    ) -> list[relay_pb2.Delivery]:
+        """One pending delivery per record of a block, or a parked one for a record whose
+        proof or schema fails (audited): the block's proofs are verified as one batch."""
+        out = []
+        for answer in answers:
+            record = answer.record
+            out.append(
+                relay_pb2.Delivery(
+                    delivery_id=delivery_id(
+                        record, route.destination_chain_id, route.destination_namespace
+                    ),
+                    route_id=route.route_id,
+                    record=record,
+                    proof_digest=proof_digest(answer.proof),
+                    destination_chain_id=route.destination_chain_id,
+                    destination_namespace=route.destination_namespace,
+                    state=relay_pb2.DELIVERY_STATE_PENDING,
+                )
             )
-        return d
+        verdicts = await self._verifier.verify_batch(source, [(a.record, a.proof) for a in answers])
+        for d, verdict in zip(out, verdicts, strict=True):
+            try:
+                if isinstance(verdict, ProofRejected):
+                    raise verdict
+                self._catalog.check(d.record)
+            except (ProofRejected, SchemaViolation) as exc:
+                await self._park(route, d, exc)
+        return out
+
+    async def _park(
+        self, route: relay_pb2.Route, d: relay_pb2.Delivery, exc: ProofRejected | SchemaViolation
+    ) -> None:
+        record = d.record
+        prefix = PROOF_REJECTED if isinstance(exc, ProofRejected) else SCHEMA_REJECTED
+        reason = prefix + str(exc)
+        log.warning("route %s: parked %s: %s", route.route_id, record.ref.key, reason)
+        d.state = relay_pb2.DELIVERY_STATE_PARKED
+        d.last_error = reason
+        await self._audit.append(
+            principal="hub",
+            action="relay.reject",
+            target=f"{record.ref.chain_id}/{record.ref.namespace}/{record.ref.key}",
+            outcome=f"parked: {reason}",
+            detail={"route_id": route.route_id, "delivery_id": d.delivery_id},
+        )
 
     async def _wait_for_room(self) -> None:
         backlog = await self._store.backlog(self.route_id)

@@ -1,0 +1,462 @@
+"""Relay throughput and latency against the destination's direct write rate, same run.
+
+For each pair of chain kinds (custom→custom, custom→evm, evm→custom; Fabric pairs
+are not measured yet and are reported as such), on fresh devnets and a real
+`tonglian serve` (mutual TLS):
+
+- direct: the same payloads submitted straight to the destination through its
+  adapter (no hub, no store, no verification), 32 at a time like the deliverer,
+  each followed until final with the deliverer's poll interval: records/s;
+- relay throughput: N records already on the source, then a route is created;
+  records/s from the route's creation to the last delivery confirmed (scan,
+  verification, store, delivery, confirmation);
+- relay latency: with the route running, records written 32 at a time; per record
+  the time from its source commit to the hub storing its destination confirmation
+  (p50, p99). Source commit: the block time for the custom ledger (ms), the
+  writer's receipt for EVM (its block timestamps have 1 s resolution).
+
+Growth: with record size (custom→custom: 1 KiB to 256 KiB, the custom ledger's
+value limit; 1 MiB cannot be written there) and with the number of linked chains
+(the source registered under K chain ids, one route each, the records split among
+them by key prefix).
+
+    .venv/bin/python bench/relay.py [--quick] [--records N] [--pairs custom-custom,...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import grpc  # noqa: E402
+from eth_utils.address import to_checksum_address  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
+from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
+
+from adapters.base import AdapterContext  # noqa: E402
+from bench.machine import describe  # noqa: E402
+from bench.stats import p50_p99_ms, ratio  # noqa: E402
+from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
+from devnets.custom.network import CustomDevnet  # noqa: E402
+from devnets.evm import contracts  # noqa: E402
+from devnets.evm.network import EvmDevnet  # noqa: E402
+from hub.cli.connection import open_channel  # noqa: E402
+from hub.cli.hub_process import HubProcess  # noqa: E402
+from hub.relay.deliverer import CONFIRM_POLL  # noqa: E402
+from hub.relay.delivery_id import delivery_id  # noqa: E402
+from tonglian.v1 import (  # noqa: E402
+    adapter_pb2,
+    chains_pb2,
+    chains_pb2_grpc,
+    records_pb2,
+    relay_pb2,
+    relay_pb2_grpc,
+)
+
+CONCURRENCY = 32  # the deliverer's
+SCHEMA = "bench.payload/v1"  # not in the catalog: no schema check on either path
+KIB = 1024
+S = adapter_pb2
+
+
+def payload(i: int, size: int) -> dict[str, Any]:
+    """A JSON value whose canonical form is about `size` bytes."""
+    return {"n": i, "pad": "x" * max(0, size - 20)}
+
+
+def canonical(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def gather_limited(n: int, fn: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    """Runs fn(0..n-1), CONCURRENCY at a time."""
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int) -> Any:
+        async with sem:
+            return await fn(i)
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+class CustomEnd:
+    kind = "custom"
+
+    def __init__(self, state: Path) -> None:
+        self.devnet = CustomDevnet(state, block_interval_ms=100)
+        self.url = ""
+        self.chain = chains_pb2.Chain()
+        self.namespace = "bench"
+        self.http: aiohttp.ClientSession | None = None
+
+    async def up(self, chain_id: str) -> None:
+        info = await self.devnet.up(lambda _: None)
+        self.url = info.endpoints["http"]
+        self.chain = json_format.ParseDict(info.chain, chains_pb2.Chain())
+        self.chain.chain_id = chain_id
+        self.chain.adapter.timeout_ms = 10_000
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+
+    def inbox(self, name: str) -> str:
+        return name
+
+    async def write(self, keys: list[str], size: int) -> dict[str, float]:
+        """Writes and waits for each commit; returns {key: commit wall time} (the block's)."""
+        assert self.http is not None
+        http = self.http
+
+        async def one(i: int) -> tuple[str, float]:
+            body = {
+                "collection": self.namespace,
+                "key": keys[i],
+                "schema": SCHEMA,
+                "value": payload(i, size),
+            }
+            async with http.post(f"{self.url}/v1/records", json=body) as resp:
+                if resp.status != 202:
+                    raise RuntimeError(f"ledger refused a write: {await resp.text()}")
+                tx = (await resp.json())["tx_id"]
+            while True:
+                async with http.get(f"{self.url}/v1/txs/{tx}") as resp:
+                    st = await resp.json()
+                if st["status"] == "committed":
+                    return keys[i], time.time()
+                await asyncio.sleep(0.05)
+
+        return dict(await gather_limited(len(keys), one))
+
+    async def down(self) -> None:
+        if self.http:
+            await self.http.close()
+        await self.devnet.down()
+
+
+class EvmEnd:
+    kind = "evm"
+
+    def __init__(self, state: Path) -> None:
+        self.devnet = EvmDevnet(state, block_time=0.5)
+        self.chain = chains_pb2.Chain()
+        self.namespace = ""
+        self._inbox = ""
+        self.w3: AsyncWeb3[AsyncHTTPProvider] | None = None
+        self.owner = ""
+
+    async def up(self, chain_id: str) -> None:
+        info = await self.devnet.up(lambda _: None)
+        self.chain = json_format.ParseDict(info.chain, chains_pb2.Chain())
+        self.chain.chain_id = chain_id
+        self.namespace = to_checksum_address(info.extra["registry_address"])
+        self._inbox = to_checksum_address(info.extra["inbox_address"])
+        self.owner = to_checksum_address(info.extra["owner"]["address"])
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(info.endpoints["rpc"]))
+
+    def inbox(self, name: str) -> str:
+        return self._inbox
+
+    async def write(self, keys: list[str], size: int) -> dict[str, float]:
+        """Sends the registry writes 32 at a time; {key: time its receipt was seen}."""
+        assert self.w3 is not None
+        w3 = self.w3
+        registry = w3.eth.contract(address=self.namespace, abi=contracts.abi("RecordRegistry"))
+
+        async def one(i: int) -> tuple[str, float]:
+            tx = await registry.functions.put(
+                keys[i], SCHEMA, canonical(payload(i, size))
+            ).transact({"from": self.owner})
+            await w3.eth.wait_for_transaction_receipt(tx, timeout=120, poll_latency=0.05)
+            return keys[i], time.time()
+
+        return dict(await gather_limited(len(keys), one))
+
+    async def down(self) -> None:
+        if self.w3 is not None:
+            with contextlib.suppress(Exception):
+                await self.w3.provider.disconnect()
+        await self.devnet.down()
+
+
+End = CustomEnd | EvmEnd
+
+
+def make_end(kind: str, state: Path) -> End:
+    return CustomEnd(state) if kind == "custom" else EvmEnd(state)
+
+
+def destination_adapter(chain: chains_pb2.Chain) -> Any:
+    ctx = AdapterContext(
+        chain_id=chain.chain_id,
+        options=json_format.MessageToDict(chain.adapter.options),
+        trust_anchor=chain.trust_anchor,
+        timeout=10.0,
+    )
+    if chain.kind == chains_pb2.CHAIN_KIND_EVM:
+        from adapters.evm import create_adapter as evm_adapter
+
+        return evm_adapter(ctx)
+    from adapters.custom import create_adapter as custom_adapter
+
+    return custom_adapter(ctx)
+
+
+def _final(sub: adapter_pb2.Submission) -> bool:
+    if sub.state == S.SUBMISSION_STATE_FAILED:
+        raise RuntimeError(f"direct submission failed: {sub.detail}")
+    return sub.state == S.SUBMISSION_STATE_CONFIRMED or (
+        sub.state == S.SUBMISSION_STATE_DUPLICATE and sub.block_height > 0
+    )
+
+
+async def direct_rate(dst: End, n: int, size: int) -> float:
+    """Records/s the destination confirms when the same deliveries are submitted straight
+    through its adapter, CONCURRENCY at a time, polled like the deliverer polls."""
+    adapter = destination_adapter(dst.chain)
+    run = secrets.token_hex(4)
+    deliveries = []
+    for i in range(n):
+        record = records_pb2.Record(
+            ref=records_pb2.RecordRef(chain_id="bench-src", namespace="bench", key=f"d{i:06d}"),
+            schema=SCHEMA,
+            value=canonical(payload(i, size)),
+            version=1,
+            block_height=1,
+            tx_id=f"{run}-{i}",
+        )
+        ns = dst.inbox("bench-direct")
+        deliveries.append(
+            relay_pb2.Delivery(
+                delivery_id=delivery_id(record, dst.chain.chain_id, ns),
+                record=record,
+                proof_digest=bytes(32),
+                destination_chain_id=dst.chain.chain_id,
+                destination_namespace=ns,
+            )
+        )
+
+    async def one(i: int) -> None:
+        d = deliveries[i]
+        sub = await adapter.submit(d)
+        while not _final(sub):
+            await asyncio.sleep(CONFIRM_POLL)
+            sub = await adapter.submission(d.delivery_id)
+
+    try:
+        start = time.perf_counter()
+        await gather_limited(n, one)
+        return n / (time.perf_counter() - start)
+    finally:
+        await adapter.close()
+
+
+async def confirmed(channel: grpc.aio.Channel, route_ids: list[str]) -> list[relay_pb2.Delivery]:
+    stub = relay_pb2_grpc.RelayStub(channel)
+    found: list[relay_pb2.Delivery] = []
+    for route_id in route_ids:
+        token = ""
+        while True:
+            resp = await stub.ListDeliveries(
+                relay_pb2.ListDeliveriesRequest(
+                    route_id=route_id,
+                    state=relay_pb2.DELIVERY_STATE_CONFIRMED,
+                    page_size=1000,
+                    page_token=token,
+                )
+            )
+            found += resp.deliveries
+            if not (token := resp.next_page_token):
+                break
+    return found
+
+
+async def wait_confirmed(
+    channel: grpc.aio.Channel, route_ids: list[str], count: int, timeout: float
+) -> list[relay_pb2.Delivery]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await confirmed(channel, route_ids)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(found)}/{count} deliveries confirmed after {timeout:.0f}s")
+        await asyncio.sleep(0.25)
+
+
+def _ts(d: relay_pb2.Delivery) -> float:
+    return d.updated_at.ToNanoseconds() / 1e9
+
+
+async def relay_run(
+    src: End, dst: End, hub: HubProcess, n: int, size: int, chains: int, tag: str
+) -> dict[str, Any]:
+    """Throughput (backlog drained through a new route) and live latency."""
+    keys = [f"{tag}-c{i % chains:02d}-{i:06d}" for i in range(n)]
+    await src.write(keys, size)
+    async with open_channel(hub.address, hub.credentials) as channel:
+        registry = chains_pb2_grpc.ChainRegistryStub(channel)
+        relay = relay_pb2_grpc.RelayStub(channel)
+        route_ids = []
+        start = time.time()
+        for c in range(chains):
+            chain = chains_pb2.Chain()
+            chain.CopyFrom(src.chain)
+            chain.chain_id = f"{src.chain.chain_id}-{tag}-{c}"
+            await registry.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+            route_id = f"r-{tag}-{c}"
+            await relay.CreateRoute(
+                relay_pb2.CreateRouteRequest(
+                    route=relay_pb2.Route(
+                        route_id=route_id,
+                        source_chain_id=chain.chain_id,
+                        source_namespace=src.namespace,
+                        destination_chain_id=dst.chain.chain_id,
+                        destination_namespace=dst.inbox(f"bench-{tag}"),
+                        key_prefix=f"{tag}-c{c:02d}-",
+                    )
+                )
+            )
+            route_ids.append(route_id)
+        done = await wait_confirmed(channel, route_ids, n, timeout=60 + n * 0.1)
+        throughput = n / (max(_ts(d) for d in done) - start)
+        stored = max(d.created_at.ToNanoseconds() / 1e9 for d in done) - start
+
+        live = [f"{tag}-c{i % chains:02d}-live-{i:06d}" for i in range(n)]
+        committed = await src.write(live, size)
+        done = await wait_confirmed(channel, route_ids, 2 * n, timeout=60 + n * 0.1)
+    latencies = []
+    for d in done:
+        key = d.record.ref.key
+        if key not in committed:
+            continue
+        commit = (
+            d.record.commit_time.ToNanoseconds() / 1e9 if src.kind == "custom" else committed[key]
+        )
+        latencies.append(_ts(d) - commit)
+    p50, p99 = p50_p99_ms(latencies)
+    return {
+        "relay_per_s": round(throughput, 1),
+        "all_stored_after_s": round(stored, 2),
+        "latency_p50_ms": p50,
+        "latency_p99_ms": p99,
+    }
+
+
+async def pair(
+    src_kind: str, dst_kind: str, n: int, sizes: list[int], chain_counts: list[int]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
+        state = Path(tmp)
+        src = make_end(src_kind, state / "src")
+        dst = make_end(dst_kind, state / "dst")
+        hub = HubProcess(state / "hub")
+        try:
+            await asyncio.gather(src.up(f"{src_kind}-src"), dst.up(f"{dst_kind}-dst"))
+            hub.start()
+            await hub.wait_serving()
+            async with open_channel(hub.address, hub.credentials) as channel:
+                await chains_pb2_grpc.ChainRegistryStub(channel).RegisterChain(
+                    chains_pb2.RegisterChainRequest(chain=dst.chain)
+                )
+            for size in sizes:
+                for chains in chain_counts if size == sizes[0] else [1]:
+                    count = max(20, min(n, (n * KIB) // size))
+                    row: dict[str, Any] = {
+                        "pair": f"{src_kind}→{dst_kind}",
+                        "record_bytes": size,
+                        "linked_chains": chains,
+                        "records": count,
+                    }
+                    if src_kind == "custom" and size > MAX_VALUE_BYTES - 64:
+                        row["skipped"] = (
+                            f"the custom ledger refuses values over {MAX_VALUE_BYTES // KIB} KiB"
+                        )
+                        rows.append(row)
+                        continue
+                    row["direct_per_s"] = round(await direct_rate(dst, count, size), 1)
+                    tag = f"s{size}k{chains}"
+                    row.update(await relay_run(src, dst, hub, count, size, chains, tag))
+                    row["relay_vs_direct"] = ratio(row["relay_per_s"], row["direct_per_s"])
+                    rows.append(row)
+                    print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
+        finally:
+            hub.stop()
+            await asyncio.gather(src.down(), dst.down(), return_exceptions=True)
+    return rows
+
+
+PAIRS = ["custom-custom", "custom-evm", "evm-custom"]
+
+
+async def run(quick: bool, n: int | None, pairs: list[str]) -> dict[str, Any]:
+    records = n or (100 if quick else 400)
+    rows: list[dict[str, Any]] = []
+    for p in pairs:
+        src_kind, dst_kind = p.split("-")
+        first = p == pairs[0]
+        sizes = [KIB]
+        chain_counts = [1]
+        if first and src_kind == "custom":
+            sizes = [KIB, 16 * KIB, MAX_VALUE_BYTES - 64, 1024 * KIB]
+            if quick:
+                sizes = [KIB, MAX_VALUE_BYTES - 64, 1024 * KIB]
+            chain_counts = [1, 20] if quick else [1, 5, 20]
+        evm_n = records // 2 if "evm" in p else records
+        rows += await pair(src_kind, dst_kind, evm_n, sizes, chain_counts)
+    return {
+        "machine": describe(),
+        "concurrency": CONCURRENCY,
+        "rows": rows,
+        "not_measured": ["fabric pairs: the relay benchmark does not drive Fabric yet"],
+    }
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--quick", action="store_true", help="fewer records and sizes")
+    p.add_argument("--records", type=int, help="records per measurement (default 400, quick 100)")
+    p.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated SRC-DST kinds")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = p.parse_args(argv)
+    r = asyncio.run(run(args.quick, args.records, args.pairs.split(",")))
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False))
+        return 0
+    m = r["machine"]
+    print(f"Relay vs direct writes, concurrency {r['concurrency']}; {m['cpus']} x {m['cpu_model']}")
+    print(
+        f"  {'pair':<14}{'size':>9}{'chains':>7}{'records':>8}{'direct/s':>10}{'relay/s':>9}"
+        f"{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}"
+    )
+    for row in r["rows"]:
+        head = (
+            f"  {row['pair']:<14}{row['record_bytes']:>9}{row['linked_chains']:>7}"
+            f"{row['records']:>8}"
+        )
+        if "skipped" in row:
+            print(f"{head}  {row['skipped']}")
+            continue
+        print(
+            f"{head}{row['direct_per_s']:>10}{row['relay_per_s']:>9}"
+            f"{row['relay_vs_direct'] * 100:>6.0f}%{row['latency_p50_ms']:>9}"
+            f"{row['latency_p99_ms']:>9}"
+        )
+    for note in r["not_measured"]:
+        print(f"  not measured: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
