@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint typecheck proto proto-check contracts-check unit integration clean
+.PHONY: setup demo bench bench-quick test lint typecheck proto proto-check contracts-check unit integration clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -20,6 +20,13 @@ node_modules/.installed: package.json package-lock.json
 
 demo: setup
 	$(BIN)/tonglian demo
+
+# Every benchmark, one table of ratios in bench/results/ (results.md, results.json).
+bench: setup
+	$(PY) bench/run_all.py
+
+bench-quick: setup
+	$(PY) bench/run_all.py --quick
 
 lint: setup
 	$(BIN)/ruff check hub adapters devnets tests bench

@@ -1,0 +1,217 @@
+"""Runs every benchmark and writes one table of ratios (Markdown and JSON) to bench/results/.
+
+Each script runs as its own process with --json (so a crash of one is reported and
+the others still run); every figure is a ratio against a baseline measured in the
+same run, on the machine named at the top. A figure that cannot be measured here
+(a chain kind missing) says why instead of showing a number.
+
+    .venv/bin/python bench/run_all.py [--quick]      # or: make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe  # noqa: E402
+from devnets.fabric.binaries import find_release  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def scripts(quick: bool) -> dict[str, list[str]]:
+    if quick:
+        return {
+            "custom_query": ["bench/custom_query.py", "--quick", "--reads", "60", "--seconds", "1"],
+            "evm_query": ["bench/evm_query.py", "--reads", "60", "--seconds", "1"],
+            "fabric_verify": ["bench/fabric_verify.py", "--seconds", "1"],
+            "relay": ["bench/relay.py", "--quick"],
+            "hub_memory": ["bench/hub_memory.py"],
+        }
+    return {
+        "custom_query": ["bench/custom_query.py", "--reads", "200", "--seconds", "2"],
+        "evm_query": ["bench/evm_query.py", "--reads", "200", "--seconds", "2"],
+        "fabric_verify": ["bench/fabric_verify.py", "--seconds", "3"],
+        "relay": ["bench/relay.py"],
+        "hub_memory": ["bench/hub_memory.py"],
+    }
+
+
+def run_script(name: str, argv: list[str]) -> dict[str, Any]:
+    started = time.monotonic()
+    print(f"running {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
+    log = RESULTS / f"{name}.log"
+    with open(log, "w") as err:
+        proc = subprocess.run(
+            [sys.executable, *argv, "--json"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    took = round(time.monotonic() - started, 1)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        return {
+            "error": f"exit {proc.returncode}: {' | '.join(tail)} (log: {log})",
+            "seconds": took,
+        }
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["seconds"] = took
+    return result
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    out = [
+        "# Tonglian benchmarks",
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']}, {m['platform']}; "
+        f"{'quick' if r['quick'] else 'full'} run, {r['seconds']:.0f} s.",
+        "Every figure is a ratio against a baseline measured in the same run.",
+        "",
+        "## Query latency: verified read through the hub / direct read from the chain",
+        "",
+        "| chain | setting | hub p50 / p99 ms | direct p50 / p99 ms | ratio p50 | ratio p99 |",
+        "|---|---|---|---|---|---|",
+    ]
+    cq = r["results"]["custom_query"]
+    if "error" in cq:
+        out.append(f"| custom | — | failed: {cq['error']} | | | |")
+    else:
+        for row in cq["rows"]:
+            setting = f"{row['record_bytes'] // 1024} KiB, {row['linked_chains']} linked chain(s)"
+            if "skipped" in row:
+                out.append(f"| custom | {setting} | {row['skipped']} | | | |")
+                continue
+            out.append(
+                f"| custom | {setting} | {row['hub_p50_ms']} / {row['hub_p99_ms']} | "
+                f"{row['direct_p50_ms']} / {row['direct_p99_ms']} | "
+                f"×{row['p50_ratio']} | ×{row['p99_ratio']} |"
+            )
+    eq = r["results"]["evm_query"]
+    if "error" in eq:
+        out.append(f"| evm | — | failed: {eq['error']} | | | |")
+    else:
+        out.append(
+            f"| evm | 1 linked chain, small record (web3 read) | {eq['verified_read_p50_ms']} / "
+            f"{eq['verified_read_p99_ms']} | {eq['direct_read_p50_ms']} / "
+            f"{eq['direct_read_p99_ms']} | ×{eq['p50_ratio']} | ×{eq['p99_ratio']} |"
+        )
+        out.append(
+            f"| evm | same, direct as raw JSON-RPC | | {eq['direct_raw_rpc_p50_ms']} / "
+            f"{eq['direct_raw_rpc_p99_ms']} | ×{eq['p50_ratio_vs_raw_rpc']} | "
+            f"×{eq['p99_ratio_vs_raw_rpc']} |"
+        )
+    out.append(f"| fabric | — | {r['fabric_query']} | | | |")
+    out += [
+        "",
+        "## Verifications per second per proof kind / raw cryptographic bound (one core)",
+        "",
+        "| proof kind | verified / s | raw bound / s | of the bound |",
+        "|---|---|---|---|",
+    ]
+    fv = r["results"]["fabric_verify"]
+    if "error" in fv:
+        out.append(f"| fabric (ECDSA P-256) | failed: {fv['error']} | | |")
+    else:
+        out.append(
+            f"| fabric (ECDSA P-256, {fv['signatures_per_tx']} signatures per tx, captured "
+            f"blocks) | {fv['verified_tx_per_s']} | {fv['tx_bound_per_s']} | {pct(fv['ratio'])} |"
+        )
+    if "error" not in cq:
+        v = cq["verifier"]
+        out.append(
+            f"| signed_merkle (Ed25519, k={v['signatures_per_header']} signatures per header) | "
+            f"{v['verified_records_per_s']} | {v['bound_records_per_s']} | {pct(v['ratio'])} |"
+        )
+    if "error" not in eq:
+        out.append(
+            f"| evm (keccak + RLP, {eq['proof_nodes_per_proof']} trie nodes per proof) | "
+            f"{eq['verified_proofs_per_s']} | {eq['raw_keccak_rlp_proofs_per_s']} | "
+            f"{pct(eq['verify_vs_raw_ratio'])} |"
+        )
+    rl = r["results"]["relay"]
+    out += [
+        "",
+        "## Relay: records/s forwarded and confirmed / the destination's direct write rate",
+        "",
+        f"Same payloads, same concurrency ({rl.get('concurrency', 32)}) as the deliverer; "
+        "latency from source commit to the hub storing the destination's confirmation.",
+        "",
+        "| pair | record | linked chains | records | direct / s | relay / s | relay / direct "
+        "| latency p50 / p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    if "error" in rl:
+        out.append(f"| — | failed: {rl['error']} | | | | | | |")
+    else:
+        for row in rl["rows"]:
+            size = f"{row['record_bytes'] // 1024} KiB"
+            head = f"| {row['pair']} | {size} | {row['linked_chains']} | {row['records']} |"
+            if "skipped" in row:
+                out.append(f"{head} {row['skipped']} | | | |")
+                continue
+            out.append(
+                f"{head} {row['direct_per_s']} | {row['relay_per_s']} | "
+                f"{pct(row['relay_vs_direct'])} | {row['latency_p50_ms']} / "
+                f"{row['latency_p99_ms']} |"
+            )
+        for note in rl.get("not_measured", []):
+            out.append(f"| {note} | | | | | | | |")
+    hm = r["results"]["hub_memory"]
+    out += ["", "## Hub memory", ""]
+    if "error" in hm:
+        out.append(f"failed: {hm['error']}")
+    else:
+        out.append(
+            f"Resident memory of `tonglian serve` holding {hm['deliveries']:,} stored deliveries "
+            f"({hm['store_mib']} MiB store) and {hm['routes']} active routes: "
+            f"{hm['loaded_rss_mib']} MiB, against {hm['idle_rss_mib']} MiB for an idle hub: "
+            f"×{hm['loaded_vs_idle']} (its verification pool's workers: {hm['pool_rss_mib']} MiB "
+            "more, the same when idle)."
+        )
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--quick", action="store_true", help="fewer reads, records and settings")
+    args = p.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results = {name: run_script(name, cmd) for name, cmd in scripts(args.quick).items()}
+    fabric = (
+        "Fabric binaries found, but this suite has no Fabric query benchmark yet: not measured"
+        if find_release()
+        else "not measured: Fabric release binaries not found (FABRIC_HOME or `peer` on PATH)"
+    )
+    report = {
+        "machine": describe(),
+        "quick": args.quick,
+        "seconds": round(time.monotonic() - started, 1),
+        "fabric_query": fabric,
+        "results": results,
+    }
+    (RESULTS / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    md = markdown(report)
+    (RESULTS / "results.md").write_text(md)
+    print(md)
+    print(f"written: {RESULTS / 'results.md'} and results.json", file=sys.stderr)
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
