@@ -16,7 +16,7 @@ from devnets.custom.network import CustomDevnet
 from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
 from hub.cli.hub_process import HubProcess
-from tonglian.v1 import relay_pb2, relay_pb2_grpc
+from tonglian.v1 import chains_pb2, chains_pb2_grpc, relay_pb2, relay_pb2_grpc
 
 from .conftest import (
     append_many,
@@ -235,3 +235,77 @@ async def test_forged_record_is_parked_and_route_goes_on(
         str(e["key"]) for e in await collection_entries(dst_info.endpoints["http"], "imported")
     )
     assert keys == ["rec:00000", "rec:00002"]
+
+
+@pytest.fixture
+async def refusing_inbox() -> AsyncIterator[str]:
+    """A destination whose inbox refuses every delivery (a poison case for the deliverer)."""
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": "bad_request", "detail": "inbox closed"}, status=400)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_refused_delivery_is_parked_then_retried_by_an_operator(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet], refusing_inbox: str
+) -> None:
+    src, dst = ledgers
+    src_info = await src.up(lambda _: None)
+    dst_info = await dst.up(lambda _: None)
+    async with open_channel(hub_process.address) as channel:
+        registry = chains_pb2_grpc.ChainRegistryStub(channel)
+        await register(
+            channel, chain_of(src_info, "src"), chain_of(dst_info, "dst", url=refusing_inbox)
+        )
+        await create_route(
+            channel,
+            route_id="poison",
+            source_chain_id="src",
+            source_namespace="licences",
+            destination_chain_id="dst",
+            destination_namespace="imported",
+        )
+        stub = relay_pb2_grpc.RelayStub(channel)
+        watch = stub.WatchDeliveries(relay_pb2.WatchDeliveriesRequest(route_id="poison"))
+        await write_record(
+            src_info.endpoints["http"],
+            "licences",
+            "p1",
+            "gov.license.business/v1",
+            {"status": "active"},
+        )
+        parked: relay_pb2.Delivery | None = None
+        async with asyncio.timeout(90):
+            async for update in watch:
+                if update.delivery.state == relay_pb2.DELIVERY_STATE_PARKED:
+                    parked = update.delivery
+                    break
+        watch.cancel()
+        assert parked is not None
+        assert parked.attempts == 6
+        assert "inbox closed" in parked.last_error
+        route = (await stub.GetRoute(relay_pb2.GetRouteRequest(route_id="poison"))).route
+        assert route.backlog.parked == 1 and route.backlog.pending == 0
+
+        # The operator fixes the destination's registration, then retries the delivery.
+        await registry.RemoveChain(chains_pb2.RemoveChainRequest(chain_id="dst"))
+        await register(channel, chain_of(dst_info, "dst"))
+        retried = (
+            await stub.RetryDelivery(relay_pb2.RetryDeliveryRequest(delivery_id=parked.delivery_id))
+        ).delivery
+        assert retried.state == relay_pb2.DELIVERY_STATE_PENDING and retried.attempts == 0
+        await wait_confirmed(channel, "poison", 1, timeout=60)
+    assert [e["key"] for e in await collection_entries(dst_info.endpoints["http"], "imported")] == [
+        "p1"
+    ]
