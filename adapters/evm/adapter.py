@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from adapters.base import AdapterContext, AdapterMisconfigured, ChainUnavailable
+from adapters.base import (
+    AdapterContext,
+    AdapterMisconfigured,
+    ChainUnavailable,
+    InvalidAdapterRequest,
+)
 from adapters.evm.options import resolve
 from adapters.evm.records import RecordReader
 from adapters.evm.scanner import Scanner
@@ -69,6 +74,10 @@ class EvmAdapter:
     async def scan(
         self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False
     ) -> AsyncIterator[adapter_pb2.ScanResponse]:
+        if from_height < 0 or to_height < 0 or (to_height and to_height < from_height):
+            raise InvalidAdapterRequest(
+                f"scan range {from_height}..{to_height} is backwards or negative"
+            )
         await self._check_chain()
         if namespace:
             self._reader.check_namespace(namespace)

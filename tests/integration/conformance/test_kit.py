@@ -119,10 +119,6 @@ async def test_builtin_signed_merkle_adapters_are_certified(
 async def test_evm_adapter_is_certified(evm_info: DevnetInfo) -> None:
     adapter, chain = in_process(evm_info, timeout=10.0)
     card = await certify(adapter, chain, evm_info, "evm (in-process)")
-    failed = {r.clause: r.evidence for r in card.results if not r.certifies}
-    # Reported to the EVM adapter's owners: a backwards scan range is not refused.
-    if list(failed) == ["errors"] and "backwards range" in failed["errors"][0]:
-        pytest.xfail(f"known EVM adapter finding: {failed['errors'][0]}")
     assert card.certified, card.render()
 
 
