@@ -162,7 +162,9 @@ async def run(reads: int, seconds: float, in_process: bool) -> dict[str, Any]:
         stack.push_async_callback(w3.provider.disconnect)
         keys = [f"bench-{i}" for i in range(KEYS)]
         for key in keys:
-            value = json.dumps({"key": key, "holder": "Tonglian Tea Co."}).encode()
+            value = json.dumps(
+                {"licence_no": key, "holder": "Tonglian Tea Co.", "status": "active"}
+            ).encode()
             await contracts.put_record(w3, registry, owner, key, SCHEMA, value)
         await w3.provider.make_request("anvil_mine", [anchor.finality_depth])
 

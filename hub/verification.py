@@ -78,11 +78,16 @@ class Verifier:
         per record: per record it cost more than the signature checks themselves."""
         slots: list[records_pb2.Verification | ProofRejected | None] = [None] * len(items)
         todo: list[tuple[int, records_pb2.Record, records_pb2.Proof, TrustedEvmHeader | None]] = []
-        for i, (record, proof) in enumerate(items):
-            try:
-                todo.append((i, record, proof, await self._evm_header(chain, proof)))
-            except ProofRejected as exc:
-                slots[i] = exc
+        headers = await asyncio.gather(
+            *(self._evm_header(chain, proof) for _, proof in items), return_exceptions=True
+        )
+        for i, ((record, proof), header) in enumerate(zip(items, headers, strict=True)):
+            if isinstance(header, ProofRejected):
+                slots[i] = header
+            elif isinstance(header, BaseException):
+                raise header
+            else:
+                todo.append((i, record, proof, header))
         loop = asyncio.get_running_loop()
         chunks = [todo[n : n + BATCH] for n in range(0, len(todo), BATCH)]
         answers = await asyncio.gather(
