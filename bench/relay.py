@@ -383,7 +383,7 @@ async def pair(
                 )
             for size in sizes:
                 for chains in chain_counts if size == sizes[0] else [1]:
-                    count = max(20, min(n, (n * KIB) // size))
+                    count = max(60, min(n, (4 * n * KIB) // size))
                     row: dict[str, Any] = {
                         "pair": f"{src_kind}→{dst_kind}",
                         "record_bytes": size,
