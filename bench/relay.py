@@ -282,7 +282,8 @@ async def confirmed(channel: grpc.aio.Channel, route_ids: list[str]) -> list[rel
                 relay_pb2.ListDeliveriesRequest(
                     route_id=route_id,
                     state=relay_pb2.DELIVERY_STATE_CONFIRMED,
-                    page_size=1000,
+                    # Small pages: the hub does not cap a page by bytes (16 MiB answer limit).
+                    page_size=40,
                     page_token=token,
                 )
             )
