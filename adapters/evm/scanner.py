@@ -117,8 +117,9 @@ class Scanner:
             record = self._reader.record_from_log(log, block)
             latest.pop(record.ref.key, None)
             latest[record.ref.key] = record
-        for key, record in latest.items():
-            proof = await self._reader.proof(block, key)
+        # The block's proofs are fetched together: one round trip of latency, not one per record.
+        proofs = await asyncio.gather(*(self._reader.proof(block, key) for key in latest))
+        for record, proof in zip(latest.values(), proofs, strict=True):
             yield adapter_pb2.ScanResponse(
                 record=adapter_pb2.ReadRecordResponse(
                     record=record, proof=records_pb2.Proof(evm=proof)

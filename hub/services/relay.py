@@ -13,6 +13,7 @@ from tonglian.v1 import relay_pb2, relay_pb2_grpc
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+PAGE_BYTES = 4 * 1024 * 1024
 
 
 def page_size(requested: int) -> int:
@@ -90,6 +91,13 @@ class RelayService(relay_pb2_grpc.RelayServicer):
         )
         more = len(rows) > size
         rows = rows[:size]
+        # A page also ends at PAGE_BYTES, so large records never exceed the message limit.
+        total = 0
+        for i, (_, d) in enumerate(rows):
+            total += d.ByteSize()
+            if total > PAGE_BYTES and i > 0:
+                rows, more = rows[:i], True
+                break
         return relay_pb2.ListDeliveriesResponse(
             deliveries=[d for _, d in rows], next_page_token=str(rows[-1][0]) if more else ""
         )

@@ -309,3 +309,28 @@ async def test_refused_delivery_is_parked_then_retried_by_an_operator(
     assert [e["key"] for e in await collection_entries(dst_info.endpoints["http"], "imported")] == [
         "p1"
     ]
+
+
+async def test_large_deliveries_are_paged_within_the_message_limit(
+    hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    src_url, _ = await setup_route(hub_process, *ledgers)
+    big = "x" * (250 * 1024)
+    for i in range(20):
+        await write_record(
+            src_url,
+            "licences",
+            f"big:{i:02d}",
+            "gov.license.business/v1",
+            {"status": "active", "scope": big[:2000], "blob": big},
+        )
+    async with open_channel(hub_process.address) as channel:
+        found = await wait_confirmed(channel, "lic", 20, timeout=120)
+        assert len(found) == 20
+        stub = relay_pb2_grpc.RelayStub(channel)
+        first = await stub.ListDeliveries(
+            relay_pb2.ListDeliveriesRequest(route_id="lic", page_size=1000)
+        )
+    assert 0 < len(first.deliveries) < 20
+    assert first.next_page_token
+    assert sum(d.ByteSize() for d in first.deliveries) <= 4 * 1024 * 1024 + 260 * 1024
