@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from hub import paging
 from hub.bundle import make_bundle
 from hub.errors import InvalidInput
 from hub.guarded_adapter import GuardedAdapter
@@ -68,9 +69,7 @@ class RecordReader:
         self, flt: query_pb2.RecordFilter, page_size: int, page_token: str
     ) -> query_pb2.ListRecordsResponse:
         check_filter(flt)
-        size = page_size or DEFAULT_PAGE
-        if size > MAX_PAGE:
-            raise InvalidInput(f"page_size {page_size} is above the limit of {MAX_PAGE}")
+        size = paging.page_size(page_size, DEFAULT_PAGE, MAX_PAGE)
         chain, adapter = await self._chain_and_adapter(flt.chain_id)
         head = await adapter.head()
         to_height = min(flt.to_height or head.final_height, head.final_height)
@@ -181,7 +180,7 @@ def decode_page_token(token: str, flt: query_pb2.RecordFilter) -> PagePosition:
         pos = PagePosition(int(data["h"]), int(data["s"]))
         fingerprint = data["f"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
-        raise InvalidInput("page_token is not one this hub issued") from None
+        raise InvalidInput(paging.NOT_ISSUED) from None
     if fingerprint != _filter_fingerprint(flt) or pos.height < 0 or pos.skip < 0:
         raise InvalidInput("page_token belongs to another filter; start again without it")
     return pos

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from hub.audit.log import AuditLog
-from hub.errors import InvalidInput
+from hub.paging import MAX_SEQUENCE, page_size, split_page
 from hub.services.status import Context, streaming, unary
 from tonglian.v1 import audit_pb2, audit_pb2_grpc
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
-
-
-# Sequences are SQLite integers; a larger starting point simply finds nothing.
-LAST_SEQUENCE = 2**63 - 1
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
@@ -25,14 +21,16 @@ class AuditService(audit_pb2_grpc.AuditServicer):
     async def ListEvents(
         self, request: audit_pb2.ListEventsRequest, context: Context
     ) -> audit_pb2.ListEventsResponse:
-        size = request.page_size or DEFAULT_PAGE
-        if size > MAX_PAGE:
-            raise InvalidInput(f"page_size {request.page_size} is above the limit of {MAX_PAGE}")
-        events = await self._log.events(
-            min(request.from_sequence, LAST_SEQUENCE), size + 1, request.principal, request.action
+        size = page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
+        events, more = split_page(
+            await self._log.events(
+                min(request.from_sequence, MAX_SEQUENCE),
+                size + 1,
+                request.principal,
+                request.action,
+            ),
+            size,
         )
-        more = len(events) > size
-        events = events[:size]
         return audit_pb2.ListEventsResponse(
             events=events, next_sequence=events[-1].sequence + 1 if more else 0
         )
@@ -50,7 +48,7 @@ class AuditService(audit_pb2_grpc.AuditServicer):
     ) -> AsyncIterator[audit_pb2.ExportEventsResponse]:
         # Up to the head as it is now: the export's own event comes after it.
         last, _ = await self._log.head()
-        async for event in self._log.export(min(request.from_sequence, LAST_SEQUENCE)):
+        async for event in self._log.export(min(request.from_sequence, MAX_SEQUENCE)):
             if event.sequence > last:
                 return
             yield audit_pb2.ExportEventsResponse(event=event)

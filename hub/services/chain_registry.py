@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.errors import InvalidInput
+from hub.paging import id_token, page_size, split_page
 from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.services.status import Context, unary
@@ -35,14 +36,10 @@ class ChainRegistryService(chains_pb2_grpc.ChainRegistryServicer):
     async def ListChains(
         self, request: chains_pb2.ListChainsRequest, context: Context
     ) -> chains_pb2.ListChainsResponse:
-        size = request.page_size or DEFAULT_PAGE
-        if size > MAX_PAGE:
-            raise InvalidInput(f"page_size {request.page_size} is above the limit of {MAX_PAGE}")
-        if len(request.page_token) > 64:
-            raise InvalidInput("page_token is not one this hub issued")
-        chains = await self._registry.list(request.page_token, size + 1)
-        more = len(chains) > size
-        chains = chains[:size]
+        size = page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
+        chains, more = split_page(
+            await self._registry.list(id_token(request.page_token), size + 1), size
+        )
         return chains_pb2.ListChainsResponse(
             chains=chains, next_page_token=chains[-1].chain_id if more else ""
         )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from hub.errors import InvalidInput
+from hub.paging import id_token, page_size, sequence_token, split_page
 from hub.relay.relay import Relay
 from hub.services.status import Context, streaming, unary
 from tonglian.v1 import relay_pb2, relay_pb2_grpc
@@ -14,20 +15,6 @@ from tonglian.v1 import relay_pb2, relay_pb2_grpc
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 PAGE_BYTES = 4 * 1024 * 1024
-
-
-def page_size(requested: int) -> int:
-    if requested > MAX_PAGE:
-        raise InvalidInput(f"page_size {requested} is above the limit of {MAX_PAGE}")
-    return requested or DEFAULT_PAGE
-
-
-def seq_token(token: str) -> int:
-    if not token:
-        return 0
-    if not token.isdigit() or len(token) > 19 or int(token) >= 2**63:
-        raise InvalidInput("page_token is not one this hub issued")
-    return int(token)
 
 
 class RelayService(relay_pb2_grpc.RelayServicer):
@@ -52,12 +39,10 @@ class RelayService(relay_pb2_grpc.RelayServicer):
     async def ListRoutes(
         self, request: relay_pb2.ListRoutesRequest, context: Context
     ) -> relay_pb2.ListRoutesResponse:
-        size = page_size(request.page_size)
-        if len(request.page_token) > 64:
-            raise InvalidInput("page_token is not one this hub issued")
-        routes = await self._relay.list_routes(request.page_token, size + 1)
-        more = len(routes) > size
-        routes = routes[:size]
+        size = page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
+        routes, more = split_page(
+            await self._relay.list_routes(id_token(request.page_token), size + 1), size
+        )
         return relay_pb2.ListRoutesResponse(
             routes=routes, next_page_token=routes[-1].route_id if more else ""
         )
@@ -85,12 +70,13 @@ class RelayService(relay_pb2_grpc.RelayServicer):
     async def ListDeliveries(
         self, request: relay_pb2.ListDeliveriesRequest, context: Context
     ) -> relay_pb2.ListDeliveriesResponse:
-        size = page_size(request.page_size)
-        rows = await self._relay.list_deliveries(
-            request.route_id, request.state, seq_token(request.page_token), size + 1
+        size = page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
+        rows, more = split_page(
+            await self._relay.list_deliveries(
+                request.route_id, request.state, sequence_token(request.page_token), size + 1
+            ),
+            size,
         )
-        more = len(rows) > size
-        rows = rows[:size]
         # A page also ends at PAGE_BYTES, so large records never exceed the message limit.
         total = 0
         for i, (_, d) in enumerate(rows):
