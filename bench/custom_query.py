@@ -23,8 +23,6 @@ import contextlib
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ from google.protobuf import json_format  # noqa: E402
 from adapters.base import AdapterContext  # noqa: E402
 from adapters.custom import create_adapter  # noqa: E402
 from bench.machine import describe  # noqa: E402
-from bench.stats import p50_p99_ms, ratio  # noqa: E402
+from bench.stats import alternating_rates, interleaved, p50_p99_ms, ratio  # noqa: E402
 from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
 from devnets.custom.network import CustomDevnet  # noqa: E402
 from devnets.custom.writer import write_record  # noqa: E402
@@ -50,31 +48,6 @@ from tonglian_client.client import AsyncClient  # noqa: E402
 KIB = 1024
 KEYS = 10
 SCHEMA = "bench.payload/v1"
-
-
-async def _interleaved(calls: list[Callable[[int], Awaitable[Any]]], n: int) -> list[list[float]]:
-    for i in range(min(10, n)):
-        for call in calls:
-            await call(i)
-    samples: list[list[float]] = [[] for _ in calls]
-    for i in range(n):
-        for call, out in zip(calls, samples, strict=True):
-            start = time.perf_counter()
-            await call(i)
-            out.append(time.perf_counter() - start)
-    return samples
-
-
-def _rates(a: Callable[[], int], b: Callable[[], int], seconds: float) -> tuple[float, float]:
-    """Rates of two batch functions, alternated so outside load hits both alike (CPU time)."""
-    a(), b()
-    done, spent = [0, 0], [0.0, 0.0]
-    while sum(spent) < 2 * seconds:
-        for i, fn in enumerate((a, b)):
-            start = time.process_time()
-            done[i] += fn()
-            spent[i] += time.process_time() - start
-    return done[0] / spent[0], done[1] / spent[1]
 
 
 async def run(reads: int, seconds: float, quick: bool) -> dict[str, Any]:
@@ -137,7 +110,7 @@ async def run(reads: int, seconds: float, quick: bool) -> dict[str, Any]:
                         await resp.read()
 
                 n = reads if size <= 16 * KIB else max(20, reads // 4)
-                hub_t, direct_t = await _interleaved([via_hub, direct], n)
+                hub_t, direct_t = await interleaved([via_hub, direct], n)
                 (h50, h99), (d50, d99) = p50_p99_ms(hub_t), p50_p99_ms(direct_t)
                 row = {
                     "record_bytes": size,
@@ -183,7 +156,7 @@ async def run(reads: int, seconds: float, quick: bool) -> dict[str, Any]:
             key.verify(sig, msg)
         return len(raw)
 
-    verified, raw_rate = _rates(verify_all, raw_all, seconds)
+    verified, raw_rate = alternating_rates(verify_all, raw_all, seconds)
     bound = raw_rate / anchor.threshold
     return {
         "machine": describe(),

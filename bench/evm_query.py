@@ -24,7 +24,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from adapters.base import AdapterContext  # noqa: E402
 from adapters.evm import contracts as adapter_contracts  # noqa: E402
 from adapters.evm import create_adapter  # noqa: E402
 from adapters.evm.wire import EvmRpc  # noqa: E402
+from bench.stats import alternating_rates, interleaved, p50_p99_ms  # noqa: E402
 from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
 from hub.oracles.evm_headers import attest_header  # noqa: E402
@@ -51,26 +51,6 @@ from tonglian.v1 import chains_pb2, records_pb2  # noqa: E402
 
 KEYS = 20
 SCHEMA = "gov.license.business/v1"
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"p50_ms": statistics.median(ordered) * 1e3, "p99_ms": p99 * 1e3}
-
-
-async def _interleaved(calls: list[Callable[[int], Awaitable[Any]]], n: int) -> list[list[float]]:
-    """Times `n` calls of each, alternating, so load from elsewhere hits all alike."""
-    for i in range(min(10, n)):  # warm up connections and caches
-        for call in calls:
-            await call(i)
-    samples: list[list[float]] = [[] for _ in calls]
-    for i in range(n):
-        for call, out in zip(calls, samples, strict=True):
-            start = time.perf_counter()
-            await call(i)
-            out.append(time.perf_counter() - start)
-    return samples
 
 
 async def _offline_check(
@@ -108,14 +88,6 @@ def _raw_work(
         version=record.version,
         deleted=record.deleted,
     )
-
-
-def _rate(fn: Callable[[], None], seconds: float) -> float:
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn()
-        done += 1
-    return done / (time.perf_counter() - start)
 
 
 async def _hub_reader(
@@ -219,8 +191,10 @@ async def run(reads: int, seconds: float, in_process: bool) -> dict[str, Any]:
             )  # fmt: skip
             assert logs
 
-        timed = await _interleaved([verified_call, direct, direct_raw], reads)
-        verified, plain, raw = (_percentiles(t) for t in timed)
+        timed = await interleaved([verified_call, direct, direct_raw], reads)
+        verified, plain, raw = (
+            dict(zip(("p50_ms", "p99_ms"), p50_p99_ms(t), strict=True)) for t in timed
+        )
         offline = "not checked"
         if hub_read is not None:
             offline = await _offline_check(hub_read, keys[0], chain)
@@ -231,16 +205,17 @@ async def run(reads: int, seconds: float, in_process: bool) -> dict[str, Any]:
             trusted = await attest_header(anchor, resp.proof.evm.block_number, timeout=5)
             proofs.append((resp.record, resp.proof.evm, trusted))
 
-    def verify_all() -> None:
+    def verify_all() -> int:
         for record, proof, trusted in proofs:
             verify_evm_record(record, proof, anchor, trusted)
+        return len(proofs)
 
-    def raw_all() -> None:
+    def raw_all() -> int:
         for record, proof, _ in proofs:
             _raw_work(proof, record, anchor.chain_id)
+        return len(proofs)
 
-    verify_rate = _rate(verify_all, seconds) * len(proofs)
-    raw_rate = _rate(raw_all, seconds) * len(proofs)
+    verify_rate, raw_rate = alternating_rates(verify_all, raw_all, seconds)
     return {
         "verified_path": path,
         "bundle_offline_verify": offline,

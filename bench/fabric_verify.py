@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from tonglian.v1 import records_pb2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import alternating_rates  # noqa: E402
 from hub.verify.fabric import protos  # noqa: E402
 from hub.verify.fabric.block import (  # noqa: E402
     check_data_hash,
@@ -115,20 +114,6 @@ def _raw_signatures(cases: list[tuple[bytes, int, Any, float]]) -> list[tuple[An
     return out
 
 
-def _rates(a: Callable[[], int], b: Callable[[], int], seconds: float) -> tuple[float, float]:
-    """Rates of two batch functions, measured in alternation so that load from other
-    processes on the machine affects both alike; CPU time of this process only."""
-    a(), b()  # warm up (caches, imports)
-    done = [0, 0]
-    spent = [0.0, 0.0]
-    while sum(spent) < 2 * seconds:
-        for i, fn in enumerate((a, b)):
-            start = time.process_time()
-            done[i] += fn()
-            spent[i] += time.process_time() - start
-    return done[0] / spent[0], done[1] / spent[1]
-
-
 def run(seconds: float) -> dict[str, float | int]:
     config_block = (DATA / "config-block.pb").read_bytes()
     cases = _cases()
@@ -152,7 +137,7 @@ def run(seconds: float) -> dict[str, float | int]:
             verify_one(config_block, data, index, rec)
         return len(cases)
 
-    raw_rate, tx_rate = _rates(raw_batch, tx_batch, seconds)
+    raw_rate, tx_rate = alternating_rates(raw_batch, tx_batch, seconds)
     bound = raw_rate / sigs_per_tx
     return {
         "transactions": len(cases),
