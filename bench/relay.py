@@ -1,7 +1,7 @@
 """Relay throughput and latency against the destination's direct write rate, same run.
 
-For each pair of chain kinds (custom→custom, custom→evm, evm→custom; Fabric pairs
-are not measured yet and are reported as such), on fresh devnets and a real
+For each pair of chain kinds (custom→custom, custom→evm, evm→custom, and custom→fabric,
+fabric→custom where Fabric's release binaries are found), on fresh devnets and a real
 `tonglian serve` (mutual TLS):
 
 - direct: the same payloads submitted straight to the destination through its
@@ -47,6 +47,7 @@ import grpc  # noqa: E402
 from eth_utils.address import to_checksum_address  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
+from web3.types import Nonce, TxParams  # noqa: E402
 
 from adapters.base import AdapterContext  # noqa: E402
 from bench.machine import describe  # noqa: E402
@@ -55,6 +56,8 @@ from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
 from devnets.custom.network import CustomDevnet  # noqa: E402
 from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
+from devnets.fabric.binaries import find_release  # noqa: E402
+from devnets.fabric.network import FabricDevnet  # noqa: E402
 from hub.cli.connection import open_channel  # noqa: E402
 from hub.cli.hub_process import HubProcess  # noqa: E402
 from hub.relay.deliverer import CONFIRM_POLL  # noqa: E402
@@ -173,14 +176,17 @@ class EvmEnd:
         """Sends the registry writes 32 at a time; {key: time its receipt was seen}."""
         assert self.w3 is not None
         w3 = self.w3
-        registry = w3.eth.contract(address=self.namespace, abi=contracts.abi("RecordRegistry"))
+        registry = w3.eth.contract(
+            address=to_checksum_address(self.namespace), abi=contracts.abi("RecordRegistry")
+        )
 
         # Nonces assigned here: concurrent sends would otherwise race for the same one.
         nonce = await w3.eth.get_transaction_count(to_checksum_address(self.owner), "pending")
 
         async def one(i: int) -> tuple[str, float]:
             put = registry.functions.put(keys[i], SCHEMA, canonical(payload(i, size)))
-            tx = await put.transact({"from": self.owner, "nonce": nonce + i})
+            params: TxParams = {"from": to_checksum_address(self.owner), "nonce": Nonce(nonce + i)}
+            tx = await put.transact(params)
             await w3.eth.wait_for_transaction_receipt(tx, timeout=120, poll_latency=0.05)
             return keys[i], time.time()
 
@@ -193,11 +199,50 @@ class EvmEnd:
         await self.devnet.down()
 
 
-End = CustomEnd | EvmEnd
+class FabricEnd:
+    """The live Fabric devnet (release binaries from FABRIC_HOME): records chaincode writes
+    as the source, the chaincode's `deliver` inbox as the destination."""
+
+    kind = "fabric"
+
+    def __init__(self, state: Path) -> None:
+        self.devnet = FabricDevnet(state)
+        self.chain = chains_pb2.Chain()
+        self.namespace = ""
+        self.writer: Any = None
+
+    async def up(self, chain_id: str) -> None:
+        info = await self.devnet.up(lambda _: None)
+        self.chain = json_format.ParseDict(info.chain, chains_pb2.Chain())
+        self.chain.chain_id = chain_id
+        self.chain.adapter.timeout_ms = 30_000
+        self.writer = destination_adapter(self.chain)
+        self.namespace = self.writer.namespace
+
+    def inbox(self, name: str) -> str:
+        return self.namespace
+
+    async def write(self, keys: list[str], size: int) -> dict[str, float]:
+        """Invokes `put` through the Gateway 32 at a time; {key: time the commit was seen}."""
+
+        async def one(i: int) -> tuple[str, float]:
+            await self.writer.put(keys[i], SCHEMA, payload(i, size))
+            return keys[i], time.time()
+
+        return dict(await gather_limited(len(keys), one))
+
+    async def down(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
+        await self.devnet.down()
+
+
+End = CustomEnd | EvmEnd | FabricEnd
 
 
 def make_end(kind: str, state: Path) -> End:
-    return CustomEnd(state) if kind == "custom" else EvmEnd(state)
+    ends: dict[str, type[End]] = {"custom": CustomEnd, "evm": EvmEnd, "fabric": FabricEnd}
+    return ends[kind](state)
 
 
 def destination_adapter(chain: chains_pb2.Chain) -> Any:
@@ -211,6 +256,10 @@ def destination_adapter(chain: chains_pb2.Chain) -> Any:
         from adapters.evm import create_adapter as evm_adapter
 
         return evm_adapter(ctx)
+    if chain.kind == chains_pb2.CHAIN_KIND_FABRIC:
+        from adapters.fabric import create_adapter as fabric_adapter
+
+        return fabric_adapter(ctx)
     from adapters.custom import create_adapter as custom_adapter
 
     return custom_adapter(ctx)
@@ -410,6 +459,15 @@ async def pair(
 
 
 PAIRS = ["custom-custom", "custom-evm", "evm-custom"]
+FABRIC_PAIRS = ["custom-fabric", "fabric-custom"]
+FABRIC_MISSING = "fabric pairs: Fabric release binaries not found (FABRIC_HOME or `peer` on PATH)"
+
+
+def available_pairs() -> tuple[list[str], list[str]]:
+    """The pairs this machine can run, and a note for those it cannot."""
+    if find_release() is None:
+        return PAIRS, [FABRIC_MISSING]
+    return PAIRS + FABRIC_PAIRS, []
 
 
 async def run(quick: bool, n: int | None, pairs: list[str]) -> dict[str, Any]:
@@ -425,13 +483,13 @@ async def run(quick: bool, n: int | None, pairs: list[str]) -> dict[str, Any]:
             if quick:
                 sizes = [KIB, MAX_VALUE_BYTES - 64, 1024 * KIB]
             chain_counts = [1, 20] if quick else [1, 5, 20]
-        evm_n = records // 2 if "evm" in p else records
+        evm_n = records // 2 if ("evm" in p or "fabric" in p) else records
         rows += await pair(src_kind, dst_kind, evm_n, sizes, chain_counts)
     return {
         "machine": describe(),
         "concurrency": CONCURRENCY,
         "rows": rows,
-        "not_measured": ["fabric pairs: the relay benchmark does not drive Fabric yet"],
+        "not_measured": [] if any("fabric" in p for p in pairs) else available_pairs()[1],
     }
 
 
@@ -439,7 +497,11 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--quick", action="store_true", help="fewer records and sizes")
     p.add_argument("--records", type=int, help="records per measurement (default 400, quick 100)")
-    p.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated SRC-DST kinds")
+    p.add_argument(
+        "--pairs",
+        default=",".join(available_pairs()[0]),
+        help="comma-separated SRC-DST kinds (default: every pair this machine can run)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = p.parse_args(argv)
     r = asyncio.run(run(args.quick, args.records, args.pairs.split(",")))
