@@ -121,20 +121,21 @@ class RecordReader:
                 yield await self._verified(chain, event.record)
 
 
-def matches(record: records_pb2.Record, flt: query_pb2.RecordFilter) -> bool:
+def selects(record: records_pb2.Record, namespace: str, key_prefix: str, schema: str) -> bool:
+    """Whether a record falls under a selection (an empty namespace or schema is any)."""
     return (
-        (not flt.namespace or record.ref.namespace == flt.namespace)
-        and record.ref.key.startswith(flt.key_prefix)
-        and (not flt.schema or record.schema == flt.schema)
+        (not namespace or record.ref.namespace == namespace)
+        and record.ref.key.startswith(key_prefix)
+        and (not schema or record.schema == schema)
     )
+
+
+def matches(record: records_pb2.Record, flt: query_pb2.RecordFilter) -> bool:
+    return selects(record, flt.namespace, flt.key_prefix, flt.schema)
 
 
 def matches_route(record: records_pb2.Record, route: relay_pb2.Route) -> bool:
-    return (
-        (not route.source_namespace or record.ref.namespace == route.source_namespace)
-        and record.ref.key.startswith(route.key_prefix)
-        and (not route.schema or record.schema == route.schema)
-    )
+    return selects(record, route.source_namespace, route.key_prefix, route.schema)
 
 
 def check_ref(ref: records_pb2.RecordRef) -> None:

@@ -71,6 +71,17 @@ class QueryService(query_pb2_grpc.QueryServicer):
         enforce(call, decision)
         return decision
 
+    def _decide_filter(
+        self, call: AuditedCall, flt: query_pb2.RecordFilter, purpose: str
+    ) -> Policy:
+        """Refuses a listing or watch whose chain, namespace, schema or purpose no rule allows;
+        returns the policy it was decided under, for the per-record checks that follow."""
+        check_purpose(purpose)
+        policy = self._policy.current()
+        request = Request(flt.chain_id, flt.namespace or None, flt.schema or None, purpose)
+        self._decide(policy, call, request)
+        return policy
+
     def _admit(
         self,
         policy: Policy,
@@ -122,13 +133,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         check_filter(flt)
         if request.page_token:
             decode_page_token(request.page_token, flt)
-        check_purpose(request.purpose)
-        policy = self._policy.current()
-        self._decide(
-            policy,
-            call,
-            Request(flt.chain_id, flt.namespace or None, flt.schema or None, request.purpose),
-        )
+        policy = self._decide_filter(call, flt, request.purpose)
         page = await self._reader.list(flt, request.page_size, request.page_token)
         allowed = [r for r in page.records if self._admit(policy, call, r, request.purpose, READ)]
         call.detail.update(returned=len(allowed), withheld=len(page.records) - len(allowed))
@@ -143,13 +148,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         call = current_call()
         flt = request.filter
         check_filter(flt)
-        check_purpose(request.purpose)
-        policy = self._policy.current()
-        self._decide(
-            policy,
-            call,
-            Request(flt.chain_id, flt.namespace or None, flt.schema or None, request.purpose),
-        )
+        self._decide_filter(call, flt, request.purpose)
         # A watch may run for days: its event is written when it opens.
         await call.commit("ok: watch opened")
         async for record in self._reader.watch(flt):
