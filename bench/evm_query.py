@@ -45,9 +45,9 @@ from bench.stats import alternating_rates, interleaved, p50_p99_ms  # noqa: E402
 from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
 from hub.oracles.evm_headers import attest_header  # noqa: E402
-from hub.verify.evm import verify_evm_record  # noqa: E402
-from hub.verify.evm_registry import record_digest  # noqa: E402
 from tonglian.v1 import chains_pb2, records_pb2  # noqa: E402
+from tonglian_proof.verify.evm import verify_evm_record  # noqa: E402
+from tonglian_proof.verify.evm_registry import record_digest  # noqa: E402
 
 KEYS = 20
 SCHEMA = "gov.license.business/v1"
@@ -57,7 +57,7 @@ async def _offline_check(
     hub_read: Callable[[str], Awaitable[Any]], key: str, chain: chains_pb2.Chain
 ) -> str:
     """Whether the hub's bundle re-verifies offline (it needs the recorded attestations)."""
-    from hub.bundle import verify_bundle
+    from tonglian_proof.bundle import verify_bundle
 
     response = await hub_read(key)
     try:

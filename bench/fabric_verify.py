@@ -30,18 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import alternating_rates  # noqa: E402
-from hub.verify.fabric import protos  # noqa: E402
-from hub.verify.fabric.block import (  # noqa: E402
+from tonglian_proof.verify.fabric import protos  # noqa: E402
+from tonglian_proof.verify.fabric.block import (  # noqa: E402
     check_data_hash,
     check_orderer_signatures,
     header_bytes,
     parse_block,
 )
-from hub.verify.fabric.config import load_config  # noqa: E402
-from hub.verify.fabric.msp import load_der, parse_serialized_identity  # noqa: E402
-from hub.verify.fabric.record import check_record, schema_of  # noqa: E402
-from hub.verify.fabric.transaction import parse_endorser_tx, parse_header, verify_endorser_tx  # noqa: E402
-from hub.verify.fabric.verifier import parse_policies  # noqa: E402
+from tonglian_proof.verify.fabric.config import load_config  # noqa: E402
+from tonglian_proof.verify.fabric.msp import load_der, parse_serialized_identity  # noqa: E402
+from tonglian_proof.verify.fabric.record import check_record, schema_of  # noqa: E402
+from tonglian_proof.verify.fabric.transaction import (  # noqa: E402
+    parse_endorser_tx,
+    parse_header,
+    verify_endorser_tx,
+)
+from tonglian_proof.verify.fabric.verifier import parse_policies  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "fabric"
 POLICIES = {"records": "AND('Org1MSP.peer','Org2MSP.peer')"}

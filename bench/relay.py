@@ -39,6 +39,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tonglian_proof.canonical import canonical_json
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -80,10 +82,6 @@ S = adapter_pb2
 def payload(i: int, size: int) -> dict[str, Any]:
     """A JSON value whose canonical form is about `size` bytes."""
     return {"n": i, "pad": "x" * max(0, size - 20)}
-
-
-def canonical(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 async def gather_limited(n: int, fn: Callable[[int], Awaitable[Any]]) -> list[Any]:
@@ -184,7 +182,7 @@ class EvmEnd:
         nonce = await w3.eth.get_transaction_count(to_checksum_address(self.owner), "pending")
 
         async def one(i: int) -> tuple[str, float]:
-            put = registry.functions.put(keys[i], SCHEMA, canonical(payload(i, size)))
+            put = registry.functions.put(keys[i], SCHEMA, canonical_json(payload(i, size)))
             params: TxParams = {"from": to_checksum_address(self.owner), "nonce": Nonce(nonce + i)}
             tx = await put.transact(params)
             await w3.eth.wait_for_transaction_receipt(tx, timeout=120, poll_latency=0.05)
@@ -283,7 +281,7 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
         record = records_pb2.Record(
             ref=records_pb2.RecordRef(chain_id="bench-src", namespace="bench", key=f"d{i:06d}"),
             schema=SCHEMA,
-            value=canonical(payload(i, size)),
+            value=canonical_json(payload(i, size)),
             version=1,
             block_height=1,
             tx_id=f"{run}-{i}",

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import grpc
 
+# The proof core's failures are the hub's too: re-exported so hub code names one module.
+from tonglian_proof.errors import MalformedInput as MalformedInput
+from tonglian_proof.errors import NotAnchored as NotAnchored
+from tonglian_proof.errors import ProofError as ProofError
+from tonglian_proof.errors import ProofRejected as ProofRejected
+
 
 class HubError(Exception):
     """Base class: a failure with a message meant for the person who called."""
@@ -57,19 +63,6 @@ class AuditTampered(HubError):
     status = grpc.StatusCode.DATA_LOSS
 
 
-class ProofRejected(HubError):
-    """A proof does not verify against the chain's trust anchors.
-
-    `reason` says which check failed, in words a person can act on.
-    """
-
-    status = grpc.StatusCode.FAILED_PRECONDITION
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class ChainUnreachable(HubError):
     """A chain (or its adapter) cannot be reached, or did not answer in time."""
 
@@ -92,3 +85,25 @@ class FailedPrecondition(HubError):
     """The thing exists but is not in a state that allows the request."""
 
     status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+# What `except` clauses name when any deliberate failure, hub or proof core, may arrive.
+KNOWN_ERRORS: tuple[type[Exception], ...] = (HubError, ProofError)
+
+_PROOF_STATUS: dict[type[ProofError], grpc.StatusCode] = {
+    MalformedInput: grpc.StatusCode.INVALID_ARGUMENT,
+    ProofRejected: grpc.StatusCode.FAILED_PRECONDITION,
+    NotAnchored: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_of(exc: BaseException) -> grpc.StatusCode | None:
+    """The gRPC status a deliberate failure maps to; None for anything unexpected."""
+    if isinstance(exc, HubError):
+        return exc.status
+    if isinstance(exc, ProofError):
+        for kind in type(exc).__mro__:
+            if kind in _PROOF_STATUS:
+                return _PROOF_STATUS[kind]
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return None

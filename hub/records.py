@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from hub import paging
-from hub.bundle import make_bundle
 from hub.errors import InvalidInput
 from hub.guarded_adapter import GuardedAdapter
 from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
+from tonglian_proof.bundle import make_bundle
 
 MAX_KEY_BYTES = 1024
 MAX_NAMESPACE_BYTES = 256

@@ -9,11 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import remote
 from hub import adapter_plugins
-from hub.anchors import check_anchor
 from hub.errors import InvalidInput, NotFound
 from hub.router import Router
 from hub.store.base import Store
 from tonglian.v1 import chains_pb2
+from tonglian_proof.anchors import check_anchor
 
 CHAIN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_DISPLAY_NAME = 200

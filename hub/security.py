@@ -20,7 +20,7 @@ from hub.errors import InvalidInput
 from hub.pki import load_certificate, load_private_key
 from hub.policy import FixedPolicy, Policy, PolicyDocument, PolicySource, parse_policy
 from hub.reloading_file import ReloadingFile
-from hub.statement import SIGNER_ROLE, StatementSigner
+from tonglian_proof.statement import SIGNER_ROLE, StatementSigner
 
 log = logging.getLogger("tonglian.hub")
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.errors import ProofRejected
-from hub.verify import PROOF_KIND_OF_CHAIN, verify_proof
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
 if TYPE_CHECKING:
-    from hub.verify.evm import TrustedEvmHeader
+    from tonglian_proof.verify.evm import TrustedEvmHeader
 
 # Records per trip to the verification pool (see Verifier.verify_batch).
 BATCH = 64
@@ -122,7 +122,7 @@ class Verifier:
         anchor = chain.trust_anchor.evm
         if anchor.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
             # Validator seals in the header carry the trust; nothing to fetch.
-            from hub.verify.evm_qbft import trusted_from_qbft_seals
+            from tonglian_proof.verify.evm_qbft import trusted_from_qbft_seals
 
             return trusted_from_qbft_seals(proof.evm, anchor)
         from hub.oracles.evm_headers import attest_header
@@ -140,9 +140,9 @@ class Verifier:
 
 def _warm() -> None:
     """Runs in a pool worker at start: imports every verifier."""
-    import hub.verify.evm
-    import hub.verify.fabric
-    import hub.verify.signed_merkle  # noqa: F401
+    import tonglian_proof.verify.evm
+    import tonglian_proof.verify.fabric
+    import tonglian_proof.verify.signed_merkle  # noqa: F401
 
 
 def _verify_each(

@@ -1,17 +1,15 @@
 """The SDK's errors: each carries the gRPC status it stands for and a message to act on.
 
-They subclass hub.errors.HubError, so the `tonglian` CLI maps them to exit codes
-like any other hub error.
+The SDK stands alone (it needs no hub installed), so these are its own classes;
+the `tonglian` CLI maps their status to exit codes.
 """
 
 from __future__ import annotations
 
 import grpc
 
-from hub.errors import HubError
 
-
-class ClientError(HubError):
+class ClientError(Exception):
     """A call failed; `status` is the gRPC status, the message says why."""
 
     def __init__(self, status: grpc.StatusCode, message: str) -> None:

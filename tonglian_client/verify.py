@@ -11,17 +11,18 @@ from pathlib import Path
 
 from cryptography import x509
 
-from hub.bundle import BundleVerdict, verify_bundle
-from hub.statement import VerifiedStatement, verify_statement
 from tonglian.v1 import chains_pb2, query_pb2, records_pb2
 from tonglian_client.errors import CredentialsError
+from tonglian_proof.bundle import BundleVerdict, verify_bundle
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.statement import VerifiedStatement, verify_statement
 
 
 def verify_record(
     record: records_pb2.VerifiedRecord | records_pb2.ProofBundle,
     anchor: chains_pb2.TrustAnchor | None = None,
 ) -> BundleVerdict:
-    """Raises hub.errors.ProofRejected naming the failing check."""
+    """Raises tonglian_proof.errors.ProofRejected naming the failing check."""
     bundle = record.bundle if isinstance(record, records_pb2.VerifiedRecord) else record
     return verify_bundle(bundle, anchor)
 
@@ -42,7 +43,5 @@ def verify_answer(
         verified.answer != answer.answer
         or verified.body.get("audit_sequence") != answer.audit_sequence
     ):
-        from hub.errors import ProofRejected
-
         raise ProofRejected("the response's answer differs from the signed statement")
     return verified

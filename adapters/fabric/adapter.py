@@ -46,6 +46,7 @@ from adapters.fabric.protos import (
 )
 from adapters.fabric.signer import Signer
 from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
+from tonglian_proof.canonical import canonical_json
 
 ADAPTER_NAME = "fabric/0.1.0"
 DELIVER_STATUS_SUCCESS = 200
@@ -63,10 +64,6 @@ class Committed:
     tx_id: str
     block_number: int
     result: bytes
-
-
-def canonical_json(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def chaincode_result(envelope: Message) -> Message:

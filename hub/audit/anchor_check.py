@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from hub.audit.anchoring import HEAD_SCHEMA, head_value
 from hub.audit.chain_check import Finding
-from hub.bundle import verify_bundle
-from hub.errors import HubError
+from hub.errors import KNOWN_ERRORS
 from tonglian.v1 import audit_pb2, chains_pb2
+from tonglian_proof.bundle import verify_bundle
 
 
 def check_anchor_proofs(
@@ -30,7 +30,7 @@ def check_anchor_proofs(
         record = anchor.bundle.record
         try:
             verify_bundle(anchor.bundle, (trusted or {}).get(anchor.chain_id))
-        except HubError as exc:
+        except KNOWN_ERRORS as exc:
             findings.append(Finding(anchor.sequence, f"{where}: the proof does not verify: {exc}"))
             continue
         if (

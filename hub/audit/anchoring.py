@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hub.audit.hashing import canonical_json
 from hub.audit.log import AuditLog
-from hub.errors import ChainUnreachable, HubError
+from hub.errors import KNOWN_ERRORS, ChainUnreachable, HubError
 from hub.principal import HUB
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
 from hub.router import Router
 from tonglian.v1 import adapter_pb2, audit_pb2, records_pb2, relay_pb2
+from tonglian_proof.canonical import canonical_json
 
 log = logging.getLogger("tonglian.hub")
 
@@ -41,7 +41,7 @@ def head_key(sequence: int) -> str:
 def head_value(sequence: int, head_hash: bytes) -> bytes:
     return canonical_json(
         {"format": HEAD_FORMAT, "sequence": sequence, "head_hash": head_hash.hex()}
-    ).encode()
+    )
 
 
 class Anchorer:
@@ -143,7 +143,7 @@ class Anchorer:
             await asyncio.sleep(self.interval)
             try:
                 await self.anchor_once()
-            except HubError as exc:
+            except KNOWN_ERRORS as exc:
                 log.warning("could not anchor the audit log on %s: %s", self.chain_id, exc)
             except Exception:
                 log.exception("anchoring the audit log failed")

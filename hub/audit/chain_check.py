@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.audit.hashing import GENESIS, event_hash
 from tonglian.v1 import audit_pb2
+from tonglian_proof.audit_hash import GENESIS, event_hash
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from hub.audit import sqlite as q
-from hub.audit.hashing import canonical_json, timestamp_of
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import audit_pb2
+from tonglian_proof.audit_hash import timestamp_of
+from tonglian_proof.canonical import canonical_text
 
 MAX_FIELD = 2000
 EXPORT_PAGE = 500
@@ -55,7 +56,7 @@ class AuditLog:
             target=_clip(target),
             purpose=_clip(purpose),
             outcome=_clip(outcome),
-            detail_json=canonical_json(dict(detail or {})),
+            detail_json=canonical_text(dict(detail or {})),
         )
         return await self._store.run(q.append(draft, evidence))
 

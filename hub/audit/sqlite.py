@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from hub.audit.hashing import GENESIS, event_hash, time_us, timestamp_of
 from tonglian.v1 import audit_pb2
+from tonglian_proof.audit_hash import GENESIS, event_hash, time_us, timestamp_of
 
 _COLUMNS = (
     "sequence, previous_hash, hash, time_us, principal, action, target, purpose, outcome, "

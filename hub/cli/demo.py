@@ -23,7 +23,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-from hub.bundle import decode_bundle, encode_bundle, verify_bundle
 from hub.cli import exit_codes
 from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from hub.cli.output import Progress
@@ -31,13 +30,14 @@ from hub.cli.query import print_record
 from hub.demo import cast
 from hub.demo.deliveries import create_route, wait_final
 from hub.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
-from hub.errors import InvalidInput, ProofRejected
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_KEY, Credentials
 from tonglian_client.errors import ClientError
 from tonglian_client.verify import verify_answer
+from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
+from tonglian_proof.errors import ProofError
 
 DELIVERY_TIMEOUT = 20.0
 
@@ -284,7 +284,7 @@ class Demo:
         try:
             verify_bundle(decode_bundle(bytes(tampered)), anchor)
             self.step(f"ERROR: the tampered bundle {bad} verified")
-        except (InvalidInput, ProofRejected) as exc:
+        except ProofError as exc:
             self.step(f"flipped one byte into {bad}: refused ({str(exc)[:120]})")
 
     def _audit_verify(self, creds: Credentials | None) -> int:

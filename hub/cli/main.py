@@ -27,9 +27,10 @@ from hub.cli import (
 )
 from hub.cli.connection import hub_address
 from hub.cli.output import error
-from hub.errors import HubError, ProofRejected
+from hub.errors import HubError, ProofError, ProofRejected, status_of
 from tonglian_client.channel import explain, is_handshake_failure
 from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY, Credentials
+from tonglian_client.errors import ClientError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProofRejected as exc:
         error(f"verification failed: {exc.reason}")
         return exit_codes.FAILED
-    except HubError as exc:
+    except (HubError, ProofError) as exc:
+        error(str(exc))
+        return exit_codes.for_status(status_of(exc) or grpc.StatusCode.UNKNOWN)
+    except ClientError as exc:
         error(str(exc))
         return exit_codes.for_status(exc.status)
 

@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from hub.bundle import encode_bundle
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
+from tonglian_proof.bundle import encode_bundle
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

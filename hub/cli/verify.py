@@ -10,12 +10,12 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from hub.bundle import decode_bundle, verify_bundle
 from hub.cli import exit_codes
 from hub.cli.chains import _parse_json_file
 from hub.cli.output import error, print_json, to_json
-from hub.errors import InvalidInput, ProofRejected
 from tonglian.v1 import chains_pb2
+from tonglian_proof.bundle import decode_bundle, verify_bundle
+from tonglian_proof.errors import MalformedInput, ProofRejected
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,9 +45,9 @@ def _load_anchor(path: Path) -> chains_pb2.TrustAnchor:
     try:
         return chains_pb2.TrustAnchor.FromString(path.read_bytes())
     except OSError as exc:
-        raise InvalidInput(f"cannot read trust anchor file {path}: {exc.strerror}") from exc
+        raise MalformedInput(f"cannot read trust anchor file {path}: {exc.strerror}") from exc
     except DecodeError as exc:
-        raise InvalidInput(f"trust anchor file {path} does not parse: {exc}") from exc
+        raise MalformedInput(f"trust anchor file {path} does not parse: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         bundle = decode_bundle(data)
         verdict = verify_bundle(bundle, anchor)
-    except (InvalidInput, ProofRejected) as exc:
+    except (MalformedInput, ProofRejected) as exc:
         reason = exc.reason if isinstance(exc, ProofRejected) else str(exc)
         if args.json:
             print_json({"file": str(args.file), "verified": False, "reason": reason})

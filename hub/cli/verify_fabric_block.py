@@ -11,8 +11,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from hub.errors import InvalidInput
-from hub.verify.fabric.report import TxVerdict, verify_blocks
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.fabric.report import TxVerdict, verify_blocks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def _read(path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise MalformedInput(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _policies(items: Sequence[str]) -> dict[str, str]:
@@ -56,7 +56,7 @@ def _policies(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip() or not text.strip():
-            raise InvalidInput(f"--policy {item!r} is not CHAINCODE=POLICY")
+            raise MalformedInput(f"--policy {item!r} is not CHAINCODE=POLICY")
         out[name.strip()] = text
     return out
 
@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
         config = _read(args.config)
         blocks = [_read(path) for path in args.blocks]
         verdicts = verify_blocks(config, blocks, _policies(args.policy))
-    except InvalidInput as exc:
+    except MalformedInput as exc:
         print(f"tonglian verify fabric-block: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -28,10 +28,10 @@ from adapters.base import (
 from hub.conformance import tamper
 from hub.conformance.scorecard import ClauseResult, Outcome, Scorecard
 from hub.conformance.writers import Writer
-from hub.errors import HubError, ProofRejected
+from hub.errors import KNOWN_ERRORS, HubError, ProofError, ProofRejected
 from hub.verification import Verifier
-from hub.verify import PROOF_KIND_OF_CHAIN
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
+from tonglian_proof.verify import PROOF_KIND_OF_CHAIN
 
 T = TypeVar("T")
 S = adapter_pb2.SubmissionState
@@ -145,7 +145,7 @@ class _Run:
             outcome, evidence = await check()
         except (ClauseFailed, Late) as exc:
             outcome, evidence = "fail", [str(exc)]
-        except (AdapterError, HubError) as exc:
+        except (AdapterError, HubError, ProofError) as exc:
             outcome, evidence = "fail", [f"{type(exc).__name__}: {exc}"]
         except Exception as exc:  # a crashing adapter is a failing adapter
             outcome, evidence = "fail", [f"crashed: {type(exc).__name__}: {exc}"]
@@ -396,11 +396,7 @@ class _Run:
         for t in variants:
             try:
                 await verifier.verify(chain, t.record, t.proof)
-            except ProofRejected:
-                continue
-            except HubError as exc:  # e.g. the header oracle refused: still not accepted
-                if isinstance(exc, ProofRejected):
-                    continue
+            except KNOWN_ERRORS:  # refused, or the header oracle refused: not accepted
                 continue
             accepted.append(t.what)
         if accepted:

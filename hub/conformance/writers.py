@@ -14,6 +14,7 @@ import contextlib
 from typing import Any, Protocol
 
 from devnets.base import DevnetInfo
+from tonglian_proof.canonical import canonical_json
 
 SCHEMA = "tonglian.conformance/v1"
 
@@ -71,13 +72,11 @@ class EvmWriter:
         self.w3 = AsyncWeb3(AsyncHTTPProvider(info.endpoints["rpc"]))
 
     async def write(self, key: str, value: dict[str, Any]) -> int:
-        import json
-
         from web3.types import RPCEndpoint
 
         from devnets.evm import contracts
 
-        body = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        body = canonical_json(value)
         receipt = await contracts.put_record(
             self.w3,
             self.info.extra["registry_address"],

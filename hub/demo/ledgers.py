@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from devnets.evm.network import EvmDevnet
 from devnets.fabric.binaries import FabricRelease
 from devnets.fabric.network import FabricDevnet
 from tonglian.v1 import chains_pb2
+from tonglian_proof.canonical import canonical_json
 
 # Blocks of 0.5 s and 2 confirmations: a record is final about a second after it is mined.
 EVM_BLOCK_TIME = 0.5
@@ -57,10 +57,6 @@ class Ledger(Protocol):
     async def down(self) -> None: ...
 
     def stop_hint(self) -> str: ...
-
-
-def canonical(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _chain(info: DevnetInfo, chain_id: str) -> chains_pb2.Chain:
@@ -143,7 +139,7 @@ class EvmLedger:
         """Writes through the registry contract and waits until the block is final."""
         registry = to_checksum_address(self.namespace)
         receipt = await contracts.put_record(
-            self.w3, registry, to_checksum_address(self._owner), key, schema, canonical(value)
+            self.w3, registry, to_checksum_address(self._owner), key, schema, canonical_json(value)
         )
         height = int(receipt["blockNumber"])
         final = height + self.devnet.finality_depth

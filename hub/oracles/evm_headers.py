@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 
 from hub.errors import ChainUnreachable, ProofRejected
-from hub.verify.evm import TrustedEvmHeader
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify.evm import TrustedEvmHeader
 
 MAX_RESPONSE_BYTES = 1 << 20
 

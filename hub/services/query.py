@@ -15,15 +15,15 @@ from collections.abc import AsyncIterator
 from google.protobuf.json_format import MessageToDict
 
 from hub.audit.call import AuditedCall, current_call
-from hub.bundle import encode_bundle
 from hub.catalog.catalog import SchemaCatalog
 from hub.errors import FailedPrecondition, InvalidInput, PermissionDenied
 from hub.policy import PREDICATE, READ, Decision, Policy, PolicySource, Request
 from hub.predicate import check_predicate, describe, evaluate
 from hub.records import RecordReader, check_filter, check_ref, decode_page_token
 from hub.services.status import Context, streaming, unary
-from hub.statement import StatementSigner, encode_statement
 from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
+from tonglian_proof.bundle import encode_bundle
+from tonglian_proof.statement import StatementSigner, encode_statement
 
 MAX_PURPOSE = 200
 

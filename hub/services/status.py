@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from hub.errors import HubError
+from hub.errors import status_of
 
 log = logging.getLogger("tonglian.hub")
 
@@ -26,15 +26,16 @@ MAX_MESSAGE_CHARS = 2000
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _message(exc: HubError) -> str:
+def _message(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
 
 
 async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> None:
-    """Aborts the call with the status of a HubError; anything else is logged, INTERNAL."""
-    if isinstance(exc, HubError):
-        await context.abort(exc.status, _message(exc))
+    """Aborts the call with the status of a deliberate failure; anything else is INTERNAL."""
+    status = status_of(exc)
+    if status is not None:
+        await context.abort(status, _message(exc))
     log.exception("unexpected failure in %s", method.__qualname__)
     await context.abort(
         grpc.StatusCode.INTERNAL,

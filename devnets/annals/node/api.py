@@ -32,8 +32,9 @@ from typing import Any
 
 from aiohttp import web
 
-from devnets.annals.node import sealing
 from devnets.annals.node.book import Block, Book, BookError
+from tonglian_proof.canonical import canonical_text
+from tonglian_proof.errors import MalformedInput
 
 BOOK = web.AppKey("book", Book)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -224,7 +225,10 @@ async def post_tx(request: web.Request) -> web.Response:
         raise bad("tombstone must be a boolean")
     if tombstone == ("doc" in doc):
         raise bad("give exactly one of doc and tombstone: true")
-    text = "" if tombstone else sealing.canonical(doc["doc"]).decode()
+    try:
+        text = "" if tombstone else canonical_text(doc["doc"])
+    except MalformedInput as exc:
+        raise bad(f"doc cannot be canonical JSON: {exc}") from None
     if len(text) > MAX_DOC:
         raise BookError(413, "TOO_LARGE", f"doc is larger than {MAX_DOC} bytes")
     tx = {

@@ -12,22 +12,17 @@ seal    = Ed25519 over b"tonglian/signed-merkle/header/v1\\n" ‖ header
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tonglian_proof.canonical import canonical_json
+
 SEAL_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 
 
-def canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
 def tx_hash(network: str, tx: dict[str, Any]) -> bytes:
-    body = canonical(
+    body = canonical_json(
         {
             "collection": tx["space"],
             "deleted": tx["tombstone"],
@@ -56,7 +51,7 @@ def merkle_root(leaves: list[bytes]) -> bytes:
 def sealed_header(
     network: str, number: int, parent: bytes, root: bytes, time_ms: int, count: int
 ) -> bytes:
-    return canonical(
+    return canonical_json(
         {
             "height": number,
             "ledger_id": network,

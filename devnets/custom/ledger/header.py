@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from devnets.custom.ledger.canonical import canonical_bytes
+from tonglian_proof.canonical import canonical_json
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 GENESIS_PARENT = "00" * 32
@@ -28,7 +28,7 @@ class Header:
     record_count: int
 
     def to_bytes(self) -> bytes:
-        return canonical_bytes(
+        return canonical_json(
             {
                 "ledger_id": self.ledger_id,
                 "height": self.height,

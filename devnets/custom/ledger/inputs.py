@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
-from devnets.custom.ledger.canonical import canonical_json
 from devnets.custom.ledger.chain import LedgerError
+from tonglian_proof.canonical import canonical_text
+from tonglian_proof.errors import MalformedInput
 
 MAX_BODY_BYTES = 1 << 20
 MAX_VALUE_BYTES = 256 << 10
@@ -79,8 +80,8 @@ def value_and_deleted(doc: dict[str, Any]) -> tuple[str, bool]:
     if "value" not in doc:
         raise bad("value is required (any JSON value) unless deleted is true")
     try:
-        text = canonical_json(doc["value"])
-    except ValueError as exc:
+        text = canonical_text(doc["value"])
+    except MalformedInput as exc:
         raise bad(f"value cannot be canonical JSON: {exc}") from None
     if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
         raise LedgerError(413, "too_large", f"value is larger than {MAX_VALUE_BYTES} bytes")

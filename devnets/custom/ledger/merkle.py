@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from devnets.custom.ledger.canonical import canonical_bytes
+from tonglian_proof.canonical import canonical_json
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -42,7 +42,7 @@ class PathStep:
 
 
 def leaf_hash(fields: LeafFields) -> bytes:
-    body = canonical_bytes(
+    body = canonical_json(
         {
             "collection": fields.collection,
             "deleted": fields.deleted,

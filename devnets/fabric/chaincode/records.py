@@ -21,7 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from tonglian_proof.canonical import canonical_json
+from tonglian_proof.errors import MalformedInput
 
 INBOX_OBJECT_TYPE = "delivery"
 # Composite keys start with U+0000: Fabric keeps them out of plain range
@@ -74,11 +77,6 @@ class Outcome:
     event: Event | None = None
 
 
-def canonical_json(obj: Any) -> bytes:
-    """UTF-8, sorted keys, no insignificant space: the bytes every reader sees."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def nesting_depth(text: str) -> int:
     """Deepest [ / { nesting outside strings (a cheap scan, before json.loads)."""
     depth = deepest = 0
@@ -118,7 +116,10 @@ def record_bytes(schema: str, value: str) -> bytes:
     if obj.get("schema", schema) != schema:
         raise ContractError(f"value names schema {obj['schema']!r}, argument says {schema!r}")
     obj["schema"] = schema
-    return canonical_json(obj)
+    try:
+        return canonical_json(obj)
+    except MalformedInput as exc:
+        raise ContractError(str(exc)) from exc
 
 
 def inbox_key(delivery_id: str) -> str:

@@ -390,8 +390,8 @@ async def test_audit_log_records_every_call_and_verify_finds_tampering(
     from google.protobuf.json_format import MessageToDict
     from google.protobuf.json_format import ParseDict as Parse
 
-    from hub.audit.hashing import event_hash
     from tonglian.v1 import audit_pb2
+    from tonglian_proof.audit_hash import event_hash
 
     rewritten, previous = [lines[0]], bytes(32)
     for line in lines[1:]:

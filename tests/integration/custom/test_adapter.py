@@ -17,8 +17,8 @@ from adapters.base import (
 from adapters.custom import create_adapter
 from devnets.custom.writer import write_record
 from devnets.process import free_port
-from hub.verify.signed_merkle import verify_signed_merkle_record
 from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
+from tonglian_proof.verify.signed_merkle import verify_signed_merkle_record
 
 pytestmark = pytest.mark.integration
 SCHEMA = "gov.license.business/v1"

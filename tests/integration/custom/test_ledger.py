@@ -14,8 +14,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from devnets.custom.network import CustomDevnet
 from devnets.custom.writer import write_record
 from hub.errors import ProofRejected
-from hub.verify.signed_merkle import validate_trust_anchor, verify_signed_merkle_record
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify.signed_merkle import validate_trust_anchor, verify_signed_merkle_record
 
 pytestmark = pytest.mark.integration
 SCHEMA = "gov.license.business/v1"

@@ -14,9 +14,9 @@ from devnets.evm.fixtures import EvmDevnetFactory, RunningEvmDevnet
 from devnets.process import free_port
 from hub.errors import ChainUnreachable, ProofRejected
 from hub.oracles.evm_headers import attest_header, trusted_from_attestations
-from hub.verify.evm import verify_evm_record
 from tests.integration.evm.conftest import Chain
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify.evm import verify_evm_record
 
 pytestmark = pytest.mark.integration
 

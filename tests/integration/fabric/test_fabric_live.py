@@ -39,7 +39,7 @@ def _key(prefix: str = "license") -> str:
 def _verify(
     response: adapter_pb2.ReadRecordResponse, anchor: chains_pb2.FabricTrustAnchor
 ) -> list[str]:
-    from hub.verify.fabric import verify_fabric_record
+    from tonglian_proof.verify.fabric import verify_fabric_record
 
     return verify_fabric_record(response.record, response.proof.fabric, anchor)
 

@@ -8,9 +8,9 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
-from hub.bundle import decode_bundle, encode_bundle, verify_bundle
 from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from google.protobuf.json_format import ParseDict
 from adapters.base import AdapterContext
 from adapters.fabric import FabricAdapter, create_adapter
 from devnets.base import DevnetInfo
-from hub.bundle import decode_bundle, encode_bundle, verify_bundle
 from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
 

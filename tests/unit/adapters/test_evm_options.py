@@ -10,8 +10,8 @@ from adapters.base import AdapterContext, AdapterMisconfigured
 from adapters.evm import contracts
 from adapters.evm.options import resolve
 from devnets.evm.compile import ARTIFACT_PATH
-from hub.verify.evm_registry import digest_slot, version_slot
 from tonglian.v1 import chains_pb2
+from tonglian_proof.verify.evm_registry import digest_slot, version_slot
 
 ANCHOR = chains_pb2.TrustAnchor(
     evm=chains_pb2.EvmTrustAnchor(

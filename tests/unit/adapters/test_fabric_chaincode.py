@@ -132,11 +132,15 @@ async def test_stream_writes_are_serialised() -> None:
     assert peak == 1
 
 
-async def test_exceptions_become_error_responses() -> None:
+async def test_exceptions_become_error_responses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 4: an exception in a transaction still produces an answer."""
     handler = shim.GuardedHandler("cc", None)
-    # A lone surrogate escape parses, then cannot be encoded as UTF-8: UnicodeEncodeError.
-    bad = shim.chaincode_pb2.ChaincodeInput(args=[b"put", b"k", b"s", b'{"a":"\\ud800"}'])
+
+    def explode(schema: str, value: str) -> bytes:
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(records, "record_bytes", explode)
+    bad = shim.chaincode_pb2.ChaincodeInput(args=[b"put", b"k", b"s", b'{"a":1}'])
     response, event = await handler._run(_msg(shim.CCMsg.TRANSACTION, bad.SerializeToString()))
     assert response.status == 500 and "UnicodeEncodeError" in response.message and event is None
     caller = shim.chaincode_pb2.ChaincodeInput(args=[b"nope"])
@@ -158,3 +162,12 @@ def test_keepalive_options_accept_peer_pings() -> None:
     options = dict(shim.KEEPALIVE_OPTIONS)
     assert options["grpc.http2.min_ping_interval_without_data_ms"] <= 60_000
     assert options["grpc.keepalive_permit_without_calls"] == 1
+
+
+async def test_value_without_canonical_form_is_a_caller_error() -> None:
+    """A lone surrogate parses as JSON but has no RFC 8785 form: the caller is told, 400."""
+    handler = shim.GuardedHandler("cc", None)
+    bad = shim.chaincode_pb2.ChaincodeInput(args=[b"put", b"k", b"s", b'{"a":"\\ud800"}'])
+    response, event = await handler._run(_msg(shim.CCMsg.TRANSACTION, bad.SerializeToString()))
+    assert response.status == 400 and event is None
+    assert "value has no canonical JSON form" in response.message

@@ -10,11 +10,11 @@ import pytest
 
 from hub.audit.chain_check import check_chain
 from hub.audit.export_file import AuditExport, read_export, write_export
-from hub.audit.hashing import GENESIS, event_hash
 from hub.audit.log import AuditLog
 from hub.errors import InvalidInput
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import audit_pb2
+from tonglian_proof.audit_hash import GENESIS, event_hash
 
 
 @pytest.fixture

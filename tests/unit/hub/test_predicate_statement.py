@@ -9,11 +9,12 @@ import pytest
 from cryptography import x509
 
 from hub import pki
-from hub.errors import InvalidInput, ProofRejected
+from hub.errors import InvalidInput
 from hub.predicate import check_predicate, describe, evaluate
-from hub.statement import StatementSigner, encode_statement, verify_statement
 from tonglian.v1 import query_pb2
 from tonglian_client import predicates as p
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.statement import StatementSigner, encode_statement, verify_statement
 
 RESIDENCE = {
     "valid_from": "2020-03-01",

@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.x509.oid import NameOID
 
-from hub.verify.fabric import protos
-from hub.verify.fabric.block import Block, header_bytes
-from hub.verify.fabric.record import schema_of
 from tonglian.v1 import records_pb2
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.block import Block, header_bytes
+from tonglian_proof.verify.fabric.record import schema_of
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fabric"
 N_P256 = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.errors import InvalidInput
-from hub.verify.evm_anchor import anchor_problems, validate_evm_anchor
 from tonglian.v1 import chains_pb2
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.evm_anchor import anchor_problems, validate_evm_anchor
 
 
 def quorum_anchor(**changes: object) -> chains_pb2.EvmTrustAnchor:
@@ -55,7 +55,7 @@ def test_good_anchors_pass() -> None:
     ],
 )
 def test_each_problem_is_named(changes: dict[str, object], fragment: str) -> None:
-    with pytest.raises(InvalidInput, match="invalid EVM trust anchor") as info:
+    with pytest.raises(MalformedInput, match="invalid EVM trust anchor") as info:
         validate_evm_anchor(quorum_anchor(**changes))
     assert fragment in str(info.value)
 

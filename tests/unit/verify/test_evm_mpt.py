@@ -8,7 +8,7 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.verify.mpt import EMPTY_TRIE_ROOT, MptError, nibbles, walk_proof
+from tonglian_proof.verify.mpt import EMPTY_TRIE_ROOT, MptError, nibbles, walk_proof
 
 Node = list  # decoded trie node
 

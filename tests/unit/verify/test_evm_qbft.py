@@ -10,11 +10,11 @@ import rlp
 from eth_keys.datatypes import PrivateKey
 from google.protobuf import json_format
 
-from hub.errors import ProofRejected
-from hub.verify.evm import verify_evm_record
-from hub.verify.evm_header import decode_header, qbft_block_hash
-from hub.verify.evm_qbft import qbft_quorum, trusted_from_qbft_seals
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.evm import verify_evm_record
+from tonglian_proof.verify.evm_header import decode_header, qbft_block_hash
+from tonglian_proof.verify.evm_qbft import qbft_quorum, trusted_from_qbft_seals
 
 VECTOR = json.loads(Path(__file__).with_name("test_evm_vector.json").read_text())
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(4)]

@@ -13,9 +13,9 @@ import rlp
 from eth_hash.auto import keccak
 from google.protobuf import json_format
 
-from hub.errors import ProofRejected
-from hub.verify.evm import TrustedEvmHeader, verify_evm_record
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.evm import TrustedEvmHeader, verify_evm_record
 
 VECTOR = json.loads(Path(__file__).with_name("test_evm_vector.json").read_text())
 

@@ -13,9 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.block import (
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.block import (
     check_data_hash,
     check_orderer_signatures,
     data_hash,
@@ -23,8 +23,8 @@ from hub.verify.fabric.block import (
     parse_block,
     validation_flags,
 )
-from hub.verify.fabric.config import load_config
-from hub.verify.fabric.policy import parse_signature_policy
+from tonglian_proof.verify.fabric.config import load_config
+from tonglian_proof.verify.fabric.policy import parse_signature_policy
 
 MANIFEST = json.loads(ff.read("manifest.json"))
 AT = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import InvalidInput
-from hub.verify.fabric.config import parse_config_block
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.fabric.config import parse_config_block
 
 MANIFEST = json.loads(ff.read("manifest.json"))
 
@@ -30,7 +30,7 @@ def test_config_matches_manifest() -> None:
 
 
 def test_not_a_config_block() -> None:
-    with pytest.raises(InvalidInput, match="block 7 is not a config block"):
+    with pytest.raises(MalformedInput, match="block 7 is not a config block"):
         parse_config_block(ff.block_bytes(7))
-    with pytest.raises(InvalidInput, match="config block does not parse"):
+    with pytest.raises(MalformedInput, match="config block does not parse"):
         parse_config_block(b"\x0a\x03abc\xff")

@@ -11,9 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify.fabric.config import load_config, parse_config_block
-from hub.verify.fabric.msp import clear_cache
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.fabric.config import load_config, parse_config_block
+from tonglian_proof.verify.fabric.msp import clear_cache
 
 AT = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
@@ -31,11 +31,11 @@ def test_roles_from_node_ous_and_intermediate_chain() -> None:
 
 
 def test_real_roots_still_chain_in_modified_config() -> None:
-    from hub.verify.fabric.block import parse_block
+    from tonglian_proof.verify.fabric.block import parse_block
 
     cfg = load_config(ff.world().config)
     blk = parse_block(ff.block_bytes(7))
-    from hub.verify.fabric.transaction import parse_header
+    from tonglian_proof.verify.fabric.transaction import parse_header
 
     h = parse_header(7, 0, blk.envelopes[0])
     assert (
@@ -105,5 +105,5 @@ def test_identity_of_unknown_msp() -> None:
 def test_crl_not_signed_by_msp_ca_makes_config_unusable() -> None:
     w = ff.world()
     bad = ff.config_with(crls={"Org2MSP": [w.rogue_ca.crl([1])]})
-    with pytest.raises(InvalidInput, match=r"CRL of .* is not signed by any of the MSP's CAs"):
+    with pytest.raises(MalformedInput, match=r"CRL of .* is not signed by any of the MSP's CAs"):
         parse_config_block(bad)

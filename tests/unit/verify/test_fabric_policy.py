@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hub.verify.fabric.policy import (
+from tonglian_proof.verify.fabric.policy import (
     ImplicitMetaPolicy,
     OutOf,
     PolicyGroup,

@@ -16,11 +16,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import ProofRejected
-from hub.verify.fabric.block import parse_block
-from hub.verify.fabric.config import load_config
-from hub.verify.fabric.qscc import check_qscc
-from hub.verify.fabric.transaction import Header, parse_header
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric.block import parse_block
+from tonglian_proof.verify.fabric.config import load_config
+from tonglian_proof.verify.fabric.qscc import check_qscc
+from tonglian_proof.verify.fabric.transaction import Header, parse_header
 
 NOW = datetime(2026, 11, 27, 1, 5, tzinfo=UTC)
 BLOCK = ff.block_bytes(7)
@@ -115,7 +115,7 @@ def test_label_must_match_signer() -> None:
 
 
 def test_signature_tampered() -> None:
-    from hub.verify.fabric import protos
+    from tonglian_proof.verify.fabric import protos
 
     w = ff.world()
     bad = answer(w.org2_peer)

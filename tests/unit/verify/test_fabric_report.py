@@ -11,8 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import InvalidInput
-from hub.verify.fabric.report import verify_blocks
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.fabric.report import verify_blocks
 
 MANIFEST = json.loads(ff.read("manifest.json"))
 RECORDS = {"records": "AND('Org1MSP.peer','Org2MSP.peer')"}
@@ -78,9 +78,9 @@ def test_resigned_three_signature_blocks_in_modified_config() -> None:
 
 
 def test_unusable_input() -> None:
-    with pytest.raises(InvalidInput, match="block file 1"):
+    with pytest.raises(MalformedInput, match="block file 1"):
         verify_blocks(ff.read("config-block.pb"), [b"\xff\x00garbage"])
-    with pytest.raises(InvalidInput, match="not a config block"):
+    with pytest.raises(MalformedInput, match="not a config block"):
         verify_blocks(ff.block_bytes(7), [ff.block_bytes(7)])
-    with pytest.raises(InvalidInput, match="policy syntax error at position"):
+    with pytest.raises(MalformedInput, match="policy syntax error at position"):
         verify_blocks(ff.read("config-block.pb"), [ff.block_bytes(7)], {"records": "AND("})

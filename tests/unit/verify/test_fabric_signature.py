@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.verify.fabric.signature import signature_problem
+from tonglian_proof.verify.fabric.signature import signature_problem
 
 
 def test_low_s_required() -> None:

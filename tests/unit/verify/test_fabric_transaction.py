@@ -18,12 +18,16 @@ from tonglian.v1 import records_pb2
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import verify_fabric_record
-from hub.verify.fabric.block import parse_block
-from hub.verify.fabric.config import load_config
-from hub.verify.fabric.transaction import parse_endorser_tx, parse_header, verify_endorser_tx
-from hub.verify.fabric.verifier import parse_policies
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import verify_fabric_record
+from tonglian_proof.verify.fabric.block import parse_block
+from tonglian_proof.verify.fabric.config import load_config
+from tonglian_proof.verify.fabric.transaction import (
+    parse_endorser_tx,
+    parse_header,
+    verify_endorser_tx,
+)
+from tonglian_proof.verify.fabric.verifier import parse_policies
 
 MANIFEST = json.loads(ff.read("manifest.json"))
 ALL_ENDORSER_TXS = [
@@ -161,7 +165,7 @@ def test_write_set_edited_after_endorsement_breaks_signature() -> None:
     w = ff.world()
 
     def swap_value(txrw: Any) -> None:
-        from hub.verify.fabric import protos
+        from tonglian_proof.verify.fabric import protos
 
         ns = next(n for n in txrw.ns_rwset if n.namespace == "records")
         kv = protos.kv_rwset.KVRWSet.FromString(ns.rwset)
@@ -186,7 +190,7 @@ def check_record_only(block: bytes) -> None:
 
 def test_envelope_moved_to_other_tx_id_breaks_binding() -> None:
     """A real endorsement pasted into a tx with another creator: proposal hash mismatch."""
-    from hub.verify.fabric import protos
+    from tonglian_proof.verify.fabric import protos
 
     w = ff.world()
     blk = ff.parse(ff.block_bytes(7))

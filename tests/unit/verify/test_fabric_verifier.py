@@ -22,8 +22,8 @@ from tonglian.v1 import records_pb2
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import fabric_forge as ff
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import protos, verify_fabric_record
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import protos, verify_fabric_record
 
 MANIFEST = json.loads(ff.read("manifest.json"))
 USER_TXS = [

@@ -1,4 +1,4 @@
-"""hub.verify.signed_merkle against blocks built here from the spec in its docstring."""
+"""tonglian_proof.verify.signed_merkle against blocks built here from the spec in its docstring."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify.signed_merkle import validate_trust_anchor, verify_signed_merkle_record
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.signed_merkle import validate_trust_anchor, verify_signed_merkle_record
 
 LEDGER = "ledger-under-test"
 TIME_MS = 1_732_670_000_123
@@ -429,7 +429,7 @@ def test_valid_anchor_passes() -> None:
 def test_invalid_anchor_is_refused(edit, why: str) -> None:  # type: ignore[no-untyped-def]
     anc = anchor()
     edit(anc)
-    with pytest.raises(InvalidInput, match=why.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(MalformedInput, match=why.replace("(", r"\(").replace(".", r"\.")):
         validate_trust_anchor(anc)
     assert "trust anchor unusable" in rejected(*_one(block(1)), anc)
 

@@ -13,25 +13,29 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.block import (
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.block import (
     check_data_hash,
     check_orderer_signatures,
     parse_block,
     validation_flags,
 )
-from hub.verify.fabric.config import ChannelConfig, load_config
-from hub.verify.fabric.policy import Policy, parse_policy_text
-from hub.verify.fabric.qscc import CLOCK_SKEW, check_qscc
-from hub.verify.fabric.record import check_record
-from hub.verify.fabric.transaction import parse_endorser_tx, parse_header, verify_endorser_tx
+from tonglian_proof.verify.fabric.config import ChannelConfig, load_config
+from tonglian_proof.verify.fabric.policy import Policy, parse_policy_text
+from tonglian_proof.verify.fabric.qscc import CLOCK_SKEW, check_qscc
+from tonglian_proof.verify.fabric.record import check_record
+from tonglian_proof.verify.fabric.transaction import (
+    parse_endorser_tx,
+    parse_header,
+    verify_endorser_tx,
+)
 
 _policy_cache: OrderedDict[tuple[tuple[str, str], ...], dict[str, Policy | str]] = OrderedDict()
 
 
 def parse_policies(texts: Mapping[str, str]) -> dict[str, Policy | str]:
-    """Parse `{chaincode: policy text}`; raises PolicySyntaxError (an InvalidInput)."""
+    """Parse `{chaincode: policy text}`; raises PolicySyntaxError (an MalformedInput)."""
     key = tuple(sorted(texts.items()))
     hit = _policy_cache.get(key)
     if hit is not None:
@@ -40,8 +44,8 @@ def parse_policies(texts: Mapping[str, str]) -> dict[str, Policy | str]:
     for name, text in texts.items():
         try:
             parsed[name] = parse_policy_text(text)
-        except InvalidInput as exc:
-            raise InvalidInput(f"endorsement policy of chaincode {name}: {exc}") from exc
+        except MalformedInput as exc:
+            raise MalformedInput(f"endorsement policy of chaincode {name}: {exc}") from exc
     _policy_cache[key] = parsed
     if len(_policy_cache) > 64:
         _policy_cache.popitem(last=False)
@@ -52,7 +56,7 @@ def _anchor(anchor: Any) -> tuple[ChannelConfig, dict[str, Policy | str]]:
     try:
         config = load_config(bytes(anchor.config_block))
         policies = parse_policies(dict(anchor.endorsement_policies))
-    except InvalidInput as exc:
+    except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from exc
     if anchor.channel and str(anchor.channel) != config.channel:
         raise ProofRejected(

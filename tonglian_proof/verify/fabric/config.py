@@ -10,10 +10,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from hub.errors import InvalidInput
-from hub.verify.fabric import protos
-from hub.verify.fabric.msp import Msp, MspManager, build_msp
-from hub.verify.fabric.policy import PolicyGroup, policy_from_proto
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.msp import Msp, MspManager, build_msp
+from tonglian_proof.verify.fabric.policy import PolicyGroup, policy_from_proto
 
 _CACHE_SIZE = 16
 
@@ -50,7 +50,7 @@ def _orgs(group: Any, kind: str, msps: dict[str, Msp], notes: dict[str, str]) ->
     for name, org in group.groups.items():
         value = org.values.get("MSP")
         if value is None:
-            raise InvalidInput(f"config: {kind} organisation {name} has no MSP value")
+            raise MalformedInput(f"config: {kind} organisation {name} has no MSP value")
         msp = build_msp(bytes(value.value), f"{kind} organisation {name}")
         if isinstance(msp, str):
             # Unsupported MSP kinds (idemix): their identities are refused with this note.
@@ -69,7 +69,7 @@ def _consenters(orderer: Any) -> dict[int, bytes]:
     try:
         orderers = protos.configuration.Orderers.FromString(value.value)
     except Exception as exc:
-        raise InvalidInput(f"config: malformed Orderers value: {exc}") from exc
+        raise MalformedInput(f"config: malformed Orderers value: {exc}") from exc
     out: dict[int, bytes] = {}
     for c in orderers.consenter_mapping:
         sid = protos.identities.SerializedIdentity(mspid=c.msp_id, id_bytes=c.identity)
@@ -78,23 +78,23 @@ def _consenters(orderer: Any) -> dict[int, bytes]:
 
 
 def parse_config_block(data: bytes) -> ChannelConfig:
-    """Parse a serialized config block; raises InvalidInput when it is not one."""
+    """Parse a serialized config block; raises MalformedInput when it is not one."""
     try:
         block = protos.common.Block.FromString(data)
         if len(block.data.data) != 1:
-            raise InvalidInput(f"config block holds {len(block.data.data)} envelopes, not 1")
+            raise MalformedInput(f"config block holds {len(block.data.data)} envelopes, not 1")
         env = protos.common.Envelope.FromString(block.data.data[0])
         payload = protos.common.Payload.FromString(env.payload)
         chdr = protos.common.ChannelHeader.FromString(payload.header.channel_header)
         if int(chdr.type) != protos.common.CONFIG:
-            raise InvalidInput(
+            raise MalformedInput(
                 f"block {block.header.number} is not a config block (type {chdr.type})"
             )
         cenv = protos.configtx.ConfigEnvelope.FromString(payload.data)
-    except InvalidInput:
+    except MalformedInput:
         raise
     except Exception as exc:
-        raise InvalidInput(f"config block does not parse: {exc}") from exc
+        raise MalformedInput(f"config block does not parse: {exc}") from exc
     root = cenv.config.channel_group
     hashing = "SHA256"
     if "HashingAlgorithm" in root.values:
@@ -104,13 +104,13 @@ def parse_config_block(data: bytes) -> ChannelConfig:
             ).name
         )
     if hashing != "SHA256":
-        raise InvalidInput(f"channel hashing algorithm {hashing} is not supported (SHA256 only)")
+        raise MalformedInput(f"channel hashing algorithm {hashing} is not supported (SHA256 only)")
     msps: dict[str, Msp] = {}
     notes: dict[str, str] = {}
     app = root.groups.get("Application")
     orderer = root.groups.get("Orderer")
     if orderer is None:
-        raise InvalidInput("config has no Orderer group")
+        raise MalformedInput("config has no Orderer group")
     app_orgs = _orgs(app, "application", msps, notes) if app is not None else {}
     ord_orgs = _orgs(orderer, "orderer", msps, notes)
     return ChannelConfig(

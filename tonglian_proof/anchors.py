@@ -7,8 +7,8 @@ the rules for its anchor.
 
 from __future__ import annotations
 
-from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2
+from tonglian_proof.errors import MalformedInput
 
 ANCHOR_OF_KIND: dict[int, str] = {
     chains_pb2.CHAIN_KIND_FABRIC: "fabric",
@@ -18,24 +18,24 @@ ANCHOR_OF_KIND: dict[int, str] = {
 
 
 def check_anchor(kind: int, anchor: chains_pb2.TrustAnchor) -> None:
-    """Raises InvalidInput, naming the field, unless `anchor` is usable for a chain of `kind`."""
+    """Raises MalformedInput, naming the field, unless `anchor` is usable for a chain of `kind`."""
     expected = ANCHOR_OF_KIND.get(kind)
     if expected is None:
-        raise InvalidInput(
+        raise MalformedInput(
             "chain.kind must be CHAIN_KIND_FABRIC, CHAIN_KIND_EVM or CHAIN_KIND_SIGNED_MERKLE"
         )
     given = anchor.WhichOneof("anchor")
     if given != expected:
-        raise InvalidInput(
+        raise MalformedInput(
             f"chain.trust_anchor must be a {expected} anchor for this chain kind, "
             f"got {given or 'none'}"
         )
     if expected == "signed_merkle":
-        from hub.verify.signed_merkle import validate_trust_anchor
+        from tonglian_proof.verify.signed_merkle import validate_trust_anchor
 
         validate_trust_anchor(anchor.signed_merkle)
     elif expected == "evm":
-        from hub.verify.evm_anchor import validate_evm_anchor
+        from tonglian_proof.verify.evm_anchor import validate_evm_anchor
 
         validate_evm_anchor(anchor.evm)
     else:
@@ -44,30 +44,30 @@ def check_anchor(kind: int, anchor: chains_pb2.TrustAnchor) -> None:
 
 def check_fabric_anchor(anchor: chains_pb2.FabricTrustAnchor) -> None:
     """The config block parses, names the channel, and every chaincode policy parses."""
-    from hub.errors import HubError
-    from hub.verify.fabric.config import load_config
-    from hub.verify.fabric.policy import parse_signature_policy
+    from tonglian_proof.errors import ProofError
+    from tonglian_proof.verify.fabric.config import load_config
+    from tonglian_proof.verify.fabric.policy import parse_signature_policy
 
     if not anchor.config_block:
-        raise InvalidInput("fabric trust anchor needs config_block (the channel's config block)")
+        raise MalformedInput("fabric trust anchor needs config_block (the channel's config block)")
     try:
         config = load_config(anchor.config_block)
-    except HubError as exc:
-        raise InvalidInput(f"fabric trust anchor: config_block is not usable: {exc}") from exc
+    except ProofError as exc:
+        raise MalformedInput(f"fabric trust anchor: config_block is not usable: {exc}") from exc
     except Exception as exc:  # a malformed block may fail anywhere inside the protobuf walk
-        raise InvalidInput(f"fabric trust anchor: config_block does not parse: {exc}") from exc
+        raise MalformedInput(f"fabric trust anchor: config_block does not parse: {exc}") from exc
     if anchor.channel and anchor.channel != config.channel:
-        raise InvalidInput(
+        raise MalformedInput(
             f"fabric trust anchor names channel {anchor.channel!r} but the config block is "
             f"of channel {config.channel!r}"
         )
     for chaincode, text in anchor.endorsement_policies.items():
         try:
             parse_signature_policy(text)
-        except InvalidInput as exc:
-            raise InvalidInput(f"endorsement policy of chaincode {chaincode!r}: {exc}") from exc
+        except MalformedInput as exc:
+            raise MalformedInput(f"endorsement policy of chaincode {chaincode!r}: {exc}") from exc
     orgs = len(config.application_orgs)
     if anchor.qscc_min_orgs > orgs:
-        raise InvalidInput(
+        raise MalformedInput(
             f"qscc_min_orgs {anchor.qscc_min_orgs} exceeds the channel's {orgs} organisations"
         )

@@ -18,18 +18,18 @@ import rlp
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
-from hub.errors import ProofRejected
-from hub.verify.evm_anchor import anchor_problems
-from hub.verify.evm_header import (
+from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.evm_anchor import anchor_problems
+from tonglian_proof.verify.evm_header import (
     EvmHeader,
     HeaderError,
     decode_header,
     keccak_header_hash,
     qbft_block_hash,
 )
-from hub.verify.evm_registry import digest_slot, record_digest, version_slot
-from hub.verify.mpt import MptError, walk_proof
-from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify.evm_registry import digest_slot, record_digest, version_slot
+from tonglian_proof.verify.mpt import MptError, walk_proof
 
 
 @dataclass(frozen=True)

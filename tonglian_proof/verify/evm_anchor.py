@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2
+from tonglian_proof.errors import MalformedInput
 
 MAX_ENDPOINTS = 16
 MAX_VALIDATORS = 256
@@ -71,7 +71,7 @@ def _qbft_problems(anchor: chains_pb2.EvmTrustAnchor) -> list[str]:
 
 
 def validate_evm_anchor(anchor: chains_pb2.EvmTrustAnchor) -> None:
-    """For registration: raises InvalidInput listing every problem of `anchor`."""
+    """For registration: raises MalformedInput listing every problem of `anchor`."""
     problems = anchor_problems(anchor)
     if problems:
-        raise InvalidInput("invalid EVM trust anchor: " + "; ".join(problems))
+        raise MalformedInput("invalid EVM trust anchor: " + "; ".join(problems))

@@ -13,18 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.block import (
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.block import (
     Block,
     check_data_hash,
     check_orderer_signatures,
     parse_block,
     validation_flags,
 )
-from hub.verify.fabric.config import ChannelConfig, parse_config_block
-from hub.verify.fabric.policy import Policy
-from hub.verify.fabric.transaction import (
+from tonglian_proof.verify.fabric.config import ChannelConfig, parse_config_block
+from tonglian_proof.verify.fabric.policy import Policy
+from tonglian_proof.verify.fabric.transaction import (
     SYSTEM_CHAINCODES,
     Header,
     check_endorsement_policies,
@@ -33,7 +33,7 @@ from hub.verify.fabric.transaction import (
     parse_endorser_tx,
     parse_header,
 )
-from hub.verify.fabric.verifier import parse_policies
+from tonglian_proof.verify.fabric.verifier import parse_policies
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def verify_blocks(
 
     `policies` maps chaincode names to endorsement policies (signature syntax,
     `ImplicitMeta ...` or a `/Channel/...` reference); other chaincodes get
-    `/Channel/Application/Endorsement`. Raises InvalidInput for unusable input.
+    `/Channel/Application/Endorsement`. Raises MalformedInput for unusable input.
     """
     config = parse_config_block(config_block)
     parsed_policies = parse_policies(dict(policies or {}))
@@ -120,7 +120,7 @@ def verify_blocks(
         try:
             parsed.append(parse_block(data))
         except ProofRejected as exc:
-            raise InvalidInput(f"block file {i + 1}: {exc.reason}") from exc
+            raise MalformedInput(f"block file {i + 1}: {exc.reason}") from exc
     verdicts: list[TxVerdict] = []
     for block in parsed:
         headers: list[Header | None] = []

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.config import ChannelConfig
-from hub.verify.fabric.msp import Identity
-from hub.verify.fabric.policy import Policy, evaluate, policy_text, resolve
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.config import ChannelConfig
+from tonglian_proof.verify.fabric.msp import Identity
+from tonglian_proof.verify.fabric.policy import Policy, evaluate, policy_text, resolve
 
 SYSTEM_CHAINCODES = frozenset({"_lifecycle", "lscc", "qscc", "cscc", "escc", "vscc"})
 DEFAULT_ENDORSEMENT = "/Channel/Application/Endorsement"

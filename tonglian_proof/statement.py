@@ -25,22 +25,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hub.errors import InvalidInput, ProofRejected
+from tonglian_proof.canonical import canonical_json
+from tonglian_proof.errors import MalformedInput, ProofRejected
 
 FORMAT = "tonglian.predicate-statement/v1"
 SIGNER_ROLE = "hub"
 
 
 def encode_statement(body: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {"format": FORMAT, **body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return canonical_json({"format": FORMAT, **body})
 
 
 class StatementSigner:
     def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
         if cert.public_key() != key.public_key():
-            raise InvalidInput("the signing certificate does not belong to the signing key")
+            raise MalformedInput("the signing certificate does not belong to the signing key")
         self.cert = cert
         self.cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self._key = key

@@ -3,7 +3,7 @@
     hash = SHA-256(canonical JSON of {sequence, previous_hash (hex), time_us,
                    principal, action, target, purpose, outcome, detail_json})
 
-Canonical JSON: keys sorted, no insignificant space, UTF-8 (not ASCII-escaped).
+Canonical JSON: RFC 8785 (JCS), UTF-8; see tonglian_proof/canonical.py.
 time_us is the event time in whole microseconds since the Unix epoch. The first
 event's previous_hash is 32 zero bytes. JSON, not protobuf bytes, so that a tool
 in any language can recompute it.
@@ -12,18 +12,13 @@ in any language can recompute it.
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tonglian.v1 import audit_pb2
+from tonglian_proof.canonical import canonical_json
 
 GENESIS = bytes(32)
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def time_us(ts: Timestamp) -> int:
@@ -46,4 +41,4 @@ def event_hash(event: audit_pb2.AuditEvent) -> bytes:
         "outcome": event.outcome,
         "detail_json": event.detail_json,
     }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).digest()
+    return hashlib.sha256(canonical_json(body)).digest()

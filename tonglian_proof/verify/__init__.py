@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import ProofRejected
 
 if TYPE_CHECKING:
-    from hub.verify.evm import TrustedEvmHeader
+    from tonglian_proof.verify.evm import TrustedEvmHeader
 
 PROOF_KIND_OF_CHAIN: dict[int, str] = {
     chains_pb2.CHAIN_KIND_FABRIC: "fabric",
@@ -39,18 +39,18 @@ def verify_proof(
         )
     # Imported here so a worker loads only the verifier it needs.
     if kind == "signed_merkle":
-        from hub.verify.signed_merkle import verify_signed_merkle_record
+        from tonglian_proof.verify.signed_merkle import verify_signed_merkle_record
 
         checks: list[str] = verify_signed_merkle_record(
             record, proof.signed_merkle, anchor.signed_merkle
         )
         return checks
     if kind == "evm":
-        from hub.verify.evm import verify_evm_record
+        from tonglian_proof.verify.evm import verify_evm_record
 
         if evm_header is None:
             raise ProofRejected("no trusted EVM header: the block hash was not attested")
         return verify_evm_record(record, proof.evm, anchor.evm, evm_header)
-    from hub.verify.fabric import verify_fabric_record
+    from tonglian_proof.verify.fabric import verify_fabric_record
 
     return verify_fabric_record(record, proof.fabric, anchor.fabric)

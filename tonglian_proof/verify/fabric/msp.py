@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.signature import PublicKey, signature_problem
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.signature import PublicKey, signature_problem
 
 NODE_ROLES = ("client", "peer", "admin", "orderer")
 _MAX_CHAIN = 8
@@ -141,7 +141,7 @@ class Msp:
             self._load(c, "intermediate") for c in fabric_config.intermediate_certs
         ]
         if not self.roots:
-            raise InvalidInput(f"MSP {msp_id} has no root certificate")
+            raise MalformedInput(f"MSP {msp_id} has no root certificate")
         self.admins = {self._load(c, "admin").public_bytes(_DER) for c in fabric_config.admins}
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for cert in [*self.intermediates, *self.roots]:
@@ -169,7 +169,9 @@ class Msp:
         try:
             return _load_pem(bytes(pem))
         except ValueError as exc:
-            raise InvalidInput(f"MSP {self.msp_id}: {what} certificate is not PEM: {exc}") from exc
+            raise MalformedInput(
+                f"MSP {self.msp_id}: {what} certificate is not PEM: {exc}"
+            ) from exc
 
     def _ou_id(self, field: Any) -> _OuId:
         certifier = None
@@ -183,11 +185,13 @@ class Msp:
             try:
                 crl = x509.load_pem_x509_crl(bytes(pem))
             except ValueError as exc:
-                raise InvalidInput(f"MSP {self.msp_id}: revocation list is not a PEM CRL") from exc
+                raise MalformedInput(
+                    f"MSP {self.msp_id}: revocation list is not a PEM CRL"
+                ) from exc
             issuers = self._by_subject.get(crl.issuer.public_bytes(), [])
             signer = next((ca for ca in issuers if crl.is_signature_valid(ca.public_key())), None)  # type: ignore[arg-type]
             if signer is None:
-                raise InvalidInput(
+                raise MalformedInput(
                     f"MSP {self.msp_id}: CRL of {crl.issuer.rfc4514_string()} is not signed by "
                     "any of the MSP's CAs"
                 )
@@ -314,13 +318,13 @@ def build_msp(msp_config_bytes: bytes, where: str) -> Msp | str:
     try:
         cfg = protos.msp_config.MSPConfig.FromString(msp_config_bytes)
     except Exception as exc:
-        raise InvalidInput(f"{where}: MSP value is not an MSPConfig: {exc}") from exc
+        raise MalformedInput(f"{where}: MSP value is not an MSPConfig: {exc}") from exc
     if int(cfg.type) != 0:
         return f"{where}: MSP type {int(cfg.type)} (not X.509) is not supported"
     try:
         fabric = protos.msp_config.FabricMSPConfig.FromString(cfg.config)
     except Exception as exc:
-        raise InvalidInput(f"{where}: malformed FabricMSPConfig: {exc}") from exc
+        raise MalformedInput(f"{where}: malformed FabricMSPConfig: {exc}") from exc
     digest = hashlib.sha256(bytes(cfg.config)).digest()
     return Msp(str(fabric.name), fabric, digest)
 

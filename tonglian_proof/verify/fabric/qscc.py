@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.config import ChannelConfig
-from hub.verify.fabric.transaction import Header
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.config import ChannelConfig
+from tonglian_proof.verify.fabric.transaction import Header
 
 QSCC = "qscc"
 GET_TX_BY_ID = b"GetTransactionByID"

@@ -13,11 +13,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.errors import ProofRejected
-from hub.verify.fabric import protos
-from hub.verify.fabric.config import ChannelConfig
-from hub.verify.fabric.msp import Identity
-from hub.verify.fabric.policy import evaluate
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.config import ChannelConfig
+from tonglian_proof.verify.fabric.msp import Identity
+from tonglian_proof.verify.fabric.policy import evaluate
 
 BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
 

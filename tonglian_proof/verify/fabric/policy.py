@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from hub.errors import InvalidInput
-from hub.verify.fabric import protos
-from hub.verify.fabric.msp import parse_serialized_identity
+from tonglian_proof.errors import MalformedInput
+from tonglian_proof.verify.fabric import protos
+from tonglian_proof.verify.fabric.msp import parse_serialized_identity
 
 ROLES = ("member", "admin", "client", "peer", "orderer")
 # MSPRole.MSPRoleType numbers, in proto order.
@@ -202,7 +202,7 @@ class PolicyGroup:
 # --------------------------------------------------------------------------- parsing
 
 
-class PolicySyntaxError(InvalidInput):
+class PolicySyntaxError(MalformedInput):
     """A signature-policy string that does not parse; `position` is the 0-based offset."""
 
     def __init__(self, message: str, text: str, position: int) -> None:
@@ -371,17 +371,17 @@ def _principal_from_proto(p: Any) -> Principal:
 
 def _rule_from_proto(rule: Any, principals: Sequence[Principal], depth: int = 0) -> Rule:
     if depth > 64:
-        raise InvalidInput("signature policy nested more than 64 levels")
+        raise MalformedInput("signature policy nested more than 64 levels")
     which = rule.WhichOneof("Type")
     if which == "signed_by":
         idx = int(rule.signed_by)
         if not 0 <= idx < len(principals):
-            raise InvalidInput(f"signature policy refers to identity {idx} of {len(principals)}")
+            raise MalformedInput(f"signature policy refers to identity {idx} of {len(principals)}")
         return SignedBy(principals[idx])
     if which == "n_out_of":
         rules = tuple(_rule_from_proto(r, principals, depth + 1) for r in rule.n_out_of.rules)
         return OutOf(int(rule.n_out_of.n), rules)
-    raise InvalidInput("signature policy rule with neither signed_by nor n_out_of")
+    raise MalformedInput("signature policy rule with neither signed_by nor n_out_of")
 
 
 def signature_policy_from_envelope(envelope: Any) -> SignaturePolicy:
@@ -402,9 +402,9 @@ def policy_from_proto(policy: Any) -> Policy:
             rule = protos.policies.ImplicitMetaPolicy.Rule.Name(int(meta.rule))
             return ImplicitMetaPolicy(str(rule), str(meta.sub_policy))
     except Exception as exc:  # malformed protobuf or enum value
-        if isinstance(exc, InvalidInput):
+        if isinstance(exc, MalformedInput):
             raise
-        raise InvalidInput(f"malformed policy of type {ptype}: {exc}") from exc
+        raise MalformedInput(f"malformed policy of type {ptype}: {exc}") from exc
     return UnsupportedPolicy(f"<unsupported policy type {ptype}>")
 
 
@@ -507,7 +507,7 @@ def resolve(
     if isinstance(policy_or_path, str):
         found = root.find(policy_or_path)
         if found is None:
-            raise InvalidInput(f"policy {policy_or_path} is not in the channel config")
+            raise MalformedInput(f"policy {policy_or_path} is not in the channel config")
         group, policy = found
         return policy, group
     return policy_or_path, root.group_at(default_group)

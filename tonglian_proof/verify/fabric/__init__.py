@@ -6,6 +6,6 @@ Inputs and outputs are bytes, protobuf messages and strings, so calls can run in
 process pool.
 """
 
-from hub.verify.fabric.verifier import verify_fabric_record
+from tonglian_proof.verify.fabric.verifier import verify_fabric_record
 
 __all__ = ["verify_fabric_record"]

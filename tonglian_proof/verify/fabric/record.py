@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.errors import ProofRejected
-from hub.verify.fabric.transaction import EndorserTx, Write
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.fabric.transaction import EndorserTx, Write
 
 
 def schema_of(value: bytes) -> str:

@@ -17,10 +17,15 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError
 
-from hub.errors import ProofRejected
-from hub.verify.evm import TrustedEvmHeader
-from hub.verify.evm_header import HeaderError, decode_header, decode_qbft_extra, qbft_block_hash
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.errors import ProofRejected
+from tonglian_proof.verify.evm import TrustedEvmHeader
+from tonglian_proof.verify.evm_header import (
+    HeaderError,
+    decode_header,
+    decode_qbft_extra,
+    qbft_block_hash,
+)
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

@@ -18,10 +18,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tonglian.v1 import chains_pb2, records_pb2
 
 if TYPE_CHECKING:
-    from hub.verify.evm import TrustedEvmHeader
+    from tonglian_proof.verify.evm import TrustedEvmHeader
 
-from hub.errors import InvalidInput, ProofRejected
-from hub.verify import PROOF_KIND_OF_CHAIN, verify_proof
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
 BUNDLE_FORMAT = "tonglian.proof-bundle/v1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -56,20 +56,20 @@ def encode_bundle(bundle: records_pb2.ProofBundle) -> bytes:
 
 
 def decode_bundle(data: bytes) -> records_pb2.ProofBundle:
-    """Parses a bundle file; raises InvalidInput saying what is wrong with it."""
+    """Parses a bundle file; raises MalformedInput saying what is wrong with it."""
     if len(data) > MAX_BUNDLE_BYTES:
-        raise InvalidInput(f"bundle is {len(data)} bytes; the limit is {MAX_BUNDLE_BYTES}")
+        raise MalformedInput(f"bundle is {len(data)} bytes; the limit is {MAX_BUNDLE_BYTES}")
     try:
         bundle = records_pb2.ProofBundle.FromString(data)
     except DecodeError as exc:
-        raise InvalidInput(f"not a proof bundle: the protobuf does not parse ({exc})") from exc
+        raise MalformedInput(f"not a proof bundle: the protobuf does not parse ({exc})") from exc
     if bundle.format != BUNDLE_FORMAT:
-        raise InvalidInput(
+        raise MalformedInput(
             f"not a proof bundle: format is {bundle.format[:60]!r}, expected {BUNDLE_FORMAT!r}"
         )
     if encode_bundle(bundle) != data:
         # Unknown fields or a non-canonical encoding: bytes that no check would cover.
-        raise InvalidInput("bundle bytes are not the canonical encoding of a proof bundle")
+        raise MalformedInput("bundle bytes are not the canonical encoding of a proof bundle")
     return bundle
 
 
@@ -87,7 +87,7 @@ def trusted_evm_header_offline(
 ) -> TrustedEvmHeader:
     """QBFT headers carry their own seals; otherwise the hub's recorded attestations."""
     if anchor.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
-        from hub.verify.evm_qbft import trusted_from_qbft_seals
+        from tonglian_proof.verify.evm_qbft import trusted_from_qbft_seals
 
         return trusted_from_qbft_seals(proof, anchor)
     from hub.oracles.evm_headers import trusted_from_attestations

@@ -38,20 +38,21 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.errors import InvalidInput, ProofRejected
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.canonical import canonical_json
+from tonglian_proof.errors import MalformedInput, ProofRejected
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 HEADER_FIELDS = frozenset(
     {"ledger_id", "height", "previous_hash", "merkle_root", "time", "record_count"}
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_MAX_UINT63 = 2**63 - 1
+# RFC 8785 represents integers exactly only up to 2^53 - 1.
+_MAX_JSON_INT = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,6 @@ class SignedHeader:
     merkle_root: bytes
     time_ms: int
     record_count: int
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
 
 
 def block_hash(header: bytes) -> bytes:
@@ -112,38 +107,38 @@ def path_sides(index: int, size: int) -> list[bool]:
 
 
 def validate_trust_anchor(anchor: chains_pb2.SignedMerkleTrustAnchor) -> None:
-    """Raises InvalidInput unless the anchor can ever verify a proof."""
+    """Raises MalformedInput unless the anchor can ever verify a proof."""
     if not anchor.ledger_id:
-        raise InvalidInput("signed_merkle trust anchor: ledger_id is empty")
+        raise MalformedInput("signed_merkle trust anchor: ledger_id is empty")
     n = len(anchor.validators)
     if n == 0:
-        raise InvalidInput("signed_merkle trust anchor: no validators")
+        raise MalformedInput("signed_merkle trust anchor: no validators")
     ids: set[str] = set()
     keys: set[bytes] = set()
     for i, v in enumerate(anchor.validators):
         if not v.id:
-            raise InvalidInput(f"signed_merkle trust anchor: validator #{i} has an empty id")
+            raise MalformedInput(f"signed_merkle trust anchor: validator #{i} has an empty id")
         if v.id in ids:
-            raise InvalidInput(f"signed_merkle trust anchor: validator id {v.id!r} is repeated")
+            raise MalformedInput(f"signed_merkle trust anchor: validator id {v.id!r} is repeated")
         if len(v.ed25519_public_key) != 32:
-            raise InvalidInput(
+            raise MalformedInput(
                 f"signed_merkle trust anchor: validator {v.id!r} key is "
                 f"{len(v.ed25519_public_key)} bytes, an Ed25519 public key is 32"
             )
         if v.ed25519_public_key in keys:
-            raise InvalidInput(
+            raise MalformedInput(
                 f"signed_merkle trust anchor: validator {v.id!r} repeats another's key"
             )
         try:
             Ed25519PublicKey.from_public_bytes(v.ed25519_public_key)
         except ValueError as exc:
-            raise InvalidInput(
+            raise MalformedInput(
                 f"signed_merkle trust anchor: validator {v.id!r} key is invalid: {exc}"
             ) from None
         ids.add(v.id)
         keys.add(v.ed25519_public_key)
     if not 1 <= anchor.threshold <= n:
-        raise InvalidInput(
+        raise MalformedInput(
             f"signed_merkle trust anchor: threshold {anchor.threshold} must be 1..{n}"
         )
 
@@ -159,14 +154,18 @@ def parse_header(header: bytes) -> SignedHeader:
         raise ProofRejected(f"block header must have exactly {sorted(HEADER_FIELDS)}, got {got}")
     for name in ("height", "time", "record_count"):
         v = doc[name]
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= _MAX_UINT63:
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= _MAX_JSON_INT:
             raise ProofRejected(f"block header {name} must be a non-negative integer, got {v!r}")
     for name in ("previous_hash", "merkle_root"):
         if not isinstance(doc[name], str) or not _HEX64.fullmatch(doc[name]):
             raise ProofRejected(f"block header {name} must be 64 lowercase hex digits")
     if not isinstance(doc["ledger_id"], str):
         raise ProofRejected("block header ledger_id must be a string")
-    if canonical_json(doc) != header:
+    try:
+        canonical = canonical_json(doc)
+    except MalformedInput as exc:
+        raise ProofRejected(f"block header has no canonical form: {exc}") from None
+    if canonical != header:
         raise ProofRejected("block header is not in canonical JSON form (sorted keys, no spaces)")
     return SignedHeader(
         ledger_id=doc["ledger_id"],
@@ -248,7 +247,7 @@ def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> lis
         try:
             parsed = json.loads(record.value.decode("utf-8"))
             canonical = canonical_json(parsed)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, MalformedInput) as exc:
             raise ProofRejected(f"record value is not JSON: {exc}") from None
         if canonical != record.value:
             raise ProofRejected("record value is not canonical JSON (sorted keys, no spaces)")
@@ -266,7 +265,10 @@ def check_merkle_path(
         raise ProofRejected(
             f"Merkle path has {len(proof.path)} steps; leaf {index} of {n} needs {len(sides)}"
         )
-    node = leaf_hash(record, header.ledger_id)
+    try:
+        node = leaf_hash(record, header.ledger_id)
+    except MalformedInput as exc:
+        raise ProofRejected(f"record fields have no canonical leaf form: {exc}") from None
     for level, (step, left) in enumerate(zip(proof.path, sides, strict=True), start=1):
         if len(step.sibling) != 32:
             raise ProofRejected(
@@ -296,7 +298,7 @@ def verify_signed_merkle_record(
     """The checks that passed, in order; raises ProofRejected naming the first that failed."""
     try:
         validate_trust_anchor(anchor)
-    except InvalidInput as exc:
+    except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from None
     header = parse_header(proof.header)
     if header.ledger_id != anchor.ledger_id:
