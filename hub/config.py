@@ -60,10 +60,12 @@ class HubSettings(BaseSettings):
     catalog_dir: Path | None = None
     catalog_strict: bool = False
     # Where the audit log's head is anchored (a registered chain whose adapter can submit),
-    # in which namespace, and how often (seconds). Empty chain: not anchored.
+    # in which namespace, and how often: after `audit_anchor_every` new events or
+    # `audit_anchor_interval` seconds, whichever comes first. Empty chain: not anchored.
     audit_anchor_chain: str = ""
     audit_anchor_namespace: str = "tonglian-audit"
     audit_anchor_interval: float = Field(default=60.0, ge=0.1, le=86400)
+    audit_anchor_every: int = Field(default=100, ge=2, le=1_000_000)
 
     @field_validator("listen")
     @classmethod

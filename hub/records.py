@@ -50,15 +50,28 @@ class RecordReader:
         return chain, await self._router.adapter_for(chain)
 
     async def get(self, ref: records_pb2.RecordRef, at_height: int) -> records_pb2.VerifiedRecord:
+        """The record at `at_height`, or its newest version as of the newest final block.
+
+        Where the hub has its own view of finality (EVM endpoint quorum), the hub picks
+        that block and the adapter must prove the record there: an adapter whose node
+        reports a short chain cannot serve a version the chain has superseded.
+        """
         check_ref(ref)
         chain, adapter = await self._chain_and_adapter(ref.chain_id)
-        answer = await adapter.read(ref.namespace, ref.key, at_height)
-        return await self._verified(chain, answer)
+        final = await self._verifier.final_height(chain)
+        if final and at_height > final:
+            raise InvalidInput(
+                f"block {at_height} of chain {ref.chain_id!r} is not final yet: the newest "
+                f"final block its trust anchor's endpoints agree on is {final}"
+            )
+        height = at_height or final
+        answer = await adapter.read(ref.namespace, ref.key, height)
+        return await self._verified(chain, answer, height)
 
     async def _verified(
-        self, chain: chains_pb2.Chain, answer: adapter_pb2.ReadRecordResponse
+        self, chain: chains_pb2.Chain, answer: adapter_pb2.ReadRecordResponse, at_height: int = 0
     ) -> records_pb2.VerifiedRecord:
-        verification = await self._verifier.verify(chain, answer.record, answer.proof)
+        verification = await self._verifier.verify(chain, answer.record, answer.proof, at_height)
         return records_pb2.VerifiedRecord(
             record=answer.record,
             bundle=make_bundle(chain, answer.record, answer.proof),

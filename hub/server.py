@@ -121,7 +121,10 @@ async def start_hub(settings: HubSettings) -> Hub:
     )
     relay = Relay(store, registry, router, verifier, catalog, audit)
     relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)
-    audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
+    audit_pb2_grpc.add_AuditServicer_to_server(
+        AuditService(audit, settings.audit_anchor_chain, settings.audit_anchor_namespace),
+        server,
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -152,6 +155,7 @@ async def start_hub(settings: HubSettings) -> Hub:
             chain_id=settings.audit_anchor_chain,
             namespace=settings.audit_anchor_namespace,
             interval=settings.audit_anchor_interval,
+            every=settings.audit_anchor_every,
         )
         anchorer.start()
     await audit.append(

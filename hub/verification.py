@@ -45,26 +45,49 @@ class Verifier:
             self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self._oracle_timeout = oracle_timeout
 
+    async def final_height(self, chain: chains_pb2.Chain) -> int:
+        """The newest final block of `chain` by the hub's own trust, or 0 when its proofs
+        carry their own finality (seals, signatures) and the adapter may pick the block.
+
+        For EVM endpoint-quorum chains it is the lowest head the anchor's endpoints
+        agree on minus the finality depth: a latest read is answered at this block,
+        never at one an adapter's node calls final.
+        """
+        anchor = chain.trust_anchor
+        if (
+            not anchor.HasField("evm")
+            or anchor.evm.consensus != chains_pb2.EVM_CONSENSUS_ENDPOINT_QUORUM
+        ):
+            return 0
+        from hub.oracles.evm_headers import trusted_head
+
+        return (await trusted_head(anchor.evm, self._oracle_timeout)).final_height
+
     async def verify(
-        self, chain: chains_pb2.Chain, record: records_pb2.Record, proof: records_pb2.Proof
+        self,
+        chain: chains_pb2.Chain,
+        record: records_pb2.Record,
+        proof: records_pb2.Proof,
+        at_height: int = 0,
     ) -> records_pb2.Verification:
         """Verifies one record of `chain`; raises hub.errors.ProofRejected when it fails.
 
-        For EVM chains the endpoint attestations are written into `proof`.
+        `at_height`, when set, is the block the hub asked the adapter to prove the
+        record at; an EVM proof at any other block is refused. For EVM chains the
+        endpoint attestations are written into `proof`.
         """
+        if at_height and proof.WhichOneof("kind") == "evm" and proof.evm.block_number != at_height:
+            raise ProofRejected(
+                f"the adapter proved the record at block {proof.evm.block_number}, the hub "
+                f"asked for block {at_height} (the newest final block it trusts, or the "
+                "height requested)"
+            )
         evm_header = await self._evm_header(chain, proof)
         loop = asyncio.get_running_loop()
         checks = await loop.run_in_executor(
             self._executor, verify_proof, record, proof, chain.trust_anchor, evm_header
         )
-        verified_at = Timestamp()
-        verified_at.FromDatetime(datetime.now(UTC))
-        return records_pb2.Verification(
-            verified=True,
-            proof_kind=PROOF_KIND_OF_CHAIN.get(chain.kind, "unknown"),
-            checks=checks,
-            verified_at=verified_at,
-        )
+        return _verification(chain, checks, evm_header)
 
     async def verify_batch(
         self,
@@ -81,12 +104,14 @@ class Verifier:
         headers = await asyncio.gather(
             *(self._evm_header(chain, proof) for _, proof in items), return_exceptions=True
         )
+        trusted: dict[int, TrustedEvmHeader | None] = {}
         for i, ((record, proof), header) in enumerate(zip(items, headers, strict=True)):
             if isinstance(header, ProofRejected):
                 slots[i] = header
             elif isinstance(header, BaseException):
                 raise header
             else:
+                trusted[i] = header
                 todo.append((i, record, proof, header))
         loop = asyncio.get_running_loop()
         chunks = [todo[n : n + BATCH] for n in range(0, len(todo), BATCH)]
@@ -101,17 +126,12 @@ class Verifier:
                 for chunk in chunks
             )
         )
-        kind = PROOF_KIND_OF_CHAIN.get(chain.kind, "unknown")
         for chunk, answer in zip(chunks, answers, strict=True):
             for (i, *_), result in zip(chunk, answer, strict=True):
                 if isinstance(result, str):
                     slots[i] = ProofRejected(result)
                     continue
-                verified_at = Timestamp()
-                verified_at.FromDatetime(datetime.now(UTC))
-                slots[i] = records_pb2.Verification(
-                    verified=True, proof_kind=kind, checks=result, verified_at=verified_at
-                )
+                slots[i] = _verification(chain, result, trusted[i])
         return [s for s in slots if s is not None]
 
     async def _evm_header(
@@ -136,6 +156,24 @@ class Verifier:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _verification(
+    chain: chains_pb2.Chain, checks: list[str], evm_header: TrustedEvmHeader | None
+) -> records_pb2.Verification:
+    """What the hub checked, when, and the final height it checked against."""
+    verified_at = Timestamp()
+    verified_at.FromDatetime(datetime.now(UTC))
+    final_height = 0
+    if evm_header is not None:
+        final_height = max(evm_header.head_number - chain.trust_anchor.evm.finality_depth, 0)
+    return records_pb2.Verification(
+        verified=True,
+        proof_kind=PROOF_KIND_OF_CHAIN.get(chain.kind, "unknown"),
+        checks=checks,
+        verified_at=verified_at,
+        final_height=final_height,
+    )
 
 
 def _warm() -> None:

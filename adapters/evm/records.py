@@ -13,7 +13,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from adapters.base import AdapterError, InvalidAdapterRequest, RecordNotFound
+from adapters.base import AdapterError, ChainUnavailable, InvalidAdapterRequest, RecordNotFound
 from adapters.evm import contracts
 from adapters.evm.header import HeaderShapeError, header_rlp
 from adapters.evm.options import ResolvedOptions
@@ -53,14 +53,21 @@ class RecordReader:
         )
 
     async def final_block(self, at_height: int = 0) -> Json:
-        """The final block to prove against: `at_height`, or the highest final one."""
+        """The final block to prove against: `at_height`, or the highest final one.
+
+        A height the node does not call final is refused as unavailable: the hub
+        asks for the newest final block by its own endpoints, so a node that
+        disagrees lags behind them (or lies about its head).
+        """
         head = await self._rpc.block_number()
         final = head - self._opts.finality_depth
         if final < 0:
             raise RecordNotFound(f"no final block yet (head {head})")
         if at_height > final:
-            raise InvalidAdapterRequest(
-                f"block {at_height} is not final yet (final height {final}, head {head})"
+            raise ChainUnavailable(
+                f"block {at_height} is not final on {self._opts.rpc_url} (it reports head "
+                f"{head}, final height {final}): the node lags behind the chain or lies "
+                "about its head"
             )
         block = await self._rpc.block(at_height or final)
         if block is None:

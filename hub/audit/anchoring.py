@@ -31,6 +31,8 @@ log = logging.getLogger("tonglian.hub")
 HEAD_SCHEMA = "tonglian.audit.head/v1"
 HEAD_FORMAT = "tonglian.audit-head/v1"
 CONFIRM_TIMEOUT = 30.0
+# How often the anchorer looks at the log's length between timed anchors.
+POLL_SECONDS = 1.0
 S = adapter_pb2.SubmissionState
 
 
@@ -55,6 +57,7 @@ class Anchorer:
         chain_id: str,
         namespace: str,
         interval: float,
+        every: int = 100,
     ) -> None:
         self._audit = audit
         self._registry = registry
@@ -63,6 +66,7 @@ class Anchorer:
         self.chain_id = chain_id
         self.namespace = namespace
         self.interval = interval
+        self.every = every
         # Sequence of our own last "audit.anchor" event: nothing new happened since.
         self._quiet_at = -1
         self._task: asyncio.Task[None] | None = None
@@ -138,10 +142,24 @@ class Anchorer:
         self._quiet_at = event.sequence
         return anchor
 
+    async def _due(self, last_anchored_at: float) -> bool:
+        """After `every` new events, or `interval` seconds since the last anchor."""
+        if time.monotonic() - last_anchored_at >= self.interval:
+            return True
+        sequence, _ = await self._audit.head()
+        anchors = await self._audit.anchors()
+        return sequence - (anchors[-1].sequence if anchors else 0) >= self.every
+
     async def _run(self) -> None:
+        # Looks often enough to catch `every` events soon, anchors only when due.
+        tick = min(self.interval, POLL_SECONDS)
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(tick)
             try:
+                if not await self._due(last):
+                    continue
+                last = time.monotonic()
                 await self.anchor_once()
             except KNOWN_ERRORS as exc:
                 log.warning("could not anchor the audit log on %s: %s", self.chain_id, exc)

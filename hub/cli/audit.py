@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from hub.audit.anchor_check import check_anchor_proofs
+from hub.audit.anchoring import HEAD_SCHEMA
+from hub.audit.chain_anchors import (
+    HEAD_KEY_PREFIX,
+    UnanchoredTail,
+    compare_with_table,
+    heads_on_chain,
+    unanchored_tail,
+)
 from hub.audit.chain_check import Finding, check_chain
 from hub.audit.export_file import AuditExport, read_export, write_export
 from hub.cli import exit_codes
@@ -14,7 +23,10 @@ from hub.cli.chains import _parse_json_file
 from hub.cli.connection import client
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
-from tonglian.v1 import chains_pb2
+from tonglian.v1 import audit_pb2, chains_pb2, query_pb2
+
+# The purpose the hub's audit log records for reading the anchored heads back.
+VERIFY_PURPOSE = "audit-verification"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.set_defaults(func=run_export)
 
     verify = asub.add_parser(
-        "verify", help="recompute the hash chain and check the anchors' proofs"
+        "verify",
+        help="recompute the hash chain and check it against the heads anchored on chain",
     )
     verify.add_argument("--file", type=Path, help="an export file (default: fetch from the hub)")
     verify.add_argument(
@@ -119,35 +132,92 @@ def _trusted(items: list[str]) -> dict[str, chains_pb2.TrustAnchor]:
     return trusted
 
 
+@dataclass(frozen=True)
+class ChainHeads:
+    """The heads read back from the anchor chain (through the hub's verified read path)."""
+
+    chain_id: str
+    namespace: str
+    anchors: list[audit_pb2.AuditAnchor]
+    findings: list[Finding]
+
+
 def verify_export(
-    export: AuditExport, trusted: dict[str, chains_pb2.TrustAnchor] | None = None
+    export: AuditExport,
+    trusted: dict[str, chains_pb2.TrustAnchor] | None = None,
+    on_chain: ChainHeads | None = None,
 ) -> list[Finding]:
+    """Findings on the export's hash chain, its anchors' proofs and, given the heads read
+    back from the anchor chain, on every head there (which the table may have lost)."""
     first = export.events[0].sequence if export.events else 1
+    chain_anchors = list(on_chain.anchors) if on_chain else []
     findings = check_chain(
         export.events,
         first_sequence=first,
         first_previous_hash=export.events[0].previous_hash if first > 1 else bytes(32),
         head_sequence=export.head_sequence,
-        anchors=export.anchors,
+        anchors=[*export.anchors, *chain_anchors],
     )
     findings += check_anchor_proofs(export.anchors, trusted)
+    if on_chain is not None:
+        findings += on_chain.findings
+        findings += compare_with_table(
+            on_chain.anchors, export.anchors, on_chain.chain_id, on_chain.namespace
+        )
     return sorted(findings, key=lambda f: f.sequence)
 
 
+async def _fetch_with_chain(args: argparse.Namespace) -> tuple[AuditExport, ChainHeads | None]:
+    """The log, its anchor table and the heads on the anchor chain, read in that order:
+    a head in the table is on the chain before it is read, and a head on the chain
+    is in the log before the export starts."""
+    async with client(args) as hub:
+        head = await hub.audit_head()
+        table = await hub.audit_anchors()
+        on_chain = None
+        if head.anchor_chain_id:
+            records = [
+                r
+                async for r in hub.list_records(
+                    query_pb2.RecordFilter(
+                        chain_id=head.anchor_chain_id,
+                        namespace=head.anchor_namespace,
+                        key_prefix=HEAD_KEY_PREFIX,
+                        schema=HEAD_SCHEMA,
+                    ),
+                    purpose=VERIFY_PURPOSE,
+                )
+            ]
+            anchors, findings = heads_on_chain(records)
+            on_chain = ChainHeads(head.anchor_chain_id, head.anchor_namespace, anchors, findings)
+        events = await hub.export_audit()
+    last = events[-1] if events else None
+    export = AuditExport(last.sequence if last else 0, last.hash if last else b"", events, table)
+    return export, on_chain
+
+
 async def run_verify(args: argparse.Namespace) -> int:
-    export = read_export(args.file) if args.file else await _fetch(args)
-    findings = verify_export(export, _trusted(args.anchor))
+    on_chain: ChainHeads | None = None
+    if args.file:
+        export = read_export(args.file)
+    else:
+        export, on_chain = await _fetch_with_chain(args)
+    findings = verify_export(export, _trusted(args.anchor), on_chain)
+    tail = unanchored_tail(export.head_sequence, on_chain.anchors) if on_chain else None
     source = str(args.file) if args.file else "the hub's log"
     if args.json:
         print_json(
             {
                 "intact": not findings,
                 "events": len(export.events),
+                "head_sequence": export.head_sequence,
                 "anchors": len(export.anchors),
+                "anchor_chain": _chain_json(on_chain, tail),
                 "findings": [{"sequence": f.sequence, "problem": f.problem} for f in findings],
             }
         )
-    elif findings:
+        return exit_codes.FAILED if findings else exit_codes.OK
+    if findings:
         print(f"{source}: {len(findings)} problem(s) in {len(export.events)} events")
         for finding in findings:
             print(f"  ✗ {finding}")
@@ -157,4 +227,29 @@ async def run_verify(args: argparse.Namespace) -> int:
             f"{source}: intact: {len(export.events)} events chained by hash; "
             f"anchors verified: {anchors}"
         )
+    print(_chain_summary(source, on_chain, tail))
     return exit_codes.FAILED if findings else exit_codes.OK
+
+
+def _chain_json(on_chain: ChainHeads | None, tail: UnanchoredTail | None) -> object:
+    if on_chain is None or tail is None:
+        return None
+    return {
+        "chain_id": on_chain.chain_id,
+        "namespace": on_chain.namespace,
+        "heads": [a.sequence for a in on_chain.anchors],
+        "unanchored_tail": {"after_sequence": tail.after_sequence, "events": tail.events},
+    }
+
+
+def _chain_summary(source: str, on_chain: ChainHeads | None, tail: UnanchoredTail | None) -> str:
+    if on_chain is None or tail is None:
+        if source != "the hub's log":
+            return "  note: heads on the anchor chain are read only from a hub (without --file)"
+        return "  note: the hub anchors its log on no chain: nothing outside it vouches for the log"
+    where = f"{on_chain.chain_id}/{on_chain.namespace}"
+    return (
+        f"  heads on chain {where}: {len(on_chain.anchors)}; unanchored tail: "
+        f"{tail.events} event(s) after event {tail.after_sequence}, "
+        "which could be cut without notice until the next anchor"
+    )

@@ -6,8 +6,10 @@ adapter is never consulted. A block hash is trusted when at least
 `endpoint_quorum` endpoints serve it and no reachable endpoint serves another
 one: two hashes for a block that should be final mean a lying endpoint or a
 broken finality assumption, which a person must look at, so a contradiction is
-never outvoted. The trusted head is the k-th highest head among the agreeing
-endpoints: at least k of them vouch that the chain is that long.
+never outvoted. The trusted head is the lowest head among the agreeing
+endpoints, so no endpoint can make a block final by claiming a longer chain;
+and heads further apart than the finality depth are a contradiction too, so no
+endpoint can hold reads back at an old version by claiming a shorter one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,52 @@ class EndpointAnswer:
     failure: str = ""
 
 
+@dataclass(frozen=True)
+class TrustedHead:
+    """The chain's head and newest final block as the anchor's endpoints agree on them."""
+
+    head_number: int
+    final_height: int
+    source: str
+
+
+async def trusted_head(
+    anchor: chains_pb2.EvmTrustAnchor,
+    timeout: float,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> TrustedHead:
+    """The lowest head that k of the anchor's endpoints report, and the final height below it.
+
+    Raises ProofRejected when the endpoints contradict each other (another chain,
+    heads further apart than the finality depth) and ChainUnreachable when fewer
+    than k answer within `timeout` seconds.
+    """
+    answers = await _ask_all(anchor, None, timeout, session)
+    return decide_head(anchor, answers)
+
+
+def decide_head(
+    anchor: chains_pb2.EvmTrustAnchor, answers: Sequence[EndpointAnswer]
+) -> TrustedHead:
+    """The verdict on the endpoints' heads (pure, so it is tested without sockets)."""
+    _check_endpoints(anchor)
+    _check_chain_ids(anchor, answers)
+    agreeing = [a for a in answers if not a.failure]
+    if len(agreeing) < anchor.endpoint_quorum:
+        raise ChainUnreachable(
+            f"only {len(agreeing)} of {len(answers)} RPC endpoints reported their head, "
+            f"{anchor.endpoint_quorum} must agree ({_failures(answers)})"
+        )
+    head = _lowest_agreed_head(anchor, agreeing)
+    return TrustedHead(
+        head_number=head,
+        final_height=max(head - anchor.finality_depth, 0),
+        source=f"lowest head of {len(agreeing)} of {len(answers)} RPC endpoints, "
+        f"{anchor.endpoint_quorum} required",
+    )
+
+
 async def attest_header(
     anchor: chains_pb2.EvmTrustAnchor,
     block_number: int,
@@ -49,19 +97,70 @@ async def attest_header(
     Raises ProofRejected when endpoints contradict each other (naming them) and
     ChainUnreachable when fewer than k give an answer within `timeout` seconds.
     """
-    endpoints = list(anchor.rpc_endpoints)
-    if not endpoints or anchor.endpoint_quorum < 1:
-        raise ProofRejected("the EVM trust anchor names no RPC endpoints or no quorum")
+    answers = await _ask_all(anchor, block_number, timeout, session)
+    return decide(anchor, block_number, answers)
+
+
+async def _ask_all(
+    anchor: chains_pb2.EvmTrustAnchor,
+    block_number: int | None,
+    timeout: float,
+    session: aiohttp.ClientSession | None,
+) -> list[EndpointAnswer]:
+    _check_endpoints(anchor)
     owned = session is None
     client = session or aiohttp.ClientSession()
     try:
-        answers = await asyncio.gather(
-            *(_ask(client, url, block_number, timeout) for url in endpoints)
+        return list(
+            await asyncio.gather(
+                *(_ask(client, url, block_number, timeout) for url in anchor.rpc_endpoints)
+            )
         )
     finally:
         if owned:
             await client.close()
-    return decide(anchor, block_number, answers)
+
+
+def _check_endpoints(anchor: chains_pb2.EvmTrustAnchor) -> None:
+    if not anchor.rpc_endpoints or anchor.endpoint_quorum < 1:
+        raise ProofRejected("the EVM trust anchor names no RPC endpoints or no quorum")
+
+
+def _check_chain_ids(anchor: chains_pb2.EvmTrustAnchor, answers: Sequence[EndpointAnswer]) -> None:
+    wrong_chain = [a for a in answers if a.chain_id and a.chain_id != anchor.chain_id]
+    if wrong_chain:
+        raise ProofRejected(
+            "endpoints serve another chain: "
+            + ", ".join(f"{a.endpoint} (chain id {a.chain_id})" for a in wrong_chain)
+            + f"; the anchor says chain id {anchor.chain_id}"
+        )
+
+
+def _lowest_agreed_head(
+    anchor: chains_pb2.EvmTrustAnchor, answers: Sequence[EndpointAnswer]
+) -> int:
+    """The lowest head reported; refuses heads further apart than the finality depth.
+
+    The lowest is what every reporting endpoint vouches for, so no endpoint makes a
+    block final by claiming a longer chain. Two heads more than `finality_depth`
+    apart disagree on which blocks are final: one endpoint lags or lies, and taking
+    the lowest would serve versions that the chain has superseded.
+    """
+    low = min(answers, key=lambda a: a.head_number)
+    high = max(answers, key=lambda a: a.head_number)
+    if high.head_number - low.head_number > anchor.finality_depth:
+        raise ProofRejected(
+            f"RPC endpoints disagree on the chain's head: {low.endpoint} reports block "
+            f"{low.head_number}, {high.endpoint} reports block {high.head_number}, "
+            f"{high.head_number - low.head_number} apart, more than the finality depth "
+            f"{anchor.finality_depth}: one of them lags or lies about the chain; repair it "
+            "or remove it from the chain's trust anchor"
+        )
+    return low.head_number
+
+
+def _failures(answers: Sequence[EndpointAnswer]) -> str:
+    return "; ".join(f"{a.endpoint}: {a.failure}" for a in answers if a.failure)
 
 
 def decide(
@@ -69,13 +168,7 @@ def decide(
 ) -> TrustedEvmHeader:
     """The verdict on the endpoints' answers (pure, so it is tested without sockets)."""
     k = anchor.endpoint_quorum
-    wrong_chain = [a for a in answers if not a.failure and a.chain_id != anchor.chain_id]
-    if wrong_chain:
-        raise ProofRejected(
-            "endpoints serve another chain: "
-            + ", ".join(f"{a.endpoint} (chain id {a.chain_id})" for a in wrong_chain)
-            + f"; the anchor says chain id {anchor.chain_id}"
-        )
+    _check_chain_ids(anchor, answers)
     votes: dict[bytes, list[EndpointAnswer]] = {}
     for answer in answers:
         if not answer.failure:
@@ -90,11 +183,13 @@ def decide(
         )
     agreeing = next(iter(votes.values()), [])
     if len(agreeing) < k:
-        failures = "; ".join(f"{a.endpoint}: {a.failure}" for a in answers if a.failure)
         raise ChainUnreachable(
             f"only {len(agreeing)} of {len(answers)} RPC endpoints answered for block "
-            f"{block_number}, {k} must agree ({failures})"
+            f"{block_number}, {k} must agree ({_failures(answers)})"
         )
+    # An endpoint that reports its head but lacks the block still says how long
+    # the chain is: it takes part in the head rule.
+    _lowest_agreed_head(anchor, [a for a in answers if a.head_number])
     return _trusted(block_number, agreeing, k, len(answers))
 
 
@@ -136,11 +231,11 @@ def trusted_from_attestations(
 def _trusted(
     block_number: int, agreeing: Sequence[EndpointAnswer], k: int, asked: int
 ) -> TrustedEvmHeader:
-    heads = sorted((a.head_number for a in agreeing), reverse=True)
     return TrustedEvmHeader(
         block_number=block_number,
         block_hash=agreeing[0].block_hash,
-        head_number=heads[k - 1],
+        # The lowest: each agreeing endpoint vouches that the chain is at least this long.
+        head_number=min(a.head_number for a in agreeing),
         source=f"{len(agreeing)} of {asked} RPC endpoints agree, {k} required",
         attestations=tuple(
             records_pb2.EvmHeaderAttestation(
@@ -152,18 +247,22 @@ def _trusted(
 
 
 async def _ask(
-    session: aiohttp.ClientSession, url: str, block_number: int, seconds: float
+    session: aiohttp.ClientSession, url: str, block_number: int | None, seconds: float
 ) -> EndpointAnswer:
-    batch = [
+    """One endpoint's chain id and head, and block `block_number`'s hash unless it is None."""
+    batch: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
         {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []},
-        {
-            "jsonrpc": "2.0",
-            "id": 3,
-            "method": "eth_getBlockByNumber",
-            "params": [hex(block_number), False],
-        },
     ]
+    if block_number is not None:
+        batch.append(
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "eth_getBlockByNumber",
+                "params": [hex(block_number), False],
+            }
+        )
     try:
         async with session.post(
             url, json=batch, timeout=aiohttp.ClientTimeout(total=seconds)
@@ -183,19 +282,21 @@ async def _ask(
         return EndpointAnswer(url, failure=f"malformed answer ({exc})")
 
 
-def _parse(url: str, block_number: int, body: bytes) -> EndpointAnswer:
+def _parse(url: str, block_number: int | None, body: bytes) -> EndpointAnswer:
     replies: Any = json.loads(body)
     if not isinstance(replies, list):
         raise ValueError("not a JSON-RPC batch answer")
     by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
     results = []
-    for rid in (1, 2, 3):
+    for rid in (1, 2) if block_number is None else (1, 2, 3):
         reply = by_id.get(rid)
         if reply is None or "error" in reply:
             err = reply.get("error") if reply else "missing"
             raise ValueError(f"request {rid}: {err}")
         results.append(reply.get("result"))
     chain_id, head = int(str(results[0]), 16), int(str(results[1]), 16)
+    if block_number is None:
+        return EndpointAnswer(url, chain_id, head)
     block = results[2]
     if block is None:
         return EndpointAnswer(

@@ -14,8 +14,13 @@ MAX_PAGE = 1000
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(
+        self, log: AuditLog, anchor_chain_id: str = "", anchor_namespace: str = ""
+    ) -> None:
         self._log = log
+        # Where the head is anchored: the log's readers check it there.
+        self._anchor_chain_id = anchor_chain_id
+        self._anchor_namespace = anchor_namespace if anchor_chain_id else ""
 
     @unary
     async def ListEvents(
@@ -40,7 +45,12 @@ class AuditService(audit_pb2_grpc.AuditServicer):
         self, request: audit_pb2.GetLogHeadRequest, context: Context
     ) -> audit_pb2.GetLogHeadResponse:
         sequence, head = await self._log.head()
-        return audit_pb2.GetLogHeadResponse(sequence=sequence, hash=head)
+        return audit_pb2.GetLogHeadResponse(
+            sequence=sequence,
+            hash=head,
+            anchor_chain_id=self._anchor_chain_id,
+            anchor_namespace=self._anchor_namespace,
+        )
 
     @streaming
     async def ExportEvents(

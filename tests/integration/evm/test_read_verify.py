@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from eth_hash.auto import keccak
 
-from adapters.base import InvalidAdapterRequest, RecordNotFound
+from adapters.base import ChainUnavailable, InvalidAdapterRequest, RecordNotFound
 from adapters.evm.adapter import EvmAdapter
 from devnets.evm.fixtures import EvmDevnetFactory, RunningEvmDevnet
 from devnets.process import free_port
@@ -173,7 +173,7 @@ async def test_unknown_key_not_final_height_and_foreign_namespace(
 ) -> None:
     with pytest.raises(RecordNotFound):
         await adapter.read(evm_devnet.registry, "no-such-key")
-    with pytest.raises(InvalidAdapterRequest, match="not final"):
+    with pytest.raises(ChainUnavailable, match="is not final on http://127\\.0\\.0\\.1"):
         await adapter.read(evm_devnet.registry, "bl-1", at_height=await chain.head())
     with pytest.raises(InvalidAdapterRequest, match="registry"):
         await adapter.read(evm_devnet.inbox, "bl-1")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import ChainUnreachable, ProofRejected
-from hub.oracles.evm_headers import EndpointAnswer, decide, trusted_from_attestations
+from hub.oracles.evm_headers import (
+    EndpointAnswer,
+    decide,
+    decide_head,
+    trusted_from_attestations,
+)
 from tonglian.v1 import chains_pb2, records_pb2
 
 H1, H2 = b"\x01" * 32, b"\x02" * 32
@@ -28,11 +33,40 @@ def down(url: str) -> EndpointAnswer:
     return EndpointAnswer(url, failure="unreachable")
 
 
-def test_k_agreeing_endpoints_give_the_kth_highest_head() -> None:
-    trusted = decide(anchor(), 10, [ok(A, 20), ok(B, 15), down(C)])
+def test_k_agreeing_endpoints_give_the_lowest_head() -> None:
+    trusted = decide(anchor(), 10, [ok(A, 20), ok(B, 18), down(C)])
     assert trusted.block_hash == H1
-    assert trusted.head_number == 15
+    assert trusted.head_number == 18
     assert [a.endpoint for a in trusted.attestations] == [A, B]
+
+
+def test_an_endpoint_claiming_a_longer_chain_makes_nothing_final() -> None:
+    # k = 1 of [liar, honest]: the liar's head + 2 must not make the honest head final.
+    trusted = decide(anchor(k=1), 18, [ok(A, 20), ok(B, 18)])
+    assert trusted.head_number == 18
+    head = decide_head(anchor(k=1), [ok(A, 20), ok(B, 18)])
+    assert (head.head_number, head.final_height) == (18, 16)
+
+
+def test_heads_further_apart_than_the_finality_depth_are_a_contradiction() -> None:
+    expected = (
+        "RPC endpoints disagree on the chain's head: http://b:8545 reports block 17, "
+        "http://a:8545 reports block 20, 3 apart, more than the finality depth 2: one of "
+        "them lags or lies about the chain; repair it or remove it from the chain's trust anchor"
+    )
+    with pytest.raises(ProofRejected) as info:
+        decide_head(anchor(k=1), [ok(A, 20), ok(B, 17)])
+    assert info.value.reason == expected
+    # Also when the low endpoint says it has no such block: its head still counts.
+    lagging = EndpointAnswer(B, 7, 17, failure="has no block 18 (head 17)")
+    with pytest.raises(ProofRejected) as info:
+        decide(anchor(k=1), 18, [ok(A, 20), lagging])
+    assert info.value.reason == expected
+
+
+def test_too_few_heads_is_unreachable() -> None:
+    with pytest.raises(ChainUnreachable, match="only 1 of 3 RPC endpoints reported their head"):
+        decide_head(anchor(), [ok(A, 20), down(B), down(C)])
 
 
 def test_disagreeing_endpoint_is_named_even_when_a_quorum_agrees() -> None:

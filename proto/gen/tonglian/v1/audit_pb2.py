@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tonglian.v1 import records_pb2 as tonglian_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/audit.proto\x12\x0btonglian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"\xd7\x01\n\nAuditEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x15\n\rprevious_hash\x18\x02 \x01(\x0c\x12\x0c\n\x04hash\x18\x03 \x01(\x0c\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x0f\n\x07purpose\x18\x08 \x01(\t\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\n \x01(\t\"\xe4\x01\n\x0b\x41uditAnchor\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x11\n\thead_hash\x18\x02 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x03 \x01(\t\x12\r\n\x05tx_id\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_height\x18\x05 \x01(\x04\x12/\n\x0b\x61nchored_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0b\n\x03key\x18\x08 \x01(\t\x12(\n\x06\x62undle\x18\t \x01(\x0b\x32\x18.tonglian.v1.ProofBundle\"`\n\x11ListEventsRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"T\n\x12ListEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.tonglian.v1.AuditEvent\x12\x15\n\rnext_sequence\x18\x02 \x01(\x04\"\x13\n\x11GetLogHeadRequest\"4\n\x12GetLogHeadResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\",\n\x13\x45xportEventsRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\">\n\x14\x45xportEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.tonglian.v1.AuditEvent\"\x14\n\x12ListAnchorsRequest\"@\n\x13ListAnchorsResponse\x12)\n\x07\x61nchors\x18\x01 \x03(\x0b\x32\x18.tonglian.v1.AuditAnchor2\xce\x02\n\x05\x41udit\x12M\n\nListEvents\x12\x1e.tonglian.v1.ListEventsRequest\x1a\x1f.tonglian.v1.ListEventsResponse\x12M\n\nGetLogHead\x12\x1e.tonglian.v1.GetLogHeadRequest\x1a\x1f.tonglian.v1.GetLogHeadResponse\x12U\n\x0c\x45xportEvents\x12 .tonglian.v1.ExportEventsRequest\x1a!.tonglian.v1.ExportEventsResponse0\x01\x12P\n\x0bListAnchors\x12\x1f.tonglian.v1.ListAnchorsRequest\x1a .tonglian.v1.ListAnchorsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/audit.proto\x12\x0btonglian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"\xd7\x01\n\nAuditEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x15\n\rprevious_hash\x18\x02 \x01(\x0c\x12\x0c\n\x04hash\x18\x03 \x01(\x0c\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x0f\n\x07purpose\x18\x08 \x01(\t\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\n \x01(\t\"\xe4\x01\n\x0b\x41uditAnchor\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x11\n\thead_hash\x18\x02 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x03 \x01(\t\x12\r\n\x05tx_id\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_height\x18\x05 \x01(\x04\x12/\n\x0b\x61nchored_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0b\n\x03key\x18\x08 \x01(\t\x12(\n\x06\x62undle\x18\t \x01(\x0b\x32\x18.tonglian.v1.ProofBundle\"`\n\x11ListEventsRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"T\n\x12ListEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.tonglian.v1.AuditEvent\x12\x15\n\rnext_sequence\x18\x02 \x01(\x04\"\x13\n\x11GetLogHeadRequest\"g\n\x12GetLogHeadResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x17\n\x0f\x61nchor_chain_id\x18\x03 \x01(\t\x12\x18\n\x10\x61nchor_namespace\x18\x04 \x01(\t\",\n\x13\x45xportEventsRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\">\n\x14\x45xportEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.tonglian.v1.AuditEvent\"\x14\n\x12ListAnchorsRequest\"@\n\x13ListAnchorsResponse\x12)\n\x07\x61nchors\x18\x01 \x03(\x0b\x32\x18.tonglian.v1.AuditAnchor2\xce\x02\n\x05\x41udit\x12M\n\nListEvents\x12\x1e.tonglian.v1.ListEventsRequest\x1a\x1f.tonglian.v1.ListEventsResponse\x12M\n\nGetLogHead\x12\x1e.tonglian.v1.GetLogHeadRequest\x1a\x1f.tonglian.v1.GetLogHeadResponse\x12U\n\x0c\x45xportEvents\x12 .tonglian.v1.ExportEventsRequest\x1a!.tonglian.v1.ExportEventsResponse0\x01\x12P\n\x0bListAnchors\x12\x1f.tonglian.v1.ListAnchorsRequest\x1a .tonglian.v1.ListAnchorsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,15 +44,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETLOGHEADREQUEST']._serialized_start=733
   _globals['_GETLOGHEADREQUEST']._serialized_end=752
   _globals['_GETLOGHEADRESPONSE']._serialized_start=754
-  _globals['_GETLOGHEADRESPONSE']._serialized_end=806
-  _globals['_EXPORTEVENTSREQUEST']._serialized_start=808
-  _globals['_EXPORTEVENTSREQUEST']._serialized_end=852
-  _globals['_EXPORTEVENTSRESPONSE']._serialized_start=854
-  _globals['_EXPORTEVENTSRESPONSE']._serialized_end=916
-  _globals['_LISTANCHORSREQUEST']._serialized_start=918
-  _globals['_LISTANCHORSREQUEST']._serialized_end=938
-  _globals['_LISTANCHORSRESPONSE']._serialized_start=940
-  _globals['_LISTANCHORSRESPONSE']._serialized_end=1004
-  _globals['_AUDIT']._serialized_start=1007
-  _globals['_AUDIT']._serialized_end=1341
+  _globals['_GETLOGHEADRESPONSE']._serialized_end=857
+  _globals['_EXPORTEVENTSREQUEST']._serialized_start=859
+  _globals['_EXPORTEVENTSREQUEST']._serialized_end=903
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_start=905
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_end=967
+  _globals['_LISTANCHORSREQUEST']._serialized_start=969
+  _globals['_LISTANCHORSREQUEST']._serialized_end=989
+  _globals['_LISTANCHORSRESPONSE']._serialized_start=991
+  _globals['_LISTANCHORSRESPONSE']._serialized_end=1055
+  _globals['_AUDIT']._serialized_start=1058
+  _globals['_AUDIT']._serialized_end=1392
 # @@protoc_insertion_point(module_scope)

@@ -181,15 +181,24 @@ class GetLogHeadResponse(google.protobuf.message.Message):
 
     SEQUENCE_FIELD_NUMBER: builtins.int
     HASH_FIELD_NUMBER: builtins.int
+    ANCHOR_CHAIN_ID_FIELD_NUMBER: builtins.int
+    ANCHOR_NAMESPACE_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     hash: builtins.bytes
+    anchor_chain_id: builtins.str
+    """Where the hub anchors its head (empty when it does not): `tonglian audit
+    verify` reads the anchored heads back from there, not from the hub's table.
+    """
+    anchor_namespace: builtins.str
     def __init__(
         self,
         *,
         sequence: builtins.int = ...,
         hash: builtins.bytes = ...,
+        anchor_chain_id: builtins.str = ...,
+        anchor_namespace: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["hash", b"hash", "sequence", b"sequence"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["anchor_chain_id", b"anchor_chain_id", "anchor_namespace", b"anchor_namespace", "hash", b"hash", "sequence", b"sequence"]) -> None: ...
 
 Global___GetLogHeadResponse: typing_extensions.TypeAlias = GetLogHeadResponse
 

@@ -391,9 +391,16 @@ class Verification(google.protobuf.message.Message):
     PROOF_KIND_FIELD_NUMBER: builtins.int
     CHECKS_FIELD_NUMBER: builtins.int
     VERIFIED_AT_FIELD_NUMBER: builtins.int
+    FINAL_HEIGHT_FIELD_NUMBER: builtins.int
     verified: builtins.bool
     proof_kind: builtins.str
     """"signed_merkle", "evm" or "fabric"."""
+    final_height: builtins.int
+    """The chain's newest final block by the hub's own trust when it checked (EVM
+    endpoint quorum: the lowest head the endpoints agree on, minus the finality
+    depth); a latest read is proven at this block. 0 when the proof kind
+    carries its own finality.
+    """
     @property
     def checks(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Every check that passed, in the order they ran, for people to read."""
@@ -407,9 +414,10 @@ class Verification(google.protobuf.message.Message):
         proof_kind: builtins.str = ...,
         checks: collections.abc.Iterable[builtins.str] | None = ...,
         verified_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        final_height: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["verified_at", b"verified_at"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["checks", b"checks", "proof_kind", b"proof_kind", "verified", b"verified", "verified_at", b"verified_at"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["checks", b"checks", "final_height", b"final_height", "proof_kind", b"proof_kind", "verified", b"verified", "verified_at", b"verified_at"]) -> None: ...
 
 Global___Verification: typing_extensions.TypeAlias = Verification
 
