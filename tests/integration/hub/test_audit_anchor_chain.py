@@ -22,11 +22,11 @@ from google.protobuf.json_format import ParseDict
 
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from hub.audit.hashing import event_hash, timestamp_of
 from hub.cli import exit_codes
 from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian.v1 import audit_pb2, chains_pb2
 from tonglian_client.client import AsyncClient
+from tonglian_proof.audit_hash import event_hash, timestamp_of
 
 pytestmark = pytest.mark.integration
 
