@@ -9,6 +9,7 @@ is re-read when it changes), and a subject naming agency, role and client.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -99,6 +100,21 @@ class Authenticator:
                     f"on {revoked_on.isoformat()}"
                 )
         return principal_of(cert)
+
+    async def lapse(self, pem: bytes, interval: float) -> Unauthenticated:
+        """Waits until the certificate stops authenticating (revoked on the current CRL, or
+        past its notAfter) and returns why; for calls that outlive a moment (watches).
+
+        Checks every `interval` seconds and wakes at notAfter exactly, so a revocation ends
+        the call within `interval` plus the CRL's reload."""
+        cert = _parse(pem)
+        while True:
+            try:
+                self.authenticate(pem)
+            except Unauthenticated as exc:
+                return exc
+            left = (cert.not_valid_after_utc - datetime.now(UTC)).total_seconds()
+            await asyncio.sleep(max(0.001, min(interval, left + 0.001)))
 
 
 @functools.lru_cache(maxsize=256)

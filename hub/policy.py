@@ -16,13 +16,26 @@ matches it allows it, and every decision names the rule that made it.
             namespaces: [licences]      # default ["*"]
             schemas: ["gov.license.*"]  # default ["*"]
             purposes: [business-registration]
+            predicates:                 # optional: bounds the yes/no questions this rule allows
+              per_field_per_day: 3      # distinct questions per record and field in 24 hours
+              operators: [equals, less_than]      # default: every operator
+              thresholds:               # ordering operands allowed, per field (JSON text);
+                amount_due: ["0", "10000"]        # a field not listed gets no ordering question
+    namespace_schemas:                  # optional: the schemas a namespace holds, so that
+      "custom-1/residence": [gov.residence.certificate/v1]   # reads are decided before reading
 
 Patterns are fnmatch globs, matched case-sensitively.
+
+A decision that turns on a record's schema (a rule lists schemas) cannot be made
+before the read unless `namespace_schemas` declares the namespace; the hub then
+refuses a missing record and a forbidden one with the same answer, so a deny rule
+never tells whether a record exists.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal, Protocol
@@ -36,6 +49,39 @@ READ = "read"
 PREDICATE = "predicate"
 
 
+OPERATORS = (
+    "equals",
+    "not_equals",
+    "less_than",
+    "less_or_equal",
+    "greater_than",
+    "greater_or_equal",
+    "between",
+    "exists",
+)
+PredicateOperatorName = Literal[
+    "equals",
+    "not_equals",
+    "less_than",
+    "less_or_equal",
+    "greater_than",
+    "greater_or_equal",
+    "between",
+    "exists",
+]
+BUDGET_WINDOW_SECONDS = 86400.0
+
+
+class PredicateLimits(BaseModel):
+    """What yes/no questions a rule allows, so that a run of them cannot recover a value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_field_per_day: int | None = Field(default=None, ge=1, le=10_000)
+    operators: list[PredicateOperatorName] | None = Field(default=None, min_length=1)
+    thresholds: dict[str, list[str]] | None = None
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,6 +92,7 @@ class Rule(BaseModel):
     namespaces: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     schemas: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     purposes: list[str] = Field(min_length=1)
+    predicates: PredicateLimits | None = None
 
 
 class PrincipalRules(BaseModel):
@@ -60,6 +107,8 @@ class PolicyDocument(BaseModel):
 
     version: Literal[1]
     principals: dict[str, PrincipalRules]
+    # "chain/namespace" -> the schemas its records have (see "decide before the read").
+    namespace_schemas: dict[str, list[str]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +199,76 @@ class Policy:
             )
         return Decision(True, rule, f"{rule} is true")
 
+    # Decide before the read: no answer may tell whether a record exists.
+
+    def declared_schemas(self, chain_id: str, namespace: str) -> list[str] | None:
+        """The schemas the policy declares for a namespace, or None when it declares none."""
+        return self.document.namespace_schemas.get(f"{chain_id}/{namespace}")
+
+    def decide_before_read(self, agency: str, request: Request) -> Decision | Undecided:
+        """Decides a request whose record schema is not known yet: a Decision when it holds
+        for every schema the namespace may hold, else the rules that turn on the schema."""
+        if self._allow_all or request.schema is not None:
+            return self.decide(agency, request)
+        declared = (
+            self.declared_schemas(request.chain_id, request.namespace)
+            if request.namespace is not None
+            else None
+        )
+        if declared:
+            decisions = [self.decide(agency, replace(request, schema=s)) for s in declared]
+            if all(d.allowed for d in decisions) or not any(d.allowed for d in decisions):
+                return decisions[0]
+            return Undecided(tuple(dict.fromkeys(d.rule for d in decisions if d.rule)))
+        entry = self.document.principals.get(agency)
+        turning: list[str] = []
+        effects: set[str] = set()
+        terminal: Rule | None = None
+        for rule in entry.rules if entry else []:
+            if not (
+                _any(rule.chains, request.chain_id, unknown_matches=False)
+                and _any(rule.purposes, request.purpose, unknown_matches=False)
+                and _any(rule.namespaces, request.namespace, unknown_matches=True)
+            ):
+                continue
+            if rule.effect == "allow" and request.access == READ and rule.access == PREDICATE:
+                continue
+            if "*" in rule.schemas and (request.namespace is not None or "*" in rule.namespaces):
+                terminal = rule
+                break
+            turning.append(rule.name)
+            effects.add(rule.effect)
+        effects.add(terminal.effect if terminal else "deny")
+        if len(effects) == 1:
+            return self.decide(agency, request)
+        return Undecided(tuple(turning + ([terminal.name] if terminal else [])))
+
+    def predicate_limits(self, rule_name: str) -> PredicateLimits | None:
+        """The predicate limits of the rule that allowed a question (None: unbounded)."""
+        for entry in self.document.principals.values():
+            for rule in entry.rules:
+                if rule.name == rule_name:
+                    return rule.predicates
+        return None
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """A request the policy decides only by the record's schema, unknown before the read:
+    the rules whose outcome turns on it (the same for a record that exists or not)."""
+
+    rules: tuple[str, ...]
+
+    def refusal(self, agency: str, request: Request, what: str) -> str:
+        """The one message for "forbidden" and "does not exist", so neither tells the other."""
+        verb = "read" if request.access == READ else "evaluate predicates on"
+        names = list(dict.fromkeys(self.rules))
+        rules = ("rule " if len(names) == 1 else "rules ") + ", ".join(repr(r) for r in names)
+        return (
+            f"{agency} may not {verb} {what} for purpose {request.purpose!r}, or it does not "
+            f"exist: {rules} decide{'s' if len(names) == 1 else ''} by the record's schema"
+        )
+
 
 class PolicySource(Protocol):
     """Where the hub gets the policy in force: a reloading file, or a fixed policy."""
@@ -186,4 +305,24 @@ def parse_policy(data: bytes, path: Path) -> Policy:
             if rule.name in seen:
                 raise InvalidInput(f"policy file {path}: rule name {rule.name!r} is used twice")
             seen.add(rule.name)
+            _check_thresholds(rule, path)
+    for where, schemas in document.namespace_schemas.items():
+        if where.count("/") != 1 or not all(where.split("/")) or not schemas:
+            raise InvalidInput(
+                f"policy file {path}: namespace_schemas key {where!r} must be 'chain/namespace' "
+                "with at least one schema"
+            )
     return Policy(document)
+
+
+def _check_thresholds(rule: Rule, path: Path) -> None:
+    limits = rule.predicates
+    for field, values in (limits.thresholds or {}).items() if limits else ():
+        for value in values:
+            try:
+                json.loads(value)
+            except ValueError:
+                raise InvalidInput(
+                    f"policy file {path}: rule {rule.name!r} threshold {value!r} for {field!r} "
+                    "is not JSON (quote strings: '\"2026-01-01\"')"
+                ) from None

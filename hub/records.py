@@ -11,7 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from hub import paging
@@ -79,8 +79,14 @@ class RecordReader:
         )
 
     async def list(
-        self, flt: query_pb2.RecordFilter, page_size: int, page_token: str
+        self,
+        flt: query_pb2.RecordFilter,
+        page_size: int,
+        page_token: str,
+        visible: Callable[[records_pb2.Record], bool] | None = None,
     ) -> query_pb2.ListRecordsResponse:
+        """A page of verified records; those `visible` rejects are skipped as if absent, so
+        they shape neither the page nor its token."""
         check_filter(flt)
         size = paging.page_size(page_size, DEFAULT_PAGE, MAX_PAGE)
         chain, adapter = await self._chain_and_adapter(flt.chain_id)
@@ -108,7 +114,7 @@ class RecordReader:
             index_in_block += 1
             if rec.block_height == pos.height and position < pos.skip:
                 continue
-            if not matches(rec, flt):
+            if not matches(rec, flt) or (visible is not None and not visible(rec)):
                 continue
             if len(picked) == size:
                 next_pos = PagePosition(rec.block_height, position)
@@ -121,16 +127,21 @@ class RecordReader:
             scanned_to_height=max(last_done, 0),
         )
 
-    async def watch(self, flt: query_pb2.RecordFilter) -> AsyncIterator[records_pb2.VerifiedRecord]:
+    async def watch(
+        self,
+        flt: query_pb2.RecordFilter,
+        visible: Callable[[records_pb2.Record], bool] | None = None,
+    ) -> AsyncIterator[records_pb2.VerifiedRecord]:
         """Verified records as their blocks become final; from the next final block
-        when `from_height` is 0."""
+        when `from_height` is 0. Records `visible` rejects are skipped unverified."""
         check_filter(flt)
         chain, adapter = await self._chain_and_adapter(flt.chain_id)
         start = flt.from_height
         if start == 0:
             start = (await adapter.head()).final_height + 1
         async for event in adapter.scan(flt.namespace, start, flt.to_height, follow=True):
-            if event.HasField("record") and matches(event.record.record, flt):
+            rec = event.record.record
+            if event.HasField("record") and matches(rec, flt) and (visible is None or visible(rec)):
                 yield await self._verified(chain, event.record)
 
 

@@ -17,6 +17,7 @@ from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
 from hub.errors import InvalidInput
+from hub.predicate_budget import PredicateBudget
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
@@ -27,6 +28,7 @@ from hub.services.audit import AuditService
 from hub.services.chain_registry import ChainRegistryService
 from hub.services.query import QueryService
 from hub.services.relay import RelayService
+from hub.store.predicate_questions import SqlitePredicateQuestions
 from hub.store.sqlite import SqliteStore
 from hub.verification import Verifier
 from tonglian.v1 import (
@@ -117,7 +119,14 @@ async def start_hub(settings: HubSettings) -> Hub:
         ChainRegistryService(registry, router), server
     )
     query_pb2_grpc.add_QueryServicer_to_server(
-        QueryService(reader, security.policy, catalog, security.signer), server
+        QueryService(
+            reader,
+            security.policy,
+            catalog,
+            security.signer,
+            PredicateBudget(SqlitePredicateQuestions(store)),
+        ),
+        server,
     )
     relay = Relay(store, registry, router, verifier, catalog, audit)
     relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)

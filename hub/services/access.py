@@ -29,8 +29,13 @@ from hub.policy import PolicySource
 from hub.principal import INSECURE, Principal
 from hub.services.malformed import MalformedRequest, lenient
 from hub.services.status import Context
+from hub.services.stream_guard import guarded
 
 log = logging.getLogger("tonglian.hub")
+
+# How often an open stream re-checks its caller's certificate against the CRL (and it
+# also wakes at the certificate's notAfter): a revoked caller's stream ends within this.
+STREAM_RECHECK_SECONDS = 1.0
 
 PREFIX = "/tonglian.v1."
 SERVICE_ACTIONS = {"Query": "query", "ChainRegistry": "chains", "Relay": "relay", "Audit": "audit"}
@@ -122,13 +127,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def _principal(self, context: Context) -> Principal:
         if self._authenticator is None:
             return INSECURE
-        pems = list(context.auth_context().get("x509_pem_cert", []))
-        if not pems:
-            raise Unauthenticated(
-                "no client certificate: this hub requires mutual TLS "
-                "(give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA)"
-            )
-        return self._authenticator.authenticate(pems[0])
+        return self._authenticator.authenticate(_client_pem(context))
 
     def _authorize(self, method: str, principal: Principal) -> str:
         """The rule that lets `principal` call `method`; PermissionDenied otherwise."""
@@ -199,6 +198,34 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
+    @staticmethod
+    def _while_authenticated(
+        items: AsyncIterator[Any], authenticator: Authenticator, context: Context
+    ) -> AsyncIterator[Any]:
+        """The stream's items while the caller's certificate is neither revoked nor expired."""
+        pem = _client_pem(context)
+        lapse = asyncio.ensure_future(authenticator.lapse(pem, STREAM_RECHECK_SECONDS))
+        return guarded(items, lapse, lambda: authenticator.authenticate(pem))
+
+    async def _end_unauthenticated(
+        self, call: AuditedCall, exc: Unauthenticated, context: Context
+    ) -> None:
+        """Closes a stream whose certificate lapsed, with an audit event that says so."""
+        outcome = f"denied: stream closed: {exc}"
+        if call.event is None:
+            call.denied_by = str(exc)
+            await call.commit(outcome)
+        else:
+            await self._audit.append(
+                principal=call.principal.name,
+                action=call.action,
+                target=call.target,
+                purpose=call.purpose,
+                outcome=outcome,
+                detail={"serial": call.principal.serial},
+            )
+        await context.abort(exc.status, str(exc))
+
     def _unary(
         self, method: str, behavior: Callable[[Any, Context], Awaitable[Any]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
@@ -228,9 +255,14 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             enter_call(call)
             if isinstance(request, MalformedRequest):
                 await self._refuse_malformed(call, request, context)
+            items = behavior(request, context)
+            if self._authenticator is not None:
+                items = self._while_authenticated(items, self._authenticator, context)
             try:
-                async for item in behavior(request, context):
+                async for item in items:
                     yield item
+            except Unauthenticated as exc:
+                await self._end_unauthenticated(call, exc, context)
             except (asyncio.CancelledError, GeneratorExit):
                 self._close_later(call, "error: CANCELLED")
                 raise
@@ -240,3 +272,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             await self._close(call, context, failed=False)
 
         return wrapper
+
+
+def _client_pem(context: Context) -> bytes:
+    pems = list(context.auth_context().get("x509_pem_cert", []))
+    if not pems:
+        raise Unauthenticated(
+            "no client certificate: this hub requires mutual TLS "
+            "(give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA)"
+        )
+    return bytes(pems[0])

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 from google.protobuf.json_format import MessageToDict
 
 from hub.audit.call import AuditedCall, current_call
 from hub.catalog.catalog import SchemaCatalog
-from hub.errors import FailedPrecondition, InvalidInput, PermissionDenied
+from hub.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
 from hub.policy import PREDICATE, READ, Decision, Policy, PolicySource, Request
 from hub.predicate import check_predicate, describe, evaluate
+from hub.predicate_budget import PredicateBudget, check_limits
 from hub.records import RecordReader, check_filter, check_ref, decode_page_token
 from hub.services.status import Context, streaming, unary
 from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
@@ -54,17 +56,21 @@ def enforce(call: AuditedCall, decision: Decision) -> None:
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
+    """The Query use cases; `budget` remembers the yes/no questions each agency asked."""
+
     def __init__(
         self,
         reader: RecordReader,
         policy: PolicySource,
         catalog: SchemaCatalog,
         signer: StatementSigner | None,
+        budget: PredicateBudget,
     ) -> None:
         self._reader = reader
         self._policy = policy
         self._catalog = catalog
         self._signer = signer
+        self._budget = budget
 
     def _decide(self, policy: Policy, call: AuditedCall, request: Request) -> Decision:
         decision = policy.decide(call.principal.agency, request)
@@ -79,8 +85,62 @@ class QueryService(query_pb2_grpc.QueryServicer):
         check_purpose(purpose)
         policy = self._policy.current()
         request = Request(flt.chain_id, flt.namespace or None, flt.schema or None, purpose)
-        self._decide(policy, call, request)
+        if request.namespace is None:
+            self._decide(policy, call, request)
+            return policy
+        # A namespace whose schemas are declared (or whose rules ignore schemas) is decided
+        # now: refused, not answered empty. Otherwise each record meets the policy, and
+        # withheld ones leave no trace in the answer (see `_visible`).
+        early = policy.decide_before_read(call.principal.agency, request)
+        if isinstance(early, Decision):
+            enforce(call, early)
+        else:
+            call.detail["rules"] = list(early.rules)
         return policy
+
+    def _visible(self, call: AuditedCall, purpose: str) -> Callable[[records_pb2.Record], bool]:
+        """Whether the current policy lets the caller see a record (by its claimed schema),
+        applied while scanning so that withheld records shape neither pages nor tokens."""
+
+        def visible(record: records_pb2.Record) -> bool:
+            ref = record.ref
+            request = Request(ref.chain_id, ref.namespace, record.schema, purpose)
+            return self._policy.current().decide(call.principal.agency, request).allowed
+
+        return visible
+
+    async def _read(
+        self,
+        policy: Policy,
+        call: AuditedCall,
+        request: Request,
+        ref: records_pb2.RecordRef,
+        at_height: int,
+    ) -> records_pb2.VerifiedRecord:
+        """Reads a record the policy may let the caller see, deciding before the read where it
+        can; where the record's schema decides, a missing record and a forbidden one get the
+        same refusal, so no answer tells whether a record exists."""
+        agency = call.principal.agency
+        early = policy.decide_before_read(agency, request)
+        if isinstance(early, Decision):
+            enforce(call, early)
+            record = await self._reader.get(ref, at_height)
+        else:
+            what = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
+            refusal = early.refusal(agency, request, what)
+            try:
+                record = await self._reader.get(ref, at_height)
+            except NotFound as exc:
+                call.denied_by = f"{refusal} (not found: {exc})"
+                call.detail["rules"] = list(early.rules)
+                raise PermissionDenied(refusal) from None
+            late = policy.decide(agency, replace(request, schema=record.record.schema))
+            if not late.allowed:
+                call.detail["rule"] = late.rule
+                call.denied_by = f"{refusal} ({late.reason})"
+                raise PermissionDenied(refusal)
+        self._decide(policy, call, replace(request, schema=record.record.schema))
+        return record
 
     def _admit(
         self,
@@ -100,6 +160,27 @@ class QueryService(query_pb2_grpc.QueryServicer):
             self._catalog.check(vr.record)
         return decision.allowed
 
+    async def _within_budget(
+        self,
+        policy: Policy,
+        call: AuditedCall,
+        ref: records_pb2.RecordRef,
+        predicate: query_pb2.Predicate,
+    ) -> None:
+        """Refuses a question the allowing rule's `predicates` limits forbid, naming the limit;
+        counts it against the rule's budget otherwise."""
+        rule = str(call.detail.get("rule", ""))
+        limits = policy.predicate_limits(rule) if rule else None
+        if limits is None:
+            return
+        target = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
+        try:
+            questions = check_limits(rule, limits, predicate)
+            await self._budget.spend(call.principal.agency, target, rule, questions, limits)
+        except PermissionDenied as exc:
+            call.denied_by = str(exc)
+            raise
+
     @unary
     async def GetRecord(
         self, request: query_pb2.GetRecordRequest, context: Context
@@ -109,12 +190,12 @@ class QueryService(query_pb2_grpc.QueryServicer):
         check_ref(ref)
         check_purpose(request.purpose)
         policy = self._policy.current()
-        self._decide(policy, call, Request(ref.chain_id, ref.namespace, None, request.purpose))
-        record = await self._reader.get(ref, request.at_height)
-        self._decide(
+        record = await self._read(
             policy,
             call,
-            Request(ref.chain_id, ref.namespace, record.record.schema, request.purpose),
+            Request(ref.chain_id, ref.namespace, None, request.purpose),
+            ref,
+            request.at_height,
         )
         self._catalog.check(record.record)
         call.detail.update(
@@ -134,7 +215,9 @@ class QueryService(query_pb2_grpc.QueryServicer):
         if request.page_token:
             decode_page_token(request.page_token, flt)
         policy = self._decide_filter(call, flt, request.purpose)
-        page = await self._reader.list(flt, request.page_size, request.page_token)
+        page = await self._reader.list(
+            flt, request.page_size, request.page_token, self._visible(call, request.purpose)
+        )
         allowed = [r for r in page.records if self._admit(policy, call, r, request.purpose, READ)]
         call.detail.update(returned=len(allowed), withheld=len(page.records) - len(allowed))
         del page.records[:]
@@ -151,7 +234,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         self._decide_filter(call, flt, request.purpose)
         # A watch may run for days: its event is written when it opens.
         await call.commit("ok: watch opened")
-        async for record in self._reader.watch(flt):
+        async for record in self._reader.watch(flt, self._visible(call, request.purpose)):
             # Policy may change while the watch runs; each record meets the current one.
             if self._admit(self._policy.current(), call, record, request.purpose, READ):
                 yield query_pb2.WatchRecordsResponse(record=record)
@@ -173,17 +256,16 @@ class QueryService(query_pb2_grpc.QueryServicer):
                 "(set signing_cert and signing_key, or run it with TLS)"
             )
         policy = self._policy.current()
-        self._decide(
-            policy, call, Request(ref.chain_id, ref.namespace, None, request.purpose, PREDICATE)
-        )
-        record = await self._reader.get(ref, 0)
-        rec = record.record
-        self._decide(
+        record = await self._read(
             policy,
             call,
-            Request(ref.chain_id, ref.namespace, rec.schema, request.purpose, PREDICATE),
+            Request(ref.chain_id, ref.namespace, None, request.purpose, PREDICATE),
+            ref,
+            0,
         )
+        rec = record.record
         self._catalog.check(rec)
+        await self._within_budget(policy, call, ref, request.predicate)
         value = None if rec.deleted else json.loads(rec.value)
         answer = evaluate(request.predicate, value)
         digest = proof_digest(record)

@@ -77,4 +77,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "predicate budget: the distinct yes/no questions each agency asked",
+        """
+        CREATE TABLE predicate_questions (
+            agency   TEXT NOT NULL,
+            target   TEXT NOT NULL,
+            field    TEXT NOT NULL,
+            question TEXT NOT NULL,
+            asked_at REAL NOT NULL,
+            PRIMARY KEY (agency, target, field, question)
+        );
+        """,
+    ),
 ]
