@@ -17,6 +17,7 @@ from typing import Any
 
 from hub.audit import sqlite as q
 from hub.audit.hashing import canonical_json, timestamp_of
+from hub.observability.audit_events import appended, with_trace_id
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import audit_pb2
 
@@ -55,9 +56,11 @@ class AuditLog:
             target=_clip(target),
             purpose=_clip(purpose),
             outcome=_clip(outcome),
-            detail_json=canonical_json(dict(detail or {})),
+            detail_json=canonical_json(with_trace_id(detail)),
         )
-        return await self._store.run(q.append(draft, evidence))
+        event = await self._store.run(q.append(draft, evidence))
+        appended(event)
+        return event
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""
