@@ -260,5 +260,5 @@ async def test_status_needs_an_operator_certificate(scene: Scene) -> None:
             page = await resp.text()
     assert f"<code>{CHAIN}</code>" in page
     assert "<code>obs-lic</code>" in page  # the route of the delivery test
-    assert "<script" not in page and "http-equiv=\"refresh\"" in page
+    assert "<script" not in page and 'http-equiv="refresh"' in page
     assert "<svg" in page
