@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -42,6 +42,13 @@ class HubSettings(BaseSettings):
     # Seconds to let in-flight calls finish on SIGTERM.
     shutdown_grace: float = Field(default=5.0, ge=0, le=300)
     log_level: str = "INFO"
+    # One JSON object per log line ("json") or plain text ("text").
+    log_format: Literal["text", "json"] = "text"
+    # HTTP listener for /healthz, /metrics and /status (HOST:PORT, or PORT on loopback);
+    # empty: off.
+    http_listen: str = ""
+    # OTLP/gRPC collector that receives traces (empty: OTEL_EXPORTER_OTLP_ENDPOINT, else off).
+    otlp_endpoint: str = ""
 
     # Mutual TLS (hub/authentication.py): the hub's certificate and key, the CA whose
     # client certificates it accepts, and a CRL re-read when it changes.

@@ -20,6 +20,7 @@ from hub.errors import (
     InvalidInput,
     NotFound,
 )
+from hub.observability.adapter_calls import adapter_call, count_error, head_failed, head_seen
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
 T = TypeVar("T")
@@ -33,14 +34,15 @@ class GuardedAdapter:
         self._who = f"adapter {chain.adapter.adapter!r} of chain {chain.chain_id!r}"
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            return await asyncio.wait_for(call, self._timeout)
-        except TimeoutError:
-            raise ChainUnreachable(
-                f"{self._who} did not answer {what} within {self._timeout:g}s"
-            ) from None
-        except BaseException as exc:
-            raise self._translate(what, exc) from exc
+        with adapter_call(self.chain.chain_id, self.chain.adapter.adapter, what.split()[0]):
+            try:
+                return await asyncio.wait_for(call, self._timeout)
+            except TimeoutError:
+                raise ChainUnreachable(
+                    f"{self._who} did not answer {what} within {self._timeout:g}s"
+                ) from None
+            except BaseException as exc:
+                raise self._translate(what, exc) from exc
 
     def _translate(self, what: str, exc: BaseException) -> BaseException:
         if isinstance(exc, HubError | asyncio.CancelledError):
@@ -65,6 +67,15 @@ class GuardedAdapter:
         return await self._call("describe", self._adapter.describe())
 
     async def head(self) -> chains_pb2.ChainHead:
+        try:
+            head = await self._checked_head()
+        except HubError as exc:
+            head_failed(self.chain.chain_id, str(exc))
+            raise
+        head_seen(self.chain.chain_id, head)
+        return head
+
+    async def _checked_head(self) -> chains_pb2.ChainHead:
         head = await self._call("head", self._adapter.head())
         if not isinstance(head, chains_pb2.ChainHead):
             raise AdapterMisbehaved(f"{self._who} answered head with {type(head).__name__}")
@@ -92,6 +103,15 @@ class GuardedAdapter:
         self, answer: adapter_pb2.ReadRecordResponse, namespace: str | None, key: str | None
     ) -> None:
         """Refuses an answer about another chain, namespace or key, or one without proof."""
+        try:
+            self._check_record(answer, namespace, key)
+        except AdapterMisbehaved as exc:
+            count_error(self.chain.chain_id, exc)
+            raise
+
+    def _check_record(
+        self, answer: adapter_pb2.ReadRecordResponse, namespace: str | None, key: str | None
+    ) -> None:
         if not isinstance(answer, adapter_pb2.ReadRecordResponse):
             raise AdapterMisbehaved(f"{self._who} answered with {type(answer).__name__}")
         ref = answer.record.ref
@@ -120,11 +140,15 @@ class GuardedAdapter:
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise ChainUnreachable(
+                timeout = ChainUnreachable(
                     f"{self._who} sent nothing for {self._timeout:g}s during a scan"
-                ) from None
+                )
+                count_error(self.chain.chain_id, timeout, "timeout")
+                raise timeout from None
             except BaseException as exc:
-                raise self._translate("scan", exc) from exc
+                translated = self._translate("scan", exc)
+                count_error(self.chain.chain_id, translated)
+                raise translated from exc
             if event.HasField("record"):
                 self.check_record(event.record, namespace or None, None)
             yield event

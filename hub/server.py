@@ -17,6 +17,10 @@ from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
 from hub.errors import InvalidInput
+from hub.observability.http_listener import HttpListener, TlsFiles, start_http
+from hub.observability.interceptor import ObservingInterceptor
+from hub.observability.snapshot import HubState
+from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
 from hub.predicate_budget import PredicateBudget
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
@@ -66,11 +70,17 @@ class Hub:
     relay: Relay
     audit: AuditLog | None = None
     anchorer: Anchorer | None = None
+    http: HttpListener | None = None
+    serving: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
+        self.serving = False
         for name in (*SERVICE_NAMES, ""):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        if self.http is not None:
+            await self.http.stop()
+        stop_tracing()
         if self.anchorer is not None:
             await self.anchorer.stop()
         await self.relay.stop()
@@ -98,6 +108,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         task.add_done_callback(reloads.discard)
 
     security = load_security(settings, audit_reload)
+    start_tracing(endpoint_of(settings.otlp_endpoint))
     store = SqliteStore(settings.data_dir / "hub.sqlite3")
     await store.open()
     audit = AuditLog(store)
@@ -108,7 +119,10 @@ async def start_hub(settings: HubSettings) -> Hub:
 
     limit = settings.max_message_bytes
     server = grpc.aio.server(
-        interceptors=[AccessInterceptor(security.authenticator, security.policy, audit)],
+        interceptors=[
+            ObservingInterceptor(),
+            AccessInterceptor(security.authenticator, security.policy, audit),
+        ],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -173,11 +187,29 @@ async def start_hub(settings: HubSettings) -> Hub:
         target=f"{settings.listen}",
         detail={"tls": security.credentials is not None, "schemas": catalog.names()},
     )
-    for name in (*SERVICE_NAMES, ""):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Hub(
+    hub = Hub(
         settings, server, port, store, router, verifier, health_servicer, relay, audit, anchorer
     )
+    if settings.http_listen:
+        hub.http = await start_http(
+            settings.http_listen,
+            HubState(store, registry, router, relay, audit),
+            lambda: hub.serving,
+            f"{settings.listen.rpartition(':')[0]}:{port}",
+            security.authenticator,
+            security.policy,
+            _tls_files(settings),
+        )
+    for name in (*SERVICE_NAMES, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    hub.serving = True
+    return hub
+
+
+def _tls_files(settings: HubSettings) -> TlsFiles | None:
+    if settings.insecure or not (settings.tls_cert and settings.tls_key and settings.client_ca):
+        return None
+    return TlsFiles(settings.tls_cert, settings.tls_key, settings.client_ca)
 
 
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:
@@ -185,6 +217,8 @@ async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> No
     hub = await start_hub(settings)
     host = settings.listen.rpartition(":")[0]
     log.info("hub listening on %s:%d, data in %s", host, hub.port, settings.data_dir)
+    if hub.http is not None:
+        log.info("status page on %s/status, metrics on %s/metrics", hub.http.url, hub.http.url)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

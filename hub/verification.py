@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.errors import ProofRejected
+from hub.observability.tracing import span
+from hub.observability.verifications import counted, verifying
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
@@ -82,11 +85,12 @@ class Verifier:
                 f"asked for block {at_height} (the newest final block it trusts, or the "
                 "height requested)"
             )
-        evm_header = await self._evm_header(chain, proof)
-        loop = asyncio.get_running_loop()
-        checks = await loop.run_in_executor(
-            self._executor, verify_proof, record, proof, chain.trust_anchor, evm_header
-        )
+        with verifying(PROOF_KIND_OF_CHAIN.get(chain.kind, "unknown"), chain.chain_id):
+            evm_header = await self._evm_header(chain, proof)
+            loop = asyncio.get_running_loop()
+            checks = await loop.run_in_executor(
+                self._executor, verify_proof, record, proof, chain.trust_anchor, evm_header
+            )
         return _verification(chain, checks, evm_header)
 
     async def verify_batch(
@@ -99,6 +103,19 @@ class Verifier:
         errors raise. Records go to the pool BATCH at a time, so the pool's cost per
         call (pickling, two pipe hops, a wake-up of the loop) is paid per batch, not
         per record: per record it cost more than the signature checks themselves."""
+        kind = PROOF_KIND_OF_CHAIN.get(chain.kind, "unknown")
+        started = time.perf_counter()
+        with span("verify.batch", kind=kind, chain=chain.chain_id, records=len(items)):
+            results = await self._verify_batch(chain, items)
+        rejected = sum(isinstance(r, ProofRejected) for r in results)
+        counted(kind, len(results) - rejected, rejected, time.perf_counter() - started)
+        return results
+
+    async def _verify_batch(
+        self,
+        chain: chains_pb2.Chain,
+        items: Sequence[tuple[records_pb2.Record, records_pb2.Proof]],
+    ) -> list[records_pb2.Verification | ProofRejected]:
         slots: list[records_pb2.Verification | ProofRejected | None] = [None] * len(items)
         todo: list[tuple[int, records_pb2.Record, records_pb2.Proof, TrustedEvmHeader | None]] = []
         headers = await asyncio.gather(

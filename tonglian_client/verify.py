@@ -1,8 +1,8 @@
 """Offline checks a client runs without trusting the hub or the channel.
 
 `verify_record` re-verifies a record's proof bundle against the chain's trust
-anchors (hub/bundle.py, the same code the hub runs); `verify_answer` checks a
-predicate answer's signature against the CA the client trusts (hub/statement.py).
+anchors (tonglian_proof/bundle.py, the same code the hub runs); `verify_answer` checks a
+predicate answer's signature against the CA the client trusts (tonglian_proof/statement.py).
 """
 
 from __future__ import annotations

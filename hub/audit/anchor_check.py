@@ -1,7 +1,7 @@
 """Checks an anchor's proof: the chain really holds the head the anchor claims.
 
 Each anchor carries the verified head record's proof bundle; it is re-verified
-offline (hub/bundle.py), against trust anchors the checker gives or else the
+offline (tonglian_proof/bundle.py), against trust anchors the checker gives or else the
 bundle's own, and its value must name the anchor's sequence and hash.
 """
 

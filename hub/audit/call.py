@@ -58,5 +58,10 @@ def current_call() -> AuditedCall:
     return call
 
 
+def peek_call() -> AuditedCall | None:
+    """The audited call being served, or None (outside a call, or before it was opened)."""
+    return _current.get()
+
+
 def enter_call(call: AuditedCall) -> object:
     return _current.set(call)

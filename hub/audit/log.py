@@ -5,7 +5,7 @@
         purpose="route:licences-to-tax", outcome="ok", detail={"delivery_id": ...},
     )
 
-Events are chained by hash (hub/audit/hashing.py) and durable when `append`
+Events are chained by hash (tonglian_proof/audit_hash.py) and durable when `append`
 returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>".
 """
 
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from hub.audit import sqlite as q
+from hub.observability.audit_events import appended, with_trace_id
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import audit_pb2
 from tonglian_proof.audit_hash import timestamp_of
@@ -56,9 +57,11 @@ class AuditLog:
             target=_clip(target),
             purpose=_clip(purpose),
             outcome=_clip(outcome),
-            detail_json=canonical_text(dict(detail or {})),
+            detail_json=canonical_text(with_trace_id(detail)),
         )
-        return await self._store.run(q.append(draft, evidence))
+        event = await self._store.run(q.append(draft, evidence))
+        appended(event)
+        return event
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from hub.config import load_settings
+from hub.observability import logs
 from hub.server import serve
 
 
@@ -22,6 +22,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--config", type=Path, help="settings file (.toml or .yaml)")
     p.add_argument("--verify-workers", type=int, help="processes that verify proofs")
+    seen = p.add_argument_group("observability (see docs/operations.md)")
+    seen.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="serve /healthz, /metrics and /status over HTTP(S) here; a bare PORT binds "
+        "to 127.0.0.1 (default: off)",
+    )
+    seen.add_argument(
+        "--log-format", choices=("text", "json"), help="log lines as text or JSON (default text)"
+    )
+    seen.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="export traces over OTLP/gRPC to this collector "
+        "(default: $OTEL_EXPORTER_OTLP_ENDPOINT, else off)",
+    )
     tls = p.add_argument_group("mutual TLS and access (see `tonglian pki --help`)")
     tls.add_argument(
         "--pki",
@@ -65,10 +81,10 @@ async def run(args: argparse.Namespace) -> int:
         policy_file=args.policy,
         insecure=args.insecure,
         audit_anchor_chain=args.anchor_chain,
+        http_listen=args.http_listen,
+        log_format=args.log_format,
+        otlp_endpoint=args.otlp_endpoint,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     await serve(settings)
     return 0

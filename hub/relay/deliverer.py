@@ -16,6 +16,7 @@ import time
 
 from hub.audit.log import AuditLog
 from hub.errors import ChainUnreachable, HubError
+from hub.observability.tracing import span
 from hub.registry import ChainRegistry
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
@@ -82,6 +83,10 @@ class Deliverer:
         self._wakeup.set()
 
     async def _handle(self, d: relay_pb2.Delivery) -> None:
+        with span("relay.deliver", route=d.route_id, delivery=d.delivery_id):
+            await self._deliver(d)
+
+    async def _deliver(self, d: relay_pb2.Delivery) -> None:
         try:
             chain = await self._registry.get(d.destination_chain_id)
             adapter = await self._router.adapter_for(chain)

@@ -358,6 +358,38 @@ class SqliteStore:
 
         return await self._run(q)
 
+    async def count_deliveries(
+        self, parked_prefixes: tuple[str, ...]
+    ) -> tuple[dict[int, int], int]:
+        """Deliveries per state, and how many parked ones have a last error starting with
+        one of `parked_prefixes` (for metrics and the status page)."""
+
+        def q(conn: sqlite3.Connection) -> tuple[dict[int, int], int]:
+            counts = dict(
+                conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+            )
+            marked = 0
+            for prefix in parked_prefixes:
+                marked += conn.execute(
+                    "SELECT COUNT(*) FROM deliveries"
+                    " WHERE state = ? AND substr(last_error, 1, ?) = ?",
+                    (relay_pb2.DELIVERY_STATE_PARKED, len(prefix), prefix),
+                ).fetchone()[0]
+            return {int(k): int(v) for k, v in counts.items()}, int(marked)
+
+        return await self._run(q)
+
+    async def recent_deliveries(self, limit: int) -> list[relay_pb2.Delivery]:
+        """The last `limit` deliveries stored, newest first."""
+
+        def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
+            rows = conn.execute(
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
+            return [delivery_from_row(r) for r in rows]
+
+        return await self._run(q)
+
     async def count_unconfirmed(self) -> int:
         def q(conn: sqlite3.Connection) -> int:
             row = conn.execute(

@@ -1,4 +1,4 @@
-"""Block parsing, hashes and orderer signatures (hub/verify/fabric/block.py)."""
+"""Block parsing, hashes and orderer signatures (tonglian_proof/verify/fabric/block.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Channel config parsing (hub/verify/fabric/config.py) against the manifest."""
+"""Channel config parsing (tonglian_proof/verify/fabric/config.py) against the manifest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MSP identity validation (hub/verify/fabric/msp.py) with generated certificates."""
+"""MSP identity validation (tonglian_proof/verify/fabric/msp.py) with generated certificates."""
 
 from __future__ import annotations
 

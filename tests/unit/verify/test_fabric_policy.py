@@ -1,4 +1,4 @@
-"""Signature-policy parser and evaluator (hub/verify/fabric/policy.py)."""
+"""Signature-policy parser and evaluator (tonglian_proof/verify/fabric/policy.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signed qscc answers (hub/verify/fabric/qscc.py).
+"""Signed qscc answers (tonglian_proof/verify/fabric/qscc.py).
 
 Answers are built by `fabric_forge.qscc_answer` exactly as a Fabric peer's endorser
 builds them, signed by peers whose CAs the test config adds to Org1MSP and Org2MSP.

@@ -1,4 +1,4 @@
-"""Raw-block verdicts for operators (hub/verify/fabric/report.py)."""
+"""Raw-block verdicts for operators (tonglian_proof/verify/fabric/report.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Low-S ECDSA and Ed25519 checks (hub/verify/fabric/signature.py)."""
+"""Low-S ECDSA and Ed25519 checks (tonglian_proof/verify/fabric/signature.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""verify_fabric_record on the real captured blocks (hub/verify/fabric/verifier.py).
+"""verify_fabric_record on the real captured blocks (tonglian_proof/verify/fabric/verifier.py).
 
 The vectors have no qscc answers; answers are signed by peers we generate, whose CAs
 `fabric_forge.config_with` adds to Org1MSP and Org2MSP of the real config block

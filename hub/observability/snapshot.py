@@ -1,0 +1,208 @@
+"""The hub's state at one moment, as the status page shows it and /metrics exports it.
+
+Taken on demand (each scrape, each page view) from the store and the last heads
+the chains reported; a watcher asks every chain for its head in the background,
+so neither a scrape nor a page view waits on a slow chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hub.audit.log import AuditLog
+from hub.errors import HubError
+from hub.observability.activity import DELIVERIES, QUERIES
+from hub.observability.adapter_calls import HEADS, head_failed
+from hub.observability.metrics import DELIVERY_STATES, METRICS, HubMetrics
+from hub.registry import ChainRegistry
+from hub.relay.relay import Relay
+from hub.relay.worker import REJECTED_PREFIXES
+from hub.router import Router
+from hub.store.sqlite import SqliteStore
+from tonglian.v1 import chains_pb2, relay_pb2
+
+log = logging.getLogger("tonglian.hub")
+
+# At most this many chains and routes are shown and exported (ids are operator-chosen).
+MAX_LISTED = 200
+RECENT_DELIVERIES = 15
+HEAD_POLL = 10.0
+
+
+@dataclass(frozen=True)
+class ChainView:
+    chain_id: str
+    kind: str
+    adapter: str
+    # "ok", "unreachable: <why>", or "unknown" before the first answer.
+    health: str
+    final_height: int | None
+    last_block_time: datetime | None
+
+
+@dataclass(frozen=True)
+class RouteView:
+    route_id: str
+    source: str
+    destination: str
+    state: str
+    backlog: int
+    oldest_pending_seconds: float
+    # One replica today: the lease is this hub's whenever the route is active.
+    lease_owner: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    chains: list[ChainView]
+    routes: list[RouteView]
+    deliveries: dict[str, int]
+    recent: list[relay_pb2.Delivery]
+    audit_sequence: int
+    audit_head: bytes
+    last_anchor_at: datetime | None
+    last_anchor_chain: str
+    queries_per_minute: list[int] = field(default_factory=list)
+    deliveries_per_minute: list[int] = field(default_factory=list)
+    taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def delivery_states(counts: dict[int, int], rejected: int) -> dict[str, int]:
+    """Store counts per DeliveryState as the exported states (parked split off rejected)."""
+    out = {state: 0 for state in DELIVERY_STATES}
+    for number, n in counts.items():
+        name = (
+            relay_pb2.DeliveryState.Name(relay_pb2.DeliveryState.ValueType(number))
+            .removeprefix("DELIVERY_STATE_")
+            .lower()
+        )
+        if name in out:
+            out[name] += n
+    out["rejected"] = rejected
+    out["parked"] = max(0, out["parked"] - rejected)
+    return out
+
+
+def _chain_view(chain: chains_pb2.Chain) -> ChainView:
+    seen = HEADS.get(chain.chain_id)
+    head = seen.head if seen else None
+    if seen is None:
+        health = "unknown"
+    elif seen.error:
+        health = f"unreachable: {seen.error}"
+    else:
+        health = "ok"
+    block_time = None
+    if head is not None and head.HasField("time"):
+        block_time = head.time.ToDatetime(UTC)
+    return ChainView(
+        chain_id=chain.chain_id,
+        kind=chains_pb2.ChainKind.Name(chain.kind).removeprefix("CHAIN_KIND_").lower(),
+        adapter=chain.adapter.adapter,
+        health=health,
+        final_height=None if head is None else head.final_height,
+        last_block_time=block_time,
+    )
+
+
+class HubState:
+    """Reads the parts of a running hub that operators look at."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        registry: ChainRegistry,
+        router: Router,
+        relay: Relay,
+        audit: AuditLog,
+        metrics: HubMetrics = METRICS,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._router = router
+        self._relay = relay
+        self._audit = audit
+        self._metrics = metrics
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def take(self) -> Snapshot:
+        chains = await self._registry.list("", MAX_LISTED)
+        routes = await self._relay.list_routes("", MAX_LISTED)
+        counts, rejected = await self._store.count_deliveries(REJECTED_PREFIXES)
+        recent = await self._store.recent_deliveries(RECENT_DELIVERIES)
+        sequence, head = await self._audit.head()
+        anchors = await self._audit.anchors()
+        last = anchors[-1] if anchors else None
+        return Snapshot(
+            chains=[_chain_view(c) for c in chains],
+            routes=[
+                RouteView(
+                    route_id=r.route_id,
+                    source=f"{r.source_chain_id}/{r.source_namespace or '*'}",
+                    destination=f"{r.destination_chain_id}/{r.destination_namespace}",
+                    state=relay_pb2.RouteState.Name(r.state).removeprefix("ROUTE_STATE_").lower(),
+                    backlog=r.backlog.pending + r.backlog.submitted,
+                    oldest_pending_seconds=r.backlog.oldest_pending_age_seconds,
+                    lease_owner="this hub" if r.state == relay_pb2.ROUTE_STATE_ACTIVE else "-",
+                )
+                for r in routes
+            ],
+            deliveries=delivery_states(counts, rejected),
+            recent=recent,
+            audit_sequence=sequence,
+            audit_head=head,
+            last_anchor_at=last.anchored_at.ToDatetime(UTC) if last else None,
+            last_anchor_chain=last.chain_id if last else "",
+            queries_per_minute=QUERIES.series(),
+            deliveries_per_minute=DELIVERIES.series(),
+        )
+
+    async def export(self) -> Snapshot:
+        """Takes a snapshot and sets the gauges from it (before each scrape)."""
+        snap = await self.take()
+        m = self._metrics
+        m.set_routes({r.route_id: (r.backlog, r.oldest_pending_seconds) for r in snap.routes})
+        m.set_chains(
+            {c.chain_id: c.final_height for c in snap.chains if c.final_height is not None}
+        )
+        m.set_deliveries(snap.deliveries)
+        m.audit_head.set(snap.audit_sequence)
+        if snap.last_anchor_at is not None:
+            m.audit_last_anchor.set(snap.last_anchor_at.timestamp())
+        return snap
+
+    async def poll_heads(self) -> None:
+        """Asks every registered chain for its head once (each answer lands in HEADS)."""
+        chains = await self._registry.list("", MAX_LISTED)
+
+        async def one(chain: chains_pb2.Chain) -> None:
+            try:
+                adapter = await self._router.adapter_for(chain)
+                await adapter.head()
+            except HubError as exc:
+                head_failed(chain.chain_id, str(exc))
+
+        await asyncio.gather(*(one(c) for c in chains))
+
+    async def _watch(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self.poll_heads()
+            except Exception:
+                log.exception("polling chain heads for the status page failed")
+            await asyncio.sleep(max(1.0, HEAD_POLL - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        self._watcher = asyncio.create_task(self._watch(), name="chain-heads")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
