@@ -21,8 +21,8 @@ PAGE_BYTES = 4 * 1024 * 1024
 def require_scope(route: relay_pb2.Route, what: str) -> None:
     """PermissionDenied unless the caller may operate both chains of `route`."""
     scope = current_call().operator_scope()
-    scope.require(route.source_chain_id, f"{what}: source of route {route.route_id}")
-    scope.require(route.destination_chain_id, f"{what}: destination of route {route.route_id}")
+    scope.require(route.source_chain_id, f"{what}, its source")
+    scope.require(route.destination_chain_id, f"{what}, its destination")
 
 
 class RelayService(relay_pb2_grpc.RelayServicer):
