@@ -42,13 +42,33 @@ class SubmissionRejected(AdapterError):
     """The destination refused a delivery for a reason retrying will not fix."""
 
 
+class Secret:
+    """A secret the hub resolved from a SecretRef: printing, logging or comparing it shows
+    nothing; only `reveal()` gives the value, at the one place that uses it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class AdapterContext:
     """What the hub hands an adapter when it creates one for a registered chain."""
 
     chain_id: str
-    # Adapter-specific settings, from AdapterSettings.options (a JSON object).
+    # Adapter-specific public settings, from AdapterSettings.options (a JSON object).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The adapter's secrets by name, resolved by the hub from AdapterSettings.secrets.
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
     trust_anchor: chains_pb2.TrustAnchor = field(default_factory=chains_pb2.TrustAnchor)
     # Deadline for one chain call, in seconds.
     timeout: float = 10.0

@@ -37,13 +37,13 @@ from eth_utils.address import to_checksum_address  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
 
-from adapters.base import AdapterContext  # noqa: E402
 from adapters.evm import contracts as adapter_contracts  # noqa: E402
 from adapters.evm import create_adapter  # noqa: E402
 from adapters.evm.wire import EvmRpc  # noqa: E402
 from bench.stats import alternating_rates, interleaved, p50_p99_ms  # noqa: E402
 from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
+from hub.adapter_context import adapter_context  # noqa: E402
 from hub.oracles.evm_headers import attest_header  # noqa: E402
 from tonglian.v1 import chains_pb2, records_pb2  # noqa: E402
 from tonglian_proof.verify.evm import verify_evm_record  # noqa: E402
@@ -140,13 +140,7 @@ async def run(reads: int, seconds: float, in_process: bool) -> dict[str, Any]:
             await contracts.put_record(w3, registry, owner, key, SCHEMA, value)
         await w3.provider.make_request("anvil_mine", [anchor.finality_depth])
 
-        adapter = create_adapter(
-            AdapterContext(
-                chain_id=chain.chain_id,
-                options=json_format.MessageToDict(chain.adapter.options),
-                trust_anchor=chain.trust_anchor,
-            )
-        )
+        adapter = create_adapter(adapter_context(chain, timeout=10.0, data_dir=Path.cwd()))
         stack.push_async_callback(adapter.close)
 
         async def verified_in_process(i: int) -> None:

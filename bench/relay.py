@@ -51,7 +51,6 @@ from google.protobuf import json_format  # noqa: E402
 from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
 from web3.types import Nonce, TxParams  # noqa: E402
 
-from adapters.base import AdapterContext  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.stats import p50_p99_ms, ratio  # noqa: E402
 from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
@@ -60,6 +59,7 @@ from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
 from devnets.fabric.binaries import find_release  # noqa: E402
 from devnets.fabric.network import FabricDevnet  # noqa: E402
+from hub.adapter_context import adapter_context  # noqa: E402
 from hub.cli.connection import open_channel  # noqa: E402
 from hub.cli.hub_process import HubProcess  # noqa: E402
 from hub.relay.deliverer import CONFIRM_POLL  # noqa: E402
@@ -244,12 +244,7 @@ def make_end(kind: str, state: Path) -> End:
 
 
 def destination_adapter(chain: chains_pb2.Chain) -> Any:
-    ctx = AdapterContext(
-        chain_id=chain.chain_id,
-        options=json_format.MessageToDict(chain.adapter.options),
-        trust_anchor=chain.trust_anchor,
-        timeout=10.0,
-    )
+    ctx = adapter_context(chain, timeout=10.0, data_dir=Path.cwd())
     if chain.kind == chains_pb2.CHAIN_KIND_EVM:
         from adapters.evm import create_adapter as evm_adapter
 

@@ -62,6 +62,20 @@ def default_state_root() -> Path:
     return Path(root) if root else Path.cwd() / ".tonglian" / "devnets"
 
 
+def write_secret(path: Path, value: str) -> Path:
+    """Writes a secret (a devnet account's key) readable by its owner only: created 0600.
+
+    Chains reference such a file (SecretRef.file); the key itself is never put in
+    a registration.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(value + "\n")
+    return path
+
+
 def save_info(state_dir: Path, info: DevnetInfo) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = state_dir / "devnet.json.tmp"

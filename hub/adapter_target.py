@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from google.protobuf.json_format import ParseDict, ParseError
 
 from adapters import remote
-from adapters.base import Adapter, AdapterContext, AdapterError, AdapterFactory
+from adapters.base import Adapter, AdapterError, AdapterFactory
 from devnets.base import DevnetInfo, default_state_root, load_info
 from hub import adapter_plugins
+from hub.adapter_context import adapter_context
 from hub.errors import ChainMisconfigured, InvalidInput
 from tonglian.v1 import chains_pb2
 
@@ -70,29 +72,26 @@ def open_target(
     """Creates the adapter SPEC names; raises InvalidInput or ChainMisconfigured when it cannot."""
     info: DevnetInfo | None = None
     anchor: chains_pb2.TrustAnchor | None = None
-    opts: dict[str, Any] = {}
+    chain = chains_pb2.Chain()
     if from_devnet:
-        info, chain = devnet_chain(from_devnet)
-        anchor = chain.trust_anchor
-        chain_id = chain_id or chain.chain_id
-        if spec == chain.adapter.adapter:
-            opts.update(MessageToDict(chain.adapter.options))
-    opts.update(options or {})
+        info, devnet = devnet_chain(from_devnet)
+        anchor = devnet.trust_anchor
+        chain_id = chain_id or devnet.chain_id
+        chain.trust_anchor.CopyFrom(anchor)
+        if spec == devnet.adapter.adapter:
+            # The devnet's settings (options and secret references) configure this adapter.
+            chain.adapter.CopyFrom(devnet.adapter)
+    opts: dict[str, Any] = dict(options or {})
     factory: AdapterFactory
-    chain_id = chain_id or "conformance-1"
+    chain.chain_id = chain_id or "conformance-1"
     if spec.startswith(REMOTE_PREFIX):
         factory = remote.create_adapter
         opts["address"] = spec.removeprefix(REMOTE_PREFIX)
     else:
         factory = adapter_plugins.factory(spec)
-    ctx = AdapterContext(
-        chain_id=chain_id,
-        options=opts,
-        trust_anchor=anchor or chains_pb2.TrustAnchor(),
-        timeout=timeout,
-    )
+    ctx = adapter_context(chain, timeout=timeout, data_dir=Path.cwd(), extra_options=opts)
     try:
         adapter = factory(ctx)
     except AdapterError as exc:
         raise ChainMisconfigured(f"adapter {spec!r} refused its settings: {exc}") from exc
-    return Target(spec, adapter, chain_id, anchor, info, opts)
+    return Target(spec, adapter, chain.chain_id, anchor, info, dict(ctx.options))

@@ -2,7 +2,9 @@
 
 Adapters are untrusted transport. This wrapper turns their typed errors, their
 time-outs and their crashes into hub errors that name the chain and the adapter,
-and refuses answers that do not match the question (another key, no proof).
+and refuses answers that do not match the question (another key, no proof). It
+never submits through an adapter that declares it cannot (`can_submit` false):
+that path was not certified, so the hub does not use it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from hub.errors import (
     AdapterMisbehaved,
     ChainMisconfigured,
     ChainUnreachable,
+    FailedPrecondition,
     HubError,
     InvalidInput,
     NotFound,
@@ -32,6 +35,7 @@ class GuardedAdapter:
         self._adapter = adapter
         self._timeout = timeout
         self._who = f"adapter {chain.adapter.adapter!r} of chain {chain.chain_id!r}"
+        self._can_submit: bool | None = None
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
         with adapter_call(self.chain.chain_id, self.chain.adapter.adapter, what.split()[0]):
@@ -153,7 +157,20 @@ class GuardedAdapter:
                 self.check_record(event.record, namespace or None, None)
             yield event
 
+    async def require_submit(self) -> None:
+        """FailedPrecondition unless the adapter says it can submit (asked once)."""
+        if self._can_submit is None:
+            self._can_submit = (await self.describe()).can_submit
+        if not self._can_submit:
+            raise FailedPrecondition(
+                f"chain {self.chain.chain_id!r} cannot receive deliveries: its "
+                f"{self._who.partition(' of ')[0]} says can_submit = false; register the chain "
+                "with the adapter's submit settings (evm: an inbox address and the secret "
+                "private_key) before routing to it"
+            )
+
     async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        await self.require_submit()
         return await self._call(
             f"submit of delivery {delivery.delivery_id}", self._adapter.submit(delivery)
         )

@@ -7,7 +7,9 @@ matches it allows it, and every decision names the rule that made it.
     version: 1
     principals:
       market-regulator:             # certificate subject O=
-        operator: false             # may register chains, manage routes, read the audit log
+        operator: false             # true: may register chains, manage routes, read the audit
+                                    # log, on every chain; or a rule scoping that to chains:
+                                    #   operator: {name: ops-evm, chains: ["evm-*"]}
         rules:
           - name: regulator-licences    # unique in the file; quoted in every decision
             effect: allow               # allow (default) or deny
@@ -43,7 +45,7 @@ from typing import Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, PermissionDenied
 
 READ = "read"
 PREDICATE = "predicate"
@@ -95,10 +97,19 @@ class Rule(BaseModel):
     predicates: PredicateLimits | None = None
 
 
+class OperatorRule(BaseModel):
+    """Operator rights limited to some chains: register, route from or to, administer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    chains: list[str] = Field(min_length=1)
+
+
 class PrincipalRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    operator: bool = False
+    operator: bool | OperatorRule = False
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -197,6 +208,13 @@ class Policy:
             return Decision(
                 False, "", f"no rule gives {agency} operator rights ({rule} is not true)"
             )
+        if isinstance(entry.operator, OperatorRule):
+            chains = ", ".join(entry.operator.chains)
+            return Decision(
+                True,
+                entry.operator.name,
+                f"rule {entry.operator.name!r} gives {agency} operator rights on {chains}",
+            )
         return Decision(True, rule, f"{rule} is true")
 
     # Decide before the read: no answer may tell whether a record exists.
@@ -251,6 +269,16 @@ class Policy:
                     return rule.predicates
         return None
 
+    def operator_scope(self, agency: str) -> OperatorScope | None:
+        """The chains `agency` may operate; None when it has no operator rights."""
+        decision = self.operator(agency)
+        if not decision.allowed:
+            return None
+        entry = self.document.principals.get(agency)
+        if entry is not None and isinstance(entry.operator, OperatorRule):
+            return OperatorScope(agency, decision.rule, tuple(entry.operator.chains))
+        return OperatorScope(agency, decision.rule, ("*",))
+
 
 @dataclass(frozen=True)
 class Undecided:
@@ -268,6 +296,38 @@ class Undecided:
             f"{agency} may not {verb} {what} for purpose {request.purpose!r}, or it does not "
             f"exist: {rules} decide{'s' if len(names) == 1 else ''} by the record's schema"
         )
+
+
+@dataclass(frozen=True)
+class OperatorScope:
+    """The chains an operator may administer, and the rule that says so."""
+
+    agency: str
+    rule: str
+    chains: tuple[str, ...]
+
+    @property
+    def everywhere(self) -> bool:
+        return "*" in self.chains
+
+    def covers(self, chain_id: str) -> bool:
+        return any(fnmatchcase(chain_id, p) for p in self.chains)
+
+    def require(self, chain_id: str, what: str) -> None:
+        """PermissionDenied, naming the rule, unless `chain_id` is in scope."""
+        if not self.covers(chain_id):
+            raise PermissionDenied(
+                f"rule {self.rule!r} lets {self.agency} operate chains "
+                f"{list(self.chains)} only, not {chain_id[:80]!r} ({what})"
+            )
+
+    def require_everywhere(self, what: str) -> None:
+        """PermissionDenied, naming the rule, unless the scope is every chain."""
+        if not self.everywhere:
+            raise PermissionDenied(
+                f"rule {self.rule!r} lets {self.agency} operate chains {list(self.chains)} "
+                f"only; {what} spans every chain and needs an operator rule for chains ['*']"
+            )
 
 
 class PolicySource(Protocol):
@@ -301,10 +361,12 @@ def parse_policy(data: bytes, path: Path) -> Policy:
     for agency, entry in document.principals.items():
         if not agency or "/" in agency:
             raise InvalidInput(f"policy file {path}: principal {agency!r} must be an O= value")
+        names = [entry.operator.name] if isinstance(entry.operator, OperatorRule) else []
+        for name in [*names, *(rule.name for rule in entry.rules)]:
+            if name in seen:
+                raise InvalidInput(f"policy file {path}: rule name {name!r} is used twice")
+            seen.add(name)
         for rule in entry.rules:
-            if rule.name in seen:
-                raise InvalidInput(f"policy file {path}: rule name {rule.name!r} is used twice")
-            seen.add(rule.name)
             _check_thresholds(rule, path)
     for where, schemas in document.namespace_schemas.items():
         if where.count("/") != 1 or not all(where.split("/")) or not schemas:

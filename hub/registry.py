@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import remote
-from hub import adapter_plugins
+from hub import adapter_plugins, secrets
 from hub.errors import InvalidInput, NotFound
 from hub.router import Router
 from hub.store.base import Store
@@ -50,6 +50,7 @@ class ChainRegistry:
                 )
         else:
             adapter_plugins.check_name(settings.adapter)
+        secrets.check_refs(settings)
         if settings.timeout_ms > 600_000:
             raise InvalidInput("chain.adapter.timeout_ms must be at most 600000 (10 minutes)")
         stored = chains_pb2.Chain()

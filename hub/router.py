@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-
-from google.protobuf.json_format import MessageToDict
+from pathlib import Path
 
 from adapters import remote
-from adapters.base import Adapter, AdapterContext, AdapterFactory
+from adapters.base import Adapter, AdapterFactory
 from hub import adapter_plugins
+from hub.adapter_context import adapter_context
 from hub.errors import ChainMisconfigured, HubError
 from hub.guarded_adapter import GuardedAdapter
 from tonglian.v1 import chains_pb2
@@ -17,8 +17,10 @@ REMOTE = "remote"
 
 
 class Router:
-    def __init__(self, default_timeout: float) -> None:
+    def __init__(self, default_timeout: float, data_dir: Path) -> None:
+        """`data_dir` is where relative secret files (SecretRef.file) are found."""
         self._default_timeout = default_timeout
+        self._data_dir = data_dir
         self._adapters: dict[str, tuple[bytes, GuardedAdapter]] = {}
         self._lock = asyncio.Lock()
 
@@ -40,19 +42,16 @@ class Router:
             return guarded
 
     def _create(self, chain: chains_pb2.Chain) -> Adapter:
-        options = MessageToDict(chain.adapter.options)
         factory: AdapterFactory
+        extra: dict[str, str] = {}
         if chain.adapter.adapter == REMOTE:
             # An out-of-process adapter: the same protocol over tonglian.v1.Adapter.
             factory = remote.create_adapter
-            options["address"] = chain.adapter.address
+            extra["address"] = chain.adapter.address
         else:
             factory = adapter_plugins.factory(chain.adapter.adapter)
-        context = AdapterContext(
-            chain_id=chain.chain_id,
-            options=options,
-            trust_anchor=chain.trust_anchor,
-            timeout=self.timeout_of(chain),
+        context = adapter_context(
+            chain, timeout=self.timeout_of(chain), data_dir=self._data_dir, extra_options=extra
         )
         try:
             return factory(context)

@@ -112,7 +112,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     store = SqliteStore(settings.data_dir / "hub.sqlite3")
     await store.open()
     audit = AuditLog(store)
-    router = Router(settings.adapter_timeout)
+    router = Router(settings.adapter_timeout, settings.data_dir)
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
     reader = RecordReader(registry, router, verifier)

@@ -1,12 +1,13 @@
 """The EVM adapter's options (AdapterSettings.options), validated, anchor values as defaults.
 
 Addresses, chain id and finality depth default to the registered EvmTrustAnchor,
-so a registration states them once; options only add how to connect and sign.
+so a registration states them once; options only add how to connect. The submitter
+key is never an option: it is the secret `private_key` (AdapterContext.secrets),
+which the hub reads from a reference.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
@@ -14,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from adapters.base import AdapterContext, AdapterMisconfigured
 from tonglian.v1 import chains_pb2
+
+# The one secret: the key of the account that submits deliveries (hex).
+PRIVATE_KEY = "private_key"
 
 
 class EvmAdapterOptions(BaseModel):
@@ -25,9 +29,6 @@ class EvmAdapterOptions(BaseModel):
     inbox_address: str | None = None
     chain_id: int | None = Field(default=None, ge=1)
     finality_depth: int | None = Field(default=None, ge=0, le=10_000)
-    # Key of the account that submits deliveries (hex), or the environment variable holding it.
-    private_key: SecretStr | None = None
-    private_key_env: str | None = None
     # How often `scan(follow=True)` and submit look for new blocks, in seconds.
     poll_interval: float = Field(default=1.0, gt=0, le=60)
     # How long submit waits for a final receipt before answering PENDING, in seconds.
@@ -80,12 +81,13 @@ def resolve(ctx: AdapterContext) -> ResolvedOptions:
     chain_id = opts.chain_id or anchor.chain_id
     if not chain_id:
         raise AdapterMisconfigured("no EVM chain id in the options or the trust anchor")
-    key = opts.private_key
-    if key is None and opts.private_key_env:
-        raw = os.environ.get(opts.private_key_env)
-        if not raw:
-            raise AdapterMisconfigured(f"environment variable {opts.private_key_env} is not set")
-        key = SecretStr(raw)
+    unknown = sorted(set(ctx.secrets) - {PRIVATE_KEY})
+    if unknown:
+        raise AdapterMisconfigured(
+            f"the evm adapter takes only the secret {PRIVATE_KEY!r}, not {', '.join(unknown)}"
+        )
+    secret = ctx.secrets.get(PRIVATE_KEY)
+    key = None if secret is None else SecretStr(secret.reveal())
     depth = opts.finality_depth if opts.finality_depth is not None else anchor.finality_depth
     return ResolvedOptions(
         rpc_url=opts.rpc_url,

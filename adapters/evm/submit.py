@@ -95,7 +95,9 @@ class Submitter:
         if self._opts.inbox is None:
             raise AdapterMisconfigured("no inbox address: this chain cannot receive deliveries")
         if self._account is None:
-            raise AdapterMisconfigured("no private_key / private_key_env: cannot sign deliveries")
+            raise AdapterMisconfigured(
+                "no secret private_key in the chain's adapter settings: cannot sign deliveries"
+            )
         return self._opts.inbox, self._account
 
     async def _send(self, inbox: str, account: LocalAccount, data: str) -> str:

@@ -14,7 +14,15 @@ from pathlib import Path
 from google.protobuf import json_format
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
-from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
+from devnets.base import (
+    DevnetInfo,
+    DevnetStatus,
+    ProcessInfo,
+    Progress,
+    load_info,
+    save_info,
+    write_secret,
+)
 from devnets.evm import contracts
 from devnets.evm.accounts import DEV_MNEMONIC, OWNER_INDEX, SUBMITTER_INDEX, dev_account
 from devnets.evm.tools import anvil_binary
@@ -30,6 +38,8 @@ from devnets.process import (
 from tonglian.v1 import chains_pb2
 
 PROCESS_NAME = "anvil"
+# The submitter's key, 0600 in the state dir; registrations reference it (SecretRef.file).
+SUBMITTER_KEY_FILE = "submitter.key"
 DEFAULT_BLOCK_TIME = 1.0
 DEFAULT_FINALITY_DEPTH = 2
 DEFAULT_EVM_CHAIN_ID = 31337
@@ -106,7 +116,8 @@ class EvmDevnet:
         finally:
             with contextlib.suppress(Exception):
                 await w3.provider.disconnect()
-        chain = self.chain_message(rpc_url, registry, inbox, submitter.private_key)
+        key_file = write_secret(self.state_dir / SUBMITTER_KEY_FILE, submitter.private_key)
+        chain = self.chain_message(rpc_url, registry, inbox, key_file)
         info = DevnetInfo(
             kind=self.kind,
             processes=[ProcessInfo(name=handle.name, pid=handle.pid, log=str(handle.log_path))],
@@ -128,7 +139,7 @@ class EvmDevnet:
         return info
 
     def chain_message(
-        self, rpc_url: str, registry: str, inbox: str, submitter_key: str
+        self, rpc_url: str, registry: str, inbox: str, submitter_key_file: Path
     ) -> chains_pb2.Chain:
         """The tonglian.v1.Chain that registers this devnet with the hub."""
         chain = chains_pb2.Chain(
@@ -148,9 +159,8 @@ class EvmDevnet:
                 )
             ),
         )
-        chain.adapter.options.update(
-            {"rpc_url": rpc_url, "private_key": submitter_key, "poll_interval": 0.5}
-        )
+        chain.adapter.options.update({"rpc_url": rpc_url, "poll_interval": 0.5})
+        chain.adapter.secrets["private_key"].file = str(submitter_key_file.resolve())
         return chain
 
     async def down(self) -> bool:

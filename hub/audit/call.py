@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.audit.log import AuditLog
+from hub.errors import PermissionDenied
+from hub.policy import OperatorScope
 from hub.principal import Principal
 from tonglian.v1 import audit_pb2
 
@@ -28,6 +30,14 @@ class AuditedCall:
     # Set when a policy refused: the rule (or reason) the outcome names.
     denied_by: str = ""
     event: audit_pb2.AuditEvent | None = None
+    # The caller's operator rights (set by the interceptor), None for agencies.
+    operator: OperatorScope | None = None
+
+    def operator_scope(self) -> OperatorScope:
+        """The caller's operator scope; PermissionDenied when it has no operator rights."""
+        if self.operator is None:
+            raise PermissionDenied(f"{self.principal.name} has no operator rights")
+        return self.operator
 
     async def commit(
         self, outcome: str = "ok", evidence: bytes | None = None

@@ -52,7 +52,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAMESPACE/KEY",
         help="an existing record to check (repeatable); needed when the kit cannot write",
     )
-    check.add_argument("--no-write", action="store_true", help="do not write to a devnet")
+    check.add_argument(
+        "--no-write",
+        action="store_true",
+        help="write nothing to the chain: no records, no test delivery (submit is skipped)",
+    )
     check.add_argument("--report", type=Path, help="write the JSON report here")
     check.add_argument("--json", action="store_true", help="print the JSON report")
     check.set_defaults(func=run_check)
@@ -164,6 +168,7 @@ async def run_check(args: argparse.Namespace) -> int:
         writer=writer,
         seeds=_seeds(args.seed),
         timeout=args.timeout,
+        may_write=not args.no_write,
     )
     try:
         card = await run_suite(target.adapter, args.target, config)

@@ -52,7 +52,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="adapter option (repeatable)",
+        help="adapter option, public: every operator sees it (repeatable)",
+    )
+    add.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME=env:VAR|NAME=file:PATH",
+        help="adapter secret by reference: an environment variable of the hub, or a file "
+        "on the hub's machine (mode 0600; relative to its data dir) (repeatable)",
     )
     add.add_argument("--anchor-file", type=Path, help="a tonglian.v1.TrustAnchor in JSON")
     add.add_argument("--timeout-ms", type=int, default=0, help="deadline for one adapter call")
@@ -91,6 +99,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--private-key-env",
         metavar="NAME",
         help="environment variable of the hub that holds the submitter key",
+    )
+    evm.add_argument(
+        "--private-key-file",
+        metavar="PATH",
+        help="file on the hub's machine (mode 0600) that holds the submitter key",
     )
     fab = add.add_argument_group("Fabric chains")
     fab.add_argument("--config-block", type=Path, help="the channel's config block (trust anchor)")
@@ -217,6 +230,9 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
         if not sep:
             raise InvalidInput(f"--option wants KEY=VALUE, got {item!r}")
         chain.adapter.options.update({key: value})
+    for item in args.secret:
+        name, ref = _secret_ref(item)
+        chain.adapter.secrets[name].CopyFrom(ref)
     if args.timeout_ms:
         chain.adapter.timeout_ms = args.timeout_ms
     return chain
@@ -251,10 +267,22 @@ def evm_anchor(args: argparse.Namespace, chain: chains_pb2.Chain) -> None:
         anchor.consensus = chains_pb2.EVM_CONSENSUS_ENDPOINT_QUORUM
         anchor.endpoint_quorum = args.quorum or len(args.rpc)
         anchor.finality_depth = 2 if args.finality is None else args.finality
-    options: dict[str, str] = {"rpc_url": args.rpc[0]}
+    chain.adapter.options.update({"rpc_url": args.rpc[0]})
+    if args.private_key_env and args.private_key_file:
+        raise InvalidInput("give --private-key-env or --private-key-file, not both")
     if args.private_key_env:
-        options["private_key_env"] = args.private_key_env
-    chain.adapter.options.update(options)
+        chain.adapter.secrets["private_key"].env = args.private_key_env
+    if args.private_key_file:
+        chain.adapter.secrets["private_key"].file = args.private_key_file
+
+
+def _secret_ref(item: str) -> tuple[str, chains_pb2.SecretRef]:
+    """`NAME=env:VAR` or `NAME=file:PATH` as a SecretRef (the value itself is never taken)."""
+    name, sep, ref = item.partition("=")
+    source, colon, where = ref.partition(":")
+    if not sep or not colon or source not in ("env", "file") or not where:
+        raise InvalidInput(f"--secret wants NAME=env:VAR or NAME=file:PATH, got {name!r}=...")
+    return name, chains_pb2.SecretRef(**{source: where})
 
 
 def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:

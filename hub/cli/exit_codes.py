@@ -15,6 +15,8 @@ NOT_FOUND = 4
 DENIED = 5
 CONFLICT = 6
 INTERNAL = 70
+# The reader of our output went away (`tonglian ... | head`): 128 + SIGPIPE, as shells do.
+PIPE_CLOSED = 141
 
 _BY_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: USAGE,

@@ -44,10 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub to talk to (default: $TONGLIAN_HUB or 127.0.0.1:50051)",
     )
     tls = parser.add_argument_group("client TLS (every command that talks to the hub)")
-    tls.add_argument("--cert", metavar="FILE", help="client certificate (default: $TONGLIAN_CERT)")
-    tls.add_argument("--key", metavar="FILE", help="client private key (default: $TONGLIAN_KEY)")
+    # Own dests, so that a verb's argument named `cert` or `key` cannot overwrite them.
     tls.add_argument(
-        "--ca", metavar="FILE", help="CA that issued the hub's certificate ($TONGLIAN_CA)"
+        "--cert",
+        dest="tls_cert",
+        metavar="FILE",
+        help="client certificate (default: $TONGLIAN_CERT)",
+    )
+    tls.add_argument(
+        "--key", dest="tls_key", metavar="FILE", help="client private key (default: $TONGLIAN_KEY)"
+    )
+    tls.add_argument(
+        "--ca",
+        dest="tls_ca",
+        metavar="FILE",
+        help="CA that issued the hub's certificate ($TONGLIAN_CA)",
     )
     tls.add_argument(
         "--insecure",
@@ -74,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `tonglian` entry point; a closed stdout (`| head`) ends it quietly."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Nothing more can be printed; point stdout at /dev/null so that the
+        # interpreter's final flush does not raise (and print) a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return exit_codes.PIPE_CLOSED
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:2] == ["verify", "fabric-block"]:
         from hub.cli.verify_fabric_block import main as fabric_block_main
@@ -83,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     # Flags beat the environment; putting them there reaches every command's channel.
-    for flag, name in ((args.cert, ENV_CERT), (args.key, ENV_KEY), (args.ca, ENV_CA)):
+    for flag, name in ((args.tls_cert, ENV_CERT), (args.tls_key, ENV_KEY), (args.tls_ca, ENV_CA)):
         if flag:
             os.environ[name] = flag
     if args.client_insecure:

@@ -53,6 +53,8 @@ class SuiteConfig:
     timeout: float = 10.0
     # Where submit delivers; default: a fresh namespace beside the written records.
     submit_namespace: str = ""
+    # False (`--no-write`): nothing is written to the chain, neither records nor deliveries.
+    may_write: bool = True
 
 
 class Late(Exception):
@@ -432,7 +434,9 @@ class _Run:
 
     async def check_submit(self) -> tuple[Outcome, list[str]]:
         if self.describe is not None and not self.describe.can_submit:
-            return "n/a", ["describe says can_submit=false"]
+            return "n/a", ["describe says can_submit=false (the hub will never submit through it)"]
+        if not self.config.may_write:
+            return "skip", ["--no-write: no delivery submitted (submit writes to the chain)"]
         if not self.reads:
             return "skip", ["no record to deliver"]
         source = self.reads[0]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
-from hub.errors import FailedPrecondition, InvalidInput, NotFound
+from hub.errors import ChainUnreachable, FailedPrecondition, InvalidInput, NotFound
 from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
 from hub.relay.notifier import DeliveryNotifier
@@ -118,6 +118,10 @@ class Relay:
             raise InvalidInput("route.destination_namespace is required")
         source = await self._registry.get(route.source_chain_id)
         destination = await self._registry.get(route.destination_chain_id)
+        try:
+            await (await self._router.adapter_for(destination)).require_submit()
+        except ChainUnreachable:
+            pass  # down now: the deliverer asks again before its first submit
         if (source.chain_id, route.source_namespace) == (
             destination.chain_id,
             route.destination_namespace,

@@ -25,7 +25,7 @@ from hub.audit.call import AuditedCall, enter_call
 from hub.audit.log import AuditLog
 from hub.authentication import Authenticator
 from hub.errors import HubError, PermissionDenied, Unauthenticated
-from hub.policy import PolicySource
+from hub.policy import OperatorScope, PolicySource
 from hub.principal import INSECURE, Principal
 from hub.services.malformed import MalformedRequest, lenient
 from hub.services.status import Context
@@ -129,21 +129,27 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return INSECURE
         return self._authenticator.authenticate(_client_pem(context))
 
-    def _authorize(self, method: str, principal: Principal) -> str:
-        """The rule that lets `principal` call `method`; PermissionDenied otherwise."""
+    def _authorize(self, method: str, principal: Principal) -> tuple[str, OperatorScope | None]:
+        """The rule that lets `principal` call `method` and the chains it may operate
+        (None for agencies); PermissionDenied otherwise. Services check the chains a
+        call touches against the scope; calls that span every chain are checked here."""
         short = method.removeprefix(PREFIX)
+        policy = self._policy.current()
+        scope = policy.operator_scope(principal.agency) if principal.is_operator else None
         if short in OPEN_METHODS:
-            return ""
+            return "", scope
         name = "tonglian.v1." + short.replace("/", ".")
         if not principal.is_operator:
             raise PermissionDenied(
                 f"{name} needs operator rights: the certificate of {principal.name} has "
                 f"role {principal.role}"
             )
-        decision = self._policy.current().operator(principal.agency)
-        if not decision.allowed:
+        decision = policy.operator(principal.agency)
+        if not decision.allowed or scope is None:
             raise PermissionDenied(f"{name} needs operator rights: {decision.reason}")
-        return decision.rule
+        if short.startswith("Audit/"):
+            scope.require_everywhere(f"{name} (the audit log)")
+        return decision.rule, scope
 
     async def _open(self, method: str, request: Message, context: Context) -> AuditedCall:
         """Authenticates and authorizes; on refusal appends the event and aborts."""
@@ -162,11 +168,12 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             raise AssertionError("unreachable: abort raises") from None
         call = AuditedCall(principal, action, self._audit, target_of(request), _purpose(request))
         try:
-            rule = self._authorize(method, principal)
+            rule, call.operator = self._authorize(method, principal)
         except HubError as exc:
             call.denied_by = str(exc)
             await call.commit(f"denied: {exc}")
             await context.abort(exc.status, str(exc))
+            raise AssertionError("unreachable: abort raises") from None
         if rule:
             call.detail["rule"] = rule
         return call

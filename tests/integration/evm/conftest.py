@@ -5,29 +5,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.types import RPCEndpoint
 
-from adapters.base import AdapterContext
+from adapters.base import Secret
 from adapters.evm import create_adapter
 from adapters.evm.adapter import EvmAdapter
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
+from hub.adapter_context import adapter_context
 
 
-def make_adapter(devnet: RunningEvmDevnet, timeout: float = 5.0, **options: Any) -> EvmAdapter:
+def make_adapter(
+    devnet: RunningEvmDevnet,
+    timeout: float = 5.0,
+    private_key: str | None = None,
+    **options: Any,
+) -> EvmAdapter:
+    """The devnet's adapter as the hub makes it; `private_key` replaces the submitter key."""
     chain = devnet.chain()
-    opts = json_format.MessageToDict(chain.adapter.options)
-    opts.update({"poll_interval": 0.1, "receipt_timeout": 20.0, **options})
-    adapter = create_adapter(
-        AdapterContext(
-            chain_id=chain.chain_id, options=opts, trust_anchor=chain.trust_anchor, timeout=timeout
-        )
+    ctx = adapter_context(
+        chain,
+        timeout=timeout,
+        data_dir=devnet.devnet.state_dir,
+        extra_options={"poll_interval": 0.1, "receipt_timeout": 20.0, **options},
     )
+    if private_key is not None:
+        ctx = replace(ctx, secrets={"private_key": Secret(private_key)})
+    adapter = create_adapter(ctx)
     assert isinstance(adapter, EvmAdapter)
     return adapter
 

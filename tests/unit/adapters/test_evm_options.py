@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from adapters.base import AdapterContext, AdapterMisconfigured
+from adapters.base import AdapterContext, AdapterMisconfigured, Secret
 from adapters.evm import contracts
 from adapters.evm.options import resolve
 from devnets.evm.compile import ARTIFACT_PATH
@@ -36,13 +36,29 @@ def test_anchor_supplies_addresses_chain_id_and_depth() -> None:
     assert opts.private_key is None
 
 
-def test_private_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVM_KEY", "0x" + "11" * 32)
-    opts = resolve(ctx(rpc_url="http://x:1", private_key_env="EVM_KEY"))
-    assert opts.private_key is not None
+def test_private_key_is_a_secret_never_an_option() -> None:
+    key = "0x" + "11" * 32
+    opts = resolve(
+        AdapterContext(
+            chain_id="evm-1",
+            options={"rpc_url": "http://x:1"},
+            secrets={"private_key": Secret(key)},
+            trust_anchor=ANCHOR,
+        )
+    )
+    assert opts.private_key is not None and opts.private_key.get_secret_value() == key
     assert "11" not in repr(opts)  # secrets stay out of logs
-    with pytest.raises(AdapterMisconfigured, match="NOPE is not set"):
-        resolve(ctx(rpc_url="http://x:1", private_key_env="NOPE"))
+    with pytest.raises(AdapterMisconfigured, match="private_key: Extra inputs are not permitted"):
+        resolve(ctx(rpc_url="http://x:1", private_key=key))
+    with pytest.raises(AdapterMisconfigured, match="takes only the secret 'private_key', not pin"):
+        resolve(
+            AdapterContext(
+                chain_id="evm-1",
+                options={"rpc_url": "http://x:1"},
+                secrets={"pin": Secret("1")},
+                trust_anchor=ANCHOR,
+            )
+        )
 
 
 @pytest.mark.parametrize(

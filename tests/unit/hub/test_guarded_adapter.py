@@ -13,6 +13,7 @@ from hub.errors import (
     AdapterMisbehaved,
     ChainMisconfigured,
     ChainUnreachable,
+    FailedPrecondition,
     InvalidInput,
     NotFound,
 )
@@ -150,3 +151,27 @@ async def test_scan_checks_every_record() -> None:
     with pytest.raises(AdapterMisbehaved, match="returned namespace 'x' for 'ns'"):
         async for _ in guard(answer(namespace="x")).scan("ns", 0):
             pass
+
+
+class NoSubmit(FakeAdapter):
+    """Says it cannot submit, yet would accept a submit: the hub must never call it."""
+
+    def __init__(self) -> None:
+        super().__init__(adapter_pb2.DescribeResponse(adapter="nosubmit/1", can_submit=False))
+        self.submitted = 0
+
+    async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        self.submitted += 1
+        return adapter_pb2.Submission(state=adapter_pb2.SUBMISSION_STATE_CONFIRMED)
+
+
+async def test_never_submits_through_an_adapter_that_says_it_cannot() -> None:
+    fake = NoSubmit()
+    chain = chains_pb2.Chain(chain_id="c1", adapter=chains_pb2.AdapterSettings(adapter="x"))
+    guarded = GuardedAdapter(chain, fake, timeout=1)
+    with pytest.raises(FailedPrecondition) as raised:
+        await guarded.submit(relay_pb2.Delivery(delivery_id="d1"))
+    assert str(raised.value).startswith(
+        "chain 'c1' cannot receive deliveries: its adapter 'x' says can_submit = false"
+    )
+    assert fake.submitted == 0

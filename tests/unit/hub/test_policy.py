@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, PermissionDenied
 from hub.policy import PREDICATE, Request, parse_policy
 from hub.reloading_file import ReloadingFile
 
@@ -137,3 +137,30 @@ def test_reload_on_change_keeps_old_policy_when_the_new_one_is_broken(tmp_path: 
     assert not source.current().operator("regulator").allowed  # the previous one still holds
     assert seen[0] is None and seen[1] is not None and "is not YAML" in seen[1]
     assert source.last_error and "is not YAML" in source.last_error
+
+
+def test_operator_rights_scoped_to_chains_name_their_rule() -> None:
+    scoped = parse_policy(
+        b"""
+version: 1
+principals:
+  evm-ops:
+    operator: {name: evm-ops-chains, chains: ["evm-*"]}
+  ops:
+    operator: true
+""",
+        Path("policy.yaml"),
+    )
+    scope = scoped.operator_scope("evm-ops")
+    assert scope is not None and scope.rule == "evm-ops-chains" and not scope.everywhere
+    scope.require("evm-1", "register a chain")
+    with pytest.raises(PermissionDenied) as raised:
+        scope.require("custom-1", "register a chain")
+    assert str(raised.value) == (
+        "rule 'evm-ops-chains' lets evm-ops operate chains ['evm-*'] only, "
+        "not 'custom-1' (register a chain)"
+    )
+    everywhere = scoped.operator_scope("ops")
+    assert everywhere is not None and everywhere.everywhere
+    assert everywhere.rule == "principals.ops.operator"
+    assert scoped.operator_scope("nobody") is None

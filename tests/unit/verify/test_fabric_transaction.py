@@ -1,4 +1,4 @@
-"""Transaction checks on real and re-signed transactions (tonglian_proof/verify/fabric/transaction.py).
+"""Transaction checks on real and re-signed transactions (verify/fabric/transaction.py).
 
 Forged variants are the real block-7 transaction re-signed by `fabric_forge.forge_tx`
 with identities from CAs added to the real config, so that only one thing is wrong.

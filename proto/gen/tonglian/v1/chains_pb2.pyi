@@ -246,10 +246,29 @@ class AdapterSettings(google.protobuf.message.Message):
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    @typing.final
+    class SecretsEntry(google.protobuf.message.Message):
+        DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        @property
+        def value(self) -> Global___SecretRef: ...
+        def __init__(
+            self,
+            *,
+            key: builtins.str = ...,
+            value: Global___SecretRef | None = ...,
+        ) -> None: ...
+        def HasField(self, field_name: typing.Literal["value", b"value"]) -> builtins.bool: ...
+        def ClearField(self, field_name: typing.Literal["key", b"key", "value", b"value"]) -> None: ...
+
     ADAPTER_FIELD_NUMBER: builtins.int
     ADDRESS_FIELD_NUMBER: builtins.int
     OPTIONS_FIELD_NUMBER: builtins.int
     TIMEOUT_MS_FIELD_NUMBER: builtins.int
+    SECRETS_FIELD_NUMBER: builtins.int
     adapter: builtins.str
     """Installed adapter plugin name ("custom", "evm", "fabric", ...) or "remote"."""
     address: builtins.str
@@ -258,7 +277,13 @@ class AdapterSettings(google.protobuf.message.Message):
     """Deadline for one adapter call; 0 means the hub's default."""
     @property
     def options(self) -> google.protobuf.struct_pb2.Struct:
-        """Adapter-specific settings (endpoints, credentials paths, ...)."""
+        """Adapter-specific public settings (endpoints, namespaces, ...); never secrets."""
+
+    @property
+    def secrets(self) -> google.protobuf.internal.containers.MessageMap[builtins.str, Global___SecretRef]:
+        """The adapter's secrets (keys, passwords, tokens) by name, e.g. "private_key":
+        where the hub finds each one, never its value.
+        """
 
     def __init__(
         self,
@@ -267,15 +292,45 @@ class AdapterSettings(google.protobuf.message.Message):
         address: builtins.str = ...,
         options: google.protobuf.struct_pb2.Struct | None = ...,
         timeout_ms: builtins.int = ...,
+        secrets: collections.abc.Mapping[builtins.str, Global___SecretRef] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["options", b"options"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["adapter", b"adapter", "address", b"address", "options", b"options", "timeout_ms", b"timeout_ms"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["adapter", b"adapter", "address", b"address", "options", b"options", "secrets", b"secrets", "timeout_ms", b"timeout_ms"]) -> None: ...
 
 Global___AdapterSettings: typing_extensions.TypeAlias = AdapterSettings
 
 @typing.final
+class SecretRef(google.protobuf.message.Message):
+    """SecretRef says where the hub reads a secret; the secret itself never leaves the hub."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FILE_FIELD_NUMBER: builtins.int
+    ENV_FIELD_NUMBER: builtins.int
+    file: builtins.str
+    """A file on the hub's machine: absolute, or relative to the hub's data dir.
+    It must be readable by its owner only (mode 0600 or 0400).
+    """
+    env: builtins.str
+    """An environment variable of the hub process."""
+    def __init__(
+        self,
+        *,
+        file: builtins.str = ...,
+        env: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["source", b"source"]) -> typing.Literal["file", "env"] | None: ...
+
+Global___SecretRef: typing_extensions.TypeAlias = SecretRef
+
+@typing.final
 class Chain(google.protobuf.message.Message):
-    """Chain is one linked chain as registered."""
+    """Chain is one linked chain as registered. Operators see it whole (secrets are only
+    references); agencies see its id, name, kind, trust anchor and registration time,
+    without adapter settings or the anchor's RPC endpoints.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
