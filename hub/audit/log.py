@@ -11,8 +11,9 @@ returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>"
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from hub.audit import sqlite as q
@@ -22,6 +23,25 @@ from tonglian.v1 import audit_pb2
 
 MAX_FIELD = 2000
 EXPORT_PAGE = 500
+
+
+def _draft(
+    principal: str,
+    action: str,
+    target: str,
+    purpose: str,
+    outcome: str,
+    detail: Mapping[str, Any] | None,
+) -> audit_pb2.AuditEvent:
+    return audit_pb2.AuditEvent(
+        time=timestamp_of(time.time_ns() // 1000),
+        principal=_clip(principal),
+        action=_clip(action),
+        target=_clip(target),
+        purpose=_clip(purpose),
+        outcome=_clip(outcome),
+        detail_json=canonical_json(dict(detail or {})),
+    )
 
 
 def _clip(text: str) -> str:
@@ -48,16 +68,23 @@ class AuditLog:
         `evidence` (a serialized ProofBundle) is kept at the hub beside the event,
         for answers whose record is not handed out (predicates).
         """
-        draft = audit_pb2.AuditEvent(
-            time=timestamp_of(time.time_ns() // 1000),
-            principal=_clip(principal),
-            action=_clip(action),
-            target=_clip(target),
-            purpose=_clip(purpose),
-            outcome=_clip(outcome),
-            detail_json=canonical_json(dict(detail or {})),
-        )
+        draft = _draft(principal, action, target, purpose, outcome, detail)
         return await self._store.run(q.append(draft, evidence))
+
+    @staticmethod
+    def step(
+        *,
+        principal: str,
+        action: str,
+        target: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+        detail: Mapping[str, Any] | None = None,
+    ) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
+        """One event as a step of a store transaction (`also=` of the relay's store
+        writes): it commits with the state change it records, or not at all."""
+        draft = _draft(principal, action, target, purpose, outcome, detail)
+        return lambda conn: q.chain(conn, draft)
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""
