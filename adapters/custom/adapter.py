@@ -82,8 +82,9 @@ class CustomAdapter:
     async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
         """Refusals of the delivery itself are SubmissionRejected (retrying will not
         help); an older version than the inbox holds is the typed STALE outcome."""
+        body = _inbox_body(delivery)
         try:
-            got = await self.client.deliver(_inbox_body(delivery))
+            got = await self.client.deliver(body)
         except StaleVersion as exc:
             return adapter_pb2.Submission(
                 delivery_id=delivery.delivery_id, state=S.SUBMISSION_STATE_STALE, detail=str(exc)
