@@ -75,6 +75,13 @@ class AdapterMisbehaved(HubError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class DeliveryRefused(HubError):
+    """A destination refused a delivery on its merits (adapters' SubmissionRejected):
+    retrying the same delivery will not change the answer."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class ChainMisconfigured(HubError):
     """A registered chain's adapter settings do not work; the registration needs fixing."""
 

@@ -18,6 +18,7 @@ from hub.errors import (
     AdapterMisbehaved,
     ChainMisconfigured,
     ChainUnreachable,
+    DeliveryRefused,
     FailedPrecondition,
     HubError,
     InvalidInput,
@@ -57,6 +58,8 @@ class GuardedAdapter:
             return ChainUnreachable(f"chain {self.chain.chain_id!r} is unreachable: {exc}")
         if isinstance(exc, base.InvalidAdapterRequest):
             return InvalidInput(f"{exc}")
+        if isinstance(exc, base.SubmissionRejected):
+            return DeliveryRefused(f"chain {self.chain.chain_id!r} refused the delivery: {exc}")
         if isinstance(exc, base.AdapterMisconfigured):
             return ChainMisconfigured(f"{self._who} is misconfigured: {exc}")
         if isinstance(exc, base.AdapterError):

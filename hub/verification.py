@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.errors import ProofRejected
+from hub.lifeline import bind_to_parent, lean_spawn
 from hub.observability.tracing import span
 from hub.observability.verifications import counted, verifying
 from tonglian.v1 import chains_pb2, records_pb2
@@ -37,13 +39,20 @@ class Verifier:
     def __init__(self, workers: int, oracle_timeout: float = 10.0) -> None:
         self._executor: Executor
         if workers > 0:
-            self._executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-            )
-            # Start the workers now, in the background: a spawned worker imports the
-            # verifiers (about a second), which the first records would otherwise wait for.
-            for _ in range(workers):
-                self._executor.submit(_warm)
+            # Workers bind their life to the hub's, so a killed hub leaves none behind;
+            # they all start here (one per warm-up call), lean, in the calling thread.
+            with lean_spawn():
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=bind_to_parent,
+                    initargs=(os.getpid(),),
+                )
+                # Start the workers now, in the background: a spawned worker imports the
+                # verifiers (about a second), which the first records would otherwise wait
+                # for.
+                for _ in range(workers):
+                    self._executor.submit(_warm)
         else:
             self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self._oracle_timeout = oracle_timeout

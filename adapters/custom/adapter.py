@@ -6,9 +6,9 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from adapters.base import AdapterContext, AdapterError, InvalidAdapterRequest
+from adapters.base import AdapterContext, AdapterError, InvalidAdapterRequest, SubmissionRejected
 from adapters.custom import translate, wire
-from adapters.custom.client import LedgerClient
+from adapters.custom.client import LedgerClient, StaleVersion
 from adapters.custom.options import CustomOptions
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -80,7 +80,17 @@ class CustomAdapter:
                 return
 
     async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
-        got = await self.client.deliver(_inbox_body(delivery))
+        """Refusals of the delivery itself are SubmissionRejected (retrying will not
+        help); an older version than the inbox holds is the typed STALE outcome."""
+        body = _inbox_body(delivery)
+        try:
+            got = await self.client.deliver(body)
+        except StaleVersion as exc:
+            return adapter_pb2.Submission(
+                delivery_id=delivery.delivery_id, state=S.SUBMISSION_STATE_STALE, detail=str(exc)
+            )
+        except InvalidAdapterRequest as exc:
+            raise SubmissionRejected(str(exc)) from exc
         return _submission(delivery.delivery_id, got)
 
     async def submission(self, delivery_id: str) -> adapter_pb2.Submission:

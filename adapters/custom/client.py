@@ -113,13 +113,21 @@ class LedgerClient:
             return None
 
 
+class StaleVersion(AdapterError):
+    """The inbox holds a newer version of the delivered key (HTTP 409 stale_version)."""
+
+
 def _status_error(status: int, what: str, raw: bytes) -> AdapterError:
+    code = ""
     try:
         doc = json.loads(raw)
-        detail = f"{doc['error']}: {doc['detail']}"
+        code = str(doc["error"])
+        detail = f"{code}: {doc['detail']}"
     except (ValueError, KeyError, TypeError):
         detail = raw[:200].decode("utf-8", "replace") or "(empty body)"
     msg = f"custom ledger refused {what} (HTTP {status}) {detail}"
+    if status == 409 and code == "stale_version":
+        return StaleVersion(msg)
     if status == 404:
         return RecordNotFound(msg)
     if status in (408, 429) or status >= 500:

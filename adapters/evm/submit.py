@@ -1,6 +1,8 @@
 """Submitting deliveries to the Inbox: one signer, a local nonce under a lock, final receipts.
 
-The inbox accepts each delivery id once, so submitting is idempotent: an id the
+The inbox refuses a version older than the one it holds for the key (StaleVersion),
+answered as the typed STALE outcome. It accepts each delivery id once, so
+submitting is idempotent: an id the
 inbox already holds is DUPLICATE, whether we see it before sending (a view
 call), at gas estimation (the AlreadyDelivered revert) or after a race (our
 transaction reverted and the id is now delivered). The nonce is kept locally
@@ -30,6 +32,10 @@ NONCE_ATTEMPTS = 2
 
 class _AlreadyDelivered(Exception):
     pass
+
+
+class _Stale(Exception):
+    """The inbox reverted with StaleVersion: it holds a newer version of the key."""
 
 
 def _revert_data(error: NodeError) -> bytes:
@@ -88,6 +94,10 @@ class Submitter:
             tx_hash = await self._send(inbox, account, data)
         except _AlreadyDelivered:
             return await self.submission(delivery_id, duplicate=True)
+        except _Stale as exc:
+            return adapter_pb2.Submission(
+                delivery_id=delivery_id, state=adapter_pb2.SUBMISSION_STATE_STALE, detail=str(exc)
+            )
         self._sent[delivery_id] = tx_hash
         return await self._await_final(delivery_id, tx_hash)
 
@@ -152,6 +162,11 @@ class Submitter:
         decoded = contracts.decode_revert("Inbox", _revert_data(exc))
         if decoded and decoded[0] == "AlreadyDelivered":
             raise _AlreadyDelivered() from exc
+        if decoded and decoded[0] == "StaleVersion":
+            _id, held, version = decoded[1]
+            raise _Stale(
+                f"the inbox holds version {held} of the key; version {version} is older"
+            ) from exc
         if decoded and decoded[0] == "NotSubmitter":
             raise SubmissionRejected(
                 f"the inbox does not authorise submitter {decoded[1][0]}"

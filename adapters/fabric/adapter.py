@@ -427,6 +427,13 @@ class FabricAdapter:
         except EndorseError as exc:
             raise SubmissionRejected(f"destination chaincode refused the delivery: {exc}") from exc
         answer = json.loads(chaincode_result(prepared).payload)
+        if answer.get("stale"):
+            return adapter_pb2.Submission(
+                delivery_id=delivery.delivery_id,
+                state=adapter_pb2.SUBMISSION_STATE_STALE,
+                detail=f"the inbox holds version {answer.get('held_version')} of the key; "
+                f"version {delivery.record.version} is older",
+            )
         if answer.get("duplicate"):
             return await self._confirmed(
                 delivery.delivery_id, str(answer["tx_id"]), adapter_pb2.SUBMISSION_STATE_DUPLICATE

@@ -11,8 +11,9 @@ returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>"
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from hub.audit import sqlite as q
@@ -24,6 +25,25 @@ from tonglian_proof.canonical import canonical_text
 
 MAX_FIELD = 2000
 EXPORT_PAGE = 500
+
+
+def _draft(
+    principal: str,
+    action: str,
+    target: str,
+    purpose: str,
+    outcome: str,
+    detail: Mapping[str, Any] | None,
+) -> audit_pb2.AuditEvent:
+    return audit_pb2.AuditEvent(
+        time=timestamp_of(time.time_ns() // 1000),
+        principal=_clip(principal),
+        action=_clip(action),
+        target=_clip(target),
+        purpose=_clip(purpose),
+        outcome=_clip(outcome),
+        detail_json=canonical_text(with_trace_id(detail)),
+    )
 
 
 def _clip(text: str) -> str:
@@ -50,18 +70,31 @@ class AuditLog:
         `evidence` (a serialized ProofBundle) is kept at the hub beside the event,
         for answers whose record is not handed out (predicates).
         """
-        draft = audit_pb2.AuditEvent(
-            time=timestamp_of(time.time_ns() // 1000),
-            principal=_clip(principal),
-            action=_clip(action),
-            target=_clip(target),
-            purpose=_clip(purpose),
-            outcome=_clip(outcome),
-            detail_json=canonical_text(with_trace_id(detail)),
-        )
+        draft = _draft(principal, action, target, purpose, outcome, detail)
         event = await self._store.run(q.append(draft, evidence))
         appended(event)
         return event
+
+    @staticmethod
+    def step(
+        *,
+        principal: str,
+        action: str,
+        target: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+        detail: Mapping[str, Any] | None = None,
+    ) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
+        """One event as a step of a store transaction (`also=` of the relay's store
+        writes): it commits with the state change it records, or not at all."""
+        draft = _draft(principal, action, target, purpose, outcome, detail)
+
+        def write(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
+            event = q.chain(conn, draft)
+            appended(event)
+            return event
+
+        return write
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""

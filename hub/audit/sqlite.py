@@ -43,34 +43,7 @@ def append(
     def q(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute(
-                "SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1"
-            ).fetchone()
-            event = audit_pb2.AuditEvent()
-            event.CopyFrom(draft)
-            event.sequence = 1 if row is None else int(row[0]) + 1
-            event.previous_hash = GENESIS if row is None else bytes(row[1])
-            event.hash = event_hash(event)
-            conn.execute(
-                f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.sequence,
-                    event.previous_hash,
-                    event.hash,
-                    time_us(event.time),
-                    event.principal,
-                    event.action,
-                    event.target,
-                    event.purpose,
-                    event.outcome,
-                    event.detail_json,
-                ),
-            )
-            if evidence is not None:
-                conn.execute(
-                    "INSERT INTO predicate_evidence (audit_sequence, bundle) VALUES (?, ?)",
-                    (event.sequence, evidence),
-                )
+            event = chain(conn, draft, evidence)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -78,6 +51,42 @@ def append(
         return event
 
     return q
+
+
+def chain(
+    conn: sqlite3.Connection, draft: audit_pb2.AuditEvent, evidence: bytes | None = None
+) -> audit_pb2.AuditEvent:
+    """Chains `draft` onto the head inside the caller's transaction (which must hold the
+    write lock), so an event commits with the state change it records."""
+    row = conn.execute(
+        "SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1"
+    ).fetchone()
+    event = audit_pb2.AuditEvent()
+    event.CopyFrom(draft)
+    event.sequence = 1 if row is None else int(row[0]) + 1
+    event.previous_hash = GENESIS if row is None else bytes(row[1])
+    event.hash = event_hash(event)
+    conn.execute(
+        f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.sequence,
+            event.previous_hash,
+            event.hash,
+            time_us(event.time),
+            event.principal,
+            event.action,
+            event.target,
+            event.purpose,
+            event.outcome,
+            event.detail_json,
+        ),
+    )
+    if evidence is not None:
+        conn.execute(
+            "INSERT INTO predicate_evidence (audit_sequence, bundle) VALUES (?, ?)",
+            (event.sequence, evidence),
+        )
+    return event
 
 
 def head(conn: sqlite3.Connection) -> tuple[int, bytes]:

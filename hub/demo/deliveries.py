@@ -9,7 +9,12 @@ import grpc
 
 from tonglian.v1 import relay_pb2, relay_pb2_grpc
 
-FINAL = (relay_pb2.DELIVERY_STATE_CONFIRMED, relay_pb2.DELIVERY_STATE_PARKED)
+FINAL = (
+    relay_pb2.DELIVERY_STATE_CONFIRMED,
+    relay_pb2.DELIVERY_STATE_PARKED,
+    relay_pb2.DELIVERY_STATE_REJECTED,
+    relay_pb2.DELIVERY_STATE_SUPERSEDED,
+)
 
 
 async def create_route(

@@ -21,8 +21,8 @@ from prometheus_client import (
 # counter does not.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-# Delivery states as exported; "rejected" are parked deliveries whose record failed
-# verification or its schema (never forwarded, never retried).
+# Delivery states as exported (relay_pb2.DeliveryState); "rejected" were refused for good
+# (a forged record, a schema violation, a destination's refusal), never retried.
 DELIVERY_STATES = ("pending", "submitted", "confirmed", "failed", "parked", "rejected")
 OUTCOMES = ("ok", "rejected")
 # Why an adapter call failed (hub/guarded_adapter.py names one of these).

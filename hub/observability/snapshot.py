@@ -21,7 +21,6 @@ from hub.observability.adapter_calls import HEADS, head_failed
 from hub.observability.metrics import DELIVERY_STATES, METRICS, HubMetrics
 from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
-from hub.relay.worker import REJECTED_PREFIXES
 from hub.router import Router
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import chains_pb2, relay_pb2
@@ -72,8 +71,9 @@ class Snapshot:
     taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def delivery_states(counts: dict[int, int], rejected: int) -> dict[str, int]:
-    """Store counts per DeliveryState as the exported states (parked split off rejected)."""
+def delivery_states(counts: dict[int, int]) -> dict[str, int]:
+    """Store counts per DeliveryState as the exported states. A superseded delivery (the
+    destination already held a newer version) counts as confirmed: its effect is there."""
     out = {state: 0 for state in DELIVERY_STATES}
     for number, n in counts.items():
         name = (
@@ -81,10 +81,9 @@ def delivery_states(counts: dict[int, int], rejected: int) -> dict[str, int]:
             .removeprefix("DELIVERY_STATE_")
             .lower()
         )
+        name = "confirmed" if name == "superseded" else name
         if name in out:
             out[name] += n
-    out["rejected"] = rejected
-    out["parked"] = max(0, out["parked"] - rejected)
     return out
 
 
@@ -133,7 +132,7 @@ class HubState:
     async def take(self) -> Snapshot:
         chains = await self._registry.list("", MAX_LISTED)
         routes = await self._relay.list_routes("", MAX_LISTED)
-        counts, rejected = await self._store.count_deliveries(REJECTED_PREFIXES)
+        counts = await self._store.count_deliveries()
         recent = await self._store.recent_deliveries(RECENT_DELIVERIES)
         sequence, head = await self._audit.head()
         anchors = await self._audit.anchors()
@@ -152,7 +151,7 @@ class HubState:
                 )
                 for r in routes
             ],
-            deliveries=delivery_states(counts, rejected),
+            deliveries=delivery_states(counts),
             recent=recent,
             audit_sequence=sequence,
             audit_head=head,

@@ -1,10 +1,14 @@
 """The deliverer: submits stored deliveries to their destination and follows them
 to finality.
 
-States move pending → submitted → confirmed. A destination that cannot be reached
-is retried with backoff for as long as it takes (nothing is lost while it is
-down); a delivery the destination refuses is retried a bounded number of times,
-then parked for an operator. Every transition is stored before the next step.
+States move pending → submitted → confirmed. Versions of one key reach a
+destination in source order: the store hands out a delivery only once every older
+version of its key is final. A destination that cannot be reached rests: its
+deliveries stay where they are (no attempt counted, no delay of their own) while
+one probe asks it with bounded exponential backoff; the first answer wakes them
+all. A delivery the destination refuses on its merits is REJECTED at once; other
+failures of one delivery are retried a bounded number of times, then parked. Every
+transition is stored, with its audit event, in one transaction.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ import logging
 import time
 
 from hub.audit.log import AuditLog
-from hub.errors import ChainUnreachable, HubError
+from hub.errors import ChainUnreachable, DeliveryRefused, HubError
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.sqlite import SqliteStore, TxStep
 from tonglian.v1 import adapter_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.relay")
@@ -30,6 +34,15 @@ S = adapter_pb2
 D = relay_pb2
 # How often a submitted delivery is asked about while it is not yet final.
 CONFIRM_POLL = 0.2
+# Longest sleep without a wake-up: deliveries whose retry time comes are found then.
+IDLE_WAIT = 1.0
+# States that end a delivery's journey, each with its audit outcome.
+AUDITED = {
+    D.DELIVERY_STATE_CONFIRMED: "ok",
+    D.DELIVERY_STATE_PARKED: "parked",
+    D.DELIVERY_STATE_REJECTED: "rejected",
+    D.DELIVERY_STATE_SUPERSEDED: "superseded",
+}
 
 
 class Deliverer:
@@ -53,15 +66,19 @@ class Deliverer:
         self._audit = audit
         self._concurrency = concurrency
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        # Consecutive unreachable answers per destination, for backoff.
-        self._unreachable: dict[str, int] = {}
+        # Destinations that could not be reached -> the task probing them.
+        self._resting: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         try:
             while True:
                 room = self._concurrency - len(self._inflight)
                 due = (
-                    await self._store.due_deliveries(room, set(self._inflight)) if room > 0 else []
+                    await self._store.due_deliveries(
+                        room, set(self._inflight), resting=set(self._resting)
+                    )
+                    if room > 0
+                    else []
                 )
                 for d in due:
                     task = asyncio.create_task(self._handle(d))
@@ -70,11 +87,19 @@ class Deliverer:
                 if not due or room <= len(due):
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), CONFIRM_POLL)
+                        await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
         finally:
-            for task in self._inflight.values():
+            tasks = [*self._inflight.values(), *self._resting.values()]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _idle_wait(self) -> float:
+        """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
+        due = await self._store.next_due_at()
+        if due is None:
+            return IDLE_WAIT
+        return min(IDLE_WAIT, max(0.01, due - time.time()))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         for delivery_id, t in list(self._inflight.items()):
@@ -96,20 +121,52 @@ class Deliverer:
                     sub = await adapter.submit(d)
             else:
                 sub = await adapter.submit(d)
-            self._unreachable.pop(d.destination_chain_id, None)
             await self._apply(d, sub)
         except asyncio.CancelledError:
             raise
         except ChainUnreachable as exc:
-            n = self._unreachable.get(d.destination_chain_id, 0) + 1
-            self._unreachable[d.destination_chain_id] = n
-            # Not the record's fault: wait and try again, without counting an attempt.
-            await self._save(d, d.state, d.attempts, self._retry.delay(n), str(exc))
+            # Not the record's fault: it keeps its place and its attempts; the
+            # destination rests until a probe reaches it.
+            self._rest(d.destination_chain_id)
+            await self._save(d, d.state, d.attempts, 0, str(exc))
+        except DeliveryRefused as exc:
+            await self._save(
+                d, D.DELIVERY_STATE_REJECTED, d.attempts + 1, 0, str(exc),
+                rejection=D.REJECTION_DESTINATION,
+            )  # fmt: skip
         except HubError as exc:
             await self._failed(d, str(exc))
         except Exception as exc:
             log.exception("delivery %s failed unexpectedly", d.delivery_id)
             await self._failed(d, f"{type(exc).__name__}: {exc}")
+
+    def _rest(self, chain_id: str) -> None:
+        if chain_id not in self._resting:
+            log.warning("destination %s unreachable; probing it", chain_id)
+            self._resting[chain_id] = asyncio.create_task(
+                self._probe(chain_id), name=f"probe {chain_id}"
+            )
+
+    async def _probe(self, chain_id: str) -> None:
+        """Asks the destination for its head with bounded exponential backoff; the first
+        answer ends its rest and wakes every delivery waiting for it."""
+        probe = 0
+        try:
+            while True:
+                probe += 1
+                await asyncio.sleep(self._retry.probe_delay(probe))
+                try:
+                    chain = await self._registry.get(chain_id)
+                    await (await self._router.adapter_for(chain)).head()
+                    log.info("destination %s answers again after %d probes", chain_id, probe)
+                    return
+                except ChainUnreachable:
+                    continue
+                except HubError:
+                    return  # not a reachability problem: the deliveries will say what
+        finally:
+            self._resting.pop(chain_id, None)
+            self._wakeup.set()
 
     async def _apply(self, d: relay_pb2.Delivery, sub: adapter_pb2.Submission) -> None:
         final = sub.state == S.SUBMISSION_STATE_CONFIRMED or (
@@ -117,6 +174,8 @@ class Deliverer:
         )
         if final:
             await self._save(d, D.DELIVERY_STATE_CONFIRMED, d.attempts, 0, "", sub)
+        elif sub.state == S.SUBMISSION_STATE_STALE:
+            await self._save(d, D.DELIVERY_STATE_SUPERSEDED, d.attempts, 0, sub.detail, sub)
         elif sub.state in (S.SUBMISSION_STATE_PENDING, S.SUBMISSION_STATE_DUPLICATE):
             # Sent (now or before a crash), not yet final: ask again shortly.
             await self._save(d, D.DELIVERY_STATE_SUBMITTED, d.attempts, CONFIRM_POLL, "", sub)
@@ -143,9 +202,29 @@ class Deliverer:
         delay: float,
         error: str,
         sub: adapter_pb2.Submission | None = None,
+        rejection: relay_pb2.Rejection.ValueType = D.REJECTION_UNSPECIFIED,
     ) -> None:
         tx_id = sub.tx_id if sub else d.destination_tx_id
         height = sub.block_height if sub else d.destination_block_height
+        also: list[TxStep] = []
+        if state in AUDITED:
+            src = d.record.ref
+            outcome = AUDITED[state] if state == D.DELIVERY_STATE_CONFIRMED else ""
+            also.append(
+                self._audit.step(
+                    principal="hub",
+                    action="relay.deliver",
+                    target=f"{d.destination_chain_id}/{d.destination_namespace}/{src.key}",
+                    outcome=outcome or f"{AUDITED[state]}: {error}",
+                    detail={
+                        "delivery_id": d.delivery_id,
+                        "route_id": d.route_id,
+                        "source": f"{src.chain_id}/{src.namespace}/{src.key}@{d.record.version}",
+                        "destination_tx_id": tx_id,
+                        "proof_digest": d.proof_digest.hex(),
+                    },
+                )
+            )
         await self._store.update_delivery(
             d.delivery_id,
             state=state,
@@ -154,22 +233,9 @@ class Deliverer:
             last_error=error,
             dest_tx_id=tx_id,
             dest_block_height=height,
+            rejection=rejection,
+            also=also,
         )
-        d.state, d.attempts, d.last_error = state, attempts, error
+        d.state, d.attempts, d.last_error, d.rejection = state, attempts, error, rejection
         d.destination_tx_id, d.destination_block_height = tx_id, height
         self._notifier.publish(d)
-        if state in (D.DELIVERY_STATE_CONFIRMED, D.DELIVERY_STATE_PARKED):
-            src = d.record.ref
-            await self._audit.append(
-                principal="hub",
-                action="relay.deliver",
-                target=f"{d.destination_chain_id}/{d.destination_namespace}/{src.key}",
-                outcome="ok" if state == D.DELIVERY_STATE_CONFIRMED else f"parked: {error}",
-                detail={
-                    "delivery_id": d.delivery_id,
-                    "route_id": d.route_id,
-                    "source": f"{src.chain_id}/{src.namespace}/{src.key}@{d.record.version}",
-                    "destination_tx_id": tx_id,
-                    "proof_digest": d.proof_digest.hex(),
-                },
-            )

@@ -16,7 +16,7 @@ from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
-from hub.relay.worker import REJECTED_PREFIXES, BackPressure, RouteWorker
+from hub.relay.worker import BackPressure, RouteWorker
 from hub.router import Router
 from hub.store.sqlite import SqliteStore
 from hub.verification import Verifier
@@ -24,6 +24,13 @@ from tonglian.v1 import relay_pb2
 
 ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FIELD = 256
+RETRYABLE = (
+    relay_pb2.DELIVERY_STATE_PARKED,
+    relay_pb2.DELIVERY_STATE_FAILED,
+    relay_pb2.DELIVERY_STATE_REJECTED,
+)
+# Rejections of the record itself: retrying cannot make it valid.
+RECORD_REJECTIONS = (relay_pb2.REJECTION_PROOF, relay_pb2.REJECTION_SCHEMA)
 
 
 class Relay:
@@ -152,7 +159,7 @@ class Relay:
             relay_pb2.RouteBacklog(
                 pending=b.pending,
                 submitted=b.submitted,
-                parked=b.parked,
+                parked=b.parked + b.rejected,
                 oldest_pending_age_seconds=b.oldest_pending_age,
             )
         )
@@ -195,12 +202,12 @@ class Relay:
 
     async def retry(self, delivery_id: str) -> relay_pb2.Delivery:
         d = await self.get_delivery(delivery_id)
-        if d.state not in (relay_pb2.DELIVERY_STATE_PARKED, relay_pb2.DELIVERY_STATE_FAILED):
+        if d.state not in RETRYABLE:
             raise FailedPrecondition(
                 f"delivery {delivery_id} is {relay_pb2.DeliveryState.Name(d.state)}; "
-                "only a parked or failed delivery can be retried"
+                "only a parked, failed or destination-rejected delivery can be retried"
             )
-        if d.last_error.startswith(REJECTED_PREFIXES):
+        if d.state == relay_pb2.DELIVERY_STATE_REJECTED and d.rejection in RECORD_REJECTIONS:
             raise FailedPrecondition(
                 f"delivery {delivery_id} was parked because it failed verification "
                 f"({d.last_error}); a forged or invalid record "

@@ -19,7 +19,7 @@ from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.sqlite import SqliteStore, TxStep
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -27,9 +27,6 @@ log = logging.getLogger("tonglian.relay")
 
 PROOF_REJECTED = "proof rejected: "
 SCHEMA_REJECTED = "schema violation: "
-# Deliveries parked with these reasons failed a check of the record itself: retrying
-# cannot make them valid.
-REJECTED_PREFIXES = (PROOF_REJECTED, SCHEMA_REJECTED)
 
 
 @dataclass(frozen=True)
@@ -122,8 +119,9 @@ class RouteWorker:
                 )
             await self._wait_for_room()
             deliveries = await self._deliveries(source, route, batch) if batch else []
+            audit = [self._rejected_event(d) for d in deliveries if d.rejection]
             if not await self._store.commit_block(
-                self.route_id, deliveries, mark.height, mark.block_hash
+                self.route_id, deliveries, mark.height, mark.block_hash, also=audit
             ):
                 raise RouteStopped  # deleted meanwhile
             parent = mark.block_hash
@@ -137,8 +135,8 @@ class RouteWorker:
         route: relay_pb2.Route,
         answers: list[adapter_pb2.ReadRecordResponse],
     ) -> list[relay_pb2.Delivery]:
-        """One pending delivery per record of a block, or a parked one for a record whose
-        proof or schema fails (audited): the block's proofs are verified as one batch."""
+        """One pending delivery per record of a block, or a REJECTED one for a record
+        whose proof or schema fails: the block's proofs are verified as one batch."""
         out = []
         for answer in answers:
             record = answer.record
@@ -162,24 +160,30 @@ class RouteWorker:
                     raise verdict
                 self._catalog.check(d.record)
             except (ProofRejected, SchemaViolation) as exc:
-                await self._park(route, d, exc)
+                self._reject(route, d, exc)
         return out
 
-    async def _park(
-        self, route: relay_pb2.Route, d: relay_pb2.Delivery, exc: ProofRejected | SchemaViolation
+    @staticmethod
+    def _reject(
+        route: relay_pb2.Route, d: relay_pb2.Delivery, exc: ProofRejected | SchemaViolation
     ) -> None:
-        record = d.record
-        prefix = PROOF_REJECTED if isinstance(exc, ProofRejected) else SCHEMA_REJECTED
-        reason = prefix + str(exc)
-        log.warning("route %s: parked %s: %s", route.route_id, record.ref.key, reason)
-        d.state = relay_pb2.DELIVERY_STATE_PARKED
-        d.last_error = reason
-        await self._audit.append(
+        """Marks a delivery whose record failed its own checks: it is never forwarded."""
+        proof = isinstance(exc, ProofRejected)
+        d.state = relay_pb2.DELIVERY_STATE_REJECTED
+        d.rejection = relay_pb2.REJECTION_PROOF if proof else relay_pb2.REJECTION_SCHEMA
+        d.last_error = (PROOF_REJECTED if proof else SCHEMA_REJECTED) + str(exc)
+        log.warning("route %s: rejected %s: %s", route.route_id, d.record.ref.key, d.last_error)
+
+    def _rejected_event(self, d: relay_pb2.Delivery) -> TxStep:
+        """The audit event of a rejected record, written in its block's transaction, so
+        a rescan of the block neither loses nor repeats it."""
+        ref = d.record.ref
+        return self._audit.step(
             principal="hub",
             action="relay.reject",
-            target=f"{record.ref.chain_id}/{record.ref.namespace}/{record.ref.key}",
-            outcome=f"parked: {reason}",
-            detail={"route_id": route.route_id, "delivery_id": d.delivery_id},
+            target=f"{ref.chain_id}/{ref.namespace}/{ref.key}",
+            outcome=f"rejected: {d.last_error}",
+            detail={"route_id": d.route_id, "delivery_id": d.delivery_id},
         )
 
     async def _wait_for_room(self) -> None:

@@ -91,4 +91,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "relay: per-key delivery order, destination backoff, rejections",
+        """
+        ALTER TABLE deliveries ADD COLUMN destination_chain_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE deliveries ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
+        ALTER TABLE deliveries ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE deliveries ADD COLUMN rejection INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX deliveries_order ON deliveries (order_key, state, version)
+        """,
+    ),
 ]

@@ -11,8 +11,11 @@ from tonglian.v1 import relay_pb2
 
 ROUTE_COLUMNS = "route, state, checkpoint_height, checkpoint_hash"
 DELIVERY_COLUMNS = (
-    "delivery, state, attempts, last_error, dest_tx_id, dest_block_height, created_at, updated_at"
+    "delivery, state, attempts, last_error, dest_tx_id, dest_block_height, created_at, updated_at,"
+    " rejection"
 )
+# States a delivery leaves no more on its own (an operator may retry some).
+UNFINISHED = (relay_pb2.DELIVERY_STATE_PENDING, relay_pb2.DELIVERY_STATE_SUBMITTED)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Backlog:
     submitted: int
     parked: int
     confirmed: int
+    rejected: int
     oldest_pending_age: float
 
 
@@ -41,4 +45,15 @@ def delivery_from_row(row: Sequence[Any]) -> relay_pb2.Delivery:
     d.destination_block_height = int(row[5])
     d.created_at.FromDatetime(datetime.fromtimestamp(float(row[6]), UTC))
     d.updated_at.FromDatetime(datetime.fromtimestamp(float(row[7]), UTC))
+    d.rejection = relay_pb2.Rejection.ValueType(int(row[8]))
     return d
+
+
+def order_key(d: relay_pb2.Delivery) -> str:
+    """What per-key order is kept over: one source key into one destination namespace.
+
+    Versions of one key from one source are comparable; the deliverer applies them
+    in version order, and the destination inbox refuses an older one."""
+    ref = d.record.ref
+    parts = (d.destination_chain_id, d.destination_namespace, ref.chain_id, ref.namespace, ref.key)
+    return "\x00".join(parts)

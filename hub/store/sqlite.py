@@ -7,9 +7,10 @@ sqlite3 calls block, so each runs in a worker thread under one lock; WAL and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -19,13 +20,17 @@ from hub.store.migrations import MIGRATIONS
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
     ROUTE_COLUMNS,
+    UNFINISHED,
     Backlog,
     delivery_from_row,
+    order_key,
     route_from_row,
 )
 from tonglian.v1 import chains_pb2, relay_pb2
 
 T = TypeVar("T")
+# A write that joins a store transaction (an audit event beside the state it records).
+TxStep = Callable[[sqlite3.Connection], object]
 
 
 class SqliteStore:
@@ -58,7 +63,16 @@ class SqliteStore:
             raise RuntimeError("store is not open")
         conn = self._conn
         async with self._lock:
-            return await asyncio.to_thread(fn, conn)
+            work = asyncio.ensure_future(asyncio.to_thread(fn, conn))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be cancelled: keep the lock until it is done with the
+                # connection, or `close` (or the next query) would race it in SQLite.
+                while not work.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait({work})
+                raise
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs `fn` on the connection under the store's lock, in a worker thread: for a
@@ -215,8 +229,10 @@ class SqliteStore:
         deliveries: list[relay_pb2.Delivery],
         height: int,
         block_hash: bytes,
+        also: Sequence[TxStep] = (),
     ) -> bool:
-        """Stores a scanned block's deliveries and advances the checkpoint, atomically.
+        """Stores a scanned block's deliveries and advances the checkpoint, atomically,
+        together with `also` (the block's audit events): all or nothing.
 
         A delivery id seen before is not stored twice. Returns False (and stores
         nothing) when the route is gone or already past `height`.
@@ -224,60 +240,80 @@ class SqliteStore:
         now = time.time()
 
         def q(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = conn.execute(
-                    "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
-                    " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
-                    (height, block_hash, route_id, height),
+            cur = conn.execute(
+                "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
+                " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
+                (height, block_hash, route_id, height),
+            )
+            if cur.rowcount == 0:
+                return False
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0]
+            for d in deliveries:
+                seq += 1
+                conn.execute(
+                    "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state, delivery,"
+                    " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
+                    " destination_chain_id, order_key, version, rejection)"
+                    " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.delivery_id,
+                        route_id,
+                        d.state,
+                        d.SerializeToString(deterministic=True),
+                        now,
+                        d.last_error,
+                        now,
+                        now,
+                        seq,
+                        d.destination_chain_id,
+                        order_key(d),
+                        d.record.version,
+                        d.rejection,
+                    ),
                 )
-                if cur.rowcount == 0:
-                    conn.execute("ROLLBACK")
-                    return False
-                seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0]
-                for d in deliveries:
-                    seq += 1
-                    conn.execute(
-                        "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state, delivery,"
-                        " attempts, next_attempt_at, last_error, created_at, updated_at, seq)"
-                        " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
-                        (
-                            d.delivery_id,
-                            route_id,
-                            d.state,
-                            d.SerializeToString(deterministic=True),
-                            now,
-                            d.last_error,
-                            now,
-                            now,
-                            seq,
-                        ),
-                    )
-                conn.execute("COMMIT")
-                return True
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            for step in also:
+                step(conn)
+            return True
 
-        return await self._run(q)
+        return await self._run(_transaction(q))
 
-    async def due_deliveries(self, limit: int, exclude: set[str]) -> list[relay_pb2.Delivery]:
-        """Pending or submitted deliveries whose next attempt is due, oldest first."""
+    async def due_deliveries(
+        self, limit: int, exclude: set[str], resting: Collection[str] = ()
+    ) -> list[relay_pb2.Delivery]:
+        """Pending or submitted deliveries whose next attempt is due, oldest first.
+
+        A delivery waits while an older version of its key (same order key) is not
+        final, so versions reach the destination in source order; deliveries to a
+        `resting` destination (being probed after a failure) are left out.
+        """
         now = time.time()
+        rest = sorted(resting)
+        marks = ",".join("?" * len(rest))
 
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
             rows = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state IN (?, ?)"
-                " AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
-                (
-                    relay_pb2.DELIVERY_STATE_PENDING,
-                    relay_pb2.DELIVERY_STATE_SUBMITTED,
-                    now,
-                    limit + len(exclude),
-                ),
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE state IN (?, ?)"
+                " AND next_attempt_at <= ?"
+                f" AND destination_chain_id NOT IN ({marks})"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE d.order_key != ''"
+                " AND e.order_key = d.order_key AND e.state IN (?, ?)"
+                " AND (e.version < d.version OR (e.version = d.version AND e.seq < d.seq)))"
+                " ORDER BY seq LIMIT ?",
+                (*UNFINISHED, now, *rest, *UNFINISHED, limit + len(exclude)),
             ).fetchall()
             found = [delivery_from_row(r) for r in rows]
             return [d for d in found if d.delivery_id not in exclude][:limit]
+
+        return await self._run(q)
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest unfinished delivery falls due (None: there is none)."""
+
+        def q(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state IN (?, ?)", UNFINISHED
+            ).fetchone()
+            return None if row[0] is None else float(row[0])
 
         return await self._run(q)
 
@@ -291,12 +327,17 @@ class SqliteStore:
         last_error: str = "",
         dest_tx_id: str = "",
         dest_block_height: int = 0,
+        rejection: int = 0,
+        also: Sequence[TxStep] = (),
     ) -> None:
+        """Moves a delivery to its next state, with `also` (its audit event) in the same
+        transaction: a crash keeps both or neither."""
+
         def q(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
-                " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?"
-                " WHERE delivery_id = ?",
+                " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?,"
+                " rejection = ? WHERE delivery_id = ?",
                 (
                     state,
                     attempts,
@@ -305,11 +346,14 @@ class SqliteStore:
                     dest_tx_id,
                     dest_block_height,
                     time.time(),
+                    rejection,
                     delivery_id,
                 ),
             )
+            for step in also:
+                step(conn)
 
-        await self._run(q)
+        await self._run(_transaction(q))
 
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
         def q(conn: sqlite3.Connection) -> relay_pb2.Delivery | None:
@@ -352,30 +396,19 @@ class SqliteStore:
                 pending=counts.get(relay_pb2.DELIVERY_STATE_PENDING, 0),
                 submitted=counts.get(relay_pb2.DELIVERY_STATE_SUBMITTED, 0),
                 parked=counts.get(relay_pb2.DELIVERY_STATE_PARKED, 0),
+                rejected=counts.get(relay_pb2.DELIVERY_STATE_REJECTED, 0),
                 confirmed=counts.get(relay_pb2.DELIVERY_STATE_CONFIRMED, 0),
                 oldest_pending_age=0.0 if oldest is None else max(0.0, time.time() - oldest),
             )
 
         return await self._run(q)
 
-    async def count_deliveries(
-        self, parked_prefixes: tuple[str, ...]
-    ) -> tuple[dict[int, int], int]:
-        """Deliveries per state, and how many parked ones have a last error starting with
-        one of `parked_prefixes` (for metrics and the status page)."""
+    async def count_deliveries(self) -> dict[int, int]:
+        """Deliveries per state (for metrics and the status page)."""
 
-        def q(conn: sqlite3.Connection) -> tuple[dict[int, int], int]:
-            counts = dict(
-                conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
-            )
-            marked = 0
-            for prefix in parked_prefixes:
-                marked += conn.execute(
-                    "SELECT COUNT(*) FROM deliveries"
-                    " WHERE state = ? AND substr(last_error, 1, ?) = ?",
-                    (relay_pb2.DELIVERY_STATE_PARKED, len(prefix), prefix),
-                ).fetchone()[0]
-            return {int(k): int(v) for k, v in counts.items()}, int(marked)
+        def q(conn: sqlite3.Connection) -> dict[int, int]:
+            rows = conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+            return {int(k): int(v) for k, v in rows.fetchall()}
 
         return await self._run(q)
 
@@ -399,6 +432,22 @@ class SqliteStore:
             return int(row[0])
 
         return await self._run(q)
+
+
+def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """`fn` inside BEGIN IMMEDIATE ... COMMIT; rolled back when it raises."""
+
+    def q(conn: sqlite3.Connection) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return out
+
+    return q
 
 
 def _now() -> str:

@@ -15,7 +15,9 @@ GET  /v1/proofs?collection=&key=&at_height=    {record, path, block: {height, ha
 GET  /v1/txs/{tx_id}                {tx_id, status: pending|committed, block_height, ...}
 POST /v1/inbox                      {delivery_id, collection, key, schema, value, source:
                                     {chain_id, namespace, key, tx_id, version}, proof_digest}
-                                    -> 202 new, or 200 {..., duplicate: true} with the first tx
+                                    -> 202 new, or 200 {..., duplicate: true} with the first tx,
+                                    or 409 {error: "stale_version", held_version} when the
+                                    inbox holds a newer version of the key from that source
 GET  /v1/inbox/{delivery_id}        {tx_id, status, block_height}
 
 Hashes, keys and signatures are lowercase hex; `header` is the signed header text
@@ -291,6 +293,15 @@ async def post_inbox(request: web.Request) -> web.Response:
     known = lg.store.delivery_tx(delivery_id)
     if known is not None:
         return web.json_response({**_tx_json(lg, known), "duplicate": True}, status=200)
+    held = lg.store.held_version(coll, key, src["chain_id"], src["namespace"])
+    if held > src["version"]:
+        # Per-key order: an older version never overwrites a newer one.
+        detail = (
+            f"the inbox holds version {held} of {coll}/{key} from "
+            f"{src['chain_id']}/{src['namespace']}; version {src['version']} is older"
+        )
+        body = {"error": "stale_version", "detail": detail, "held_version": held}
+        return web.json_response(body, status=409)
     tx_id = lg.new_tx_id()
     lg.append(NewEntry(tx_id, coll, key, schema, value, deleted, src, digest, delivery_id))
     return web.json_response({**_tx_json(lg, tx_id), "duplicate": False}, status=202)

@@ -220,6 +220,21 @@ class Store:
         ).fetchone()
         return None if row is None else TxStatus(tx_id, None, None, row[0])
 
+    def held_version(self, collection: str, key: str, chain_id: str, namespace: str) -> int:
+        """The newest source version the inbox holds (committed or pending) for a key
+        delivered from one source namespace; 0 when it holds none."""
+        held = 0
+        for table in ("entries", "pending"):
+            row = self._db.execute(
+                "SELECT max(json_extract(source, '$.version')) FROM "
+                f"{table} WHERE collection = ? AND key = ? AND source IS NOT NULL"
+                " AND json_extract(source, '$.chain_id') = ?"
+                " AND json_extract(source, '$.namespace') = ?",
+                (collection, key, chain_id, namespace),
+            ).fetchone()
+            held = max(held, int(row[0] or 0))
+        return held
+
     def delivery_tx(self, delivery_id: str) -> str | None:
         for table in ("entries", "pending"):
             row = self._db.execute(

@@ -9,7 +9,9 @@ Functions (arguments are UTF-8 strings, as Fabric passes them):
 - `history(key)`: JSON list, newest first, of `{tx_id, timestamp, is_delete}`.
 - `deliver(delivery_id, key, schema, value, source_json, proof_digest)`: like
   `put`, but at most once per delivery id. A repeated id writes nothing and
-  answers the original transaction id with `"duplicate": true`.
+  answers the original transaction id with `"duplicate": true`. A version older
+  than the newest one delivered for the same source key writes nothing and
+  answers `"stale": true` with `held_version` (per-key order, a typed outcome).
 - `delivery(delivery_id)`: the inbox entry of one delivery, or an empty payload.
 
 The contract talks to the ledger only through `Ledger`, so it can be tested
@@ -21,12 +23,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tonglian_proof.canonical import canonical_json
 from tonglian_proof.errors import MalformedInput
 
 INBOX_OBJECT_TYPE = "delivery"
+VERSION_OBJECT_TYPE = "version"
 # Composite keys start with U+0000: Fabric keeps them out of plain range
 # queries, and the adapter skips them when it turns writes into records.
 COMPOSITE_NS = "\x00"
@@ -161,6 +164,17 @@ async def history(ledger: Ledger, key: str) -> Outcome:
     return Outcome(canonical_json(entries))
 
 
+def version_key(source: dict[str, Any]) -> str:
+    """Composite key of the newest version delivered for one source key."""
+    parts = (
+        VERSION_OBJECT_TYPE,
+        str(source["chain_id"]),
+        str(source["namespace"]),
+        str(source["key"]),
+    )
+    return COMPOSITE_NS + COMPOSITE_NS.join(parts) + COMPOSITE_NS
+
+
 async def deliver(
     ledger: Ledger,
     delivery_id: str,
@@ -187,7 +201,19 @@ async def deliver(
         raise ContractError(f"source_json is not JSON: {exc}") from exc
     if not isinstance(source, dict):
         raise ContractError("source_json must be a JSON object")
+    version = source.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ContractError("source_json.version must be a non-negative integer")
+    for field in ("chain_id", "namespace", "key"):
+        if not isinstance(source.get(field), str):
+            raise ContractError(f"source_json.{field} must be a string")
+    held_raw = await ledger.get(version_key(source))
+    held = int(held_raw) if held_raw else 0
+    if held > version:
+        answer = {"delivery_id": delivery_id, "stale": True, "held_version": held}
+        return Outcome(canonical_json(answer))
     data = record_bytes(schema, value)
+    await ledger.put(version_key(source), str(version).encode())
     await ledger.put(key, data)
     entry = {
         "delivery_id": delivery_id,

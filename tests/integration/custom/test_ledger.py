@@ -413,3 +413,26 @@ async def test_restart_keeps_the_chain_and_pending_entries(
     finally:
         await devnet.down()
     assert not (await devnet.status()).running
+
+
+async def test_inbox_refuses_an_older_version_of_a_key(
+    http: aiohttp.ClientSession, url: str
+) -> None:
+    def versioned(delivery_id: str, version: int) -> dict[str, Any]:
+        body = delivery(delivery_id, {"v": version})
+        body["key"] = body["source"]["key"] = "ordered"
+        body["source"]["version"] = version
+        return body
+
+    s1, _ = await call(http, "POST", f"{url}/v1/inbox", json=versioned("ord-3", 3))
+    s2, stale = await call(http, "POST", f"{url}/v1/inbox", json=versioned("ord-2", 2))
+    assert (s1, s2) == (202, 409)
+    assert stale == {
+        "error": "stale_version",
+        "detail": "the inbox holds version 3 of inbox/ordered from evm-1/0xabc; version 2 is older",
+        "held_version": 3,
+    }
+    s3, _ = await call(http, "GET", f"{url}/v1/inbox/ord-2")
+    assert s3 == 404
+    s4, newer = await call(http, "POST", f"{url}/v1/inbox", json=versioned("ord-4", 4))
+    assert (s4, newer["duplicate"]) == (202, False)

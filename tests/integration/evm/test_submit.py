@@ -19,12 +19,12 @@ pytestmark = pytest.mark.integration
 DELIVERED = contracts.event_topic("Inbox", "Delivered")
 
 
-def delivery(delivery_id: str) -> relay_pb2.Delivery:
+def delivery(delivery_id: str, key: str = "bl-9", version: int = 3) -> relay_pb2.Delivery:
     record = records_pb2.Record(
-        ref=records_pb2.RecordRef(chain_id="custom-1", namespace="licences", key="bl-9"),
+        ref=records_pb2.RecordRef(chain_id="custom-1", namespace="licences", key=key),
         schema="gov.license.business/v1",
         value=b'{"holder":"A"}',
-        version=3,
+        version=version,
     )
     return relay_pb2.Delivery(delivery_id=delivery_id, record=record, proof_digest=b"\x07" * 32)
 
@@ -55,6 +55,20 @@ async def test_same_delivery_twice_has_one_effect(chain: Chain, adapter: EvmAdap
     assert second.tx_id == first.tx_id and second.block_height == first.block_height
     assert status.state == adapter_pb2.SUBMISSION_STATE_CONFIRMED
     assert await effects(chain, "d-1") == 1
+
+
+async def test_older_version_of_a_key_is_stale_and_applies_nothing(
+    chain: Chain, adapter: EvmAdapter
+) -> None:
+    async with chain.miner():
+        newer = await adapter.submit(delivery("v-5", key="bl-order", version=5))
+        older = await adapter.submit(delivery("v-4", key="bl-order", version=4))
+        again = await adapter.submit(delivery("v-5b", key="bl-order", version=5))
+    assert newer.state == adapter_pb2.SUBMISSION_STATE_CONFIRMED, newer
+    assert older.state == adapter_pb2.SUBMISSION_STATE_STALE, older
+    assert older.detail == "the inbox holds version 5 of the key; version 4 is older"
+    assert await effects(chain, "v-4") == 0
+    assert again.state == adapter_pb2.SUBMISSION_STATE_CONFIRMED  # same version: not older
 
 
 async def test_concurrent_submits_share_the_nonce_and_dedupe(

@@ -72,7 +72,9 @@ async def test_forwards_verified_records_once(
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.RetryDelivery(relay_pb2.RetryDeliveryRequest(delivery_id=d.delivery_id))
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "only a parked or failed delivery can be retried" in (err.value.details() or "")
+        assert "only a parked, failed or destination-rejected delivery can be retried" in (
+            err.value.details() or ""
+        )
     entries = await collection_entries(dst_url, "imported")
     assert_exactly_once(entries, 20)
     first = next(e for e in entries if e["key"] == "rec:00000")
@@ -89,7 +91,8 @@ async def test_record_violating_its_schema_is_parked_with_the_field(
     async with open_channel(hub_process.address) as channel:
         found = await wait_confirmed(channel, "lic", 1, timeout=60)
     bad = next(d for d in found if d.record.ref.key == "bad")
-    assert bad.state == relay_pb2.DELIVERY_STATE_PARKED
+    assert bad.state == relay_pb2.DELIVERY_STATE_REJECTED
+    assert bad.rejection == relay_pb2.REJECTION_SCHEMA
     assert bad.last_error.startswith("schema violation: record src/licences/bad version 1 ")
     assert "violates gov.license.business/v1 at $.status" in bad.last_error
     keys = [e["key"] for e in await collection_entries(dst_url, "imported")]
@@ -218,9 +221,10 @@ async def test_forged_record_is_parked_and_route_goes_on(
         )
         await append_many(src_info.endpoints["http"], "licences", 3)
         found = await wait_confirmed(channel, "lie", 2, timeout=60)
-        parked = [d for d in found if d.state == relay_pb2.DELIVERY_STATE_PARKED]
+        parked = [d for d in found if d.state == relay_pb2.DELIVERY_STATE_REJECTED]
         assert len(parked) == 1
         assert parked[0].record.ref.key == "rec:00001"
+        assert parked[0].rejection == relay_pb2.REJECTION_PROOF
         assert parked[0].last_error.startswith("proof rejected: ")
         stub = relay_pb2_grpc.RelayStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -257,7 +261,7 @@ async def refusing_inbox() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_refused_delivery_is_parked_then_retried_by_an_operator(
+async def test_refused_delivery_is_rejected_at_once_then_retried_by_an_operator(
     hub_process: HubProcess, ledgers: tuple[CustomDevnet, CustomDevnet], refusing_inbox: str
 ) -> None:
     src, dst = ledgers
@@ -288,12 +292,17 @@ async def test_refused_delivery_is_parked_then_retried_by_an_operator(
         parked: relay_pb2.Delivery | None = None
         async with asyncio.timeout(90):
             async for update in watch:
-                if update.delivery.state == relay_pb2.DELIVERY_STATE_PARKED:
+                if update.delivery.state == relay_pb2.DELIVERY_STATE_REJECTED:
                     parked = update.delivery
                     break
         watch.cancel()
         assert parked is not None
-        assert parked.attempts == 6
+        # Refused on its merits: rejected on the first answer, never retried as transient.
+        assert parked.attempts == 1
+        assert parked.rejection == relay_pb2.REJECTION_DESTINATION
+        assert "refused the delivery: custom ledger refused POST /v1/inbox (HTTP 400)" in (
+            parked.last_error
+        )
         assert "inbox closed" in parked.last_error
         route = (await stub.GetRoute(relay_pb2.GetRouteRequest(route_id="poison"))).route
         assert route.backlog.parked == 1 and route.backlog.pending == 0

@@ -60,19 +60,54 @@ async def test_unknown_function_and_arity() -> None:
         await records.invoke(MemoryLedger(), "get", [])
 
 
+SOURCE = {"chain_id": "c", "key": "k", "namespace": "n", "version": 2}
+
+
+def deliver_args(delivery_id: str, version: int, value: str = '{"v":1}') -> list[str]:
+    return [delivery_id, "k", "s", value, json.dumps({**SOURCE, "version": version}), "ab"]
+
+
 async def test_deliver_applies_once() -> None:
     ledger = MemoryLedger("tx-a")
-    args = ["d1", "k", "s", '{"v":1}', '{"chain_id":"c"}', "ab"]
+    args = deliver_args("d1", 2)
     first = await records.invoke(ledger, "deliver", args)
     assert json.loads(first.payload) == {"delivery_id": "d1", "duplicate": False, "tx_id": "tx-a"}
-    assert ledger.writes == ["k", records.inbox_key("d1")]
+    held = records.version_key(SOURCE)
+    assert ledger.writes == [held, "k", records.inbox_key("d1")]
     ledger.tx_id = "tx-b"
     again = await records.invoke(ledger, "deliver", args)
     assert json.loads(again.payload) == {"delivery_id": "d1", "duplicate": True, "tx_id": "tx-a"}
-    assert again.event is None and ledger.writes == ["k", records.inbox_key("d1")]
+    assert again.event is None and ledger.writes == [held, "k", records.inbox_key("d1")]
     entry = json.loads((await records.invoke(ledger, "delivery", ["d1"])).payload)
-    assert entry["source"] == {"chain_id": "c"} and entry["proof_digest"] == "ab"
+    assert entry["source"] == SOURCE and entry["proof_digest"] == "ab"
     assert (await records.invoke(ledger, "delivery", ["d2"])).payload == b""
+
+
+async def test_deliver_refuses_an_older_version_as_a_stale_outcome() -> None:
+    ledger = MemoryLedger("tx-a")
+    await records.invoke(ledger, "deliver", deliver_args("d3", 3, '{"status":"suspended"}'))
+    stale = await records.invoke(ledger, "deliver", deliver_args("d2", 2, '{"status":"active"}'))
+    assert json.loads(stale.payload) == {"delivery_id": "d2", "held_version": 3, "stale": True}
+    assert stale.event is None
+    assert json.loads(ledger.state["k"])["status"] == "suspended"
+    assert records.inbox_key("d2") not in ledger.state
+    # The same version again (another delivery id of it) and a newer one are applied.
+    newer = await records.invoke(ledger, "deliver", deliver_args("d4", 4, '{"status":"revoked"}'))
+    assert json.loads(newer.payload)["duplicate"] is False
+    assert ledger.state[records.version_key(SOURCE)] == b"4"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('{"chain_id":"c","namespace":"n","key":"k"}', "version must be a non-negative integer"),
+        ('{"chain_id":"c","namespace":"n","key":"k","version":-1}', "non-negative integer"),
+        ('{"chain_id":"c","key":"k","version":1}', "source_json.namespace must be a string"),
+    ],
+)
+async def test_deliver_needs_a_versioned_source(source: str, message: str) -> None:
+    with pytest.raises(records.ContractError, match=message):
+        await records.invoke(MemoryLedger(), "deliver", ["d", "k", "s", "{}", source, "ab"])
 
 
 def test_nesting_depth_ignores_brackets_in_strings() -> None:

@@ -13,6 +13,7 @@ from hub.errors import (
     AdapterMisbehaved,
     ChainMisconfigured,
     ChainUnreachable,
+    DeliveryRefused,
     FailedPrecondition,
     InvalidInput,
     NotFound,
@@ -103,6 +104,11 @@ async def test_good_answer_passes() -> None:
             "chain 'c1' is unreachable: connection refused",
         ),
         (base.InvalidAdapterRequest("key too long"), InvalidInput, "key too long"),
+        (
+            base.SubmissionRejected("inbox closed"),
+            DeliveryRefused,
+            "chain 'c1' refused the delivery: inbox closed",
+        ),
         (
             base.AdapterMisconfigured("url missing"),
             ChainMisconfigured,

@@ -38,6 +38,10 @@ class _SubmissionStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper
     SUBMISSION_STATE_FAILED: _SubmissionState.ValueType  # 4
     SUBMISSION_STATE_UNKNOWN: _SubmissionState.ValueType  # 5
     """The adapter never saw this delivery id."""
+    SUBMISSION_STATE_STALE: _SubmissionState.ValueType  # 6
+    """The inbox holds a newer version of this record's key from the same source;
+    nothing was applied (the inbox keeps per-key version order).
+    """
 
 class SubmissionState(_SubmissionState, metaclass=_SubmissionStateEnumTypeWrapper): ...
 
@@ -51,6 +55,10 @@ SUBMISSION_STATE_DUPLICATE: SubmissionState.ValueType  # 3
 SUBMISSION_STATE_FAILED: SubmissionState.ValueType  # 4
 SUBMISSION_STATE_UNKNOWN: SubmissionState.ValueType  # 5
 """The adapter never saw this delivery id."""
+SUBMISSION_STATE_STALE: SubmissionState.ValueType  # 6
+"""The inbox holds a newer version of this record's key from the same source;
+nothing was applied (the inbox keeps per-key version order).
+"""
 Global___SubmissionState: typing_extensions.TypeAlias = SubmissionState
 
 @typing.final

@@ -51,6 +51,15 @@ class _DeliveryStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._
     DELIVERY_STATE_FAILED: _DeliveryState.ValueType  # 4
     DELIVERY_STATE_PARKED: _DeliveryState.ValueType  # 5
     """Gave up after bounded retries; an operator may retry it."""
+    DELIVERY_STATE_REJECTED: _DeliveryState.ValueType  # 6
+    """Refused for good: the record failed verification or its schema, or the
+    destination refused it on its merits. Parked at once, never retried as if
+    the failure were transient; `rejection` says who refused it.
+    """
+    DELIVERY_STATE_SUPERSEDED: _DeliveryState.ValueType  # 7
+    """The destination already holds a newer version of the record's key, so this
+    older version was not applied (per-key order kept); nothing is lost.
+    """
 
 class DeliveryState(_DeliveryState, metaclass=_DeliveryStateEnumTypeWrapper): ...
 
@@ -61,7 +70,46 @@ DELIVERY_STATE_CONFIRMED: DeliveryState.ValueType  # 3
 DELIVERY_STATE_FAILED: DeliveryState.ValueType  # 4
 DELIVERY_STATE_PARKED: DeliveryState.ValueType  # 5
 """Gave up after bounded retries; an operator may retry it."""
+DELIVERY_STATE_REJECTED: DeliveryState.ValueType  # 6
+"""Refused for good: the record failed verification or its schema, or the
+destination refused it on its merits. Parked at once, never retried as if
+the failure were transient; `rejection` says who refused it.
+"""
+DELIVERY_STATE_SUPERSEDED: DeliveryState.ValueType  # 7
+"""The destination already holds a newer version of the record's key, so this
+older version was not applied (per-key order kept); nothing is lost.
+"""
 Global___DeliveryState: typing_extensions.TypeAlias = DeliveryState
+
+class _Rejection:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _RejectionEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_Rejection.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    REJECTION_UNSPECIFIED: _Rejection.ValueType  # 0
+    REJECTION_PROOF: _Rejection.ValueType  # 1
+    """The record's proof did not verify: never forwarded, never retried."""
+    REJECTION_SCHEMA: _Rejection.ValueType  # 2
+    """The record violates its catalog schema: never forwarded, never retried."""
+    REJECTION_DESTINATION: _Rejection.ValueType  # 3
+    """The destination refused the delivery; an operator may retry it after fixing
+    the destination.
+    """
+
+class Rejection(_Rejection, metaclass=_RejectionEnumTypeWrapper):
+    """Who refused a REJECTED delivery."""
+
+REJECTION_UNSPECIFIED: Rejection.ValueType  # 0
+REJECTION_PROOF: Rejection.ValueType  # 1
+"""The record's proof did not verify: never forwarded, never retried."""
+REJECTION_SCHEMA: Rejection.ValueType  # 2
+"""The record violates its catalog schema: never forwarded, never retried."""
+REJECTION_DESTINATION: Rejection.ValueType  # 3
+"""The destination refused the delivery; an operator may retry it after fixing
+the destination.
+"""
+Global___Rejection: typing_extensions.TypeAlias = Rejection
 
 @typing.final
 class Route(google.protobuf.message.Message):
@@ -168,6 +216,7 @@ class Delivery(google.protobuf.message.Message):
     DESTINATION_BLOCK_HEIGHT_FIELD_NUMBER: builtins.int
     CREATED_AT_FIELD_NUMBER: builtins.int
     UPDATED_AT_FIELD_NUMBER: builtins.int
+    REJECTION_FIELD_NUMBER: builtins.int
     delivery_id: builtins.str
     """Hex SHA-256 of source chain, transaction id, key and version."""
     route_id: builtins.str
@@ -181,6 +230,8 @@ class Delivery(google.protobuf.message.Message):
     destination_tx_id: builtins.str
     """Destination transaction that applied the delivery."""
     destination_block_height: builtins.int
+    rejection: Global___Rejection.ValueType
+    """Set when state is REJECTED."""
     @property
     def record(self) -> tonglian.v1.records_pb2.Record: ...
     @property
@@ -203,9 +254,10 @@ class Delivery(google.protobuf.message.Message):
         destination_block_height: builtins.int = ...,
         created_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         updated_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        rejection: Global___Rejection.ValueType = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["created_at", b"created_at", "record", b"record", "updated_at", b"updated_at"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["attempts", b"attempts", "created_at", b"created_at", "delivery_id", b"delivery_id", "destination_block_height", b"destination_block_height", "destination_chain_id", b"destination_chain_id", "destination_namespace", b"destination_namespace", "destination_tx_id", b"destination_tx_id", "last_error", b"last_error", "proof_digest", b"proof_digest", "record", b"record", "route_id", b"route_id", "state", b"state", "updated_at", b"updated_at"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["attempts", b"attempts", "created_at", b"created_at", "delivery_id", b"delivery_id", "destination_block_height", b"destination_block_height", "destination_chain_id", b"destination_chain_id", "destination_namespace", b"destination_namespace", "destination_tx_id", b"destination_tx_id", "last_error", b"last_error", "proof_digest", b"proof_digest", "record", b"record", "rejection", b"rejection", "route_id", b"route_id", "state", b"state", "updated_at", b"updated_at"]) -> None: ...
 
 Global___Delivery: typing_extensions.TypeAlias = Delivery
 

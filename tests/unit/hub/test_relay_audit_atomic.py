@@ -1,0 +1,175 @@
+"""A crash between any two steps of the deliverer or the worker's block commit loses and
+doubles no audit event: each state change and its event commit in one transaction.
+
+Real SQLite store and audit log; the destination is an in-memory inbox that keeps
+what it accepted across the simulated crashes (as a real chain does)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.audit.log import AuditLog
+from hub.relay.deliverer import Deliverer
+from hub.relay.delivery_id import delivery_id
+from hub.relay.notifier import DeliveryNotifier
+from hub.relay.retry import RetryPolicy
+from hub.store.sqlite import SqliteStore
+from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
+
+S = adapter_pb2
+
+
+class Crash(BaseException):
+    """The hub process dying at this point (nothing after it runs)."""
+
+
+class Inbox:
+    """A destination inbox: applies each delivery id once, final at once."""
+
+    def __init__(self, crash_at: str) -> None:
+        self.crash_at = crash_at
+        self.crashed = False
+        self.applied: list[str] = []
+
+    def _maybe(self, point: str) -> None:
+        if self.crash_at == point:
+            self.crash_at, self.crashed = "", True
+            raise Crash(point)
+
+    async def submit(self, d: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        self._maybe("before-submit")
+        duplicate = d.delivery_id in self.applied
+        if not duplicate:
+            self.applied.append(d.delivery_id)
+        self._maybe("after-submit")
+        state = S.SUBMISSION_STATE_DUPLICATE if duplicate else S.SUBMISSION_STATE_CONFIRMED
+        return S.Submission(delivery_id=d.delivery_id, state=state, tx_id="t", block_height=1)
+
+    async def submission(self, delivery_id: str) -> adapter_pb2.Submission:
+        if delivery_id not in self.applied:
+            return S.Submission(delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN)
+        return S.Submission(
+            delivery_id=delivery_id, state=S.SUBMISSION_STATE_CONFIRMED, tx_id="t", block_height=1
+        )
+
+
+class Chains:
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def get(self, chain_id: str) -> chains_pb2.Chain:
+        return chains_pb2.Chain(chain_id=chain_id)
+
+    async def adapter_for(self, chain: chains_pb2.Chain) -> Inbox:
+        return self.inbox
+
+
+def delivery(key: str) -> relay_pb2.Delivery:
+    record = records_pb2.Record(
+        ref=records_pb2.RecordRef(chain_id="src", namespace="ns", key=key),
+        tx_id=f"tx-{key}",
+        version=1,
+        value=b"{}",
+    )
+    return relay_pb2.Delivery(
+        delivery_id=delivery_id(record, "dst", "in"),
+        route_id="r",
+        record=record,
+        proof_digest=bytes(32),
+        destination_chain_id="dst",
+        destination_namespace="in",
+        state=relay_pb2.DELIVERY_STATE_PENDING,
+    )
+
+
+async def open_store(path: Path) -> tuple[SqliteStore, AuditLog]:
+    store = SqliteStore(path)
+    await store.open()
+    return store, AuditLog(store)
+
+
+async def add_route(store: SqliteStore) -> None:
+    await store.add_route(
+        relay_pb2.Route(
+            route_id="r", source_chain_id="src", destination_chain_id="dst",
+            state=relay_pb2.ROUTE_STATE_ACTIVE,
+        )
+    )  # fmt: skip
+
+
+async def deliver_until_quiet(store: SqliteStore, audit: AuditLog, inbox: Inbox) -> None:
+    """Runs a deliverer until nothing is left to do, or until the injected crash."""
+    chains: Any = Chains(inbox)
+    deliverer = Deliverer(
+        store, chains, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit
+    )
+    task = asyncio.create_task(deliverer.run())
+    try:
+        for _ in range(1000):
+            if inbox.crashed or task.done() or not await store.count_unconfirmed():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def crash_in_transaction(conn: sqlite3.Connection) -> None:
+    raise Crash("between the state change and its audit event")
+
+
+async def events(audit: AuditLog, action: str) -> list[str]:
+    return [e.target for e in await audit.events(1, 1000, action=action)]
+
+
+@pytest.mark.parametrize("crash_at", ["before-submit", "after-submit", "none"])
+async def test_deliverer_crash_between_steps(tmp_path: Path, crash_at: str) -> None:
+    store, audit = await open_store(tmp_path / "hub.sqlite3")
+    await add_route(store)
+    ds = [delivery(f"k{i}") for i in range(3)]
+    assert await store.commit_block("r", ds, 1, b"h1")
+    inbox = Inbox(crash_at)
+    await deliver_until_quiet(store, audit, inbox)
+    inbox.crashed = False
+    await store.close()
+    store, audit = await open_store(tmp_path / "hub.sqlite3")  # the hub restarts
+    await deliver_until_quiet(store, audit, inbox)
+    assert sorted(inbox.applied) == sorted(d.delivery_id for d in ds)
+    assert sorted(await events(audit, "relay.deliver")) == ["dst/in/k0", "dst/in/k1", "dst/in/k2"]
+    await store.close()
+
+
+async def test_crash_inside_a_state_change_keeps_neither_state_nor_event(tmp_path: Path) -> None:
+    store, audit = await open_store(tmp_path / "hub.sqlite3")
+    await add_route(store)
+    d = delivery("k")
+    step = audit.step(principal="hub", action="relay.reject", target="src/ns/k")
+    with pytest.raises(Crash):
+        await store.commit_block("r", [d], 1, b"h1", also=[step, crash_in_transaction])
+    assert await store.get_delivery(d.delivery_id) is None
+    assert (await store.get_route("r")).checkpoint_height == 0  # type: ignore[union-attr]
+    assert await events(audit, "relay.reject") == []
+    # The rescan after the crash stores the block once, its event once; a second
+    # rescan of the same block stores nothing.
+    assert await store.commit_block("r", [d], 1, b"h1", also=[step])
+    assert not await store.commit_block("r", [d], 1, b"h1", also=[step])
+    assert await events(audit, "relay.reject") == ["src/ns/k"]
+
+    deliver = audit.step(principal="hub", action="relay.deliver", target="dst/in/k")
+    with pytest.raises(Crash):
+        await store.update_delivery(
+            d.delivery_id,
+            state=relay_pb2.DELIVERY_STATE_CONFIRMED,
+            attempts=0,
+            next_attempt_at=0,
+            also=[deliver, crash_in_transaction],
+        )
+    got = await store.get_delivery(d.delivery_id)
+    assert got is not None and got.state == relay_pb2.DELIVERY_STATE_PENDING
+    assert await events(audit, "relay.deliver") == []
+    await store.close()
