@@ -57,11 +57,11 @@ async def _offline_check(
     hub_read: Callable[[str], Awaitable[Any]], key: str, chain: chains_pb2.Chain
 ) -> str:
     """Whether the hub's bundle re-verifies offline (it needs the recorded attestations)."""
-    from tonglian_proof.bundle import verify_bundle
+    from tonglian_proof.bundle import ReaderTrust, verify_bundle
 
     response = await hub_read(key)
     try:
-        verify_bundle(response.record.bundle, chain.trust_anchor)
+        verify_bundle(response.record.bundle, ReaderTrust(chain.trust_anchor))
     except Exception as exc:
         return f"fails: {exc}"
     return "ok"

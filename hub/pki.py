@@ -248,3 +248,42 @@ def revoke(folder: Path, cert_path: Path) -> int:
         raise InvalidInput(f"{cert_path} was not issued by the CA in {folder}")
     write_crl(folder, [*revoked_serials(folder), cert.serial_number])
     return cert.serial_number
+
+
+STATEMENT_CERT = "statement.crt"
+STATEMENT_KEY = "statement.key"
+
+
+def own_statement_key(data_dir: Path, *, years: int = 10) -> tuple[Path, Path]:
+    """The hub's own statement key and self-signed OU=hub certificate, made once.
+
+    A hub with no signing certificate from a CA still signs every bundle it serves,
+    so "the hub said so at T" is always checkable; readers trust it by naming this
+    certificate (`tonglian verify --hub-key DATA_DIR/statement.crt`).
+    """
+    cert_path, key_path = data_dir / STATEMENT_CERT, data_dir / STATEMENT_KEY
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = _new_key()
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "tonglian hub statement key"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "hub"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return cert_path, key_path

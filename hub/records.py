@@ -21,7 +21,8 @@ from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
-from tonglian_proof.bundle import make_bundle
+from tonglian_proof.bundle import make_bundle, sign_bundle
+from tonglian_proof.statement import StatementSigner
 
 MAX_KEY_BYTES = 1024
 MAX_NAMESPACE_BYTES = 256
@@ -40,10 +41,18 @@ class PagePosition:
 
 
 class RecordReader:
-    def __init__(self, registry: ChainRegistry, router: Router, verifier: Verifier) -> None:
+    def __init__(
+        self,
+        registry: ChainRegistry,
+        router: Router,
+        verifier: Verifier,
+        signer: StatementSigner,
+    ) -> None:
         self._registry = registry
         self._router = router
         self._verifier = verifier
+        # Every bundle served is signed, so "the hub said so at T" is always checkable.
+        self._signer = signer
 
     async def _chain_and_adapter(self, chain_id: str) -> tuple[chains_pb2.Chain, GuardedAdapter]:
         chain = await self._registry.get(chain_id)
@@ -72,10 +81,10 @@ class RecordReader:
         self, chain: chains_pb2.Chain, answer: adapter_pb2.ReadRecordResponse, at_height: int = 0
     ) -> records_pb2.VerifiedRecord:
         verification = await self._verifier.verify(chain, answer.record, answer.proof, at_height)
+        bundle = make_bundle(chain, answer.record, answer.proof)
+        sign_bundle(bundle, self._signer)
         return records_pb2.VerifiedRecord(
-            record=answer.record,
-            bundle=make_bundle(chain, answer.record, answer.proof),
-            verification=verification,
+            record=answer.record, bundle=bundle, verification=verification
         )
 
     async def list(

@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from hub.authentication import Authenticator
 from hub.config import HubSettings
 from hub.errors import InvalidInput
-from hub.pki import load_certificate, load_private_key
+from hub.pki import load_certificate, load_private_key, own_statement_key
 from hub.policy import FixedPolicy, Policy, PolicyDocument, PolicySource, parse_policy
 from hub.reloading_file import ReloadingFile
 from tonglian_proof.statement import SIGNER_ROLE, StatementSigner
@@ -36,7 +36,7 @@ class Security:
     credentials: grpc.ServerCredentials | None
     authenticator: Authenticator | None
     policy: PolicySource
-    signer: StatementSigner | None
+    signer: StatementSigner
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -77,6 +77,10 @@ def load_security(
     signer = _signer(
         settings.signing_cert or settings.tls_cert, settings.signing_key or settings.tls_key
     )
+    if signer is None:
+        cert, key = own_statement_key(settings.data_dir)
+        log.info("no signing certificate: bundles and answers are signed with %s", cert)
+        signer = StatementSigner(load_certificate(cert), load_private_key(key))
     if settings.insecure:
         log.warning(
             INSECURE_WARNING,

@@ -115,7 +115,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     router = Router(settings.adapter_timeout, settings.data_dir)
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
-    reader = RecordReader(registry, router, verifier)
+    reader = RecordReader(registry, router, verifier, security.signer)
 
     limit = settings.max_message_bytes
     server = grpc.aio.server(

@@ -1,30 +1,49 @@
 """Offline checks a client runs without trusting the hub or the channel.
 
-`verify_record` re-verifies a record's proof bundle against the chain's trust
-anchors (tonglian_proof/bundle.py, the same code the hub runs); `verify_answer` checks a
-predicate answer's signature against the CA the client trusts (tonglian_proof/statement.py).
+`verify_record` re-verifies a record's proof bundle (tonglian_proof/bundle.py, the
+same code the hub runs) and insists that something the caller trusts anchors it:
+the chain's trust anchors the caller supplies, or the hub's signature under a hub
+key the caller supplies. `verify_answer` checks a predicate answer's signature
+against the CA the client trusts (tonglian_proof/statement.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
 
 from tonglian.v1 import chains_pb2, query_pb2, records_pb2
 from tonglian_client.errors import CredentialsError
-from tonglian_proof.bundle import BundleVerdict, verify_bundle
-from tonglian_proof.errors import ProofRejected
-from tonglian_proof.statement import VerifiedStatement, verify_statement
+from tonglian_client.trust import evm_header_from_node
+from tonglian_proof.bundle import BundleVerdict, ReaderTrust, verify_bundle
+from tonglian_proof.errors import NotAnchored, ProofRejected
+from tonglian_proof.statement import HubKey, VerifiedStatement, verify_statement
 
 
 def verify_record(
     record: records_pb2.VerifiedRecord | records_pb2.ProofBundle,
     anchor: chains_pb2.TrustAnchor | None = None,
+    *,
+    hub_keys: Sequence[HubKey] = (),
+    evm_rpc: str | None = None,
 ) -> BundleVerdict:
-    """Raises tonglian_proof.errors.ProofRejected naming the failing check."""
+    """The verdict on a record, anchored in `anchor` and/or `hub_keys` (never the bundle's own).
+
+    `evm_rpc` names an Ethereum node the caller trusts to re-check an EVM block hash.
+    Raises ProofRejected naming the failing check, and NotAnchored when the bundle is
+    consistent but nothing the caller gave vouches for it.
+    """
     bundle = record.bundle if isinstance(record, records_pb2.VerifiedRecord) else record
-    return verify_bundle(bundle, anchor)
+    evm_header = None
+    if evm_rpc is not None and bundle.proof.WhichOneof("kind") == "evm":
+        evm = (anchor or bundle.trust_anchor).evm
+        evm_header = evm_header_from_node(evm_rpc, bundle.proof.evm, evm)
+    verdict = verify_bundle(bundle, ReaderTrust(anchor, tuple(hub_keys), evm_header))
+    if not verdict.anchored:
+        raise NotAnchored(verdict.anchored_in)
+    return verdict
 
 
 def verify_answer(

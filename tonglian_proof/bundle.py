@@ -1,8 +1,13 @@
 """Proof bundles: a verified record with everything needed to re-verify it offline.
 
 A bundle file is the deterministic protobuf encoding of a tonglian.v1.ProofBundle.
-Its digest catches corruption; its trust comes from re-running the verifier
-against trust anchors that the reader trusts (`tonglian verify --anchor`).
+Its digest catches corruption. Its trust never comes from what it carries about
+itself: re-running the verifier against the bundle's own anchors only shows the
+bundle is consistent. It is *anchored* when something the reader chose vouches
+for it: trust anchors the reader supplied (plus, for an EVM endpoint-quorum
+chain, a block hash re-checked at a node the reader named), or the serving
+hub's signature checked against a hub key the reader supplied ("the hub said
+so at T", and named as such).
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.canonical import canonical_json
+from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.statement import (
+    HubKey,
+    StatementSigner,
+    check_signature,
+    parse_signer,
+    trusted_signer,
+)
+from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
 if TYPE_CHECKING:
     from tonglian_proof.verify.evm import TrustedEvmHeader
-
-from tonglian_proof.errors import MalformedInput, ProofRejected
-from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
 BUNDLE_FORMAT = "tonglian.proof-bundle/v1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -48,6 +60,7 @@ def bundle_digest(bundle: records_pb2.ProofBundle) -> bytes:
     unsigned = records_pb2.ProofBundle()
     unsigned.CopyFrom(bundle)
     unsigned.ClearField("digest")
+    unsigned.ClearField("hub_signature")
     return hashlib.sha256(unsigned.SerializeToString(deterministic=True)).digest()
 
 
@@ -73,57 +86,177 @@ def decode_bundle(data: bytes) -> records_pb2.ProofBundle:
     return bundle
 
 
+STATEMENT_FORMAT = "tonglian.bundle-statement/v1"
+
+
+def bundle_statement(digest: bytes, signed_at: Timestamp) -> bytes:
+    """The bytes a hub signs for a bundle: its digest and when it vouched for it."""
+    at = signed_at.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return canonical_json(
+        {"bundle_digest": digest.hex(), "format": STATEMENT_FORMAT, "signed_at": at}
+    )
+
+
+def sign_bundle(bundle: records_pb2.ProofBundle, signer: StatementSigner) -> None:
+    """Adds the hub's signature over `bundle`'s digest, made now."""
+    signed_at = Timestamp()
+    signed_at.FromDatetime(datetime.now(UTC))
+    bundle.hub_signature.CopyFrom(
+        records_pb2.HubSignature(
+            signer_certificate=signer.cert_pem,
+            signature=signer.sign(bundle_statement(bundle.digest, signed_at)),
+            signed_at=signed_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReaderTrust:
+    """What the reader chose to trust. Nothing in here may come from the bundle."""
+
+    # The chain's trust anchors, from the reader's own files.
+    anchor: chains_pb2.TrustAnchor | None = None
+    # Hub statement keys, hub certificates or the CA that issues them.
+    hub_keys: tuple[HubKey, ...] = ()
+    # An EVM block hash the reader re-checked at a node they named (`--rpc`).
+    evm_header: TrustedEvmHeader | None = None
+
+
 @dataclass(frozen=True)
 class BundleVerdict:
     record: records_pb2.Record
     proof_kind: str
+    # Every check that passed, consistency and anchoring alike, in order.
     checks: list[str]
-    # True when the anchors came from the reader, not from the bundle itself.
-    anchor_given: bool
+    # True only when something in ReaderTrust vouches for the record.
+    anchored: bool
+    # What it is anchored in, or why it is not: one line for people.
+    anchored_in: str
+    # When the serving hub signed the bundle, if it did and the signature is intact.
+    hub_signed_at: datetime | None = None
+    # Who signed it (subject of the hub's statement certificate).
+    hub_signer: str = ""
 
 
-def trusted_evm_header_offline(
-    proof: records_pb2.EvmStorageProof, anchor: chains_pb2.EvmTrustAnchor
-) -> TrustedEvmHeader:
-    """QBFT headers carry their own seals; otherwise the hub's recorded attestations."""
-    if anchor.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
+def _hub_signature(
+    bundle: records_pb2.ProofBundle, hub_keys: tuple[HubKey, ...], checks: list[str]
+) -> tuple[bool, str, datetime | None]:
+    """(vouched, signer, signed_at): a broken signature is refused, an untrusted one is not
+    an anchor."""
+    if not bundle.HasField("hub_signature"):
+        return False, "", None
+    sig = bundle.hub_signature
+    cert = parse_signer(sig.signer_certificate)
+    check_signature(cert, sig.signature, bundle_statement(bundle.digest, sig.signed_at))
+    signed_at = sig.signed_at.ToDatetime(tzinfo=UTC)
+    if not cert.not_valid_before_utc <= signed_at <= cert.not_valid_after_utc:
+        raise ProofRejected("the hub's statement certificate was not valid at signed_at")
+    signer = cert.subject.rfc4514_string()
+    checks.append(f"hub signature by {signer} over the bundle digest is intact")
+    if not hub_keys:
+        return False, signer, signed_at
+    try:
+        how = trusted_signer(cert, hub_keys)
+    except ProofRejected:
+        return False, signer, signed_at
+    checks.append(how)
+    return True, signer, signed_at
+
+
+def _evm_header(
+    bundle: records_pb2.ProofBundle, anchor: chains_pb2.TrustAnchor, trust: ReaderTrust
+) -> tuple[TrustedEvmHeader, str]:
+    """The header to check the EVM proof against, and what authenticates its hash."""
+    proof, evm = bundle.proof.evm, anchor.evm
+    if trust.evm_header is not None:
+        return trust.evm_header, "node"
+    if evm.consensus == chains_pb2.EVM_CONSENSUS_QBFT:
         from tonglian_proof.verify.evm_qbft import trusted_from_qbft_seals
 
-        return trusted_from_qbft_seals(proof, anchor)
-    from hub.oracles.evm_headers import trusted_from_attestations
+        return trusted_from_qbft_seals(proof, evm), "seals"
+    from tonglian_proof.verify.evm_attested import header_from_attestations
 
-    return trusted_from_attestations(proof, anchor)
+    return header_from_attestations(proof, evm), "hub"
 
 
 def verify_bundle(
-    bundle: records_pb2.ProofBundle, anchor: chains_pb2.TrustAnchor | None = None
+    bundle: records_pb2.ProofBundle, trust: ReaderTrust | None = None
 ) -> BundleVerdict:
-    """Re-verifies a bundle offline, against `anchor` when given (else its own anchors).
+    """Re-verifies a bundle offline and says whether what the reader trusts anchors it.
 
-    Raises ProofRejected with the failing check.
+    Raises ProofRejected with the failing check when the bundle is inconsistent,
+    altered, or made against anchors other than the reader's. A consistent bundle
+    that nothing of the reader's vouches for is returned with `anchored=False`.
     """
-    if anchor is not None and anchor.SerializeToString(
+    trust = trust or ReaderTrust()
+    if trust.anchor is not None and trust.anchor.SerializeToString(
         deterministic=True
     ) != bundle.trust_anchor.SerializeToString(deterministic=True):
         raise ProofRejected(
             "the bundle's trust anchors differ from the trusted anchor file: "
             "it was not made for the chain you trust"
         )
-    trusted = anchor or bundle.trust_anchor
+    anchor = trust.anchor or bundle.trust_anchor
     kind = PROOF_KIND_OF_CHAIN.get(bundle.chain_kind)
     proof_kind = bundle.proof.WhichOneof("kind")
     if kind is None or kind != proof_kind:
         raise ProofRejected(
             f"bundle says chain kind {bundle.chain_kind} but carries a {proof_kind} proof"
         )
-    evm_header = None
+    evm_header, evm_source = None, ""
     if proof_kind == "evm":
-        evm_header = trusted_evm_header_offline(bundle.proof.evm, trusted.evm)
-    checks = verify_proof(bundle.record, bundle.proof, trusted, evm_header)
+        evm_header, evm_source = _evm_header(bundle, anchor, trust)
+    checks = verify_proof(bundle.record, bundle.proof, anchor, evm_header)
     # After the proof, so a change the proof catches is reported by the check it breaks.
     if bundle_digest(bundle) != bundle.digest:
         raise ProofRejected(
             "bundle digest does not match its content: the file was altered after the hub made it"
         )
     checks.append("bundle digest matches its content")
-    return BundleVerdict(bundle.record, proof_kind, checks, anchor is not None)
+    vouched, signer, signed_at = _hub_signature(bundle, trust.hub_keys, checks)
+    anchored, anchored_in = _anchoring(trust, proof_kind, evm_source, vouched, signer, signed_at)
+    return BundleVerdict(
+        bundle.record, proof_kind, checks, anchored, anchored_in, signed_at, signer
+    )
+
+
+def _anchoring(
+    trust: ReaderTrust,
+    proof_kind: str,
+    evm_source: str,
+    vouched: bool,
+    signer: str,
+    signed_at: datetime | None,
+) -> tuple[bool, str]:
+    hub_said = (
+        f"the signature of hub {signer}, a hub key you gave: the hub says it verified this "
+        f"record against these anchors at {signed_at:%Y-%m-%dT%H:%M:%SZ}"
+        if vouched and signed_at is not None
+        else ""
+    )
+    if trust.anchor is not None:
+        if proof_kind != "evm" or evm_source in ("node", "seals"):
+            how = {
+                "node": " and the block hash your node gave",
+                "seals": " and its QBFT validator seals",
+            }.get(evm_source, "")
+            mine = f"the trust anchor you gave{how}"
+            return True, mine + (f"; also {hub_said}" if hub_said else "")
+        if vouched:
+            return True, f"the trust anchor you gave, with the block hash attested by {hub_said}"
+        return False, (
+            "the EVM block hash is not authenticated: an endpoint-quorum anchor cannot vouch "
+            "for it offline; name a node you trust (--rpc URL) or the hub's key (--hub-key)"
+        )
+    if vouched:
+        return True, hub_said
+    if signer:
+        return False, (
+            f"checked against the trust anchors inside the bundle, which anyone can make; "
+            f"it is signed by hub {signer}, which is not a hub key you gave: pass --anchor "
+            "FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+        )
+    return False, (
+        "checked against the trust anchors inside the bundle, which anyone can make: "
+        "pass --anchor FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+    )

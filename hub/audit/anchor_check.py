@@ -13,7 +13,7 @@ from hub.audit.anchoring import HEAD_SCHEMA, head_value
 from hub.audit.chain_check import Finding
 from hub.errors import KNOWN_ERRORS
 from tonglian.v1 import audit_pb2, chains_pb2
-from tonglian_proof.bundle import verify_bundle
+from tonglian_proof.bundle import ReaderTrust, verify_bundle
 
 
 def check_anchor_proofs(
@@ -29,7 +29,7 @@ def check_anchor_proofs(
             continue
         record = anchor.bundle.record
         try:
-            verify_bundle(anchor.bundle, (trusted or {}).get(anchor.chain_id))
+            verify_bundle(anchor.bundle, ReaderTrust((trusted or {}).get(anchor.chain_id)))
         except KNOWN_ERRORS as exc:
             findings.append(Finding(anchor.sequence, f"{where}: the proof does not verify: {exc}"))
             continue

@@ -35,8 +35,9 @@ from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_KEY, Credentials
 from tonglian_client.errors import ClientError
-from tonglian_client.verify import verify_answer
-from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
+from tonglian_client.trust import hub_keys_from
+from tonglian_client.verify import verify_answer, verify_record
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 from tonglian_proof.errors import ProofError
 
 DELIVERY_TIMEOUT = 20.0
@@ -74,13 +75,20 @@ def _summary(vr: records_pb2.VerifiedRecord, elapsed: float) -> str:
 
 
 def _save_bundle(
-    out_dir: Path, name: str, vr: records_pb2.VerifiedRecord, anchor: chains_pb2.TrustAnchor
+    out_dir: Path,
+    name: str,
+    vr: records_pb2.VerifiedRecord,
+    anchor: chains_pb2.TrustAnchor,
+    hub_ca: Path,
 ) -> tuple[Path, int]:
     """Writes the bundle and re-verifies the written bytes offline, without the hub,
-    against the trust anchor the reader registered (not the one inside the bundle)."""
+    against the trust anchor the reader registered (not the one inside the bundle) and,
+    for the EVM block hash, the hub's signature under the CA the reader trusts."""
     path = out_dir / f"{name}.bundle.pb"
     path.write_bytes(encode_bundle(vr.bundle))
-    verdict = verify_bundle(decode_bundle(path.read_bytes()), anchor)
+    verdict = verify_record(
+        decode_bundle(path.read_bytes()), anchor, hub_keys=hub_keys_from(hub_ca)
+    )
     return path, len(verdict.checks)
 
 
@@ -195,7 +203,9 @@ class Demo:
                 started = time.monotonic()
                 vr = await regulator.get_record(ref, purpose=cast.PURPOSE)
                 elapsed = time.monotonic() - started
-                path, checks = _save_bundle(self.out_dir, name, vr, anchors[vr.record.ref.chain_id])
+                path, checks = _save_bundle(
+                    self.out_dir, name, vr, anchors[vr.record.ref.chain_id], hub.pki_dir / "ca.crt"
+                )
                 step(f"regulator reads {vr.record.schema}: {_summary(vr, elapsed)}")
                 step(
                     f"  wrote {path}; re-verified offline, without the hub: {checks} checks passed"
@@ -256,7 +266,9 @@ class Demo:
             started = time.monotonic()
             vr = await regulator.get_record(own_ref, purpose=cast.PURPOSE)
             elapsed = time.monotonic() - started
-            path, checks = _save_bundle(self.out_dir, "licence", vr, anchors[src[0]])
+            path, checks = _save_bundle(
+                self.out_dir, "licence", vr, anchors[src[0]], hub.pki_dir / "ca.crt"
+            )
             step(f"regulator reads back the licence from {src[0]}: {_summary(vr, elapsed)}")
             step(f"  wrote {path}; re-verified offline: {checks} checks passed")
 
@@ -269,7 +281,11 @@ class Demo:
             print_record(vr)
             print()
             path, checks = _save_bundle(
-                self.out_dir, "licence-forwarded", vr, anchors[cast.SECURITY_CHAIN]
+                self.out_dir,
+                "licence-forwarded",
+                vr,
+                anchors[cast.SECURITY_CHAIN],
+                hub.pki_dir / "ca.crt",
             )
             step(f"wrote {path}; re-verified offline: {checks} checks passed")
             self._tamper(path, anchors[cast.SECURITY_CHAIN])
@@ -282,7 +298,7 @@ class Demo:
         bad = path.with_name(path.name.replace(".bundle.pb", ".tampered.pb"))
         bad.write_bytes(bytes(tampered))
         try:
-            verify_bundle(decode_bundle(bytes(tampered)), anchor)
+            verify_bundle(decode_bundle(bytes(tampered)), ReaderTrust(anchor))
             self.step(f"ERROR: the tampered bundle {bad} verified")
         except ProofError as exc:
             self.step(f"flipped one byte into {bad}: refused ({str(exc)[:120]})")

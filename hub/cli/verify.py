@@ -1,5 +1,10 @@
 """`tonglian verify FILE`: re-verify a proof bundle offline, without the hub or the chain.
 
+It says "verified" and exits 0 only when something the reader chose anchors the
+bundle: `--anchor FILE`, the chain's file in the anchors folder, or the serving
+hub's signature under `--hub-key FILE`. A bundle that merely agrees with the
+anchors it carries is reported as consistent but NOT anchored, exit 1.
+
 (`tonglian verify fabric-block ...` is dispatched to hub/cli/verify_fabric_block.py.)
 """
 
@@ -8,13 +13,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from google.protobuf.message import DecodeError
-
 from hub.cli import exit_codes
-from hub.cli.chains import _parse_json_file
 from hub.cli.output import error, print_json, to_json
-from tonglian.v1 import chains_pb2
-from tonglian_proof.bundle import decode_bundle, verify_bundle
+from tonglian_client.trust import (
+    anchor_in_dir,
+    default_anchors_dir,
+    evm_header_from_node,
+    hub_keys_from,
+    load_anchor,
+)
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, verify_bundle
 from tonglian_proof.errors import MalformedInput, ProofRejected
 
 
@@ -22,32 +30,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify",
         help="re-verify a proof bundle offline (or: verify fabric-block ...)",
-        description="Re-verifies a proof bundle offline. "
+        description="Re-verifies a proof bundle offline. It is verified only against trust "
+        "you supply: --anchor, your anchors folder, or --hub-key. "
         "`tonglian verify fabric-block --help` verifies raw Fabric blocks.",
     )
     p.add_argument("file", type=Path, help="a proof bundle written by `tonglian query --out`")
     p.add_argument(
         "--anchor",
         type=Path,
-        help="trusted anchors (a tonglian.v1.TrustAnchor in JSON, or binary): "
-        "the bundle must have been made against exactly these",
+        help="the chain's trust anchors you trust (a tonglian.v1.TrustAnchor, JSON or "
+        "binary): the bundle must have been made against exactly these",
+    )
+    p.add_argument(
+        "--anchors",
+        type=Path,
+        default=None,
+        help="a folder of trusted anchors, one CHAIN_ID.json or CHAIN_ID.pb per chain "
+        "(default: $TONGLIAN_ANCHORS, else ~/.config/tonglian/anchors)",
+    )
+    p.add_argument(
+        "--hub-key",
+        type=Path,
+        help="PEM of the hub's statement certificate, its public key or the CA that issues "
+        "it: accepts the hub's signature on the bundle as the anchor ('the hub said so')",
+    )
+    p.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="an Ethereum JSON-RPC node you trust: re-checks an EVM bundle's block hash "
+        "and finality there",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
-def _load_anchor(path: Path) -> chains_pb2.TrustAnchor:
-    if path.suffix == ".json":
-        anchor: chains_pb2.TrustAnchor = _parse_json_file(
-            path, chains_pb2.TrustAnchor(), "trust anchor"
-        )
-        return anchor
-    try:
-        return chains_pb2.TrustAnchor.FromString(path.read_bytes())
-    except OSError as exc:
-        raise MalformedInput(f"cannot read trust anchor file {path}: {exc.strerror}") from exc
-    except DecodeError as exc:
-        raise MalformedInput(f"trust anchor file {path} does not parse: {exc}") from exc
+def _trust(args: argparse.Namespace, chain_id: str) -> tuple[ReaderTrust, str]:
+    """What the reader trusts, and where the anchor came from (for people)."""
+    anchor, source = None, ""
+    if args.anchor is not None:
+        anchor, source = load_anchor(args.anchor), str(args.anchor)
+    else:
+        folder = args.anchors or default_anchors_dir()
+        anchor = anchor_in_dir(folder, chain_id)
+        source = f"{folder}/{chain_id}" if anchor is not None else ""
+    hub_keys = hub_keys_from(args.hub_key) if args.hub_key is not None else ()
+    return ReaderTrust(anchor, hub_keys), source
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,39 +83,56 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         error(f"cannot read bundle {args.file}: {exc.strerror}")
         return exit_codes.USAGE
-    anchor = _load_anchor(args.anchor) if args.anchor else None
     try:
         bundle = decode_bundle(data)
-        verdict = verify_bundle(bundle, anchor)
+    except MalformedInput as exc:
+        return _refused(args, str(exc), exit_codes.FAILED)
+    try:
+        trust, anchor_source = _trust(args, bundle.record.ref.chain_id)
+    except MalformedInput as exc:
+        return _refused(args, str(exc), exit_codes.USAGE)
+    try:
+        if args.rpc and bundle.proof.WhichOneof("kind") == "evm":
+            evm = (trust.anchor or bundle.trust_anchor).evm
+            header = evm_header_from_node(args.rpc, bundle.proof.evm, evm)
+            trust = ReaderTrust(trust.anchor, trust.hub_keys, header)
+        verdict = verify_bundle(bundle, trust)
     except (MalformedInput, ProofRejected) as exc:
-        reason = exc.reason if isinstance(exc, ProofRejected) else str(exc)
-        if args.json:
-            print_json({"file": str(args.file), "verified": False, "reason": reason})
-        else:
-            error(f"{args.file}: NOT verified: {reason}")
-        return exit_codes.FAILED
+        return _refused(args, str(exc), exit_codes.FAILED)
     ref = verdict.record.ref
+    name = f"{ref.chain_id}/{ref.namespace}/{ref.key} version {verdict.record.version}"
     if args.json:
         print_json(
             {
                 "file": str(args.file),
-                "verified": True,
+                "verified": verdict.anchored,
+                "anchored": verdict.anchored,
+                "consistent": True,
+                "anchored_in": verdict.anchored_in,
+                "anchor_file": anchor_source,
+                "hub_signer": verdict.hub_signer,
+                "hub_signed_at": verdict.hub_signed_at.isoformat()
+                if verdict.hub_signed_at
+                else None,
                 "proof_kind": verdict.proof_kind,
-                "anchor": "given" if verdict.anchor_given else "embedded",
                 "record": to_json(verdict.record),
                 "checks": verdict.checks,
             }
         )
-        return exit_codes.OK
-    print(
-        f"{args.file}: verified {ref.chain_id}/{ref.namespace}/{ref.key} "
-        f"version {verdict.record.version} ({verdict.proof_kind} proof)"
-    )
+        return exit_codes.OK if verdict.anchored else exit_codes.FAILED
+    if verdict.anchored:
+        print(f"{args.file}: verified {name} ({verdict.proof_kind} proof)")
+    else:
+        print(f"{args.file}: consistent but NOT anchored: {name} ({verdict.proof_kind} proof)")
     for check in verdict.checks:
         print(f"  ✓ {check}")
-    if not verdict.anchor_given:
-        print(
-            "note: checked against the trust anchors inside the bundle; pass --anchor FILE "
-            "to check against anchors you trust"
-        )
-    return exit_codes.OK
+    print(("anchored in: " if verdict.anchored else "not anchored: ") + verdict.anchored_in)
+    return exit_codes.OK if verdict.anchored else exit_codes.FAILED
+
+
+def _refused(args: argparse.Namespace, reason: str, code: int) -> int:
+    if args.json:
+        print_json({"file": str(args.file), "verified": False, "anchored": False, "reason": reason})
+    else:
+        error(f"{args.file}: NOT verified: {reason}")
+    return code

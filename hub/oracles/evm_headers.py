@@ -193,41 +193,6 @@ def decide(
     return _trusted(block_number, agreeing, k, len(answers))
 
 
-def trusted_from_attestations(
-    proof: records_pb2.EvmStorageProof, anchor: chains_pb2.EvmTrustAnchor
-) -> TrustedEvmHeader:
-    """The trusted header as recorded in `proof.attestations`, for offline re-verification.
-
-    Offline there is no endpoint to ask: the attestations are the hub's record of
-    what the endpoints said when it verified the proof. This checks that the
-    record reaches the anchor's quorum with distinct configured endpoints that all
-    served the proof's block hash; trusting it means trusting that hub's record.
-    """
-    configured = set(anchor.rpc_endpoints)
-    seen: set[str] = set()
-    agreeing: list[EndpointAnswer] = []
-    for att in proof.attestations:
-        if att.endpoint not in configured:
-            raise ProofRejected(f"attestation from {att.endpoint}, not an endpoint of the anchor")
-        if att.endpoint in seen:
-            raise ProofRejected(f"two attestations from {att.endpoint}")
-        seen.add(att.endpoint)
-        if att.block_hash != proof.block_hash:
-            raise ProofRejected(
-                f"{att.endpoint} attested 0x{att.block_hash.hex()} for block "
-                f"{proof.block_number}, the proof's block is 0x{proof.block_hash.hex()}"
-            )
-        agreeing.append(
-            EndpointAnswer(att.endpoint, anchor.chain_id, att.head_number, att.block_hash)
-        )
-    if len(agreeing) < anchor.endpoint_quorum:
-        raise ProofRejected(
-            f"the proof records {len(agreeing)} endpoint attestation(s), "
-            f"the anchor requires {anchor.endpoint_quorum}"
-        )
-    return _trusted(proof.block_number, agreeing, anchor.endpoint_quorum, len(configured))
-
-
 def _trusted(
     block_number: int, agreeing: Sequence[EndpointAnswer], k: int, asked: int
 ) -> TrustedEvmHeader:

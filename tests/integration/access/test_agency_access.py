@@ -30,7 +30,9 @@ from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import CertificateUnusable, ClientError, HandshakeRefused
+from tonglian_client.trust import hub_keys_from
 from tonglian_client.verify import verify_answer, verify_record
+from tonglian_proof.errors import NotAnchored
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +143,10 @@ async def test_each_agency_sees_exactly_what_its_rules_allow(scene: Scene) -> No
     async with scene.client(scene.regulator) as reg, scene.client(scene.tax) as tax:
         vr = await reg.get_record(f"{CHAIN}/licences/L-1", purpose="business-registration")
         assert json.loads(vr.record.value) == LICENCE
-        assert verify_record(vr).proof_kind == "signed_merkle"
+        with pytest.raises(NotAnchored, match="inside the bundle, which anyone can make"):
+            verify_record(vr)
+        hub_ca = hub_keys_from(scene.hub.pki_dir / pki.CA_CERT)
+        assert verify_record(vr, hub_keys=hub_ca).proof_kind == "signed_merkle"
 
         err = await refused(reg.get_record(f"{CHAIN}/tax/T-1", purpose="business-registration"))
         assert err.status == grpc.StatusCode.PERMISSION_DENIED

@@ -52,7 +52,7 @@ def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
         run("devnet", "down", "custom", check=None)
 
 
-def test_devnet_register_query_verify(cli: Cli, tmp_path: Path) -> None:
+def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: HubProcess) -> None:
     up = cli("devnet", "up", "custom", "--json")
     info = json.loads(up.stdout)[0]
     assert info["kind"] == "custom"
@@ -83,8 +83,29 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path) -> None:
     assert out["value"] == {"status": "active"}
     assert out["verification"]["verified"] is True
 
-    ok = cli("verify", str(bundle), "--json")
-    assert json.loads(ok.stdout)["verified"] is True
+    # Nothing of the reader's: consistent, but NOT anchored, exit 1.
+    cli.env["TONGLIAN_ANCHORS"] = str(tmp_path / "no-anchors")
+    alone = json.loads(cli("verify", str(bundle), "--json", check=exit_codes.FAILED).stdout)
+    assert alone["verified"] is False and alone["anchored"] is False
+    assert alone["consistent"] is True
+    assert "inside the bundle, which anyone can make" in alone["anchored_in"]
+
+    # The chain's anchors as its operator published them (here: the devnet's own record).
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    (anchors / "custom-1.json").write_text(json.dumps(info["chain"]["trustAnchor"]))
+    ok = json.loads(cli("verify", str(bundle), "--anchors", str(anchors), "--json").stdout)
+    assert ok["verified"] is True and ok["anchored_in"] == "the trust anchor you gave"
+    cli.env["TONGLIAN_ANCHORS"] = str(anchors)
+    assert json.loads(cli("verify", str(bundle), "--json").stdout)["verified"] is True
+    signed = json.loads(
+        cli(
+            "verify", str(bundle), "--anchors", str(tmp_path / "no-anchors"), "--hub-key",
+            str(hub_process.pki_dir / "ca.crt"), "--json",
+        ).stdout
+    )  # fmt: skip
+    assert signed["verified"] is True
+    assert signed["anchored_in"].startswith("the signature of hub CN=hub,OU=hub")
 
     data = bundle.read_bytes()
     for position in (0, len(data) // 3, len(data) // 2, len(data) - 1):

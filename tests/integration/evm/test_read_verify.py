@@ -13,10 +13,11 @@ from adapters.evm.adapter import EvmAdapter
 from devnets.evm.fixtures import EvmDevnetFactory, RunningEvmDevnet
 from devnets.process import free_port
 from hub.errors import ChainUnreachable, ProofRejected
-from hub.oracles.evm_headers import attest_header, trusted_from_attestations
+from hub.oracles.evm_headers import attest_header
 from tests.integration.evm.conftest import Chain
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.verify.evm import verify_evm_record
+from tonglian_proof.verify.evm_attested import header_from_attestations
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ async def test_put_read_attest_verify(
 
     # The bundle re-verifies offline from the recorded attestations.
     proof.attestations.extend(trusted.attestations)
-    offline = trusted_from_attestations(proof, anchor)
+    offline = header_from_attestations(proof, anchor)
     verify_evm_record(record, proof, anchor, offline)
 
 

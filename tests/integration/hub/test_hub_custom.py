@@ -16,7 +16,7 @@ from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
 from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
-from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +72,14 @@ async def test_register_query_and_verify_offline(
     assert vr.record.tx_id == tx.tx_id
     assert vr.record.block_height == tx.block_height
     assert vr.verification.verified and vr.verification.proof_kind == "signed_merkle"
-    verdict = verify_bundle(decode_bundle(encode_bundle(vr.bundle)), chain.trust_anchor)
+    verdict = verify_bundle(
+        decode_bundle(encode_bundle(vr.bundle)), ReaderTrust(chain.trust_anchor)
+    )
     assert verdict.record == vr.record
+    assert verdict.anchored and verdict.anchored_in == "the trust anchor you gave"
+    # Every bundle served is signed by the hub: "the hub said so at T" is checkable.
+    assert vr.bundle.HasField("hub_signature")
+    assert "over the bundle digest is intact" in verdict.checks[-1]
 
 
 async def test_get_record_errors(hub_channel: grpc.aio.Channel, custom_ledger: DevnetInfo) -> None:

@@ -10,7 +10,7 @@ from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
 from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
-from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +49,17 @@ async def test_evm_record_through_the_hub(
     assert len(vr.bundle.proof.evm.attestations) >= chain.trust_anchor.evm.endpoint_quorum
 
     data = encode_bundle(vr.bundle)
-    verdict = verify_bundle(decode_bundle(data), chain.trust_anchor)
+    verdict = verify_bundle(decode_bundle(data), ReaderTrust(chain.trust_anchor))
     assert verdict.record == vr.record
+    # The endpoints' attestations are the hub's unsigned record: offline, the anchor
+    # alone cannot authenticate the block hash (tests/integration/hub/test_offline_forgeries).
+    assert verdict.anchored is False
 
     tampered = records_pb2.ProofBundle()
     tampered.CopyFrom(vr.bundle)
     tampered.record.value = VALUE.replace(b"clear", b"arrears")
     with pytest.raises(ProofRejected):
-        verify_bundle(tampered, chain.trust_anchor)
+        verify_bundle(tampered, ReaderTrust(chain.trust_anchor))
 
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await query.GetRecord(

@@ -15,7 +15,7 @@ from adapters.fabric import FabricAdapter, create_adapter
 from devnets.base import DevnetInfo
 from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
-from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
 
@@ -56,8 +56,10 @@ async def test_fabric_record_through_the_hub(
     assert vr.record.tx_id == committed.tx_id
     assert len(vr.bundle.proof.fabric.qscc_answers) == 2
 
-    verdict = verify_bundle(decode_bundle(encode_bundle(vr.bundle)), chain.trust_anchor)
-    assert verdict.record == vr.record
+    verdict = verify_bundle(
+        decode_bundle(encode_bundle(vr.bundle)), ReaderTrust(chain.trust_anchor)
+    )
+    assert verdict.record == vr.record and verdict.anchored
 
     for field, value in (("value", b'{"status":"revoked"}'), ("key", "licence:78")):
         tampered = records_pb2.ProofBundle()
@@ -67,10 +69,10 @@ async def test_fabric_record_through_the_hub(
         else:
             tampered.record.ref.key = value  # type: ignore[assignment]
         with pytest.raises(ProofRejected):
-            verify_bundle(tampered, chain.trust_anchor)
+            verify_bundle(tampered, ReaderTrust(chain.trust_anchor))
 
     flipped = records_pb2.ProofBundle()
     flipped.CopyFrom(vr.bundle)
     del flipped.proof.fabric.qscc_answers[1:]
     with pytest.raises(ProofRejected, match="qscc"):
-        verify_bundle(flipped, chain.trust_anchor)
+        verify_bundle(flipped, ReaderTrust(chain.trust_anchor))

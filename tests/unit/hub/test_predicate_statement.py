@@ -95,7 +95,11 @@ def test_signed_statement_verifies_and_tampering_is_caught(tmp_path: Path) -> No
 
     other = tmp_path / "other"
     pki.init_ca(other, name="Other CA")
-    with pytest.raises(ProofRejected, match="not by a CA you trust"):
+    with pytest.raises(
+        ProofRejected,
+        match=r"the signer certificate \(CN=hub,OU=hub,O=tonglian-hub, issued by "
+        r"'CN=Tonglian Dev CA,O=tonglian'\) is not a hub key, hub certificate or CA you trust",
+    ):
         verify_statement(
             statement, signature, signer.cert_pem, [pki.load_certificate(other / pki.CA_CERT)]
         )

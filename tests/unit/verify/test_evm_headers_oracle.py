@@ -9,9 +9,9 @@ from hub.oracles.evm_headers import (
     EndpointAnswer,
     decide,
     decide_head,
-    trusted_from_attestations,
 )
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.verify.evm_attested import header_from_attestations
 
 H1, H2 = b"\x01" * 32, b"\x02" * 32
 A, B, C = "http://a:8545", "http://b:8545", "http://c:8545"
@@ -97,7 +97,7 @@ def _proof(*atts: tuple[str, bytes, int]) -> records_pb2.EvmStorageProof:
 
 
 def test_recorded_attestations_reaching_the_quorum_are_trusted() -> None:
-    trusted = trusted_from_attestations(_proof((A, H1, 30), (C, H1, 25)), anchor())
+    trusted = header_from_attestations(_proof((A, H1, 30), (C, H1, 25)), anchor())
     assert trusted.head_number == 25 and trusted.block_hash == H1
 
 
@@ -114,4 +114,4 @@ def test_recorded_attestations_that_fall_short_are_rejected(
     atts: tuple[tuple[str, bytes, int], ...], fragment: str
 ) -> None:
     with pytest.raises(ProofRejected, match=fragment):
-        trusted_from_attestations(_proof(*atts), anchor())
+        header_from_attestations(_proof(*atts), anchor())

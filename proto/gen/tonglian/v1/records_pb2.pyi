@@ -350,12 +350,15 @@ class ProofBundle(google.protobuf.message.Message):
     TRUST_ANCHOR_FIELD_NUMBER: builtins.int
     CREATED_AT_FIELD_NUMBER: builtins.int
     DIGEST_FIELD_NUMBER: builtins.int
+    HUB_SIGNATURE_FIELD_NUMBER: builtins.int
     format: builtins.str
     """Always "tonglian.proof-bundle/v1"."""
     chain_kind: tonglian.v1.chains_pb2.ChainKind.ValueType
     digest: builtins.bytes
-    """SHA-256 of this bundle's deterministic encoding with digest left empty.
-    It detects corruption in transit; trust comes from the proof and anchors.
+    """SHA-256 of this bundle's deterministic encoding with digest and
+    hub_signature left empty. It detects corruption in transit; trust comes
+    from the proof checked against anchors the reader chose, or from the hub's
+    signature checked against a hub key the reader chose.
     """
     @property
     def record(self) -> Global___Record: ...
@@ -365,6 +368,14 @@ class ProofBundle(google.protobuf.message.Message):
     def trust_anchor(self) -> tonglian.v1.chains_pb2.TrustAnchor: ...
     @property
     def created_at(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    @property
+    def hub_signature(self) -> Global___HubSignature:
+        """The serving hub's signature over the digest: "this hub verified this
+        record, against the trust anchors in this bundle, at signed_at". It is
+        what authenticates an EVM block hash offline when the reader names no
+        node of their own (`tonglian verify --hub-key`).
+        """
+
     def __init__(
         self,
         *,
@@ -375,11 +386,42 @@ class ProofBundle(google.protobuf.message.Message):
         trust_anchor: tonglian.v1.chains_pb2.TrustAnchor | None = ...,
         created_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         digest: builtins.bytes = ...,
+        hub_signature: Global___HubSignature | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["created_at", b"created_at", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["chain_kind", b"chain_kind", "created_at", b"created_at", "digest", b"digest", "format", b"format", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["created_at", b"created_at", "hub_signature", b"hub_signature", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["chain_kind", b"chain_kind", "created_at", b"created_at", "digest", b"digest", "format", b"format", "hub_signature", b"hub_signature", "proof", b"proof", "record", b"record", "trust_anchor", b"trust_anchor"]) -> None: ...
 
 Global___ProofBundle: typing_extensions.TypeAlias = ProofBundle
+
+@typing.final
+class HubSignature(google.protobuf.message.Message):
+    """HubSignature is a hub's statement over a bundle's digest, made with its
+    statement key (ECDSA P-256 / SHA-256, DER). The signed bytes are the RFC 8785
+    canonical JSON {"bundle_digest": hex, "format":
+    "tonglian.bundle-statement/v1", "signed_at": RFC 3339 UTC}.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    SIGNER_CERTIFICATE_FIELD_NUMBER: builtins.int
+    SIGNATURE_FIELD_NUMBER: builtins.int
+    SIGNED_AT_FIELD_NUMBER: builtins.int
+    signer_certificate: builtins.str
+    """PEM of the hub's statement certificate (OU=hub)."""
+    signature: builtins.bytes
+    @property
+    def signed_at(self) -> google.protobuf.timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        signer_certificate: builtins.str = ...,
+        signature: builtins.bytes = ...,
+        signed_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["signed_at", b"signed_at"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["signature", b"signature", "signed_at", b"signed_at", "signer_certificate", b"signer_certificate"]) -> None: ...
+
+Global___HubSignature: typing_extensions.TypeAlias = HubSignature
 
 @typing.final
 class Verification(google.protobuf.message.Message):
