@@ -1,4 +1,6 @@
-"""`tonglian adapter list|serve|check|new`: the adapter SDK from the command line."""
+"""`tonglian adapter list|serve|check`: the adapter SDK from the command line.
+
+(`adapter new`, the scaffold, is development tooling: tonglian_tools adds it.)"""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 from pathlib import Path
 
 from google.protobuf.json_format import ParseDict, ParseError
@@ -17,7 +18,8 @@ from adapters.tls import TlsFiles
 from hub import adapter_plugins
 from hub.adapter_target import open_target, parse_options
 from hub.cli import exit_codes
-from hub.cli.output import error, print_json, table
+from hub.cli.local_chains import devnet_chain
+from hub.cli.output import print_json, table
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2
 
@@ -61,11 +63,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--json", action="store_true", help="print the JSON report")
     check.set_defaults(func=run_check)
 
-    new = asub.add_parser("new", help="create a new adapter package wired to the kit")
-    new.add_argument("name", metavar="NAME", help="adapter name, e.g. acme-ledger")
-    new.add_argument("--dir", type=Path, default=Path("."), help="parent folder (default: .)")
-    new.set_defaults(func=run_new)
-
 
 def _target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain-id", default="", help="the chain id records are labelled with")
@@ -101,7 +98,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         chain_id=args.chain_id,
         options=parse_options(args.option),
         timeout=args.timeout,
-        from_devnet=args.from_devnet,
+        local=devnet_chain(args.from_devnet) if args.from_devnet else None,
     )
     tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     server, port = await start_server(target.adapter, args.listen, tls)
@@ -145,14 +142,13 @@ def _seeds(items: list[str]) -> list[tuple[str, str]]:
 
 async def run_check(args: argparse.Namespace) -> int:
     from hub.conformance.suite import SuiteConfig, run_suite
-    from hub.conformance.writers import writer_for_devnet
 
     target = open_target(
         args.target,
         chain_id=args.chain_id,
         options=parse_options(args.option),
         timeout=args.timeout,
-        from_devnet=args.from_devnet,
+        local=devnet_chain(args.from_devnet) if args.from_devnet else None,
     )
     anchor = _load_anchor(args.anchor) if args.anchor else target.anchor
     if anchor is None:
@@ -160,8 +156,8 @@ async def run_check(args: argparse.Namespace) -> int:
             "give the trust anchor to verify against: --anchor FILE or --from-devnet"
         )
     writer = None
-    if target.devnet is not None and not args.no_write:
-        writer = writer_for_devnet(target.devnet)
+    if target.local is not None and not args.no_write:
+        writer = target.local.writer()
     config = SuiteConfig(
         anchor=anchor,
         chain_id=target.chain_id,
@@ -182,19 +178,3 @@ async def run_check(args: argparse.Namespace) -> int:
     else:
         print(card.render())
     return exit_codes.OK if card.certified else exit_codes.FAILED
-
-
-def run_new(args: argparse.Namespace) -> int:
-    from hub.scaffold import ScaffoldError, create_package
-
-    try:
-        root = create_package(args.name, args.dir)
-    except ScaffoldError as exc:
-        error(str(exc))
-        return exit_codes.USAGE if "exists" not in str(exc) else exit_codes.CONFLICT
-    print(f"created {root}", file=sys.stdout)
-    print(
-        f"next: pip install -e {root}; tonglian adapter list; "
-        f"pytest {root / 'tests'}  (see docs/adapters.md)"
-    )
-    return exit_codes.OK

@@ -12,9 +12,9 @@ import grpc
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
 
-from devnets.base import default_state_root, load_info
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
+from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2, chains_pb2_grpc
@@ -180,14 +180,7 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
     if args.file:
         chain = _parse_json_file(args.file, chains_pb2.Chain(), "chain")
     elif args.from_devnet:
-        info = load_info(default_state_root() / args.from_devnet)
-        if info is None or not info.chain:
-            raise InvalidInput(
-                f"no running {args.from_devnet} devnet found under {default_state_root()}; "
-                f"start one with `tonglian devnet up {args.from_devnet}`"
-            )
-        chain = chains_pb2.Chain()
-        ParseDict(info.chain, chain)
+        chain = devnet_chain(args.from_devnet).chain
     else:
         if not args.kind:
             raise InvalidInput("give a chain KIND, --file or --from-devnet")

@@ -27,7 +27,7 @@ from adapters.base import (
 )
 from hub.conformance import tamper
 from hub.conformance.scorecard import ClauseResult, Outcome, Scorecard
-from hub.conformance.writers import Writer
+from hub.conformance.writer import Writer
 from hub.errors import KNOWN_ERRORS, HubError, ProofError, ProofRejected
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2

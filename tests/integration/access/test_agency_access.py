@@ -24,13 +24,13 @@ from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
 from hub import pki
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import CertificateUnusable, ClientError, HandshakeRefused
 from tonglian_client.verify import verify_answer, verify_record
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -24,12 +24,8 @@ from datetime import date
 from pathlib import Path
 
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from hub.cli.output import Progress
 from hub.cli.query import print_record
-from hub.demo import cast
-from hub.demo.deliveries import create_route, wait_final
-from hub.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
@@ -38,18 +34,12 @@ from tonglian_client.errors import ClientError
 from tonglian_client.verify import verify_answer
 from tonglian_proof.bundle import decode_bundle, encode_bundle, verify_bundle
 from tonglian_proof.errors import ProofError
+from tonglian_tools.demo import cast
+from tonglian_tools.demo.deliveries import create_route, wait_final
+from tonglian_tools.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 DELIVERY_TIMEOUT = 20.0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="one-visit business registration across three chains")
-    p.add_argument("--out-dir", type=Path, default=Path("demo-out"), help="where bundles go")
-    p.add_argument("--keep", action="store_true", help="leave the chains and the hub running")
-    p.add_argument(
-        "--no-fabric", action="store_true", help="do not use Fabric even if its binaries exist"
-    )
-    p.set_defaults(func=run)
 
 
 def _anchor_summary(chain: chains_pb2.Chain) -> str:

@@ -1,4 +1,6 @@
-"""`tonglian devnet up|down|status [KIND...]`: real chains as local processes."""
+"""`tonglian devnet up|down|status [KIND...]`: real chains as local processes.
+
+The arguments are declared in tonglian_tools.cli; these run the verbs."""
 
 from __future__ import annotations
 
@@ -9,22 +11,6 @@ from devnets.base import DevnetStatus
 from devnets.process import DevnetError
 from hub.cli import exit_codes
 from hub.cli.output import Progress, error, print_json, table
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("devnet", help="start, stop and inspect local devnets")
-    dsub = p.add_subparsers(dest="devnet_command", metavar="ACTION", required=True)
-    for name, fn, default, helptext in (
-        ("up", run_up, ["custom"], "start devnets (default: custom)"),
-        ("down", run_down, list(registry.KINDS), "stop devnets (default: all)"),
-        ("status", run_status, list(registry.KINDS), "show devnets (default: all)"),
-    ):
-        sp = dsub.add_parser(name, help=helptext)
-        sp.add_argument(
-            "kinds", nargs="*", metavar="KIND", help=f"one of: {', '.join(registry.KINDS)}"
-        )
-        sp.add_argument("--json", action="store_true")
-        sp.set_defaults(func=fn, default_kinds=default)
 
 
 def _kinds(args: argparse.Namespace) -> list[str]:
