@@ -16,8 +16,10 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "tonglian.cli"
 
@@ -52,6 +54,9 @@ def discover(found: Iterable[EntryPoint] | None = None) -> list[Extension]:
     One that fails to load is reported on stderr and left out: a broken plugin
     must not take the whole CLI down, and a missing one only removes its verb.
     """
+    # Imported here: reading installed packages' metadata is slow, and fast verbs skip it.
+    from importlib.metadata import entry_points
+
     eps = entry_points(group=GROUP) if found is None else found
     out: dict[str, Extension] = {}
     for ep in eps:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from hub.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from hub.conformance.writer import Writer
     from tonglian.v1 import chains_pb2
 
@@ -37,6 +38,8 @@ class LocalChain:
 
 def devnet_chain(kind: str, found: Iterable[EntryPoint] | None = None) -> LocalChain:
     """The running devnet of KIND; InvalidInput when none runs or no tooling is installed."""
+    from importlib.metadata import entry_points
+
     eps = entry_points(group=GROUP) if found is None else found
     for ep in eps:
         if ep.name == DEVNET:
