@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
 
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
+from hub.cli.json_input import parse_json_file as _parse_json_file
 from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
@@ -148,22 +147,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm.add_argument("chain_id")
     rm.add_argument("--json", action="store_true")
     rm.set_defaults(func=run_remove)
-
-
-def _parse_json_file(path: Path, message: M, what: str) -> M:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} file {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{what} file {path} is not JSON: {exc}") from exc
-    try:
-        ParseDict(data, message)
-        return message
-    except ParseError as exc:
-        raise InvalidInput(
-            f"{what} file {path} is not a valid {message.DESCRIPTOR.name}: {exc}"
-        ) from exc
 
 
 def _decode_key(text: str) -> bytes:
