@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
 from devnets.fabric.binaries import find_release  # noqa: E402
+from hub.cli.progress import Meter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -49,7 +50,6 @@ def scripts(quick: bool) -> dict[str, list[str]]:
 
 def run_script(name: str, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
-    print(f"running {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
     log = RESULTS / f"{name}.log"
     with open(log, "w") as err:
         proc = subprocess.run(
@@ -218,7 +218,13 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    results = {name: run_script(name, cmd) for name, cmd in scripts(args.quick).items()}
+    todo = scripts(args.quick)
+    results: dict[str, dict[str, Any]] = {}
+    with Meter("bench", total=len(todo), unit="scripts") as meter:
+        for name, cmd in todo.items():
+            meter.step(f"running {name}: {' '.join(cmd)}")
+            results[name] = run_script(name, cmd)
+            meter.advance()
     fabric = (
         "Fabric binaries found, but this suite has no Fabric query benchmark yet: not measured"
         if find_release()

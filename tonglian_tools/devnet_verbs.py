@@ -10,7 +10,8 @@ from devnets import registry
 from devnets.base import DevnetStatus
 from devnets.process import DevnetError
 from hub.cli import exit_codes
-from hub.cli.output import Progress, error, print_json, table
+from hub.cli.output import error, print_json, table
+from hub.cli.progress import Meter
 
 
 def _kinds(args: argparse.Namespace) -> list[str]:
@@ -19,20 +20,21 @@ def _kinds(args: argparse.Namespace) -> list[str]:
 
 async def run_up(args: argparse.Namespace) -> int:
     infos = []
-    for kind in _kinds(args):
-        progress = Progress(quiet=args.json)
-        progress(f"{kind}: starting")
+    with Meter("devnet up", quiet=args.json) as meter:
+        for kind in _kinds(args):
+            meter.step(f"{kind}: starting")
 
-        def step(text: str, kind: str = kind, progress: Progress = progress) -> None:
-            progress(f"{kind}: {text}")
+            def step(text: str, kind: str = kind) -> None:
+                meter.step(f"{kind}: {text}")
 
-        try:
-            info = await registry.create(kind).up(step)
-        except DevnetError as exc:
-            error(f"{kind} devnet did not come up: {exc}")
-            return exit_codes.FAILED
-        progress(f"{kind}: ready in {progress.elapsed():.1f}s")
-        infos.append(info)
+            try:
+                info = await registry.create(kind).up(step)
+            except DevnetError as exc:
+                meter.close()
+                error(f"{kind} devnet did not come up: {exc}")
+                return exit_codes.FAILED
+            meter.step(f"{kind}: ready")
+            infos.append(info)
     if args.json:
         print_json([i.model_dump() for i in infos])
     else:

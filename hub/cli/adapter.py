@@ -20,6 +20,7 @@ from hub.adapter_target import open_target, parse_options
 from hub.cli import exit_codes
 from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table
+from hub.cli.progress import Meter
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2
 
@@ -158,6 +159,7 @@ async def run_check(args: argparse.Namespace) -> int:
     writer = None
     if target.local is not None and not args.no_write:
         writer = target.local.writer()
+    meter = Meter("adapter check", quiet=args.json)
     config = SuiteConfig(
         anchor=anchor,
         chain_id=target.chain_id,
@@ -165,10 +167,12 @@ async def run_check(args: argparse.Namespace) -> int:
         seeds=_seeds(args.seed),
         timeout=args.timeout,
         may_write=not args.no_write,
+        on_clause=lambda clause, title: meter.step(f"clause {clause}: {title}"),
     )
     try:
         card = await run_suite(target.adapter, args.target, config)
     finally:
+        meter.close()
         with contextlib.suppress(Exception):
             await target.adapter.close()
     if args.report:

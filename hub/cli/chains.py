@@ -12,11 +12,14 @@ from google.protobuf.message import Message
 
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
-from hub.cli.json_input import parse_json_file as _parse_json_file
+from hub.cli.json_input import parse_json_file
 from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2, chains_pb2_grpc
+
+# Still imported from here by hub/cli/verify.py; new code imports hub.cli.json_input.
+_parse_json_file = parse_json_file
 
 M = TypeVar("M", bound=Message)
 
@@ -161,7 +164,7 @@ def _decode_key(text: str) -> bytes:
 def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
     """The Chain to register, from a file, a running devnet or flags."""
     if args.file:
-        chain = _parse_json_file(args.file, chains_pb2.Chain(), "chain")
+        chain = parse_json_file(args.file, chains_pb2.Chain(), "chain")
     elif args.from_devnet:
         chain = devnet_chain(args.from_devnet).chain
     else:
@@ -173,7 +176,7 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
         )
         if args.anchor_file:
             chain.trust_anchor.CopyFrom(
-                _parse_json_file(args.anchor_file, chains_pb2.TrustAnchor(), "trust anchor")
+                parse_json_file(args.anchor_file, chains_pb2.TrustAnchor(), "trust anchor")
             )
         if args.url:
             chain.adapter.options.update({"url": args.url})
