@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     serve.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     serve.add_argument("--tls-ca", help="require client certificates issued by this CA (PEM)")
+    serve.add_argument(
+        "--json", action="store_true", help="announce the address as one JSON line when serving"
+    )
     serve.set_defaults(func=run_serve)
 
     check = asub.add_parser("check", help="run the conformance suite against an adapter")
@@ -104,11 +107,20 @@ async def run_serve(args: argparse.Namespace) -> int:
     tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     server, port = await start_server(target.adapter, args.listen, tls)
     host = args.listen.rsplit(":", 1)[0]
-    print(
-        f"serving adapter {args.kind} for chain {target.chain_id} on {host}:{port}"
-        f"{' (TLS)' if tls.enabled else ''}",
-        flush=True,
-    )
+    if args.json:
+        announce = {
+            "adapter": args.kind,
+            "chain_id": target.chain_id,
+            "address": f"{host}:{port}",
+            "tls": tls.enabled,
+        }
+        print(json.dumps(announce), flush=True)
+    else:
+        print(
+            f"serving adapter {args.kind} for chain {target.chain_id} on {host}:{port}"
+            f"{' (TLS)' if tls.enabled else ''}",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -96,16 +96,19 @@ def build_parser(
     wanted = set(VERBS) | {e.verb for e in exts} if verbs is None else set(verbs)
     helps = {name: text for name, (_, text) in VERBS.items()}
     helps.update({e.verb: e.help for e in exts if not e.action})
-    for name in _ordered(helps):
+    names = _ordered(helps)
+    # The chosen verbs first: one module may declare several verbs (query and records).
+    for name in (n for n in names if n in wanted):
         if name in sub.choices:
-            continue  # declared by the module of an earlier verb
-        if name in wanted and name in VERBS:
+            continue
+        if name in VERBS:
             importlib.import_module(VERBS[name][0]).register(sub)
-        elif name in wanted:
+        else:
             for ext in exts:
                 if ext.name == name:
                     ext.register(sub)
-        else:
+    for name in names:
+        if name not in sub.choices:
             # Listed for --help; choosing it re-parses with the verb declared.
             sub.add_parser(name, help=helps[name], add_help=False)
     for ext in exts:
