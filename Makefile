@@ -29,12 +29,12 @@ bench-quick: setup
 	$(PY) bench/run_all.py --quick
 
 lint: setup
-	$(BIN)/ruff check hub adapters devnets tonglian_client tonglian_proof tests bench
-	$(BIN)/ruff format --check hub adapters devnets tonglian_client tonglian_proof tests bench
+	$(BIN)/ruff check hub adapters devnets tonglian_client tonglian_proof tonglian_tools tests bench
+	$(BIN)/ruff format --check hub adapters devnets tonglian_client tonglian_proof tonglian_tools tests bench
 	cd proto && ../node_modules/.bin/buf lint
 
 typecheck: setup
-	$(BIN)/mypy hub adapters devnets tonglian_client tonglian_proof
+	$(BIN)/mypy hub adapters devnets tonglian_client tonglian_proof tonglian_tools
 
 proto: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" proto/generate.sh

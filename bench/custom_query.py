@@ -40,10 +40,10 @@ from bench.stats import alternating_rates, interleaved, p50_p99_ms, ratio  # noq
 from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
 from devnets.custom.network import CustomDevnet  # noqa: E402
 from devnets.custom.writer import write_record  # noqa: E402
-from hub.cli.hub_process import HubProcess  # noqa: E402
 from tonglian.v1 import chains_pb2  # noqa: E402
 from tonglian_client.client import AsyncClient  # noqa: E402
 from tonglian_proof.verify.signed_merkle import SIGNING_DOMAIN, verify_signed_merkle_record  # noqa: E402
+from tonglian_tools.hub_process import HubProcess  # noqa: E402
 
 KIB = 1024
 KEYS = 10

@@ -95,8 +95,8 @@ async def _hub_reader(
 ) -> Callable[[str], Awaitable[Any]] | None:
     try:
         from hub.cli.connection import open_channel
-        from hub.cli.hub_process import HubProcess
         from tonglian.v1 import chains_pb2_grpc, query_pb2, query_pb2_grpc
+        from tonglian_tools.hub_process import HubProcess
     except ImportError:
         return None
     hub = HubProcess(state / "hub")

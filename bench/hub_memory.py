@@ -27,9 +27,9 @@ from google.protobuf import json_format  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.stats import ratio  # noqa: E402
 from devnets.custom.network import CustomDevnet  # noqa: E402
-from hub.cli.hub_process import HubProcess  # noqa: E402
 from hub.store.sqlite import SqliteStore  # noqa: E402
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2  # noqa: E402
+from tonglian_tools.hub_process import HubProcess  # noqa: E402
 
 SETTLE = 4.0
 

@@ -61,7 +61,6 @@ from devnets.fabric.binaries import find_release  # noqa: E402
 from devnets.fabric.network import FabricDevnet  # noqa: E402
 from hub.adapter_context import adapter_context  # noqa: E402
 from hub.cli.connection import open_channel  # noqa: E402
-from hub.cli.hub_process import HubProcess  # noqa: E402
 from hub.relay.deliverer import CONFIRM_POLL  # noqa: E402
 from hub.relay.delivery_id import delivery_id  # noqa: E402
 from tonglian.v1 import (  # noqa: E402
@@ -72,6 +71,7 @@ from tonglian.v1 import (  # noqa: E402
     relay_pb2,
     relay_pb2_grpc,
 )
+from tonglian_tools.hub_process import HubProcess  # noqa: E402
 
 CONCURRENCY = 32  # the deliverer's
 SCHEMA = "bench.payload/v1"  # not in the catalog: no schema check on either path

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
 from devnets.fabric.binaries import find_release  # noqa: E402
+from hub.cli.progress import Meter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -35,6 +36,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
             "fabric_verify": ["bench/fabric_verify.py", "--seconds", "1"],
             "relay": ["bench/relay.py", "--quick"],
             "hub_memory": ["bench/hub_memory.py"],
+            "cli_start": ["bench/cli_start.py", "--runs", "3"],
         }
     return {
         "custom_query": ["bench/custom_query.py", "--reads", "200", "--seconds", "2"],
@@ -42,12 +44,12 @@ def scripts(quick: bool) -> dict[str, list[str]]:
         "fabric_verify": ["bench/fabric_verify.py", "--seconds", "3"],
         "relay": ["bench/relay.py"],
         "hub_memory": ["bench/hub_memory.py"],
+        "cli_start": ["bench/cli_start.py"],
     }
 
 
 def run_script(name: str, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
-    print(f"running {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
     log = RESULTS / f"{name}.log"
     with open(log, "w") as err:
         proc = subprocess.run(
@@ -183,7 +185,31 @@ def markdown(r: dict[str, Any]) -> str:
             f"×{hm['loaded_vs_idle']} (its verification pool's workers: {hm['pool_rss_mib']} MiB "
             "more, the same when idle)."
         )
+    out += cli_start_section(r["results"]["cli_start"])
     return "\n".join(out) + "\n"
+
+
+def cli_start_section(cs: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "## CLI start: wall time of a fresh `tonglian` process / `python -c 'import grpc'`",
+        "",
+    ]
+    if "error" in cs:
+        return [*out, f"failed: {cs['error']}"]
+    out += [
+        f"`import grpc`: {cs['import_grpc_median_s']} s (median of {cs['runs']}); "
+        f"budget {cs['budget_s']} s per command.",
+        "",
+        "| command | median s | / import grpc | within budget |",
+        "|---|---|---|---|",
+    ]
+    for row in cs["rows"]:
+        out.append(
+            f"| {row['command']} | {row['median_s']} | ×{row['vs_import_grpc']} | "
+            f"{'yes' if row['within_budget'] else 'no'} |"
+        )
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -192,7 +218,13 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    results = {name: run_script(name, cmd) for name, cmd in scripts(args.quick).items()}
+    todo = scripts(args.quick)
+    results: dict[str, dict[str, Any]] = {}
+    with Meter("bench", total=len(todo), unit="scripts") as meter:
+        for name, cmd in todo.items():
+            meter.step(f"running {name}: {' '.join(cmd)}")
+            results[name] = run_script(name, cmd)
+            meter.advance()
     fabric = (
         "Fabric binaries found, but this suite has no Fabric query benchmark yet: not measured"
         if find_release()

@@ -2,7 +2,7 @@
 
 `tonglian adapter serve` and `tonglian adapter check` both name adapters this
 way; `--from-devnet KIND` fills the chain id, options and trust anchor from a
-running devnet's devnet.json, so neither needs them typed by hand.
+running devnet (hub.cli.local_chains), so neither needs them typed by hand.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import ParseDict, ParseError
-
 from adapters import remote
 from adapters.base import Adapter, AdapterError, AdapterFactory
-from devnets.base import DevnetInfo, default_state_root, load_info
 from hub import adapter_plugins
 from hub.adapter_context import adapter_context
+from hub.cli.local_chains import LocalChain
 from hub.errors import ChainMisconfigured, InvalidInput
 from tonglian.v1 import chains_pb2
 
@@ -31,7 +29,8 @@ class Target:
     adapter: Adapter
     chain_id: str
     anchor: chains_pb2.TrustAnchor | None = None
-    devnet: DevnetInfo | None = None
+    # The running local chain it was opened from (--from-devnet), if any.
+    local: LocalChain | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -46,35 +45,22 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def devnet_chain(kind: str) -> tuple[DevnetInfo, chains_pb2.Chain]:
-    """The running devnet of KIND and the Chain it registers as."""
-    info = load_info(default_state_root() / kind)
-    if info is None or not info.chain:
-        raise InvalidInput(
-            f"no running {kind} devnet found under {default_state_root()}; "
-            f"start one with `tonglian devnet up {kind}`"
-        )
-    try:
-        chain = ParseDict(info.chain, chains_pb2.Chain())
-    except ParseError as exc:
-        raise InvalidInput(f"{kind} devnet.json holds no valid chain: {exc}") from None
-    return info, chain
-
-
 def open_target(
     spec: str,
     *,
     chain_id: str = "",
     options: Mapping[str, Any] | None = None,
     timeout: float = 10.0,
-    from_devnet: str = "",
+    local: LocalChain | None = None,
 ) -> Target:
-    """Creates the adapter SPEC names; raises InvalidInput or ChainMisconfigured when it cannot."""
-    info: DevnetInfo | None = None
+    """Creates the adapter SPEC names; raises InvalidInput or ChainMisconfigured when it cannot.
+
+    `local` (a running devnet) supplies the chain id, trust anchor and, when SPEC is its
+    own adapter, the adapter's settings."""
     anchor: chains_pb2.TrustAnchor | None = None
     chain = chains_pb2.Chain()
-    if from_devnet:
-        info, devnet = devnet_chain(from_devnet)
+    if local is not None:
+        devnet = local.chain
         anchor = devnet.trust_anchor
         chain_id = chain_id or devnet.chain_id
         chain.trust_anchor.CopyFrom(anchor)
@@ -94,4 +80,4 @@ def open_target(
         adapter = factory(ctx)
     except AdapterError as exc:
         raise ChainMisconfigured(f"adapter {spec!r} refused its settings: {exc}") from exc
-    return Target(spec, adapter, chain.chain_id, anchor, info, dict(ctx.options))
+    return Target(spec, adapter, chain.chain_id, anchor, local, dict(ctx.options))

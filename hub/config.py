@@ -15,9 +15,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.address import DEFAULT_LISTEN
 from hub.errors import InvalidInput
-
-DEFAULT_LISTEN = "127.0.0.1:50051"
 
 
 def default_data_dir() -> Path:

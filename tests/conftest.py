@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_KEY
+from tonglian_tools.hub_process import HubProcess
 
 
 @pytest.fixture

@@ -11,11 +11,15 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
-from cryptography import x509
 
 from tonglian_client.errors import CertificateUnusable, CredentialsError
+
+if TYPE_CHECKING:
+    # Imported where used: parsing certificates is not needed to start a command.
+    from cryptography import x509
 
 ENV_CERT = "TONGLIAN_CERT"
 ENV_KEY = "TONGLIAN_KEY"
@@ -63,12 +67,16 @@ class Credentials:
         return cls(c, k, a)
 
     def certificate(self) -> x509.Certificate:
+        from cryptography import x509
+
         try:
             return x509.load_pem_x509_certificate(_read(self.cert, "client certificate"))
         except ValueError as exc:
             raise CredentialsError(f"client certificate {self.cert} is not PEM: {exc}") from exc
 
     def authorities(self) -> list[x509.Certificate]:
+        from cryptography import x509
+
         try:
             return x509.load_pem_x509_certificates(_read(self.ca, "CA file"))
         except ValueError as exc:

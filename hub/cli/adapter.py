@@ -1,4 +1,6 @@
-"""`tonglian adapter list|serve|check|new`: the adapter SDK from the command line."""
+"""`tonglian adapter list|serve|check`: the adapter SDK from the command line.
+
+(`adapter new`, the scaffold, is development tooling: tonglian_tools adds it.)"""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 from pathlib import Path
 
 from google.protobuf.json_format import ParseDict, ParseError
@@ -17,7 +18,9 @@ from adapters.tls import TlsFiles
 from hub import adapter_plugins
 from hub.adapter_target import open_target, parse_options
 from hub.cli import exit_codes
-from hub.cli.output import error, print_json, table
+from hub.cli.local_chains import devnet_chain
+from hub.cli.output import print_json, table
+from hub.cli.progress import Meter
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2
 
@@ -37,6 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     serve.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     serve.add_argument("--tls-ca", help="require client certificates issued by this CA (PEM)")
+    serve.add_argument(
+        "--json", action="store_true", help="announce the address as one JSON line when serving"
+    )
     serve.set_defaults(func=run_serve)
 
     check = asub.add_parser("check", help="run the conformance suite against an adapter")
@@ -60,11 +66,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--report", type=Path, help="write the JSON report here")
     check.add_argument("--json", action="store_true", help="print the JSON report")
     check.set_defaults(func=run_check)
-
-    new = asub.add_parser("new", help="create a new adapter package wired to the kit")
-    new.add_argument("name", metavar="NAME", help="adapter name, e.g. acme-ledger")
-    new.add_argument("--dir", type=Path, default=Path("."), help="parent folder (default: .)")
-    new.set_defaults(func=run_new)
 
 
 def _target_flags(p: argparse.ArgumentParser) -> None:
@@ -101,16 +102,25 @@ async def run_serve(args: argparse.Namespace) -> int:
         chain_id=args.chain_id,
         options=parse_options(args.option),
         timeout=args.timeout,
-        from_devnet=args.from_devnet,
+        local=devnet_chain(args.from_devnet) if args.from_devnet else None,
     )
     tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     server, port = await start_server(target.adapter, args.listen, tls)
     host = args.listen.rsplit(":", 1)[0]
-    print(
-        f"serving adapter {args.kind} for chain {target.chain_id} on {host}:{port}"
-        f"{' (TLS)' if tls.enabled else ''}",
-        flush=True,
-    )
+    if args.json:
+        announce = {
+            "adapter": args.kind,
+            "chain_id": target.chain_id,
+            "address": f"{host}:{port}",
+            "tls": tls.enabled,
+        }
+        print(json.dumps(announce), flush=True)
+    else:
+        print(
+            f"serving adapter {args.kind} for chain {target.chain_id} on {host}:{port}"
+            f"{' (TLS)' if tls.enabled else ''}",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -145,14 +155,13 @@ def _seeds(items: list[str]) -> list[tuple[str, str]]:
 
 async def run_check(args: argparse.Namespace) -> int:
     from hub.conformance.suite import SuiteConfig, run_suite
-    from hub.conformance.writers import writer_for_devnet
 
     target = open_target(
         args.target,
         chain_id=args.chain_id,
         options=parse_options(args.option),
         timeout=args.timeout,
-        from_devnet=args.from_devnet,
+        local=devnet_chain(args.from_devnet) if args.from_devnet else None,
     )
     anchor = _load_anchor(args.anchor) if args.anchor else target.anchor
     if anchor is None:
@@ -160,8 +169,9 @@ async def run_check(args: argparse.Namespace) -> int:
             "give the trust anchor to verify against: --anchor FILE or --from-devnet"
         )
     writer = None
-    if target.devnet is not None and not args.no_write:
-        writer = writer_for_devnet(target.devnet)
+    if target.local is not None and not args.no_write:
+        writer = target.local.writer()
+    meter = Meter("adapter check", quiet=args.json)
     config = SuiteConfig(
         anchor=anchor,
         chain_id=target.chain_id,
@@ -169,10 +179,12 @@ async def run_check(args: argparse.Namespace) -> int:
         seeds=_seeds(args.seed),
         timeout=args.timeout,
         may_write=not args.no_write,
+        on_clause=lambda clause, title: meter.step(f"clause {clause}: {title}"),
     )
     try:
         card = await run_suite(target.adapter, args.target, config)
     finally:
+        meter.close()
         with contextlib.suppress(Exception):
             await target.adapter.close()
     if args.report:
@@ -182,19 +194,3 @@ async def run_check(args: argparse.Namespace) -> int:
     else:
         print(card.render())
     return exit_codes.OK if card.certified else exit_codes.FAILED
-
-
-def run_new(args: argparse.Namespace) -> int:
-    from hub.scaffold import ScaffoldError, create_package
-
-    try:
-        root = create_package(args.name, args.dir)
-    except ScaffoldError as exc:
-        error(str(exc))
-        return exit_codes.USAGE if "exists" not in str(exc) else exit_codes.CONFLICT
-    print(f"created {root}", file=sys.stdout)
-    print(
-        f"next: pip install -e {root}; tonglian adapter list; "
-        f"pytest {root / 'tests'}  (see docs/adapters.md)"
-    )
-    return exit_codes.OK

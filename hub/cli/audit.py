@@ -19,9 +19,10 @@ from hub.audit.chain_anchors import (
 from hub.audit.chain_check import Finding, check_chain
 from hub.audit.export_file import AuditExport, read_export, write_export
 from hub.cli import exit_codes
-from hub.cli.chains import _parse_json_file
 from hub.cli.connection import client
+from hub.cli.json_input import parse_json_file
 from hub.cli.output import print_json, table, to_json
+from hub.cli.progress import Meter
 from hub.errors import InvalidInput
 from tonglian.v1 import audit_pb2, chains_pb2, query_pb2
 
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = asub.add_parser("export", help="write the log and its anchors to a file")
     export.add_argument("file", type=Path)
     export.add_argument("--from", dest="from_sequence", type=int, default=1)
+    export.add_argument("--json", action="store_true", help="print what was written as JSON")
     export.set_defaults(func=run_export)
 
     verify = asub.add_parser(
@@ -113,8 +115,22 @@ async def _fetch(args: argparse.Namespace, from_sequence: int = 1) -> AuditExpor
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    export = await _fetch(args, args.from_sequence)
-    write_export(args.file, export)
+    with Meter("audit export", unit="events", quiet=args.json) as meter:
+        meter.step("fetching the log and its anchors from the hub")
+        export = await _fetch(args, args.from_sequence)
+        meter.advance(len(export.events))
+        meter.step(f"writing {args.file}")
+        write_export(args.file, export)
+    if args.json:
+        print_json(
+            {
+                "file": str(args.file),
+                "events": len(export.events),
+                "head_sequence": export.head_sequence,
+                "anchors": len(export.anchors),
+            }
+        )
+        return exit_codes.OK
     print(
         f"wrote {len(export.events)} events (head {export.head_sequence}) and "
         f"{len(export.anchors)} anchors to {args.file}"
@@ -128,7 +144,7 @@ def _trusted(items: list[str]) -> dict[str, chains_pb2.TrustAnchor]:
         chain_id, sep, path = item.partition("=")
         if not sep:
             raise InvalidInput(f"--anchor wants CHAIN=FILE, got {item!r}")
-        trusted[chain_id] = _parse_json_file(Path(path), chains_pb2.TrustAnchor(), "trust anchor")
+        trusted[chain_id] = parse_json_file(Path(path), chains_pb2.TrustAnchor(), "trust anchor")
     return trusted
 
 
@@ -198,11 +214,15 @@ async def _fetch_with_chain(args: argparse.Namespace) -> tuple[AuditExport, Chai
 
 async def run_verify(args: argparse.Namespace) -> int:
     on_chain: ChainHeads | None = None
-    if args.file:
-        export = read_export(args.file)
-    else:
-        export, on_chain = await _fetch_with_chain(args)
-    findings = verify_export(export, _trusted(args.anchor), on_chain)
+    with Meter("audit verify", unit="events", quiet=args.json) as meter:
+        meter.step(f"reading {args.file}" if args.file else "fetching the log from the hub")
+        if args.file:
+            export = read_export(args.file)
+        else:
+            export, on_chain = await _fetch_with_chain(args)
+        meter.advance(len(export.events))
+        meter.step("recomputing the hash chain, checking the anchors")
+        findings = verify_export(export, _trusted(args.anchor), on_chain)
     tail = unanchored_tail(export.head_sequence, on_chain.anchors) if on_chain else None
     source = str(args.file) if args.file else "the hub's log"
     if args.json:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
 
-from devnets.base import default_state_root, load_info
 from hub.cli import exit_codes
 from hub.cli.connection import hub_address, open_channel
+from hub.cli.json_input import parse_json_file
+from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import chains_pb2, chains_pb2_grpc
@@ -150,22 +149,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm.set_defaults(func=run_remove)
 
 
-def _parse_json_file(path: Path, message: M, what: str) -> M:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} file {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{what} file {path} is not JSON: {exc}") from exc
-    try:
-        ParseDict(data, message)
-        return message
-    except ParseError as exc:
-        raise InvalidInput(
-            f"{what} file {path} is not a valid {message.DESCRIPTOR.name}: {exc}"
-        ) from exc
-
-
 def _decode_key(text: str) -> bytes:
     try:
         if len(text) == 64:
@@ -178,16 +161,9 @@ def _decode_key(text: str) -> bytes:
 def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
     """The Chain to register, from a file, a running devnet or flags."""
     if args.file:
-        chain = _parse_json_file(args.file, chains_pb2.Chain(), "chain")
+        chain = parse_json_file(args.file, chains_pb2.Chain(), "chain")
     elif args.from_devnet:
-        info = load_info(default_state_root() / args.from_devnet)
-        if info is None or not info.chain:
-            raise InvalidInput(
-                f"no running {args.from_devnet} devnet found under {default_state_root()}; "
-                f"start one with `tonglian devnet up {args.from_devnet}`"
-            )
-        chain = chains_pb2.Chain()
-        ParseDict(info.chain, chain)
+        chain = devnet_chain(args.from_devnet).chain
     else:
         if not args.kind:
             raise InvalidInput("give a chain KIND, --file or --from-devnet")
@@ -197,7 +173,7 @@ def chain_from_args(args: argparse.Namespace) -> chains_pb2.Chain:
         )
         if args.anchor_file:
             chain.trust_anchor.CopyFrom(
-                _parse_json_file(args.anchor_file, chains_pb2.TrustAnchor(), "trust anchor")
+                parse_json_file(args.anchor_file, chains_pb2.TrustAnchor(), "trust anchor")
             )
         if args.url:
             chain.adapter.options.update({"url": args.url})

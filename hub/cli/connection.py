@@ -12,7 +12,7 @@ import os
 
 import grpc
 
-from hub.config import DEFAULT_LISTEN
+from hub.address import DEFAULT_LISTEN
 from tonglian_client.channel import open_channel as sdk_open_channel
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import ENV_INSECURE, Credentials

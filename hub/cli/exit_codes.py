@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import grpc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
 
 OK = 0
 # The thing asked about is not good: a proof failed, a check found problems.
@@ -18,18 +21,19 @@ INTERNAL = 70
 # The reader of our output went away (`tonglian ... | head`): 128 + SIGPIPE, as shells do.
 PIPE_CLOSED = 141
 
+# By status name, so that importing this module does not import grpc (the CLI starts fast).
 _BY_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: USAGE,
-    grpc.StatusCode.NOT_FOUND: NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS: CONFLICT,
-    grpc.StatusCode.PERMISSION_DENIED: DENIED,
-    grpc.StatusCode.UNAUTHENTICATED: DENIED,
-    grpc.StatusCode.FAILED_PRECONDITION: FAILED,
-    grpc.StatusCode.UNAVAILABLE: UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED: UNAVAILABLE,
-    grpc.StatusCode.UNIMPLEMENTED: USAGE,
+    "INVALID_ARGUMENT": USAGE,
+    "NOT_FOUND": NOT_FOUND,
+    "ALREADY_EXISTS": CONFLICT,
+    "PERMISSION_DENIED": DENIED,
+    "UNAUTHENTICATED": DENIED,
+    "FAILED_PRECONDITION": FAILED,
+    "UNAVAILABLE": UNAVAILABLE,
+    "DEADLINE_EXCEEDED": UNAVAILABLE,
+    "UNIMPLEMENTED": USAGE,
 }
 
 
 def for_status(code: grpc.StatusCode) -> int:
-    return _BY_STATUS.get(code, INTERNAL)
+    return _BY_STATUS.get(code.name, INTERNAL)

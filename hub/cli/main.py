@@ -1,42 +1,67 @@
-"""Entry point of `tonglian`: parses the command line and dispatches to one command module."""
+"""Entry point of `tonglian`: parses the command line and dispatches to one command module.
+
+It starts in a blink: only the verb on the command line has its module imported
+and its parser built; `tonglian --help` lists the verbs from VERBS and the
+installed extensions (hub.cli.extensions: devnet, demo, adapter new) without
+importing any of them, and each module imports its heavy parts when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
+import importlib
 import os
 import sys
+import types
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import grpc
-
-from hub.cli import (
-    adapter,
-    audit,
-    chains,
-    demo,
-    devnet,
-    exit_codes,
-    pki,
-    predicate,
-    query,
-    routes,
-    serve,
-    verify,
-)
-from hub.cli.connection import hub_address
+from hub.cli import exit_codes
+from hub.cli.extensions import Extension, actions_of, discover
 from hub.cli.output import error
-from hub.errors import HubError, ProofError, ProofRejected, status_of
-from tonglian_client.channel import explain, is_handshake_failure
-from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY, Credentials
-from tonglian_client.errors import ClientError
+
+if TYPE_CHECKING:
+    import grpc
+
+# Built-in verbs: the module whose `register(sub)` declares the verb, and its help.
+VERBS: dict[str, tuple[str, str]] = {
+    "serve": ("hub.cli.serve", "run the hub"),
+    "chains": ("hub.cli.chains", "register and inspect linked chains"),
+    "query": ("hub.cli.query", "read one verified record and its proof bundle"),
+    "records": ("hub.cli.query", "list or watch verified records of a chain"),
+    "predicate": ("hub.cli.predicate", "a signed yes/no answer about a record (record not shown)"),
+    "verify": (
+        "hub.cli.verify",
+        "re-verify a proof bundle offline; `verify fabric-block`: raw Fabric blocks",
+    ),
+    "audit": ("hub.cli.audit", "the hash-chained audit log (operators)"),
+    "pki": ("hub.cli.pki", "development CA: init, issue and revoke certificates"),
+    "routes": ("hub.cli.routes", "forward records between chains"),
+    "deliveries": ("hub.cli.routes", "deliveries of the relay"),
+    "adapter": ("hub.cli.adapter", "list, serve and certify chain adapters"),
+}
+# Built-in verbs that extensions may add actions to (`adapter.new`); a command line naming
+# another built-in verb builds its parser without looking for extensions at all.
+EXTENSIBLE = frozenset({"adapter"})
+# Global flags that take a value: the verb is the first other word.
+_VALUE_FLAGS = ("--hub", "--cert", "--key", "--ca")
+EPILOG = """\
+offline checks, no hub needed:
+  tonglian verify FILE [--anchor ANCHOR]        a proof bundle from `tonglian query --out`
+  tonglian verify fabric-block --config CONFIG_BLOCK BLOCK...
+                                                raw Fabric blocks against a config block
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    verbs: Sequence[str] | None = None, extensions: Sequence[Extension] | None = None
+) -> argparse.ArgumentParser:
+    """The parser with `verbs` fully declared (every verb when None), the others listed only."""
     parser = argparse.ArgumentParser(
         prog="tonglian",
         description="Tonglian (通链): link vendor blockchains, query them with proofs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--hub",
@@ -67,21 +92,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="plaintext, no certificate: only for a hub run with --insecure ($TONGLIAN_INSECURE=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (
-        serve,
-        chains,
-        query,
-        predicate,
-        verify,
-        audit,
-        pki,
-        devnet,
-        demo,
-        routes,
-        adapter,
-    ):
-        module.register(sub)
+    exts = discover() if extensions is None else list(extensions)
+    wanted = set(VERBS) | {e.verb for e in exts} if verbs is None else set(verbs)
+    helps = {name: text for name, (_, text) in VERBS.items()}
+    helps.update({e.verb: e.help for e in exts if not e.action})
+    names = _ordered(helps)
+    # The chosen verbs first: one module may declare several verbs (query and records).
+    for name in (n for n in names if n in wanted):
+        if name in sub.choices:
+            continue
+        if name in VERBS:
+            importlib.import_module(VERBS[name][0]).register(sub)
+        else:
+            for ext in exts:
+                if ext.name == name:
+                    ext.register(sub)
+    for name in names:
+        if name not in sub.choices:
+            # Listed for --help; choosing it re-parses with the verb declared.
+            sub.add_parser(name, help=helps[name], add_help=False)
+    for ext in exts:
+        if ext.action and ext.verb in EXTENSIBLE & wanted and ext.verb in sub.choices:
+            actions = actions_of(sub.choices[ext.verb])
+            if actions is not None:
+                ext.register(actions)
     return parser
+
+
+def _ordered(helps: dict[str, str]) -> list[str]:
+    """Built-in verbs in VERBS order, then the extensions' verbs by name."""
+    return [n for n in VERBS if n in helps] + sorted(n for n in helps if n not in VERBS)
+
+
+def verb_of(argv: Sequence[str]) -> str | None:
+    """The verb on a command line: the first word that is neither a flag nor a flag's value."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--":
+            return None
+        elif token.startswith("-"):
+            # argparse accepts unique prefixes (`--hu X`); `--hub=X` carries its value.
+            skip = "=" not in token and any(
+                f.startswith(token) for f in _VALUE_FLAGS if token.startswith("--")
+            )
+        else:
+            return token
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,9 +164,14 @@ def _run(argv: Sequence[str] | None) -> int:
 
         code: int = fabric_block_main(args_list[2:])
         return code
-    parser = build_parser()
+    verb = verb_of(args_list)
+    # Finding entry points costs more than a fast verb's whole start: only when they matter.
+    needs_extensions = verb is None or verb not in VERBS or verb in EXTENSIBLE
+    parser = build_parser([verb] if verb else [], None if needs_extensions else [])
     args = parser.parse_args(args_list)
     # Flags beat the environment; putting them there reaches every command's channel.
+    from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY
+
     for flag, name in ((args.tls_cert, ENV_CERT), (args.tls_key, ENV_KEY), (args.tls_ca, ENV_CA)):
         if flag:
             os.environ[name] = flag
@@ -116,26 +179,49 @@ def _run(argv: Sequence[str] | None) -> int:
         os.environ[ENV_INSECURE] = "1"
     try:
         result = args.func(args)
-        if inspect.iscoroutine(result):
+        if isinstance(result, types.CoroutineType):
+            import asyncio
+
             result = asyncio.run(result)
         return int(result)
     except KeyboardInterrupt:
         error("interrupted")
         return 130
-    except grpc.aio.AioRpcError as exc:
+    except Exception as exc:
+        reported = report(exc, args)
+        if reported is None:
+            raise
+        return reported
+
+
+def report(exc: Exception, args: argparse.Namespace) -> int | None:
+    """Prints a failure the user can act on and returns its exit code; None: a bug, re-raise."""
+    import grpc
+
+    from hub.errors import HubError, ProofError, ProofRejected, status_of
+    from tonglian_client.errors import ClientError
+
+    if isinstance(exc, grpc.aio.AioRpcError):
         return report_rpc_error(exc, args)
-    except ProofRejected as exc:
+    if isinstance(exc, ProofRejected):
         error(f"verification failed: {exc.reason}")
         return exit_codes.FAILED
-    except (HubError, ProofError) as exc:
+    if isinstance(exc, HubError | ProofError):
         error(str(exc))
         return exit_codes.for_status(status_of(exc) or grpc.StatusCode.UNKNOWN)
-    except ClientError as exc:
+    if isinstance(exc, ClientError):
         error(str(exc))
         return exit_codes.for_status(exc.status)
+    return None
 
 
 def report_rpc_error(exc: grpc.aio.AioRpcError, args: argparse.Namespace) -> int:
+    import grpc
+
+    from hub.cli.connection import hub_address
+    from tonglian_client.channel import explain, is_handshake_failure
+    from tonglian_client.credentials import ENV_CERT, ENV_INSECURE, Credentials
+
     code = exc.code()
     details = exc.details() or ""
     if is_handshake_failure(exc) and (os.environ.get(ENV_CERT) or os.environ.get(ENV_INSECURE)):

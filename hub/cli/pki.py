@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="name or IP the hub is reached at (repeatable; default 127.0.0.1 and localhost)",
     )
     init.add_argument("--days", type=int, default=3650)
+    init.add_argument("--json", action="store_true", help="print the files written as JSON")
     init.set_defaults(func=run_init)
 
     issue = psub.add_parser("issue", help="issue a client certificate: O=agency, OU=role, CN=name")
@@ -35,11 +36,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     issue.add_argument("--role", choices=sorted(ROLES), default="agency")
     issue.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     issue.add_argument("--days", type=float, default=pki.DEFAULT_DAYS)
+    issue.add_argument("--json", action="store_true", help="print the files written as JSON")
     issue.set_defaults(func=run_issue)
 
     revoke = psub.add_parser("revoke", help="add a certificate to the CRL (the hub re-reads it)")
     revoke.add_argument("cert", type=Path)
     revoke.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    revoke.add_argument("--json", action="store_true", help="print the revoked serial as JSON")
     revoke.set_defaults(func=run_revoke)
 
     show = psub.add_parser("show", help="show a certificate's subject, serial and validity")
@@ -52,6 +55,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_init(args: argparse.Namespace) -> int:
     hosts = tuple(args.host) or ("127.0.0.1", "localhost")
     hub = pki.init_ca(args.dir, days=args.days, hub_hosts=hosts)
+    if args.json:
+        print_json(
+            {
+                "ca_cert": str(args.dir / pki.CA_CERT),
+                "ca_key": str(args.dir / pki.CA_KEY),
+                "crl": str(args.dir / pki.CRL),
+                "hub_cert": str(hub.cert),
+                "hub_key": str(hub.key),
+                "hosts": list(hosts),
+            }
+        )
+        return exit_codes.OK
     print(f"CA        {args.dir / pki.CA_CERT}  (key {args.dir / pki.CA_KEY}: keep it private)")
     print(f"CRL       {args.dir / pki.CRL}")
     print(f"hub       {hub.cert}  {hub.key}  (for {', '.join(hosts)})")
@@ -62,6 +77,17 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_issue(args: argparse.Namespace) -> int:
     issued = pki.issue(args.dir, args.name, org=args.org, role=args.role, days=args.days)
+    if args.json:
+        print_json(
+            {
+                "cert": str(issued.cert),
+                "key": str(issued.key),
+                "ca": str(args.dir / pki.CA_CERT),
+                "serial": format(issued.serial, "x"),
+                "subject": f"CN={args.name},OU={args.role},O={args.org}",
+            }
+        )
+        return exit_codes.OK
     print(f"issued    {issued.cert}  {issued.key}  serial {issued.serial:x}")
     print(f"subject   CN={args.name}, OU={args.role}, O={args.org}")
     print(
@@ -73,6 +99,9 @@ def run_issue(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     serial = pki.revoke(args.dir, args.cert)
+    if args.json:
+        print_json({"revoked_serial": format(serial, "x"), "crl": str(args.dir / pki.CRL)})
+        return exit_codes.OK
     print(
         f"revoked   serial {serial:x}; {args.dir / pki.CRL} rewritten (a running hub re-reads it)"
     )

@@ -27,7 +27,7 @@ from adapters.base import (
 )
 from hub.conformance import tamper
 from hub.conformance.scorecard import ClauseResult, Outcome, Scorecard
-from hub.conformance.writers import Writer
+from hub.conformance.writer import Writer
 from hub.errors import KNOWN_ERRORS, HubError, ProofError, ProofRejected
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
@@ -55,6 +55,8 @@ class SuiteConfig:
     submit_namespace: str = ""
     # False (`--no-write`): nothing is written to the chain, neither records nor deliveries.
     may_write: bool = True
+    # Told each clause's id and title as it starts (the CLI's progress line).
+    on_clause: Callable[[str, str], None] | None = None
 
 
 class Late(Exception):
@@ -143,6 +145,8 @@ class _Run:
         check: Callable[[], Awaitable[tuple[Outcome, list[str]]]],
         mandatory: bool = True,
     ) -> ClauseResult:
+        if self.config.on_clause is not None:
+            self.config.on_clause(clause, title)
         try:
             outcome, evidence = await check()
         except (ClauseFailed, Late) as exc:

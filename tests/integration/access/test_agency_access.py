@@ -24,7 +24,6 @@ from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
 from hub import pki
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
@@ -33,6 +32,7 @@ from tonglian_client.errors import CertificateUnusable, ClientError, HandshakeRe
 from tonglian_client.trust import hub_keys_from
 from tonglian_client.verify import verify_answer, verify_record
 from tonglian_proof.errors import NotAnchored
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 

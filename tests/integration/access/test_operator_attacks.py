@@ -23,8 +23,8 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from devnets.base import DevnetInfo
 from hub import pki
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian_client.credentials import Credentials
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -17,12 +17,12 @@ from google.protobuf.json_format import ParseDict
 
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import ClientError
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from adapters.remote import RemoteAdapter, RemoteOptions
 from adapters.serve import start_server
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_tools.hub_process import HubProcess
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file
 import misbehaving

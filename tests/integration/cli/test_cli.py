@@ -14,7 +14,7 @@ import pytest
 
 from devnets.custom.writer import write_record
 from hub.cli import exit_codes
-from hub.cli.hub_process import HubProcess
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from adapters.remote import RemoteAdapter, RemoteOptions
 from devnets.base import DevnetInfo
 from hub import adapter_plugins
 from hub.conformance.suite import SuiteConfig, run_suite
-from hub.conformance.writers import writer_for_devnet
 from tonglian.v1 import chains_pb2
+from tonglian_tools.conformance_writers import writer_for_devnet
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "adapters"))
 import misbehaving

@@ -23,10 +23,10 @@ from google.protobuf.json_format import ParseDict
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from tonglian.v1 import audit_pb2, chains_pb2
 from tonglian_client.client import AsyncClient
 from tonglian_proof.audit_hash import event_hash, timestamp_of
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 

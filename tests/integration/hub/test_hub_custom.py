@@ -14,9 +14,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
 from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from google.protobuf.json_format import ParseDict
 from devnets.annals.writer import write_entry
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli.hub_process import HubProcess
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

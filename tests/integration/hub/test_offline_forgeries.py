@@ -21,11 +21,11 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
 from hub.cli import exit_codes
-from hub.cli.hub_process import HubProcess
 from tests.unit.verify.evm_forge import forge_evm_bundle
 from tests.unit.verify.test_signed_merkle import anchor, block
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
 from tonglian_proof.bundle import BUNDLE_FORMAT, bundle_digest, encode_bundle
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

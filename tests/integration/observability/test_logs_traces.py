@@ -18,9 +18,9 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2
 from tonglian_client.client import AsyncClient
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
 from devnets.process import free_port
 from hub import pki
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
 from hub.observability.metrics import DELIVERY_STATES
 from tonglian.v1 import chains_pb2, relay_pb2, relay_pb2_grpc
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import ClientError
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 from .scrape import Key, changed, client_ssl, key, scrape
 

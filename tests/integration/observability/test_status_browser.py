@@ -15,8 +15,8 @@ from google.protobuf.json_format import ParseDict
 from devnets.base import DevnetInfo
 from devnets.process import free_port
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, relay_pb2, relay_pb2_grpc
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

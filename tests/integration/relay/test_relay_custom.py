@@ -15,8 +15,8 @@ from aiohttp import web
 from devnets.custom.network import CustomDevnet
 from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, relay_pb2, relay_pb2_grpc
+from tonglian_tools.hub_process import HubProcess
 
 from .conftest import (
     append_many,

@@ -11,8 +11,8 @@ from devnets.custom.network import CustomDevnet
 from devnets.evm import contracts
 from devnets.evm.fixtures import EvmDevnetFactory
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import relay_pb2
+from tonglian_tools.hub_process import HubProcess
 
 from .conftest import (
     append_many,

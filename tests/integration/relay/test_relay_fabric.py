@@ -12,8 +12,8 @@ from adapters.fabric import FabricAdapter, create_adapter
 from devnets.base import DevnetInfo
 from devnets.custom.network import CustomDevnet
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import adapter_pb2, chains_pb2
+from tonglian_tools.hub_process import HubProcess
 
 from .conftest import (
     append_many,

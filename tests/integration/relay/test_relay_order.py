@@ -14,8 +14,8 @@ import pytest
 from devnets.custom.network import CustomDevnet
 from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import relay_pb2
+from tonglian_tools.hub_process import HubProcess
 
 from .conftest import append_many, collection_entries, deliveries, wait_confirmed
 from .test_relay_custom import assert_exactly_once, setup_route

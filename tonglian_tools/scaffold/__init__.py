@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hub.scaffold.templates import FILES
+from tonglian_tools.scaffold.templates import FILES
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 RESERVED = frozenset({"remote", "custom", "evm", "fabric", "annals"})
 
 
 class ScaffoldError(Exception):
-    """The name is unusable or the target folder exists."""
+    """The name is unusable, or (`conflict`) the target folder exists."""
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
 
 
 def create_package(name: str, parent: Path) -> Path:
@@ -32,7 +36,7 @@ def create_package(name: str, parent: Path) -> Path:
     module = "tonglian_adapter_" + name.replace("-", "_")
     root = parent / f"tonglian-adapter-{name}"
     if root.exists():
-        raise ScaffoldError(f"{root} already exists")
+        raise ScaffoldError(f"{root} already exists", conflict=True)
     values = {
         "name": name,
         "module": module,

@@ -1,34 +1,18 @@
-"""How the kit puts records on a chain before checking an adapter: the chain's own writer.
+"""The conformance kit's writers for devnets: records written the way the vendor's apps do.
 
-An adapter only reads and delivers, so the kit needs another way to create
-records that it then expects the adapter to find. For devnets it writes the way
-the vendor's applications do (`writer_for_devnet`); for any other chain an
-integrator passes a Writer of their own to `run_suite`, or names existing
-records with `--seed NAMESPACE/KEY` (then the clauses that need new blocks are
-skipped).
+`hub.conformance.writer.Writer` is what the kit asks for; these implement it for the
+devnet kinds the kit knows, so `tonglian adapter check --from-devnet KIND` can create
+the records it then expects the adapter to find.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+from typing import Any
 
 from devnets.base import DevnetInfo
+from hub.conformance.writer import SCHEMA, Writer
 from tonglian_proof.canonical import canonical_json
-
-SCHEMA = "tonglian.conformance/v1"
-
-
-class Writer(Protocol):
-    # The namespace the adapter reads the written records under.
-    namespace: str
-
-    async def write(self, key: str, value: dict[str, Any]) -> int:
-        """Writes the next version of `key`; returns the height of the block that holds it
-        once that block exists (finality is the kit's to wait for, through the adapter)."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 class CustomWriter:

@@ -23,13 +23,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from devnets.process import free_port
 from hub.cli import exit_codes
-from hub.cli.hub_process import OPERATOR_ORG, HubProcess
-from hub.cli.output import Progress
+from hub.cli.output import Progress, print_json
 from hub.cli.query import print_record
-from hub.demo import cast
-from hub.demo.deliveries import create_route, wait_final
-from hub.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
 from tonglian_client import predicates
 from tonglian_client.client import AsyncClient
@@ -39,18 +36,12 @@ from tonglian_client.trust import hub_keys_from
 from tonglian_client.verify import verify_answer, verify_record
 from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 from tonglian_proof.errors import ProofError
+from tonglian_tools.demo import cast
+from tonglian_tools.demo.deliveries import create_route, wait_final
+from tonglian_tools.demo.ledgers import CustomLedger, EvmLedger, FabricLedger, Ledger
+from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 DELIVERY_TIMEOUT = 20.0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="one-visit business registration across three chains")
-    p.add_argument("--out-dir", type=Path, default=Path("demo-out"), help="where bundles go")
-    p.add_argument("--keep", action="store_true", help="leave the chains and the hub running")
-    p.add_argument(
-        "--no-fabric", action="store_true", help="do not use Fabric even if its binaries exist"
-    )
-    p.set_defaults(func=run)
 
 
 def _anchor_summary(chain: chains_pb2.Chain) -> str:
@@ -94,7 +85,10 @@ def _save_bundle(
 
 class Demo:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
-        self.step = Progress()
+        self.json: bool = args.json
+        # Under --json the narration is silent and one JSON summary is printed at the end.
+        self.step = Progress(quiet=self.json)
+        self.bundles: list[str] = []
         self.out_dir: Path = args.out_dir
         self.work = work
         release = None
@@ -116,7 +110,12 @@ class Demo:
             devnets, cast.SECURITY_CHAIN, cast.RESIDENCE_NS, cast.FORWARDED_NS
         )
         self.ledgers: list[Ledger] = [self.regulator, self.tax, self.security]
-        self.hub = HubProcess(work / "hub", policy=cast.policy(self.regulator.chain.chain_id))
+        self.http_port = free_port()
+        self.hub = HubProcess(
+            work / "hub",
+            policy=cast.policy(self.regulator.chain.chain_id),
+            extra_args=("--http-listen", f"127.0.0.1:{self.http_port}"),
+        )
         self.today = date.today()
 
     async def start(self) -> None:
@@ -142,7 +141,7 @@ class Demo:
         step(f"starting the hub on {self.hub.address} (mutual TLS, policy {self.hub.policy_path})")
         self.hub.start()
         await self.hub.wait_serving()
-        step("hub is SERVING")
+        step(f"hub is SERVING; its status page: {self.status_url}")
 
     async def story(self) -> int:
         step, hub = self.step, self.hub
@@ -195,7 +194,7 @@ class Demo:
                 f"{cast.SECURITY_CHAIN}/{cast.FORWARDED_NS} and to the {cast.TAX_CHAIN} inbox"
             )
 
-            print()
+            self.say()
             step(f"the citizen asks the market regulator to register a business ({cast.COMPANY})")
             tax_ref = f"{cast.TAX_CHAIN}/{self.tax.namespace}/{cast.APPLICANT}"
             res_ref = f"{cast.SECURITY_CHAIN}/{cast.RESIDENCE_NS}/{cast.APPLICANT}"
@@ -203,9 +202,7 @@ class Demo:
                 started = time.monotonic()
                 vr = await regulator.get_record(ref, purpose=cast.PURPOSE)
                 elapsed = time.monotonic() - started
-                path, checks = _save_bundle(
-                    self.out_dir, name, vr, anchors[vr.record.ref.chain_id], hub.pki_dir / "ca.crt"
-                )
+                path, checks = self.save_bundle(name, vr, anchors[vr.record.ref.chain_id])
                 step(f"regulator reads {vr.record.schema}: {_summary(vr, elapsed)}")
                 step(
                     f"  wrote {path}; re-verified offline, without the hub: {checks} checks passed"
@@ -266,9 +263,7 @@ class Demo:
             started = time.monotonic()
             vr = await regulator.get_record(own_ref, purpose=cast.PURPOSE)
             elapsed = time.monotonic() - started
-            path, checks = _save_bundle(
-                self.out_dir, "licence", vr, anchors[src[0]], hub.pki_dir / "ca.crt"
-            )
+            path, checks = self.save_bundle("licence", vr, anchors[src[0]])
             step(f"regulator reads back the licence from {src[0]}: {_summary(vr, elapsed)}")
             step(f"  wrote {path}; re-verified offline: {checks} checks passed")
 
@@ -277,16 +272,11 @@ class Demo:
             vr = await security.get_record(fwd_ref, purpose=cast.SECURITY_PURPOSE)
             elapsed = time.monotonic() - started
             step(f"public security bureau reads its forwarded copy: {_summary(vr, elapsed)}")
-            print()
-            print_record(vr)
-            print()
-            path, checks = _save_bundle(
-                self.out_dir,
-                "licence-forwarded",
-                vr,
-                anchors[cast.SECURITY_CHAIN],
-                hub.pki_dir / "ca.crt",
-            )
+            self.say()
+            if not self.json:
+                print_record(vr)
+            self.say()
+            path, checks = self.save_bundle("licence-forwarded", vr, anchors[cast.SECURITY_CHAIN])
             step(f"wrote {path}; re-verified offline: {checks} checks passed")
             self._tamper(path, anchors[cast.SECURITY_CHAIN])
 
@@ -320,20 +310,71 @@ class Demo:
             self.step(f"  {line}")
         return exit_codes.OK if result.returncode == 0 else exit_codes.FAILED
 
-    def keep_hint(self) -> None:
+    def say(self, text: str = "") -> None:
+        """A line of the story on stdout (none under --json)."""
+        if not self.json:
+            print(text)
+
+    def save_bundle(
+        self, name: str, vr: records_pb2.VerifiedRecord, anchor: chains_pb2.TrustAnchor
+    ) -> tuple[Path, int]:
+        path, checks = _save_bundle(self.out_dir, name, vr, anchor, self.hub.pki_dir / "ca.crt")
+        self.bundles.append(str(path))
+        return path, checks
+
+    @property
+    def status_url(self) -> str:
+        """The hub's status page (HTTPS under the demo's mutual TLS; an operator certificate)."""
+        return f"https://127.0.0.1:{self.http_port}/status"
+
+    def status_hint(self) -> None:
+        creds = self.hub.credentials
+        self.say(f"Status page: {self.status_url} (needs the operator's certificate), e.g.")
+        if creds:
+            self.say(
+                f"  curl --cacert {creds.ca} --cert {creds.cert} --key {creds.key} "
+                f"{self.status_url}"
+            )
+
+    def stop_commands(self) -> list[str]:
         pid = self.hub.proc.pid if self.hub.proc else "?"
-        print(f"\nStill running (--keep): hub {self.hub.address}, state in {self.work}")
+        return [
+            f"kill {pid}",
+            *(ledger.stop_hint() for ledger in self.ledgers),
+            f"rm -rf {self.work}",
+        ]
+
+    def keep_hint(self) -> None:
+        self.say(f"\nStill running (--keep): hub {self.hub.address}, state in {self.work}")
         creds = self.hub.credentials
         if creds:
-            print(
+            self.say(
                 f"  export TONGLIAN_HUB={self.hub.address} TONGLIAN_CERT={creds.cert} "
                 f"TONGLIAN_KEY={creds.key} TONGLIAN_CA={creds.ca}"
             )
-        print("Stop everything with:")
-        print(f"  kill {pid}")
-        for ledger in self.ledgers:
-            print(f"  {ledger.stop_hint()}")
-        print(f"  rm -rf {self.work}")
+        self.say("Stop everything with:")
+        for command in self.stop_commands():
+            self.say(f"  {command}")
+
+    def summary(self, code: int, kept: bool) -> dict[str, object]:
+        """What --json prints: the outcome and where to look."""
+        creds = self.hub.credentials
+        return {
+            "ok": code == exit_codes.OK,
+            "hub": self.hub.address,
+            "status_url": self.status_url,
+            "credentials": (
+                {"cert": str(creds.cert), "key": str(creds.key), "ca": str(creds.ca)}
+                if creds
+                else None
+            ),
+            "fabric": self.fabric,
+            "chains": [lg.chain.chain_id for lg in self.ledgers],
+            "out_dir": str(self.out_dir),
+            "bundles": self.bundles,
+            "kept": kept,
+            "stop": self.stop_commands() if kept else [],
+        }
 
     async def stop(self) -> None:
         self.hub.stop()
@@ -349,12 +390,15 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await demo.start()
         code = await demo.story()
-        print()
-        print(f"Bundles and the signed answer are in {args.out_dir}/; check one yourself:")
-        print(f"  tonglian verify {args.out_dir / 'licence-forwarded.bundle.pb'}")
+        demo.say()
+        demo.say(f"Bundles and the signed answer are in {args.out_dir}/; check one yourself:")
+        demo.say(f"  tonglian verify {args.out_dir / 'licence-forwarded.bundle.pb'}")
+        demo.status_hint()
         keep = args.keep and code == exit_codes.OK
         if keep:
             demo.keep_hint()
+        if demo.json:
+            print_json(demo.summary(code, keep))
         return code
     except Exception:
         demo.step(f"failed; the hub's log ends with:\n{demo.hub.log_tail(40)}")

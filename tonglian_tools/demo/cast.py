@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.cli.hub_process import OPERATOR_ORG
+from tonglian_tools.hub_process import OPERATOR_ORG
 
 REGULATOR = "market-regulator"
 TAX_BUREAU = "tax-bureau"

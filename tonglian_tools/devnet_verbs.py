@@ -1,4 +1,6 @@
-"""`tonglian devnet up|down|status [KIND...]`: real chains as local processes."""
+"""`tonglian devnet up|down|status [KIND...]`: real chains as local processes.
+
+The arguments are declared in tonglian_tools.cli; these run the verbs."""
 
 from __future__ import annotations
 
@@ -8,23 +10,8 @@ from devnets import registry
 from devnets.base import DevnetStatus
 from devnets.process import DevnetError
 from hub.cli import exit_codes
-from hub.cli.output import Progress, error, print_json, table
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("devnet", help="start, stop and inspect local devnets")
-    dsub = p.add_subparsers(dest="devnet_command", metavar="ACTION", required=True)
-    for name, fn, default, helptext in (
-        ("up", run_up, ["custom"], "start devnets (default: custom)"),
-        ("down", run_down, list(registry.KINDS), "stop devnets (default: all)"),
-        ("status", run_status, list(registry.KINDS), "show devnets (default: all)"),
-    ):
-        sp = dsub.add_parser(name, help=helptext)
-        sp.add_argument(
-            "kinds", nargs="*", metavar="KIND", help=f"one of: {', '.join(registry.KINDS)}"
-        )
-        sp.add_argument("--json", action="store_true")
-        sp.set_defaults(func=fn, default_kinds=default)
+from hub.cli.output import error, print_json, table
+from hub.cli.progress import Meter
 
 
 def _kinds(args: argparse.Namespace) -> list[str]:
@@ -33,20 +20,21 @@ def _kinds(args: argparse.Namespace) -> list[str]:
 
 async def run_up(args: argparse.Namespace) -> int:
     infos = []
-    for kind in _kinds(args):
-        progress = Progress(quiet=args.json)
-        progress(f"{kind}: starting")
+    with Meter("devnet up", quiet=args.json) as meter:
+        for kind in _kinds(args):
+            meter.step(f"{kind}: starting")
 
-        def step(text: str, kind: str = kind, progress: Progress = progress) -> None:
-            progress(f"{kind}: {text}")
+            def step(text: str, kind: str = kind) -> None:
+                meter.step(f"{kind}: {text}")
 
-        try:
-            info = await registry.create(kind).up(step)
-        except DevnetError as exc:
-            error(f"{kind} devnet did not come up: {exc}")
-            return exit_codes.FAILED
-        progress(f"{kind}: ready in {progress.elapsed():.1f}s")
-        infos.append(info)
+            try:
+                info = await registry.create(kind).up(step)
+            except DevnetError as exc:
+                meter.close()
+                error(f"{kind} devnet did not come up: {exc}")
+                return exit_codes.FAILED
+            meter.step(f"{kind}: ready")
+            infos.append(info)
     if args.json:
         print_json([i.model_dump() for i in infos])
     else:

@@ -21,9 +21,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devnets.process import free_port
 from hub import pki
-from hub.cli.connection import open_channel
+from tonglian_client.channel import open_channel
 from tonglian_client.credentials import Credentials
 
+# The development operator's agency (O=) in DEV_POLICY, the demo's and the tests' policies.
 OPERATOR_ORG = "tonglian-ops"
 DEV_POLICY = f"""\
 version: 1
@@ -110,7 +111,7 @@ class HubProcess:
 
     async def wait_serving(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        async with open_channel(self.address, self.credentials, insecure=self.insecure) as channel:
+        async with open_channel(self.address, self.credentials) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 if self.proc is not None and self.proc.poll() is not None:
