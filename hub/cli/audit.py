@@ -19,8 +19,8 @@ from hub.audit.chain_anchors import (
 from hub.audit.chain_check import Finding, check_chain
 from hub.audit.export_file import AuditExport, read_export, write_export
 from hub.cli import exit_codes
-from hub.cli.chains import _parse_json_file
 from hub.cli.connection import client
+from hub.cli.json_input import parse_json_file
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import audit_pb2, chains_pb2, query_pb2
@@ -128,7 +128,7 @@ def _trusted(items: list[str]) -> dict[str, chains_pb2.TrustAnchor]:
         chain_id, sep, path = item.partition("=")
         if not sep:
             raise InvalidInput(f"--anchor wants CHAIN=FILE, got {item!r}")
-        trusted[chain_id] = _parse_json_file(Path(path), chains_pb2.TrustAnchor(), "trust anchor")
+        trusted[chain_id] = parse_json_file(Path(path), chains_pb2.TrustAnchor(), "trust anchor")
     return trusted
 
 

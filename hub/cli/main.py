@@ -28,9 +28,8 @@ from hub.cli import (
 from hub.cli.connection import hub_address
 from hub.cli.output import error
 from hub.errors import HubError, ProofError, ProofRejected, status_of
-from tonglian_client.channel import explain, is_handshake_failure
-from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY, Credentials
-from tonglian_client.errors import ClientError
+from tonglian_client.channel import error_from
+from tonglian_client.errors import ClientError, HubUnreachable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,12 +107,6 @@ def _run(argv: Sequence[str] | None) -> int:
         return code
     parser = build_parser()
     args = parser.parse_args(args_list)
-    # Flags beat the environment; putting them there reaches every command's channel.
-    for flag, name in ((args.tls_cert, ENV_CERT), (args.tls_key, ENV_KEY), (args.tls_ca, ENV_CA)):
-        if flag:
-            os.environ[name] = flag
-    if args.client_insecure:
-        os.environ[ENV_INSECURE] = "1"
     try:
         result = args.func(args)
         if inspect.iscoroutine(result):
@@ -123,7 +116,8 @@ def _run(argv: Sequence[str] | None) -> int:
         error("interrupted")
         return 130
     except grpc.aio.AioRpcError as exc:
-        return report_rpc_error(exc, args)
+        # A verb that called a stub itself (tooling, not a client verb): typed all the same.
+        return report_client_error(asyncio.run(error_from(exc, hub_address(args.hub), None)), args)
     except ProofRejected as exc:
         error(f"verification failed: {exc.reason}")
         return exit_codes.FAILED
@@ -131,31 +125,19 @@ def _run(argv: Sequence[str] | None) -> int:
         error(str(exc))
         return exit_codes.for_status(status_of(exc) or grpc.StatusCode.UNKNOWN)
     except ClientError as exc:
-        error(str(exc))
-        return exit_codes.for_status(exc.status)
+        return report_client_error(exc, args)
 
 
-def report_rpc_error(exc: grpc.aio.AioRpcError, args: argparse.Namespace) -> int:
-    code = exc.code()
-    details = exc.details() or ""
-    if is_handshake_failure(exc) and (os.environ.get(ENV_CERT) or os.environ.get(ENV_INSECURE)):
-        creds = None if os.environ.get(ENV_INSECURE) else Credentials.from_env()
-        explained = explain(exc, hub_address(args.hub), creds)
-        error(str(explained))
-        return exit_codes.for_status(explained.status)
-    # The hub's own UNAVAILABLE answers name the chain; only a bare one means no hub.
-    if (
-        code == grpc.StatusCode.UNAVAILABLE
-        and "connect" in details.lower()
-        and not details.startswith("chain ")
-    ):
+def report_client_error(exc: ClientError, args: argparse.Namespace) -> int:
+    """Prints an SDK error for a person; the exit code comes from its class."""
+    if isinstance(exc, HubUnreachable):
         error(
-            f"cannot reach the hub at {hub_address(args.hub)}: "
+            f"cannot reach the hub at {exc.address}: "
             "is `tonglian serve` running? (set --hub or TONGLIAN_HUB)"
         )
     else:
-        error(f"{code.name}: {exc.details()}")
-    return exit_codes.for_status(code)
+        error(str(exc))
+    return exit_codes.for_error(exc)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def enforce(call: AuditedCall, decision: Decision) -> None:
         call.detail["rule"] = decision.rule
     if not decision.allowed:
         call.denied_by = decision.rule or decision.reason
-        raise PermissionDenied(decision.reason)
+        raise PermissionDenied(decision.reason, rule=decision.rule)
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
