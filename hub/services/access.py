@@ -81,16 +81,6 @@ def target_of(message: Message | MalformedRequest) -> str:
     return ""
 
 
-def _purpose(request: Message | MalformedRequest) -> str:
-    if isinstance(request, MalformedRequest):
-        return ""
-    return (
-        str(getattr(request, "purpose", ""))
-        if "purpose" in request.DESCRIPTOR.fields_by_name
-        else ""
-    )
-
-
 class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(
         self, authenticator: Authenticator | None, policy: PolicySource, audit: AuditLog
@@ -161,11 +151,11 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 principal="unauthenticated",
                 action=action,
                 target=target_of(request),
-                purpose=_purpose(request),
                 outcome=f"denied: {exc}",
             )
             await abort_for(exc, self._open, context)
-        call = AuditedCall(principal, action, self._audit, target_of(request), _purpose(request))
+        # The purpose is the use case's to check and record (hub/usecases/purpose.py).
+        call = AuditedCall(principal, action, self._audit, target_of(request))
         try:
             rule, call.operator = self._authorize(method, principal)
         except HubError as exc:
