@@ -44,7 +44,8 @@ class GuardedAdapter:
                 return await asyncio.wait_for(call, self._timeout)
             except TimeoutError:
                 raise ChainUnreachable(
-                    f"{self._who} did not answer {what} within {self._timeout:g}s"
+                    f"{self._who} did not answer {what} within {self._timeout:g}s",
+                    chain_id=self.chain.chain_id,
                 ) from None
             except BaseException as exc:
                 raise self._translate(what, exc) from exc
@@ -55,15 +56,21 @@ class GuardedAdapter:
         if isinstance(exc, base.RecordNotFound):
             return NotFound(f"{exc} (chain {self.chain.chain_id!r})")
         if isinstance(exc, base.ChainUnavailable):
-            return ChainUnreachable(f"chain {self.chain.chain_id!r} is unreachable: {exc}")
+            return ChainUnreachable(
+                f"chain {self.chain.chain_id!r} is unreachable: {exc}", chain_id=self.chain.chain_id
+            )
         if isinstance(exc, base.InvalidAdapterRequest):
             return InvalidInput(f"{exc}")
         if isinstance(exc, base.SubmissionRejected):
             return DeliveryRefused(f"chain {self.chain.chain_id!r} refused the delivery: {exc}")
         if isinstance(exc, base.AdapterMisconfigured):
-            return ChainMisconfigured(f"{self._who} is misconfigured: {exc}")
+            return ChainMisconfigured(
+                f"{self._who} is misconfigured: {exc}", chain_id=self.chain.chain_id
+            )
         if isinstance(exc, base.AdapterError):
-            return AdapterMisbehaved(f"{self._who} failed {what}: {exc}")
+            return AdapterMisbehaved(
+                f"{self._who} failed {what}: {exc}", chain_id=self.chain.chain_id
+            )
         if isinstance(exc, Exception):
             return AdapterMisbehaved(
                 f"{self._who} crashed during {what}: {type(exc).__name__}: {exc}"
@@ -148,7 +155,8 @@ class GuardedAdapter:
                 return
             except TimeoutError:
                 timeout = ChainUnreachable(
-                    f"{self._who} sent nothing for {self._timeout:g}s during a scan"
+                    f"{self._who} sent nothing for {self._timeout:g}s during a scan",
+                    chain_id=self.chain.chain_id,
                 )
                 count_error(self.chain.chain_id, timeout, "timeout")
                 raise timeout from None

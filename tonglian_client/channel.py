@@ -1,24 +1,38 @@
-"""The one module that opens gRPC channels to a hub, and explains refused handshakes.
+"""The one module that opens gRPC channels to a hub and turns failed calls into typed errors.
 
-A TLS handshake the hub refuses surfaces in gRPC as UNAVAILABLE with a terse
-SSL alert. `explain` turns it into a HandshakeRefused naming the likely cause,
-found by looking at the client's own certificate and CA.
+A hub's own failures carry a `google.rpc.ErrorInfo` (proto/tonglian/v1/errors.proto):
+its reason picks the exception class. A failure without one did not come from a hub:
+either nothing listens at the address (HubUnreachable), or something does and the
+TLS handshake failed, which gRPC reports without the reason; then the client's own
+certificate and CA are examined to name the likely cause (HandshakeRefused).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from tonglian_client.credentials import Credentials
-from tonglian_client.errors import ClientError, HandshakeRefused
+from tonglian_client.errors import (
+    DOMAIN,
+    ClientError,
+    HandshakeRefused,
+    HubUnreachable,
+    error_for,
+)
 
 MAX_MESSAGE = 64 * 1024 * 1024
 OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
 ]
-# gRPC reports a handshake the hub refused as a closed socket, without the reason.
-_CLOSED_HINTS = ("socket closed", "handshake", "ssl", "connection reset")
+# The standard trailer of a google.rpc.Status (grpc rich status).
+DETAILS_KEY = "grpc-status-details-bin"
+PROBE_SECONDS = 2.0
 
 
 def open_channel(address: str, credentials: Credentials | None) -> grpc.aio.Channel:
@@ -28,25 +42,54 @@ def open_channel(address: str, credentials: Credentials | None) -> grpc.aio.Chan
     return grpc.aio.secure_channel(address, credentials.channel_credentials(), options=OPTIONS)
 
 
-def open_sync_channel(address: str, credentials: Credentials | None) -> grpc.Channel:
-    if credentials is None:
-        return grpc.insecure_channel(address, options=OPTIONS)
-    return grpc.secure_channel(address, credentials.channel_credentials(), options=OPTIONS)
+def error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The tonglian.v1 ErrorInfo a failed call carries, if a hub sent one."""
+    trailers: Any = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    for key, value in trailers or ():
+        if key != DETAILS_KEY:
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.domain == DOMAIN:
+                return info
+    return None
 
 
-def is_handshake_failure(exc: grpc.RpcError) -> bool:
-    code = exc.code()
-    details = str(exc.details() or "").lower()
-    return code == grpc.StatusCode.UNAVAILABLE and any(h in details for h in _CLOSED_HINTS)
+async def listening(address: str) -> bool:
+    """Whether anything accepts a TCP connection at `address` (HOST:PORT)."""
+    host, _, port = address.rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port)), PROBE_SECONDS
+        )
+    except (OSError, ValueError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
-def explain(exc: grpc.RpcError, address: str, credentials: Credentials | None) -> ClientError:
-    """A typed error for a failed call; a connection closed in the handshake gets a diagnosis
-    from the client's own certificate and CA (the hub cannot send its reason)."""
+async def error_from(
+    exc: grpc.RpcError, address: str, credentials: Credentials | None
+) -> ClientError:
+    """The typed error for a failed call: by the hub's ErrorInfo reason when it sent one."""
     code: grpc.StatusCode = exc.code()
     details = str(exc.details() or "")
-    if not is_handshake_failure(exc):
+    info = error_info(exc)
+    if info is not None:
+        return error_for(code, f"{code.name}: {details}", info.reason, dict(info.metadata))
+    if code != grpc.StatusCode.UNAVAILABLE:
         return ClientError(code, f"{code.name}: {details}")
+    if not await listening(address):
+        return HubUnreachable(address)
+    return handshake_refused(address, credentials, details)
+
+
+def handshake_refused(address: str, credentials: Credentials | None, details: str) -> ClientError:
+    """Something listens at `address` but no call got through: the likely cause, from the
+    client's own certificate and CA (the hub cannot send its reason in a handshake)."""
     if credentials is None:
         return HandshakeRefused(
             f"the hub at {address} closed a plaintext connection: it serves mutual TLS; "
@@ -62,7 +105,8 @@ def explain(exc: grpc.RpcError, address: str, credentials: Credentials | None) -
             f"({', '.join(ca.subject.rfc4514_string() for ca in authorities)})"
         )
     return ClientError(
-        code,
-        f"UNAVAILABLE: {details} (if the hub at {address} is up, it refused the TLS "
-        f"handshake with {who!r}: its client CA may not trust this certificate)",
+        grpc.StatusCode.UNAVAILABLE,
+        f"UNAVAILABLE: {details} (the hub at {address} is up but refused the TLS "
+        f"handshake with {who!r}: its client CA may not trust this certificate, "
+        "or it serves plaintext (--insecure))",
     )

@@ -1,7 +1,9 @@
-"""AsyncClient: every hub call an agency or operator makes, over one mutual-TLS channel.
+"""AsyncClient: every public call of a hub (chains, queries, predicates, watches, routes,
+deliveries, audit), over one mutual-TLS channel.
 
-Failures are raised as tonglian_client.errors.ClientError (with the gRPC status),
-and a refused TLS handshake as HandshakeRefused with its likely cause.
+Failures are raised as the tonglian_client.errors class of the hub's ErrorInfo reason
+(PolicyDenied, ChainUnavailable, ProofFailed, ...); a hub that does not answer as
+HubUnreachable, and a refused TLS handshake as HandshakeRefused with its likely cause.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from tonglian.v1 import (
     query_pb2,
     query_pb2_grpc,
     records_pb2,
+    relay_pb2,
+    relay_pb2_grpc,
 )
-from tonglian_client.channel import explain, open_channel
+from tonglian_client.channel import error_from, open_channel
 from tonglian_client.credentials import Credentials
-from tonglian_client.errors import CredentialsError
+from tonglian_client.errors import CredentialsError, InvalidRequest
 
 T = TypeVar("T")
 Ref = str | records_pb2.RecordRef
@@ -35,7 +39,10 @@ def parse_ref(ref: Ref) -> records_pb2.RecordRef:
         return ref
     parts = ref.split("/", 2)
     if len(parts) != 3 or not all(parts):
-        raise CredentialsError(f"record reference {ref!r} must be CHAIN/NAMESPACE/KEY")
+        raise InvalidRequest(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"record reference {ref!r} must be CHAIN/NAMESPACE/KEY",
+        )
     return records_pb2.RecordRef(chain_id=parts[0], namespace=parts[1], key=parts[2])
 
 
@@ -55,6 +62,7 @@ class AsyncClient:
         self._query = query_pb2_grpc.QueryStub(self.channel)
         self._chains = chains_pb2_grpc.ChainRegistryStub(self.channel)
         self._audit = audit_pb2_grpc.AuditStub(self.channel)
+        self._relay = relay_pb2_grpc.RelayStub(self.channel)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -74,14 +82,14 @@ class AsyncClient:
         try:
             return await call
         except grpc.aio.AioRpcError as exc:
-            raise explain(exc, self.address, self.credentials) from exc
+            raise await error_from(exc, self.address, self.credentials) from exc
 
     async def _stream(self, call: Any) -> AsyncIterator[Any]:
         try:
             async for item in call:
                 yield item
         except grpc.aio.AioRpcError as exc:
-            raise explain(exc, self.address, self.credentials) from exc
+            raise await error_from(exc, self.address, self.credentials) from exc
 
     # Queries
 
@@ -174,6 +182,96 @@ class AsyncClient:
 
     async def remove_chain(self, chain_id: str) -> None:
         await self._call(self._chains.RemoveChain(chains_pb2.RemoveChainRequest(chain_id=chain_id)))
+
+    async def chain_status(self, chain_id: str) -> chains_pb2.GetChainStatusResponse:
+        """The chain's head as its adapter reports it now (ChainUnavailable when it is down)."""
+        return await self._call(
+            self._chains.GetChainStatus(chains_pb2.GetChainStatusRequest(chain_id=chain_id))
+        )
+
+    # Relay (operators)
+
+    async def create_route(self, route: relay_pb2.Route) -> relay_pb2.Route:
+        resp = await self._call(self._relay.CreateRoute(relay_pb2.CreateRouteRequest(route=route)))
+        return resp.route
+
+    async def get_route(self, route_id: str) -> relay_pb2.Route:
+        resp = await self._call(self._relay.GetRoute(relay_pb2.GetRouteRequest(route_id=route_id)))
+        return resp.route
+
+    async def list_routes(self) -> list[relay_pb2.Route]:
+        routes: list[relay_pb2.Route] = []
+        token = ""
+        while True:
+            resp = await self._call(
+                self._relay.ListRoutes(relay_pb2.ListRoutesRequest(page_token=token))
+            )
+            routes.extend(resp.routes)
+            token = resp.next_page_token
+            if not token:
+                return routes
+
+    async def pause_route(self, route_id: str) -> relay_pb2.Route:
+        resp = await self._call(
+            self._relay.PauseRoute(relay_pb2.PauseRouteRequest(route_id=route_id))
+        )
+        return resp.route
+
+    async def resume_route(self, route_id: str) -> relay_pb2.Route:
+        resp = await self._call(
+            self._relay.ResumeRoute(relay_pb2.ResumeRouteRequest(route_id=route_id))
+        )
+        return resp.route
+
+    async def delete_route(self, route_id: str) -> None:
+        await self._call(self._relay.DeleteRoute(relay_pb2.DeleteRouteRequest(route_id=route_id)))
+
+    async def list_deliveries(
+        self,
+        *,
+        route_id: str = "",
+        state: relay_pb2.DeliveryState.ValueType = relay_pb2.DELIVERY_STATE_UNSPECIFIED,
+        limit: int = 0,
+    ) -> list[relay_pb2.Delivery]:
+        """Deliveries, oldest first, of one route (or every route) in `state` (or any)."""
+        found: list[relay_pb2.Delivery] = []
+        token = ""
+        while True:
+            resp = await self._call(
+                self._relay.ListDeliveries(
+                    relay_pb2.ListDeliveriesRequest(
+                        route_id=route_id,
+                        state=state,
+                        page_token=token,
+                        page_size=min(1000, limit - len(found)) if limit else 0,
+                    )
+                )
+            )
+            found.extend(resp.deliveries)
+            token = resp.next_page_token
+            if not token or (limit and len(found) >= limit):
+                return found[:limit] if limit else found
+
+    async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery:
+        resp = await self._call(
+            self._relay.GetDelivery(relay_pb2.GetDeliveryRequest(delivery_id=delivery_id))
+        )
+        return resp.delivery
+
+    async def retry_delivery(self, delivery_id: str) -> relay_pb2.Delivery:
+        resp = await self._call(
+            self._relay.RetryDelivery(relay_pb2.RetryDeliveryRequest(delivery_id=delivery_id))
+        )
+        return resp.delivery
+
+    async def watch_deliveries(self, *, route_id: str = "") -> AsyncIterator[relay_pb2.Delivery]:
+        """Delivery updates as they happen (WatchOverflow if this reader falls behind)."""
+        stream = self._relay.WatchDeliveries(relay_pb2.WatchDeliveriesRequest(route_id=route_id))
+        try:
+            async for resp in self._stream(stream):
+                yield resp.delivery
+        finally:
+            stream.cancel()
 
     # Audit (operators)
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tonglian.v1 import audit_pb2, chains_pb2, query_pb2, records_pb2
+from tonglian.v1 import audit_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 from tonglian_client.client import AsyncClient, Ref
 from tonglian_client.credentials import Credentials
 
@@ -54,6 +54,8 @@ class Client:
     def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self._runner.run(fn(*args, **kwargs))
 
+    # Queries
+
     def get_record(
         self, ref: Ref, *, purpose: str, at_height: int = 0
     ) -> records_pb2.VerifiedRecord:
@@ -63,9 +65,11 @@ class Client:
         return result
 
     def list_records(
-        self, flt: query_pb2.RecordFilter, *, purpose: str, limit: int = 0
+        self, flt: query_pb2.RecordFilter, *, purpose: str, limit: int = 0, page_size: int = 0
     ) -> Iterator[records_pb2.VerifiedRecord]:
-        return self._iterate(self._client.list_records(flt, purpose=purpose, limit=limit))
+        return self._iterate(
+            self._client.list_records(flt, purpose=purpose, limit=limit, page_size=page_size)
+        )
 
     def watch_records(
         self, flt: query_pb2.RecordFilter, *, purpose: str
@@ -80,10 +84,99 @@ class Client:
         )
         return result
 
+    # Chains
+
+    def register_chain(self, chain: chains_pb2.Chain) -> chains_pb2.Chain:
+        result: chains_pb2.Chain = self._run(self._client.register_chain, chain)
+        return result
+
+    def get_chain(self, chain_id: str) -> chains_pb2.Chain:
+        result: chains_pb2.Chain = self._run(self._client.get_chain, chain_id)
+        return result
+
     def list_chains(self) -> list[chains_pb2.Chain]:
         result: list[chains_pb2.Chain] = self._run(self._client.list_chains)
         return result
 
+    def remove_chain(self, chain_id: str) -> None:
+        self._run(self._client.remove_chain, chain_id)
+
+    def chain_status(self, chain_id: str) -> chains_pb2.GetChainStatusResponse:
+        result: chains_pb2.GetChainStatusResponse = self._run(self._client.chain_status, chain_id)
+        return result
+
+    # Relay
+
+    def create_route(self, route: relay_pb2.Route) -> relay_pb2.Route:
+        result: relay_pb2.Route = self._run(self._client.create_route, route)
+        return result
+
+    def get_route(self, route_id: str) -> relay_pb2.Route:
+        result: relay_pb2.Route = self._run(self._client.get_route, route_id)
+        return result
+
+    def list_routes(self) -> list[relay_pb2.Route]:
+        result: list[relay_pb2.Route] = self._run(self._client.list_routes)
+        return result
+
+    def pause_route(self, route_id: str) -> relay_pb2.Route:
+        result: relay_pb2.Route = self._run(self._client.pause_route, route_id)
+        return result
+
+    def resume_route(self, route_id: str) -> relay_pb2.Route:
+        result: relay_pb2.Route = self._run(self._client.resume_route, route_id)
+        return result
+
+    def delete_route(self, route_id: str) -> None:
+        self._run(self._client.delete_route, route_id)
+
+    def list_deliveries(
+        self,
+        *,
+        route_id: str = "",
+        state: relay_pb2.DeliveryState.ValueType = relay_pb2.DELIVERY_STATE_UNSPECIFIED,
+        limit: int = 0,
+    ) -> list[relay_pb2.Delivery]:
+        result: list[relay_pb2.Delivery] = self._run(
+            self._client.list_deliveries, route_id=route_id, state=state, limit=limit
+        )
+        return result
+
+    def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery:
+        result: relay_pb2.Delivery = self._run(self._client.get_delivery, delivery_id)
+        return result
+
+    def retry_delivery(self, delivery_id: str) -> relay_pb2.Delivery:
+        result: relay_pb2.Delivery = self._run(self._client.retry_delivery, delivery_id)
+        return result
+
+    def watch_deliveries(self, *, route_id: str = "") -> Iterator[relay_pb2.Delivery]:
+        return self._iterate(self._client.watch_deliveries(route_id=route_id))
+
+    # Audit
+
     def audit_head(self) -> audit_pb2.GetLogHeadResponse:
         result: audit_pb2.GetLogHeadResponse = self._run(self._client.audit_head)
+        return result
+
+    def audit_events(
+        self, *, from_sequence: int = 1, principal: str = "", action: str = "", limit: int = 0
+    ) -> list[audit_pb2.AuditEvent]:
+        result: list[audit_pb2.AuditEvent] = self._run(
+            self._client.audit_events,
+            from_sequence=from_sequence,
+            principal=principal,
+            action=action,
+            limit=limit,
+        )
+        return result
+
+    def export_audit(self, *, from_sequence: int = 1) -> list[audit_pb2.AuditEvent]:
+        result: list[audit_pb2.AuditEvent] = self._run(
+            self._client.export_audit, from_sequence=from_sequence
+        )
+        return result
+
+    def audit_anchors(self) -> list[audit_pb2.AuditAnchor]:
+        result: list[audit_pb2.AuditAnchor] = self._run(self._client.audit_anchors)
         return result

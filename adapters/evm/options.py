@@ -14,10 +14,10 @@ from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from adapters.base import AdapterContext, AdapterMisconfigured
+from adapters.evm.registration import PRIVATE_KEY as PRIVATE_KEY
 from tonglian.v1 import chains_pb2
 
 # The one secret: the key of the account that submits deliveries (hex).
-PRIVATE_KEY = "private_key"
 
 
 class EvmAdapterOptions(BaseModel):

@@ -5,20 +5,15 @@ from __future__ import annotations
 import argparse
 import base64
 from pathlib import Path
-from typing import TypeVar
-
-import grpc
-from google.protobuf.message import Message
 
 from hub.cli import exit_codes
-from hub.cli.connection import hub_address, open_channel
+from hub.cli.connection import client
 from hub.cli.json_input import parse_json_file
 from hub.cli.local_chains import devnet_chain
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
-from tonglian.v1 import chains_pb2, chains_pb2_grpc
-
-M = TypeVar("M", bound=Message)
+from tonglian.v1 import chains_pb2
+from tonglian_client.errors import ClientError
 
 KIND_NAMES = {
     "custom": chains_pb2.CHAIN_KIND_SIGNED_MERKLE,
@@ -226,30 +221,33 @@ def _address(text: str | None, flag: str) -> bytes:
 
 
 def evm_anchor(args: argparse.Namespace, chain: chains_pb2.Chain) -> None:
-    """Fills an EVM chain's anchor and adapter options from the EVM flags."""
+    """Fills an EVM chain's anchor and adapter settings from the EVM flags (the kind's
+    defaults for finality and quorum live in adapters/evm/registration.py)."""
+    from adapters.evm.registration import evm_chain
+
     if not args.rpc or args.evm_chain_id is None or not args.registry:
         raise InvalidInput("an EVM chain needs --rpc, --evm-chain-id and --registry")
-    anchor = chain.trust_anchor.evm
-    anchor.chain_id = args.evm_chain_id
-    anchor.registry_address = _address(args.registry, "--registry")
-    if args.inbox:
-        anchor.inbox_address = _address(args.inbox, "--inbox")
-    anchor.rpc_endpoints.extend(args.rpc)
-    if args.validator_address:
-        anchor.consensus = chains_pb2.EVM_CONSENSUS_QBFT
-        anchor.validators.extend(_address(a, "--validator-address") for a in args.validator_address)
-        anchor.finality_depth = args.finality or 0
-    else:
-        anchor.consensus = chains_pb2.EVM_CONSENSUS_ENDPOINT_QUORUM
-        anchor.endpoint_quorum = args.quorum or len(args.rpc)
-        anchor.finality_depth = 2 if args.finality is None else args.finality
-    chain.adapter.options.update({"rpc_url": args.rpc[0]})
     if args.private_key_env and args.private_key_file:
         raise InvalidInput("give --private-key-env or --private-key-file, not both")
+    key = None
     if args.private_key_env:
-        chain.adapter.secrets["private_key"].env = args.private_key_env
+        key = chains_pb2.SecretRef(env=args.private_key_env)
     if args.private_key_file:
-        chain.adapter.secrets["private_key"].file = args.private_key_file
+        key = chains_pb2.SecretRef(file=args.private_key_file)
+    built = evm_chain(
+        rpc_endpoints=args.rpc,
+        evm_chain_id=args.evm_chain_id,
+        registry=_address(args.registry, "--registry"),
+        inbox=_address(args.inbox, "--inbox") if args.inbox else b"",
+        validators=[_address(a, "--validator-address") for a in args.validator_address],
+        finality=args.finality,
+        quorum=args.quorum,
+        private_key=key,
+    )
+    chain.trust_anchor.CopyFrom(built.trust_anchor)
+    chain.adapter.options.update(dict(built.adapter.options))
+    for name, ref in built.adapter.secrets.items():
+        chain.adapter.secrets[name].CopyFrom(ref)
 
 
 def _secret_ref(item: str) -> tuple[str, chains_pb2.SecretRef]:
@@ -327,30 +325,21 @@ def _summary(chain: chains_pb2.Chain) -> list[str]:
 
 async def run_add(args: argparse.Namespace) -> int:
     chain = chain_from_args(args)
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = chains_pb2_grpc.ChainRegistryStub(channel)
-        resp = await stub.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+    async with client(args) as hub:
+        registered = await hub.register_chain(chain)
     if args.json:
-        print_json(to_json(resp.chain))
+        print_json(to_json(registered))
     else:
         print(
-            f"registered chain {resp.chain.chain_id} ({_summary(resp.chain)[1]}, "
-            f"adapter {resp.chain.adapter.adapter})"
+            f"registered chain {registered.chain_id} ({_summary(registered)[1]}, "
+            f"adapter {registered.adapter.adapter})"
         )
     return exit_codes.OK
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    chains: list[chains_pb2.Chain] = []
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = chains_pb2_grpc.ChainRegistryStub(channel)
-        token = ""
-        while True:
-            resp = await stub.ListChains(chains_pb2.ListChainsRequest(page_token=token))
-            chains.extend(resp.chains)
-            token = resp.next_page_token
-            if not token:
-                break
+    async with client(args) as hub:
+        chains = await hub.list_chains()
     if args.json:
         print_json([to_json(c) for c in chains])
     elif chains:
@@ -363,17 +352,14 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_show(args: argparse.Namespace) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = chains_pb2_grpc.ChainRegistryStub(channel)
-        chain = (await stub.GetChain(chains_pb2.GetChainRequest(chain_id=args.chain_id))).chain
+    async with client(args) as hub:
+        chain = await hub.get_chain(args.chain_id)
         status: chains_pb2.GetChainStatusResponse | None = None
         detail = ""
         try:
-            status = await stub.GetChainStatus(
-                chains_pb2.GetChainStatusRequest(chain_id=args.chain_id)
-            )
-        except grpc.aio.AioRpcError as exc:  # the chain may be down; show what the hub knows
-            detail = f"{exc.code().name}: {exc.details()}"
+            status = await hub.chain_status(args.chain_id)
+        except ClientError as exc:  # the chain may be down; show what the hub knows
+            detail = str(exc)
     if args.json:
         out = to_json(chain)
         out["status"] = to_json(status) if status else {"detail": detail}
@@ -388,9 +374,8 @@ async def run_show(args: argparse.Namespace) -> int:
 
 
 async def run_remove(args: argparse.Namespace) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = chains_pb2_grpc.ChainRegistryStub(channel)
-        await stub.RemoveChain(chains_pb2.RemoveChainRequest(chain_id=args.chain_id))
+    async with client(args) as hub:
+        await hub.remove_chain(args.chain_id)
     if args.json:
         print_json({"removed": args.chain_id})
     else:

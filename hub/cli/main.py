@@ -21,7 +21,7 @@ from hub.cli.extensions import Extension, actions_of, discover
 from hub.cli.output import error
 
 if TYPE_CHECKING:
-    import grpc
+    from tonglian_client.errors import ClientError
 
 # Built-in verbs: the module whose `register(sub)` declares the verb, and its help.
 VERBS: dict[str, tuple[str, str]] = {
@@ -169,14 +169,6 @@ def _run(argv: Sequence[str] | None) -> int:
     needs_extensions = verb is None or verb not in VERBS or verb in EXTENSIBLE
     parser = build_parser([verb] if verb else [], None if needs_extensions else [])
     args = parser.parse_args(args_list)
-    # Flags beat the environment; putting them there reaches every command's channel.
-    from tonglian_client.credentials import ENV_CA, ENV_CERT, ENV_INSECURE, ENV_KEY
-
-    for flag, name in ((args.tls_cert, ENV_CERT), (args.tls_key, ENV_KEY), (args.tls_ca, ENV_CA)):
-        if flag:
-            os.environ[name] = flag
-    if args.client_insecure:
-        os.environ[ENV_INSECURE] = "1"
     try:
         result = args.func(args)
         if isinstance(result, types.CoroutineType):
@@ -202,7 +194,13 @@ def report(exc: Exception, args: argparse.Namespace) -> int | None:
     from tonglian_client.errors import ClientError
 
     if isinstance(exc, grpc.aio.AioRpcError):
-        return report_rpc_error(exc, args)
+        import asyncio
+
+        from hub.cli.connection import hub_address
+        from tonglian_client.channel import error_from
+
+        # A verb that called a stub itself (tooling, not a client verb): typed all the same.
+        return report_client_error(asyncio.run(error_from(exc, hub_address(args.hub), None)))
     if isinstance(exc, ProofRejected):
         error(f"verification failed: {exc.reason}")
         return exit_codes.FAILED
@@ -210,38 +208,22 @@ def report(exc: Exception, args: argparse.Namespace) -> int | None:
         error(str(exc))
         return exit_codes.for_status(status_of(exc) or grpc.StatusCode.UNKNOWN)
     if isinstance(exc, ClientError):
-        error(str(exc))
-        return exit_codes.for_status(exc.status)
+        return report_client_error(exc)
     return None
 
 
-def report_rpc_error(exc: grpc.aio.AioRpcError, args: argparse.Namespace) -> int:
-    import grpc
+def report_client_error(exc: ClientError) -> int:
+    """Prints an SDK error for a person; the exit code comes from its class."""
+    from tonglian_client.errors import HubUnreachable
 
-    from hub.cli.connection import hub_address
-    from tonglian_client.channel import explain, is_handshake_failure
-    from tonglian_client.credentials import ENV_CERT, ENV_INSECURE, Credentials
-
-    code = exc.code()
-    details = exc.details() or ""
-    if is_handshake_failure(exc) and (os.environ.get(ENV_CERT) or os.environ.get(ENV_INSECURE)):
-        creds = None if os.environ.get(ENV_INSECURE) else Credentials.from_env()
-        explained = explain(exc, hub_address(args.hub), creds)
-        error(str(explained))
-        return exit_codes.for_status(explained.status)
-    # The hub's own UNAVAILABLE answers name the chain; only a bare one means no hub.
-    if (
-        code == grpc.StatusCode.UNAVAILABLE
-        and "connect" in details.lower()
-        and not details.startswith("chain ")
-    ):
+    if isinstance(exc, HubUnreachable):
         error(
-            f"cannot reach the hub at {hub_address(args.hub)}: "
+            f"cannot reach the hub at {exc.address}: "
             "is `tonglian serve` running? (set --hub or TONGLIAN_HUB)"
         )
     else:
-        error(f"{code.name}: {exc.details()}")
-    return exit_codes.for_status(code)
+        error(str(exc))
+    return exit_codes.for_error(exc)
 
 
 if __name__ == "__main__":

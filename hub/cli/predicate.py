@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from hub.cli import exit_codes
-from hub.cli.connection import client
+from hub.cli.connection import client, trusted_ca
 from hub.cli.output import print_json
 from hub.errors import InvalidInput
 from tonglian.v1 import query_pb2
 from tonglian_client import predicates
-from tonglian_client.credentials import ENV_CA
 from tonglian_client.verify import verify_answer
 
 OPERATORS = {
@@ -77,8 +75,8 @@ async def run(args: argparse.Namespace) -> int:
     predicate = build(args)
     async with client(args) as hub:
         answer = await hub.evaluate_predicate(args.ref, predicate, purpose=args.purpose)
-    ca = os.environ.get(ENV_CA)
-    verified = verify_answer(answer, Path(ca)) if ca else None
+    ca = trusted_ca(args)
+    verified = verify_answer(answer, ca) if ca else None
     if args.out:
         args.out.write_text(
             json.dumps(

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from hub.cli import exit_codes
-from hub.cli.connection import hub_address, open_channel
+from hub.cli.connection import client
 from hub.cli.output import print_json, table, to_json
-from hub.errors import InvalidInput
-from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
+from tonglian.v1 import query_pb2, records_pb2
+from tonglian_client.client import parse_ref
 from tonglian_proof.bundle import encode_bundle
 
 
@@ -45,13 +45,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.set_defaults(func=fn)
 
 
-def parse_ref(text: str) -> records_pb2.RecordRef:
-    parts = text.split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise InvalidInput(f"record reference {text!r} must be CHAIN/NAMESPACE/KEY")
-    return records_pb2.RecordRef(chain_id=parts[0], namespace=parts[1], key=parts[2])
-
-
 def describe_value(record: records_pb2.Record) -> str:
     try:
         return json.dumps(json.loads(record.value), indent=2, ensure_ascii=False)
@@ -80,13 +73,9 @@ def print_record(vr: records_pb2.VerifiedRecord) -> None:
 
 
 async def run_query(args: argparse.Namespace) -> int:
-    ref = parse_ref(args.ref)
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = query_pb2_grpc.QueryStub(channel)
-        resp = await stub.GetRecord(
-            query_pb2.GetRecordRequest(ref=ref, purpose=args.purpose, at_height=args.at_height)
-        )
-    vr = resp.record
+    ref = parse_ref(args.ref)  # a malformed reference is refused before any connection
+    async with client(args) as hub:
+        vr = await hub.get_record(ref, purpose=args.purpose, at_height=args.at_height)
     if args.out:
         args.out.write_bytes(encode_bundle(vr.bundle))
     if args.json:
@@ -132,24 +121,16 @@ def _row(vr: records_pb2.VerifiedRecord) -> list[str]:
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    flt = _filter(args)
-    found: list[records_pb2.VerifiedRecord] = []
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = query_pb2_grpc.QueryStub(channel)
-        token = ""
-        while len(found) < args.limit:
-            resp = await stub.ListRecords(
-                query_pb2.ListRecordsRequest(
-                    filter=flt,
-                    purpose=args.purpose,
-                    page_size=min(500, args.limit - len(found)),
-                    page_token=token,
-                )
+    async with client(args) as hub:
+        found = [
+            vr
+            async for vr in hub.list_records(
+                _filter(args),
+                purpose=args.purpose,
+                limit=args.limit,
+                page_size=min(500, args.limit),
             )
-            found.extend(resp.records)
-            token = resp.next_page_token
-            if not token:
-                break
+        ]
     if args.json:
         for vr in found:
             print(
@@ -171,13 +152,8 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_watch(args: argparse.Namespace) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = query_pb2_grpc.QueryStub(channel)
-        stream = stub.WatchRecords(
-            query_pb2.WatchRecordsRequest(filter=_filter(args), purpose=args.purpose)
-        )
-        async for resp in stream:
-            vr = resp.record
+    async with client(args) as hub:
+        async for vr in hub.watch_records(_filter(args), purpose=args.purpose):
             if args.json:
                 print(
                     json.dumps(

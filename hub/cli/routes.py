@@ -6,10 +6,10 @@ import argparse
 import json
 
 from hub.cli import exit_codes
-from hub.cli.connection import hub_address, open_channel
+from hub.cli.connection import client
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
-from tonglian.v1 import relay_pb2, relay_pb2_grpc
+from tonglian.v1 import relay_pb2
 
 STATES = {
     name.removeprefix("DELIVERY_STATE_").lower(): value
@@ -125,24 +125,15 @@ async def run_add(args: argparse.Namespace) -> int:
         key_prefix=args.key_prefix,
         start_height=args.start_height,
     )
-    async with open_channel(hub_address(args.hub)) as channel:
-        resp = await relay_pb2_grpc.RelayStub(channel).CreateRoute(
-            relay_pb2.CreateRouteRequest(route=route)
-        )
-    _print_route(resp.route, args.json)
+    async with client(args) as hub:
+        created = await hub.create_route(route)
+    _print_route(created, args.json)
     return exit_codes.OK
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    routes: list[relay_pb2.Route] = []
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = relay_pb2_grpc.RelayStub(channel)
-        token = ""
-        while True:
-            resp = await stub.ListRoutes(relay_pb2.ListRoutesRequest(page_token=token))
-            routes.extend(resp.routes)
-            if not (token := resp.next_page_token):
-                break
+    async with client(args) as hub:
+        routes = await hub.list_routes()
     if args.json:
         print_json([to_json(r) for r in routes])
     elif routes:
@@ -152,34 +143,34 @@ async def run_list(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-async def _route_call(args: argparse.Namespace, method: str) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = relay_pb2_grpc.RelayStub(channel)
-        request = getattr(relay_pb2, f"{method}Request")(route_id=args.route_id)
-        resp = await getattr(stub, method)(request)
-    if method == "DeleteRoute":
-        print_json({"deleted": args.route_id}) if args.json else print(
-            f"deleted route {args.route_id}"
-        )
-    else:
-        _print_route(resp.route, args.json)
+def _print_change(route: relay_pb2.Route, as_json: bool) -> int:
+    _print_route(route, as_json)
     return exit_codes.OK
 
 
 async def run_show(args: argparse.Namespace) -> int:
-    return await _route_call(args, "GetRoute")
+    async with client(args) as hub:
+        return _print_change(await hub.get_route(args.route_id), args.json)
 
 
 async def run_pause(args: argparse.Namespace) -> int:
-    return await _route_call(args, "PauseRoute")
+    async with client(args) as hub:
+        return _print_change(await hub.pause_route(args.route_id), args.json)
 
 
 async def run_resume(args: argparse.Namespace) -> int:
-    return await _route_call(args, "ResumeRoute")
+    async with client(args) as hub:
+        return _print_change(await hub.resume_route(args.route_id), args.json)
 
 
 async def run_rm(args: argparse.Namespace) -> int:
-    return await _route_call(args, "DeleteRoute")
+    async with client(args) as hub:
+        await hub.delete_route(args.route_id)
+    if args.json:
+        print_json({"deleted": args.route_id})
+    else:
+        print(f"deleted route {args.route_id}")
+    return exit_codes.OK
 
 
 def _delivery_row(d: relay_pb2.Delivery) -> list[str]:
@@ -199,23 +190,9 @@ DELIVERY_HEADERS = ["delivery", "route", "source record", "state", "attempts", "
 
 
 async def run_deliveries(args: argparse.Namespace) -> int:
-    found: list[relay_pb2.Delivery] = []
     state = STATES[args.state] if args.state else relay_pb2.DELIVERY_STATE_UNSPECIFIED
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = relay_pb2_grpc.RelayStub(channel)
-        token = ""
-        while len(found) < args.limit:
-            resp = await stub.ListDeliveries(
-                relay_pb2.ListDeliveriesRequest(
-                    route_id=args.route,
-                    state=state,
-                    page_token=token,
-                    page_size=min(1000, args.limit - len(found)),
-                )
-            )
-            found.extend(resp.deliveries)
-            if not (token := resp.next_page_token):
-                break
+    async with client(args) as hub:
+        found = await hub.list_deliveries(route_id=args.route, state=state, limit=args.limit)
     if args.json:
         for d in found:
             print(json.dumps(to_json(d), ensure_ascii=False))
@@ -226,34 +203,29 @@ async def run_deliveries(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-async def _delivery_call(args: argparse.Namespace, method: str) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stub = relay_pb2_grpc.RelayStub(channel)
-        request = getattr(relay_pb2, f"{method}Request")(delivery_id=args.delivery_id)
-        resp = await getattr(stub, method)(request)
-    if args.json:
-        print_json(to_json(resp.delivery))
+def _print_delivery(delivery: relay_pb2.Delivery, as_json: bool) -> int:
+    if as_json:
+        print_json(to_json(delivery))
     else:
-        print(table(DELIVERY_HEADERS, [_delivery_row(resp.delivery)]))
+        print(table(DELIVERY_HEADERS, [_delivery_row(delivery)]))
     return exit_codes.OK
 
 
 async def run_delivery(args: argparse.Namespace) -> int:
-    return await _delivery_call(args, "GetDelivery")
+    async with client(args) as hub:
+        return _print_delivery(await hub.get_delivery(args.delivery_id), args.json)
 
 
 async def run_retry(args: argparse.Namespace) -> int:
-    return await _delivery_call(args, "RetryDelivery")
+    async with client(args) as hub:
+        return _print_delivery(await hub.retry_delivery(args.delivery_id), args.json)
 
 
 async def run_watch(args: argparse.Namespace) -> int:
-    async with open_channel(hub_address(args.hub)) as channel:
-        stream = relay_pb2_grpc.RelayStub(channel).WatchDeliveries(
-            relay_pb2.WatchDeliveriesRequest(route_id=args.route)
-        )
-        async for resp in stream:
+    async with client(args) as hub:
+        async for delivery in hub.watch_deliveries(route_id=args.route):
             if args.json:
-                print(json.dumps(to_json(resp.delivery), ensure_ascii=False), flush=True)
+                print(json.dumps(to_json(delivery), ensure_ascii=False), flush=True)
             else:
-                print("  ".join(_delivery_row(resp.delivery)), flush=True)
+                print("  ".join(_delivery_row(delivery)), flush=True)
     return exit_codes.OK

@@ -24,11 +24,11 @@ from google.protobuf.message import Message
 from hub.audit.call import AuditedCall, enter_call
 from hub.audit.log import AuditLog
 from hub.authentication import Authenticator
-from hub.errors import HubError, PermissionDenied, Unauthenticated
+from hub.errors import HubError, InvalidInput, PermissionDenied, Unauthenticated
 from hub.policy import OperatorScope, PolicySource
 from hub.principal import INSECURE, Principal
 from hub.services.malformed import MalformedRequest, lenient
-from hub.services.status import Context
+from hub.services.status import Context, abort_for
 from hub.services.stream_guard import guarded
 
 log = logging.getLogger("tonglian.hub")
@@ -79,16 +79,6 @@ def target_of(message: Message | MalformedRequest) -> str:
         if name in fields:
             return str(getattr(request, name))
     return ""
-
-
-def _purpose(request: Message | MalformedRequest) -> str:
-    if isinstance(request, MalformedRequest):
-        return ""
-    return (
-        str(getattr(request, "purpose", ""))
-        if "purpose" in request.DESCRIPTOR.fields_by_name
-        else ""
-    )
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -161,19 +151,17 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 principal="unauthenticated",
                 action=action,
                 target=target_of(request),
-                purpose=_purpose(request),
                 outcome=f"denied: {exc}",
             )
-            await context.abort(exc.status, str(exc))
-            raise AssertionError("unreachable: abort raises") from None
-        call = AuditedCall(principal, action, self._audit, target_of(request), _purpose(request))
+            await abort_for(exc, self._open, context)
+        # The purpose is the use case's to check and record (hub/usecases/purpose.py).
+        call = AuditedCall(principal, action, self._audit, target_of(request))
         try:
             rule, call.operator = self._authorize(method, principal)
         except HubError as exc:
             call.denied_by = str(exc)
             await call.commit(f"denied: {exc}")
-            await context.abort(exc.status, str(exc))
-            raise AssertionError("unreachable: abort raises") from None
+            await abort_for(exc, self._open, context)
         if rule:
             call.detail["rule"] = rule
         return call
@@ -196,7 +184,8 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> None:
         call.detail["error"] = request.message()[:500]
         await call.commit("error: INVALID_ARGUMENT")
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message())
+        refusal = InvalidInput(request.message(), message_type=request.type_name)
+        await abort_for(refusal, self._refuse_malformed, context)
 
     def _close_later(self, call: AuditedCall, outcome: str) -> None:
         """For a cancelled call: append without blocking the cancellation."""
@@ -231,7 +220,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 outcome=outcome,
                 detail={"serial": call.principal.serial},
             )
-        await context.abort(exc.status, str(exc))
+        await abort_for(exc, self._end_unauthenticated, context)
 
     def _unary(
         self, method: str, behavior: Callable[[Any, Context], Awaitable[Any]]

@@ -23,23 +23,10 @@ from hub.predicate import check_predicate, describe, evaluate
 from hub.predicate_budget import PredicateBudget, check_limits
 from hub.records import RecordReader, check_filter, check_ref, decode_page_token
 from hub.services.status import Context, streaming, unary
+from hub.usecases.purpose import declare_purpose
 from tonglian.v1 import query_pb2, query_pb2_grpc, records_pb2
 from tonglian_proof.bundle import encode_bundle
 from tonglian_proof.statement import StatementSigner, encode_statement
-
-MAX_PURPOSE = 200
-
-
-def check_purpose(purpose: str) -> None:
-    if not purpose.strip():
-        raise InvalidInput(
-            "purpose is required: say why the record is read, e.g. 'business-registration' "
-            "(it is written to the audit log)"
-        )
-    if len(purpose) > MAX_PURPOSE:
-        raise InvalidInput(f"purpose is longer than {MAX_PURPOSE} characters")
-    if any(ord(c) < 0x20 for c in purpose):
-        raise InvalidInput("purpose contains control characters")
 
 
 def proof_digest(record: records_pb2.VerifiedRecord) -> str:
@@ -52,7 +39,7 @@ def enforce(call: AuditedCall, decision: Decision) -> None:
         call.detail["rule"] = decision.rule
     if not decision.allowed:
         call.denied_by = decision.rule or decision.reason
-        raise PermissionDenied(decision.reason)
+        raise PermissionDenied(decision.reason, rule=decision.rule)
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
@@ -82,7 +69,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
     ) -> Policy:
         """Refuses a listing or watch whose chain, namespace, schema or purpose no rule allows;
         returns the policy it was decided under, for the per-record checks that follow."""
-        check_purpose(purpose)
+        declare_purpose(call, purpose)
         policy = self._policy.current()
         request = Request(flt.chain_id, flt.namespace or None, flt.schema or None, purpose)
         if request.namespace is None:
@@ -188,7 +175,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         call = current_call()
         ref = request.ref
         check_ref(ref)
-        check_purpose(request.purpose)
+        declare_purpose(call, request.purpose)
         policy = self._policy.current()
         record = await self._read(
             policy,
@@ -246,7 +233,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         call = current_call()
         ref = request.ref
         check_ref(ref)
-        check_purpose(request.purpose)
+        declare_purpose(call, request.purpose)
         if not request.HasField("predicate"):
             raise InvalidInput("predicate is required")
         check_predicate(request.predicate)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from hub.audit.call import current_call
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, WatchOverflow
 from hub.paging import id_token, page_size, sequence_token, split_page
 from hub.relay.relay import Relay
 from hub.services.status import Context, streaming, unary
@@ -145,12 +143,10 @@ class RelayService(relay_pb2_grpc.RelayServicer):
             while True:
                 d = await queue.get()
                 if d is None:
-                    await context.abort(
-                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    raise WatchOverflow(
                         "this watcher fell more than 1000 updates behind and was dropped; "
-                        "reconnect and catch up with ListDeliveries",
+                        "reconnect and catch up with ListDeliveries"
                     )
-                    return
                 if not request.route_id or d.route_id == request.route_id:
                     yield relay_pb2.WatchDeliveriesResponse(delivery=d)
         finally:

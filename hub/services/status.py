@@ -1,8 +1,10 @@
-"""The one place where hub errors become gRPC statuses.
+"""The one place where hub errors become gRPC statuses with a typed reason.
 
-Every servicer method is wrapped: a HubError aborts with its status and message;
-anything unexpected is logged with its traceback and answered INTERNAL, so no
-request can take the hub down or leak internals.
+Every servicer method is wrapped: a deliberate failure (hub/errors.py) aborts with its
+status, its message and a `google.rpc.ErrorInfo` (reason, domain, metadata; see
+proto/tonglian/v1/errors.proto); anything unexpected is logged with its traceback and
+answered INTERNAL, so no request can take the hub down or leak internals. The access
+interceptor aborts through `abort_with` too, so every error on the wire has a reason.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
-from hub.errors import status_of
+from hub.errors import failure_of
 
 log = logging.getLogger("tonglian.hub")
 
@@ -22,6 +25,9 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 MAX_MESSAGE_CHARS = 2000
+DOMAIN = "tonglian.v1"
+# The standard trailer of a google.rpc.Status (grpc rich status).
+DETAILS_KEY = "grpc-status-details-bin"
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -31,15 +37,39 @@ def _message(exc: Exception) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
 
 
-async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> None:
+def rich_status(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str] | None = None
+) -> tuple[tuple[str, bytes], ...]:
+    """The trailing metadata that carries a google.rpc.Status with one ErrorInfo."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
+    status = status_pb2.Status(code=code.value[0], message=message)
+    status.details.add().Pack(info)
+    return ((DETAILS_KEY, status.SerializeToString()),)
+
+
+async def abort_with(
+    context: Context,
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: dict[str, str] | None = None,
+) -> NoReturn:
+    """Ends the call with `code`, `message` and an ErrorInfo of `reason` and `metadata`."""
+    await context.abort(code, message, rich_status(code, message, reason, metadata))
+    raise AssertionError("unreachable: abort raises")
+
+
+async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> NoReturn:
     """Aborts the call with the status of a deliberate failure; anything else is INTERNAL."""
-    status = status_of(exc)
-    if status is not None:
-        await context.abort(status, _message(exc))
+    failure = failure_of(exc)
+    if failure is not None:
+        await abort_with(context, failure.status, _message(exc), failure.reason, failure.metadata)
     log.exception("unexpected failure in %s", method.__qualname__)
-    await context.abort(
+    await abort_with(
+        context,
         grpc.StatusCode.INTERNAL,
         f"internal error in {method.__name__}; the hub logged the details",
+        "INTERNAL",
     )
 
 
@@ -54,7 +84,6 @@ def unary(
             raise
         except Exception as exc:
             await abort_for(exc, method, context)
-        raise AssertionError("unreachable: abort raises")
 
     return wrapper
 
