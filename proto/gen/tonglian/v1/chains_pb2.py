@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tonglian/v1/chains.proto\x12\x0btonglian.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x0bTrustAnchor\x12=\n\rsigned_merkle\x18\x01 \x01(\x0b\x32$.tonglian.v1.SignedMerkleTrustAnchorH\x00\x12*\n\x03\x65vm\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.EvmTrustAnchorH\x00\x12\x30\n\x06\x66\x61\x62ric\x18\x03 \x01(\x0b\x32\x1e.tonglian.v1.FabricTrustAnchorH\x00\x42\x08\n\x06\x61nchor\"k\n\x17SignedMerkleTrustAnchor\x12\x11\n\tledger_id\x18\x01 \x01(\t\x12*\n\nvalidators\x18\x02 \x03(\x0b\x32\x16.tonglian.v1.Validator\x12\x11\n\tthreshold\x18\x03 \x01(\r\"3\n\tValidator\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\"\xdd\x01\n\x0e\x45vmTrustAnchor\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\x18\n\x10registry_address\x18\x02 \x01(\x0c\x12\x16\n\x0e\x66inality_depth\x18\x03 \x01(\r\x12,\n\tconsensus\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.EvmConsensus\x12\x15\n\rrpc_endpoints\x18\x05 \x03(\t\x12\x17\n\x0f\x65ndpoint_quorum\x18\x06 \x01(\r\x12\x12\n\nvalidators\x18\x07 \x03(\x0c\x12\x15\n\rinbox_address\x18\x08 \x01(\x0c\"\xe4\x01\n\x11\x46\x61\x62ricTrustAnchor\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0c\x63onfig_block\x18\x02 \x01(\x0c\x12U\n\x14\x65ndorsement_policies\x18\x03 \x03(\x0b\x32\x37.tonglian.v1.FabricTrustAnchor.EndorsementPoliciesEntry\x12\x15\n\rqscc_min_orgs\x18\x04 \x01(\r\x1a:\n\x18\x45ndorsementPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"q\n\x0f\x41\x64\x61pterSettings\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\"\xe7\x01\n\x05\x43hain\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.tonglian.v1.ChainKind\x12-\n\x07\x61\x64\x61pter\x18\x04 \x01(\x0b\x32\x1c.tonglian.v1.AdapterSettings\x12.\n\x0ctrust_anchor\x18\x05 \x01(\x0b\x32\x18.tonglian.v1.TrustAnchor\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\tChainHead\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x66inal_height\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x14RegisterChainRequest\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x15RegisterChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\"#\n\x0fGetChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"5\n\x10GetChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x11ListChainsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListChainsResponse\x12\"\n\x06\x63hains\x18\x01 \x03(\x0b\x32\x12.tonglian.v1.Chain\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12RemoveChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"\x15\n\x13RemoveChainResponse\")\n\x15GetChainStatusRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"`\n\x16GetChainStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12$\n\x04head\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.ChainHead\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*p\n\tChainKind\x12\x1a\n\x16\x43HAIN_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HAIN_KIND_FABRIC\x10\x01\x12\x12\n\x0e\x43HAIN_KIND_EVM\x10\x02\x12\x1c\n\x18\x43HAIN_KIND_SIGNED_MERKLE\x10\x03*h\n\x0c\x45vmConsensus\x12\x1d\n\x19\x45VM_CONSENSUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45VM_CONSENSUS_ENDPOINT_QUORUM\x10\x01\x12\x16\n\x12\x45VM_CONSENSUS_QBFT\x10\x02\x32\xac\x03\n\rChainRegistry\x12V\n\rRegisterChain\x12!.tonglian.v1.RegisterChainRequest\x1a\".tonglian.v1.RegisterChainResponse\x12G\n\x08GetChain\x12\x1c.tonglian.v1.GetChainRequest\x1a\x1d.tonglian.v1.GetChainResponse\x12M\n\nListChains\x12\x1e.tonglian.v1.ListChainsRequest\x1a\x1f.tonglian.v1.ListChainsResponse\x12P\n\x0bRemoveChain\x12\x1f.tonglian.v1.RemoveChainRequest\x1a .tonglian.v1.RemoveChainResponse\x12Y\n\x0eGetChainStatus\x12\".tonglian.v1.GetChainStatusRequest\x1a#.tonglian.v1.GetChainStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tonglian/v1/chains.proto\x12\x0btonglian.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x0bTrustAnchor\x12=\n\rsigned_merkle\x18\x01 \x01(\x0b\x32$.tonglian.v1.SignedMerkleTrustAnchorH\x00\x12*\n\x03\x65vm\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.EvmTrustAnchorH\x00\x12\x30\n\x06\x66\x61\x62ric\x18\x03 \x01(\x0b\x32\x1e.tonglian.v1.FabricTrustAnchorH\x00\x42\x08\n\x06\x61nchor\"\x96\x01\n\x17SignedMerkleTrustAnchor\x12\x11\n\tledger_id\x18\x01 \x01(\t\x12*\n\nvalidators\x18\x02 \x03(\x0b\x32\x16.tonglian.v1.Validator\x12\x11\n\tthreshold\x18\x03 \x01(\r\x12)\n\x06\x64igest\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.LedgerDigest\"\x94\x01\n\tValidator\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\x12\x32\n\talgorithm\x18\x03 \x01(\x0e\x32\x1f.tonglian.v1.SignatureAlgorithm\x12\x16\n\x0esm2_public_key\x18\x04 \x01(\x0c\x12\x13\n\x0bsm2_user_id\x18\x05 \x01(\t\"\xdd\x01\n\x0e\x45vmTrustAnchor\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\x18\n\x10registry_address\x18\x02 \x01(\x0c\x12\x16\n\x0e\x66inality_depth\x18\x03 \x01(\r\x12,\n\tconsensus\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.EvmConsensus\x12\x15\n\rrpc_endpoints\x18\x05 \x03(\t\x12\x17\n\x0f\x65ndpoint_quorum\x18\x06 \x01(\r\x12\x12\n\nvalidators\x18\x07 \x03(\x0c\x12\x15\n\rinbox_address\x18\x08 \x01(\x0c\"\xe4\x01\n\x11\x46\x61\x62ricTrustAnchor\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0c\x63onfig_block\x18\x02 \x01(\x0c\x12U\n\x14\x65ndorsement_policies\x18\x03 \x03(\x0b\x32\x37.tonglian.v1.FabricTrustAnchor.EndorsementPoliciesEntry\x12\x15\n\rqscc_min_orgs\x18\x04 \x01(\r\x1a:\n\x18\x45ndorsementPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"q\n\x0f\x41\x64\x61pterSettings\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\"\xe7\x01\n\x05\x43hain\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.tonglian.v1.ChainKind\x12-\n\x07\x61\x64\x61pter\x18\x04 \x01(\x0b\x32\x1c.tonglian.v1.AdapterSettings\x12.\n\x0ctrust_anchor\x18\x05 \x01(\x0b\x32\x18.tonglian.v1.TrustAnchor\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\tChainHead\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x66inal_height\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x14RegisterChainRequest\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x15RegisterChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\"#\n\x0fGetChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"5\n\x10GetChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x11ListChainsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListChainsResponse\x12\"\n\x06\x63hains\x18\x01 \x03(\x0b\x32\x12.tonglian.v1.Chain\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12RemoveChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"\x15\n\x13RemoveChainResponse\")\n\x15GetChainStatusRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"`\n\x16GetChainStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12$\n\x04head\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.ChainHead\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*p\n\tChainKind\x12\x1a\n\x16\x43HAIN_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HAIN_KIND_FABRIC\x10\x01\x12\x12\n\x0e\x43HAIN_KIND_EVM\x10\x02\x12\x1c\n\x18\x43HAIN_KIND_SIGNED_MERKLE\x10\x03*^\n\x0cLedgerDigest\x12\x1d\n\x19LEDGER_DIGEST_UNSPECIFIED\x10\x00\x12\x18\n\x14LEDGER_DIGEST_SHA256\x10\x01\x12\x15\n\x11LEDGER_DIGEST_SM3\x10\x02*w\n\x12SignatureAlgorithm\x12#\n\x1fSIGNATURE_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSIGNATURE_ALGORITHM_ED25519\x10\x01\x12\x1b\n\x17SIGNATURE_ALGORITHM_SM2\x10\x02*h\n\x0c\x45vmConsensus\x12\x1d\n\x19\x45VM_CONSENSUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45VM_CONSENSUS_ENDPOINT_QUORUM\x10\x01\x12\x16\n\x12\x45VM_CONSENSUS_QBFT\x10\x02\x32\xac\x03\n\rChainRegistry\x12V\n\rRegisterChain\x12!.tonglian.v1.RegisterChainRequest\x1a\".tonglian.v1.RegisterChainResponse\x12G\n\x08GetChain\x12\x1c.tonglian.v1.GetChainRequest\x1a\x1d.tonglian.v1.GetChainResponse\x12M\n\nListChains\x12\x1e.tonglian.v1.ListChainsRequest\x1a\x1f.tonglian.v1.ListChainsResponse\x12P\n\x0bRemoveChain\x12\x1f.tonglian.v1.RemoveChainRequest\x1a .tonglian.v1.RemoveChainResponse\x12Y\n\x0eGetChainStatus\x12\".tonglian.v1.GetChainStatusRequest\x1a#.tonglian.v1.GetChainStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,48 +35,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._loaded_options = None
   _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_options = b'8\001'
-  _globals['_CHAINKIND']._serialized_start=1924
-  _globals['_CHAINKIND']._serialized_end=2036
-  _globals['_EVMCONSENSUS']._serialized_start=2038
-  _globals['_EVMCONSENSUS']._serialized_end=2142
+  _globals['_CHAINKIND']._serialized_start=2066
+  _globals['_CHAINKIND']._serialized_end=2178
+  _globals['_LEDGERDIGEST']._serialized_start=2180
+  _globals['_LEDGERDIGEST']._serialized_end=2274
+  _globals['_SIGNATUREALGORITHM']._serialized_start=2276
+  _globals['_SIGNATUREALGORITHM']._serialized_end=2395
+  _globals['_EVMCONSENSUS']._serialized_start=2397
+  _globals['_EVMCONSENSUS']._serialized_end=2501
   _globals['_TRUSTANCHOR']._serialized_start=105
   _globals['_TRUSTANCHOR']._serialized_end=285
-  _globals['_SIGNEDMERKLETRUSTANCHOR']._serialized_start=287
-  _globals['_SIGNEDMERKLETRUSTANCHOR']._serialized_end=394
-  _globals['_VALIDATOR']._serialized_start=396
-  _globals['_VALIDATOR']._serialized_end=447
-  _globals['_EVMTRUSTANCHOR']._serialized_start=450
-  _globals['_EVMTRUSTANCHOR']._serialized_end=671
-  _globals['_FABRICTRUSTANCHOR']._serialized_start=674
-  _globals['_FABRICTRUSTANCHOR']._serialized_end=902
-  _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_start=844
-  _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_end=902
-  _globals['_ADAPTERSETTINGS']._serialized_start=904
-  _globals['_ADAPTERSETTINGS']._serialized_end=1017
-  _globals['_CHAIN']._serialized_start=1020
-  _globals['_CHAIN']._serialized_end=1251
-  _globals['_CHAINHEAD']._serialized_start=1253
-  _globals['_CHAINHEAD']._serialized_end=1364
-  _globals['_REGISTERCHAINREQUEST']._serialized_start=1366
-  _globals['_REGISTERCHAINREQUEST']._serialized_end=1423
-  _globals['_REGISTERCHAINRESPONSE']._serialized_start=1425
-  _globals['_REGISTERCHAINRESPONSE']._serialized_end=1483
-  _globals['_GETCHAINREQUEST']._serialized_start=1485
-  _globals['_GETCHAINREQUEST']._serialized_end=1520
-  _globals['_GETCHAINRESPONSE']._serialized_start=1522
-  _globals['_GETCHAINRESPONSE']._serialized_end=1575
-  _globals['_LISTCHAINSREQUEST']._serialized_start=1577
-  _globals['_LISTCHAINSREQUEST']._serialized_end=1635
-  _globals['_LISTCHAINSRESPONSE']._serialized_start=1637
-  _globals['_LISTCHAINSRESPONSE']._serialized_end=1718
-  _globals['_REMOVECHAINREQUEST']._serialized_start=1720
-  _globals['_REMOVECHAINREQUEST']._serialized_end=1758
-  _globals['_REMOVECHAINRESPONSE']._serialized_start=1760
-  _globals['_REMOVECHAINRESPONSE']._serialized_end=1781
-  _globals['_GETCHAINSTATUSREQUEST']._serialized_start=1783
-  _globals['_GETCHAINSTATUSREQUEST']._serialized_end=1824
-  _globals['_GETCHAINSTATUSRESPONSE']._serialized_start=1826
-  _globals['_GETCHAINSTATUSRESPONSE']._serialized_end=1922
-  _globals['_CHAINREGISTRY']._serialized_start=2145
-  _globals['_CHAINREGISTRY']._serialized_end=2573
+  _globals['_SIGNEDMERKLETRUSTANCHOR']._serialized_start=288
+  _globals['_SIGNEDMERKLETRUSTANCHOR']._serialized_end=438
+  _globals['_VALIDATOR']._serialized_start=441
+  _globals['_VALIDATOR']._serialized_end=589
+  _globals['_EVMTRUSTANCHOR']._serialized_start=592
+  _globals['_EVMTRUSTANCHOR']._serialized_end=813
+  _globals['_FABRICTRUSTANCHOR']._serialized_start=816
+  _globals['_FABRICTRUSTANCHOR']._serialized_end=1044
+  _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_start=986
+  _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_end=1044
+  _globals['_ADAPTERSETTINGS']._serialized_start=1046
+  _globals['_ADAPTERSETTINGS']._serialized_end=1159
+  _globals['_CHAIN']._serialized_start=1162
+  _globals['_CHAIN']._serialized_end=1393
+  _globals['_CHAINHEAD']._serialized_start=1395
+  _globals['_CHAINHEAD']._serialized_end=1506
+  _globals['_REGISTERCHAINREQUEST']._serialized_start=1508
+  _globals['_REGISTERCHAINREQUEST']._serialized_end=1565
+  _globals['_REGISTERCHAINRESPONSE']._serialized_start=1567
+  _globals['_REGISTERCHAINRESPONSE']._serialized_end=1625
+  _globals['_GETCHAINREQUEST']._serialized_start=1627
+  _globals['_GETCHAINREQUEST']._serialized_end=1662
+  _globals['_GETCHAINRESPONSE']._serialized_start=1664
+  _globals['_GETCHAINRESPONSE']._serialized_end=1717
+  _globals['_LISTCHAINSREQUEST']._serialized_start=1719
+  _globals['_LISTCHAINSREQUEST']._serialized_end=1777
+  _globals['_LISTCHAINSRESPONSE']._serialized_start=1779
+  _globals['_LISTCHAINSRESPONSE']._serialized_end=1860
+  _globals['_REMOVECHAINREQUEST']._serialized_start=1862
+  _globals['_REMOVECHAINREQUEST']._serialized_end=1900
+  _globals['_REMOVECHAINRESPONSE']._serialized_start=1902
+  _globals['_REMOVECHAINRESPONSE']._serialized_end=1923
+  _globals['_GETCHAINSTATUSREQUEST']._serialized_start=1925
+  _globals['_GETCHAINSTATUSREQUEST']._serialized_end=1966
+  _globals['_GETCHAINSTATUSRESPONSE']._serialized_start=1968
+  _globals['_GETCHAINSTATUSRESPONSE']._serialized_end=2064
+  _globals['_CHAINREGISTRY']._serialized_start=2504
+  _globals['_CHAINREGISTRY']._serialized_end=2932
 # @@protoc_insertion_point(module_scope)
