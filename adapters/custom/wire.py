@@ -15,9 +15,13 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
+# A 32-byte Ed25519 key or a 65-byte uncompressed SM2 point (04 ‖ x ‖ y).
+PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64}|04[0-9a-f]{128})$")]
+
+
 class ValidatorKey(_Wire):
     id: str
-    public_key: Hex32
+    public_key: PublicKeyHex
 
 
 class Info(_Wire):

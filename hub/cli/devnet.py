@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         sp.add_argument("--json", action="store_true")
         sp.set_defaults(func=fn, default_kinds=default)
+        if name == "up":
+            sp.add_argument(
+                "--crypto",
+                choices=["ed25519", "sm2"],
+                help="custom ledger mode for a new ledger: ed25519 (SHA-256) or sm2 "
+                "(SM2 validators, SM3 hashing); default: keep the existing one, else ed25519",
+            )
 
 
 def _kinds(args: argparse.Namespace) -> list[str]:
@@ -33,6 +40,11 @@ def _kinds(args: argparse.Namespace) -> list[str]:
 
 async def run_up(args: argparse.Namespace) -> int:
     infos = []
+    if args.crypto and any(kind != "custom" for kind in _kinds(args)):
+        error(
+            "--crypto applies to the custom ledger only: `tonglian devnet up custom --crypto sm2`"
+        )
+        return exit_codes.USAGE
     for kind in _kinds(args):
         progress = Progress(quiet=args.json)
         progress(f"{kind}: starting")
@@ -41,7 +53,8 @@ async def run_up(args: argparse.Namespace) -> int:
             progress(f"{kind}: {text}")
 
         try:
-            info = await registry.create(kind).up(step)
+            options = {"crypto": args.crypto} if args.crypto else {}
+            info = await registry.create(kind, **options).up(step)
         except DevnetError as exc:
             error(f"{kind} devnet did not come up: {exc}")
             return exit_codes.FAILED
@@ -85,7 +98,7 @@ async def _status(kind: str) -> DevnetStatus:
 async def run_status(args: argparse.Namespace) -> int:
     statuses = [await _status(kind) for kind in _kinds(args)]
     if args.json:
-        print_json([s.model_dump() for s in statuses])
+        print_json([s.model_dump(exclude_none=True) for s in statuses])
     else:
         rows = [
             [
