@@ -170,7 +170,7 @@ def chain_json(url: str, vset: validators.ValidatorSet, threshold: int) -> dict[
         trust_anchor=chains_pb2.TrustAnchor(
             signed_merkle=chains_pb2.SignedMerkleTrustAnchor(
                 ledger_id=vset.ledger_id,
-                validators=[_anchored(v) for v in vset.keys],
+                validators=[anchored_validator(v) for v in vset.keys],
                 threshold=threshold,
                 digest=(
                     chains_pb2.LEDGER_DIGEST_SM3
@@ -185,7 +185,8 @@ def chain_json(url: str, vset: validators.ValidatorSet, threshold: int) -> dict[
     return out
 
 
-def _anchored(v: validators.ValidatorKey) -> chains_pb2.Validator:
+def anchored_validator(v: validators.ValidatorKey) -> chains_pb2.Validator:
+    """The anchor entry of one of the ledger's validators, naming its algorithm."""
     if v.algorithm == "sm2":
         return chains_pb2.Validator(
             id=v.id,

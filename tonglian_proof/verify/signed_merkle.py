@@ -221,15 +221,19 @@ def check_signatures(
         )
     return [
         f"{len(signed)} of {len(keys)} validators signed block {height} "
-        f"(threshold {k}): {', '.join(_signer(keys[s], keys) for s in signed)}",
+        f"(threshold {k}): {_signers([keys[s] for s in signed], keys)}",
         *notes,
     ]
 
 
-def _signer(key: ValidatorKey, keys: dict[str, ValidatorKey]) -> str:
-    """The signer as checks name it: with its algorithm unless every key is Ed25519."""
+def _signers(signed: list[ValidatorKey], keys: dict[str, ValidatorKey]) -> str:
+    """The signers as checks name them: with their algorithm unless every key is Ed25519."""
     if all(k.algorithm == "Ed25519" for k in keys.values()):
-        return key.id
+        return ", ".join(k.id for k in signed)
+    return ", ".join(_signer(k) for k in signed)
+
+
+def _signer(key: ValidatorKey) -> str:
     if key.algorithm == "SM2":
         return f"{key.id} (SM2/SM3, user id {key.user_id!r})"
     return f"{key.id} ({key.algorithm})"

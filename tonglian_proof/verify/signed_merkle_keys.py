@@ -21,8 +21,8 @@ from tonglian_proof.crypto import sm2
 from tonglian_proof.crypto.sm3 import sm3
 from tonglian_proof.errors import MalformedInput
 
-A = chains_pb2.SignatureAlgorithm
-D = chains_pb2.LedgerDigest
+_SHA256_DIGESTS = (chains_pb2.LEDGER_DIGEST_UNSPECIFIED, chains_pb2.LEDGER_DIGEST_SHA256)
+_ED25519 = (chains_pb2.SIGNATURE_ALGORITHM_UNSPECIFIED, chains_pb2.SIGNATURE_ALGORITHM_ED25519)
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ SM3 = Digest("SM3", sm3)
 
 
 def ledger_digest(anchor: chains_pb2.SignedMerkleTrustAnchor) -> Digest:
-    if anchor.digest in (D.LEDGER_DIGEST_UNSPECIFIED, D.LEDGER_DIGEST_SHA256):
+    if anchor.digest in _SHA256_DIGESTS:
         return SHA256
-    if anchor.digest == D.LEDGER_DIGEST_SM3:
+    if anchor.digest == chains_pb2.LEDGER_DIGEST_SM3:
         return SM3
     raise MalformedInput(
         f"signed_merkle trust anchor: digest {anchor.digest} is not LEDGER_DIGEST_SHA256 "
@@ -72,7 +72,7 @@ class ValidatorKey:
 def validator_key(v: chains_pb2.Validator) -> ValidatorKey:
     """The validator's key; raises MalformedInput naming the field that is wrong."""
     where = f"signed_merkle trust anchor: validator {v.id!r}"
-    if v.algorithm in (A.SIGNATURE_ALGORITHM_UNSPECIFIED, A.SIGNATURE_ALGORITHM_ED25519):
+    if v.algorithm in _ED25519:
         if v.sm2_public_key or v.sm2_user_id:
             raise MalformedInput(
                 f"{where} is Ed25519 but sets sm2_public_key or sm2_user_id; "
@@ -87,7 +87,7 @@ def validator_key(v: chains_pb2.Validator) -> ValidatorKey:
         except ValueError as exc:
             raise MalformedInput(f"{where} key is invalid: {exc}") from None
         return ValidatorKey(v.id, "Ed25519", v.ed25519_public_key)
-    if v.algorithm == A.SIGNATURE_ALGORITHM_SM2:
+    if v.algorithm == chains_pb2.SIGNATURE_ALGORITHM_SM2:
         if v.ed25519_public_key:
             raise MalformedInput(f"{where} is SM2 but sets ed25519_public_key")
         try:

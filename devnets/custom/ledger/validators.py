@@ -104,7 +104,17 @@ def generate(ledger_id: str, n: int, crypto: str = "ed25519") -> dict[str, Any]:
 
 def load(path: Path) -> ValidatorSet:
     try:
-        doc = json.loads(path.read_text())
+        return load_doc(json.loads(path.read_text()), str(path))
+    except ValidatorFileError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ValidatorFileError(f"cannot read validators file {path}: {exc}") from exc
+
+
+def load_doc(doc: Any, where: str = "validators") -> ValidatorSet:
+    """The validator set of a parsed validators file body."""
+    path = where
+    try:
         ledger_id = doc["ledger_id"]
         crypto = doc.get("crypto", "ed25519")
         entries = doc["validators"]
