@@ -26,6 +26,8 @@ class ValidatorKey(_Wire):
 
 class Info(_Wire):
     ledger_id: str
+    # Absent from ledgers older than the sm2 mode: those are ed25519.
+    crypto: str = Field(default="ed25519", pattern=r"^(ed25519|sm2)$")
     validators: list[ValidatorKey]
     threshold: int
     collections: list[str] = Field(default_factory=list)
