@@ -34,6 +34,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
             "custom_query": ["bench/custom_query.py", "--quick", "--reads", "60", "--seconds", "1"],
             "evm_query": ["bench/evm_query.py", "--reads", "60", "--seconds", "1"],
             "fabric_verify": ["bench/fabric_verify.py", "--seconds", "1"],
+            "sm2_verify": ["bench/sm2_verify.py", "--seconds", "1"],
             "relay": ["bench/relay.py", "--quick"],
             "hub_memory": ["bench/hub_memory.py"],
             "cli_start": ["bench/cli_start.py", "--runs", "3"],
@@ -42,6 +43,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
         "custom_query": ["bench/custom_query.py", "--reads", "200", "--seconds", "2"],
         "evm_query": ["bench/evm_query.py", "--reads", "200", "--seconds", "2"],
         "fabric_verify": ["bench/fabric_verify.py", "--seconds", "3"],
+        "sm2_verify": ["bench/sm2_verify.py", "--seconds", "3"],
         "relay": ["bench/relay.py"],
         "hub_memory": ["bench/hub_memory.py"],
         "cli_start": ["bench/cli_start.py"],
@@ -138,6 +140,20 @@ def markdown(r: dict[str, Any]) -> str:
         out.append(
             f"| signed_merkle (Ed25519, k={v['signatures_per_header']} signatures per header) | "
             f"{v['verified_records_per_s']} | {v['bound_records_per_s']} | {pct(v['ratio'])} |"
+        )
+    sm = r["results"]["sm2_verify"]
+    if "error" in sm:
+        out.append(f"| signed_merkle (SM2/SM3) | failed: {sm['error']} | | |")
+    else:
+        out.append(
+            f"| signed_merkle (SM2/SM3, k={sm['signatures_per_header']} signatures per header; "
+            f"bound: gmalglib's bare SM2 verify) | {sm['record_signature_verifies_per_s']} "
+            f"signatures ({sm['verified_records_per_s']} records) | "
+            f"{sm['bound_verifies_per_s']} | {pct(sm['record_ratio'])} |"
+        )
+        out.append(
+            f"| SM2 signature alone (tonglian_proof.crypto.sm2.verify) | "
+            f"{sm['sm2_verifies_per_s']} | {sm['bound_verifies_per_s']} | {pct(sm['sm2_ratio'])} |"
         )
     if "error" not in eq:
         out.append(

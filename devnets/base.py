@@ -43,6 +43,8 @@ class DevnetStatus(BaseModel):
     # Head height per node, where known.
     heights: dict[str, int] = Field(default_factory=dict)
     detail: str = ""
+    # The signature and digest mode, for devnets that have one (custom: ed25519 or sm2).
+    crypto: str | None = None
 
 
 class Devnet(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 from devnets.base import Devnet, default_state_root
 
@@ -15,8 +16,8 @@ KINDS: dict[str, str] = {
 }
 
 
-def create(kind: str, state_root: Path | None = None) -> Devnet:
-    """The devnet of KIND with its state under `state_root/KIND`."""
+def create(kind: str, state_root: Path | None = None, **options: Any) -> Devnet:
+    """The devnet of KIND with its state under `state_root/KIND`; `options` go to its class."""
     try:
         target = KINDS[kind]
     except KeyError:
@@ -24,5 +25,5 @@ def create(kind: str, state_root: Path | None = None) -> Devnet:
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     root = state_root or default_state_root()
-    devnet: Devnet = cls(root / kind)
+    devnet: Devnet = cls(root / kind, **options)
     return devnet

@@ -30,6 +30,13 @@ def register_devnet(sub: Subparsers) -> None:
         sp.set_defaults(
             func=lazy("tonglian_tools.devnet_verbs", f"run_{name}"), default_kinds=default
         )
+        if name == "up":
+            sp.add_argument(
+                "--crypto",
+                choices=["ed25519", "sm2"],
+                help="custom ledger mode for a new ledger: ed25519 (SHA-256) or sm2 "
+                "(SM2 validators, SM3 hashing); default: keep the existing one, else ed25519",
+            )
 
 
 def register_demo(sub: Subparsers) -> None:

@@ -20,6 +20,13 @@ def _kinds(args: argparse.Namespace) -> list[str]:
 
 async def run_up(args: argparse.Namespace) -> int:
     infos = []
+    crypto = getattr(args, "crypto", None)
+    if crypto and any(kind != "custom" for kind in _kinds(args)):
+        error(
+            "--crypto applies to the custom ledger only: `tonglian devnet up custom --crypto sm2`"
+        )
+        return exit_codes.USAGE
+    options = {"crypto": crypto} if crypto else {}
     with Meter("devnet up", quiet=args.json) as meter:
         for kind in _kinds(args):
             meter.step(f"{kind}: starting")
@@ -28,7 +35,7 @@ async def run_up(args: argparse.Namespace) -> int:
                 meter.step(f"{kind}: {text}")
 
             try:
-                info = await registry.create(kind).up(step)
+                info = await registry.create(kind, **options).up(step)
             except DevnetError as exc:
                 meter.close()
                 error(f"{kind} devnet did not come up: {exc}")

@@ -22,6 +22,13 @@ class CustomAdapter:
         self.chain_id = ctx.chain_id
         self.options = options
         self.client = LedgerClient(str(options.url), ctx.timeout)
+        self._hash: translate.Hash | None = None
+
+    async def _ledger_hash(self) -> translate.Hash:
+        """The ledger's block hash function, from its mode, asked once."""
+        if self._hash is None:
+            self._hash = translate.ledger_hash((await self.client.info()).crypto)
+        return self._hash
 
     async def describe(self) -> adapter_pb2.DescribeResponse:
         info = await self.client.info()
@@ -64,6 +71,7 @@ class CustomAdapter:
             raise InvalidAdapterRequest(f"bad scan range {from_height}..{to_height}")
         height = from_height
         wait_ms = self.options.follow_wait_ms if follow else 0
+        h = await self._ledger_hash()
         while not to_height or height <= to_height:
             page = await self.client.blocks(
                 height, to_height, self.options.page_blocks, namespace, wait_ms
@@ -74,7 +82,7 @@ class CustomAdapter:
                 for e in block.entries:
                     rec = translate.read_response(e, block, e.path, self.chain_id)
                     yield adapter_pb2.ScanResponse(record=rec)
-                yield adapter_pb2.ScanResponse(block=translate.block_mark(block))
+                yield adapter_pb2.ScanResponse(block=translate.block_mark(block, h))
                 height += 1
             if not follow and height > page.head_height:
                 return

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.base import AdapterError
 from adapters.custom import wire
 from tonglian.v1 import adapter_pb2, records_pb2
+from tonglian_proof.crypto.sm3 import sm3
+
+Hash = Callable[[bytes], bytes]
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def ledger_hash(crypto: str) -> Hash:
+    """How the ledger hashes its blocks, by the mode its /v1/info states: sm2 means SM3."""
+    return sm3 if crypto == "sm2" else sha256
 
 
 def timestamp(ms: int) -> Timestamp:
@@ -71,10 +84,10 @@ def read_response(
     )
 
 
-def block_mark(block: wire.SignedBlock) -> adapter_pb2.BlockMark:
-    """Height, SHA-256 of the header bytes, and the header's previous_hash."""
+def block_mark(block: wire.SignedBlock, h: Hash = sha256) -> adapter_pb2.BlockMark:
+    """Height, the ledger's hash (SHA-256 or SM3) of the header bytes, and its previous_hash."""
     header = block.header.encode("utf-8")
-    digest = hashlib.sha256(header).digest()
+    digest = h(header)
     if digest.hex() != block.hash:
         raise AdapterError(f"block {block.height}: hash does not match its header bytes")
     try:

@@ -15,13 +15,19 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
+# A 32-byte Ed25519 key or a 65-byte uncompressed SM2 point (04 ‖ x ‖ y).
+PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64}|04[0-9a-f]{128})$")]
+
+
 class ValidatorKey(_Wire):
     id: str
-    public_key: Hex32
+    public_key: PublicKeyHex
 
 
 class Info(_Wire):
     ledger_id: str
+    # Absent from ledgers older than the sm2 mode: those are ed25519.
+    crypto: str = Field(default="ed25519", pattern=r"^(ed25519|sm2)$")
     validators: list[ValidatorKey]
     threshold: int
     collections: list[str] = Field(default_factory=list)

@@ -1,8 +1,8 @@
 """CustomDevnet: the reference custom ledger as one local process, ready to register.
 
-State lives in `state_dir`: validators.json (n Ed25519 keys, generated once and
-reused, so the trust anchor survives restarts), data/ (the ledger's SQLite),
-ledger.log, ledger.pid and devnet.json (the DevnetInfo).
+State lives in `state_dir`: validators.json (n keys, Ed25519 or SM2 as `crypto`
+says, generated once and reused, so the trust anchor survives restarts), data/
+(the ledger's SQLite), ledger.log, ledger.pid and devnet.json (the DevnetInfo).
 """
 
 from __future__ import annotations
@@ -41,10 +41,23 @@ class CustomDevnet:
     kind = "custom"
 
     def __init__(
-        self, state_dir: Path, *, n: int = 4, threshold: int = 3, block_interval_ms: int = 200
+        self,
+        state_dir: Path,
+        *,
+        n: int = 4,
+        threshold: int = 3,
+        block_interval_ms: int = 200,
+        crypto: str | None = None,
     ) -> None:
+        """`crypto` ("ed25519" or "sm2") fixes the mode of a new ledger; None keeps the
+        existing one (ed25519 for a new ledger)."""
         if not 1 <= threshold <= n:
             raise ValueError(f"threshold {threshold} must be 1..{n}")
+        if crypto is not None and crypto not in validators.CRYPTO_MODES:
+            raise ValueError(
+                f"crypto {crypto!r} must be one of {', '.join(validators.CRYPTO_MODES)}"
+            )
+        self.crypto = crypto
         self.state_dir = state_dir
         self.n = n
         self.threshold = threshold
@@ -61,22 +74,31 @@ class CustomDevnet:
     def _ensure_keys(self) -> validators.ValidatorSet:
         if not self.validators_file.exists():
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            doc = validators.generate(f"tonglian-custom-{secrets.token_hex(4)}", self.n)
+            doc = validators.generate(
+                f"tonglian-custom-{secrets.token_hex(4)}", self.n, self.crypto or "ed25519"
+            )
             tmp = self.validators_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(doc, indent=2))
             tmp.chmod(0o600)
             tmp.replace(self.validators_file)
-        return validators.load(self.validators_file)
+        vset = validators.load(self.validators_file)
+        if self.crypto is not None and vset.crypto != self.crypto:
+            raise DevnetError(
+                f"the custom ledger in {self.state_dir} runs in {vset.crypto} mode; to start "
+                f"one in {self.crypto} mode, stop it (`tonglian devnet down custom`) and "
+                f"remove {self.state_dir}"
+            )
+        return vset
 
     async def up(self, progress: Progress) -> DevnetInfo:
         info = load_info(self.state_dir)
+        vset = self._ensure_keys()
         if info is not None and self._running_pid() is not None:
             progress(f"custom ledger already running at {info.endpoints.get('http')}")
             return info
-        vset = self._ensure_keys()
         port = _reuse_port(info)
         url = f"http://127.0.0.1:{port}"
-        progress(f"starting custom ledger {vset.ledger_id} on {url}")
+        progress(f"starting custom ledger {vset.ledger_id} ({vset.crypto}) on {url}")
         handle = spawn(
             PROCESS,
             [
@@ -108,6 +130,7 @@ class CustomDevnet:
             chain=chain_json(url, vset, self.threshold),
             extra={
                 "ledger_id": vset.ledger_id,
+                "crypto": vset.crypto,
                 "threshold": self.threshold,
                 "port": port,
                 "validators_file": str(self.validators_file),
@@ -123,13 +146,18 @@ class CustomDevnet:
 
     async def status(self) -> DevnetStatus:
         info = load_info(self.state_dir)
+        crypto = str(info.extra.get("crypto", "ed25519")) if info is not None else None
         if self._running_pid() is None or info is None:
-            return DevnetStatus(kind=self.kind, running=False, detail="not running")
+            return DevnetStatus(kind=self.kind, running=False, detail="not running", crypto=crypto)
         url = info.endpoints["http"]
         height = await _head_height(url)
         if height is None:
-            return DevnetStatus(kind=self.kind, running=True, detail=f"{url} does not answer")
-        return DevnetStatus(kind=self.kind, running=True, heights={PROCESS: height}, detail=url)
+            return DevnetStatus(
+                kind=self.kind, running=True, detail=f"{url} does not answer", crypto=crypto
+            )
+        return DevnetStatus(
+            kind=self.kind, running=True, heights={PROCESS: height}, detail=url, crypto=crypto
+        )
 
 
 def chain_json(url: str, vset: validators.ValidatorSet, threshold: int) -> dict[str, Any]:
@@ -142,17 +170,31 @@ def chain_json(url: str, vset: validators.ValidatorSet, threshold: int) -> dict[
         trust_anchor=chains_pb2.TrustAnchor(
             signed_merkle=chains_pb2.SignedMerkleTrustAnchor(
                 ledger_id=vset.ledger_id,
-                validators=[
-                    chains_pb2.Validator(id=v.id, ed25519_public_key=v.public_key)
-                    for v in vset.keys
-                ],
+                validators=[anchored_validator(v) for v in vset.keys],
                 threshold=threshold,
+                digest=(
+                    chains_pb2.LEDGER_DIGEST_SM3
+                    if vset.crypto == "sm2"
+                    else chains_pb2.LEDGER_DIGEST_UNSPECIFIED
+                ),
             )
         ),
     )
     chain.adapter.options.update({"url": url})
     out: dict[str, Any] = json_format.MessageToDict(chain)
     return out
+
+
+def anchored_validator(v: validators.ValidatorKey) -> chains_pb2.Validator:
+    """The anchor entry of one of the ledger's validators, naming its algorithm."""
+    if v.algorithm == "sm2":
+        return chains_pb2.Validator(
+            id=v.id,
+            algorithm=chains_pb2.SIGNATURE_ALGORITHM_SM2,
+            sm2_public_key=v.public_key,
+            sm2_user_id=v.user_id,
+        )
+    return chains_pb2.Validator(id=v.id, ed25519_public_key=v.public_key)
 
 
 def _pythonpath() -> str:

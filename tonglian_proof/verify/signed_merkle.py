@@ -8,24 +8,29 @@ Header (the exact bytes in `SignedMerkleProof.header`): canonical JSON, i.e.
 UTF-8, keys sorted, no spaces, non-ASCII kept, of exactly
   {"height": int, "ledger_id": str, "merkle_root": hex64, "previous_hash": hex64,
    "record_count": int, "time": int Unix milliseconds UTC}
-(hex is lowercase). Block hash = SHA-256(header bytes).
+(hex is lowercase). Block hash = H(header bytes), where H is the anchor's digest:
+SHA-256 (unset or LEDGER_DIGEST_SHA256) or SM3 (LEDGER_DIGEST_SM3); H is also the
+hash of leaves and nodes below.
 
-Signature: Ed25519 by a validator's key over
-  b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes.
+Signature: by a validator's key, with the algorithm its anchor entry names, over
+  b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes:
+  Ed25519 (unset or SIGNATURE_ALGORITHM_ED25519), or SM2 with SM3 and the anchored
+  user id (SIGNATURE_ALGORITHM_SM2; raw r ‖ s, 64 bytes). One anchor may mix them;
+  the threshold counts validators whatever their algorithm.
 Signatures of distinct anchored validators count toward the threshold k; a
 signature by an anchored validator that does not verify rejects the proof; a
 repeated validator id counts once; ids not in the anchor are ignored (noted).
 
-Leaf: SHA-256(0x00 ‖ canonical JSON of {"collection", "deleted", "key",
+Leaf: H(0x00 ‖ canonical JSON of {"collection", "deleted", "key",
   "ledger_id", "schema", "tx_id", "value", "version"}), where collection is the
   record's namespace and value is the record's canonical JSON value as a string
   ("" for a deletion).
-Node: SHA-256(0x01 ‖ left ‖ right).
+Node: H(0x01 ‖ left ‖ right).
 Tree: RFC 6962 §2.1 over the block's record_count leaves: n > 1 leaves split at
   the largest power of two k < n, left subtree [0, k), right [k, n); an odd node
   is never duplicated but carried up until paired. The path lists siblings from
   the leaf upwards; its length and every sibling's side follow from leaf_index
-  and record_count, and are checked against them. Root of 0 leaves: SHA-256("").
+  and record_count, and are checked against them. Root of 0 leaves: H("").
 
 The record's block_height must equal the header height and its commit_time the
 header time. `record.ref.chain_id` is the hub's name for the chain and is not
@@ -34,17 +39,20 @@ part of the proof: the caller checks it names the chain it asked.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.canonical import canonical_json
 from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.signed_merkle_keys import (
+    SHA256,
+    Digest,
+    ValidatorKey,
+    ledger_digest,
+    validator_key,
+)
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 HEADER_FIELDS = frozenset(
@@ -65,11 +73,11 @@ class SignedHeader:
     record_count: int
 
 
-def block_hash(header: bytes) -> bytes:
-    return hashlib.sha256(header).digest()
+def block_hash(header: bytes, digest: Digest = SHA256) -> bytes:
+    return digest.hash(header)
 
 
-def leaf_hash(record: records_pb2.Record, ledger_id: str) -> bytes:
+def leaf_hash(record: records_pb2.Record, ledger_id: str, digest: Digest = SHA256) -> bytes:
     body = canonical_json(
         {
             "collection": record.ref.namespace,
@@ -82,11 +90,11 @@ def leaf_hash(record: records_pb2.Record, ledger_id: str) -> bytes:
             "version": record.version,
         }
     )
-    return hashlib.sha256(b"\x00" + body).digest()
+    return digest.hash(b"\x00" + body)
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+def node_hash(left: bytes, right: bytes, digest: Digest = SHA256) -> bytes:
+    return digest.hash(b"\x01" + left + right)
 
 
 def path_sides(index: int, size: int) -> list[bool]:
@@ -106,41 +114,33 @@ def path_sides(index: int, size: int) -> list[bool]:
     return sides
 
 
-def validate_trust_anchor(anchor: chains_pb2.SignedMerkleTrustAnchor) -> None:
-    """Raises MalformedInput unless the anchor can ever verify a proof."""
+def validate_trust_anchor(anchor: chains_pb2.SignedMerkleTrustAnchor) -> dict[str, ValidatorKey]:
+    """The anchored keys by validator id; raises MalformedInput unless the anchor is usable."""
     if not anchor.ledger_id:
         raise MalformedInput("signed_merkle trust anchor: ledger_id is empty")
+    ledger_digest(anchor)
     n = len(anchor.validators)
     if n == 0:
         raise MalformedInput("signed_merkle trust anchor: no validators")
-    ids: set[str] = set()
-    keys: set[bytes] = set()
+    keys: dict[str, ValidatorKey] = {}
+    seen: set[bytes] = set()
     for i, v in enumerate(anchor.validators):
         if not v.id:
             raise MalformedInput(f"signed_merkle trust anchor: validator #{i} has an empty id")
-        if v.id in ids:
+        if v.id in keys:
             raise MalformedInput(f"signed_merkle trust anchor: validator id {v.id!r} is repeated")
-        if len(v.ed25519_public_key) != 32:
-            raise MalformedInput(
-                f"signed_merkle trust anchor: validator {v.id!r} key is "
-                f"{len(v.ed25519_public_key)} bytes, an Ed25519 public key is 32"
-            )
-        if v.ed25519_public_key in keys:
+        key = validator_key(v)
+        if key.public_key in seen:
             raise MalformedInput(
                 f"signed_merkle trust anchor: validator {v.id!r} repeats another's key"
             )
-        try:
-            Ed25519PublicKey.from_public_bytes(v.ed25519_public_key)
-        except ValueError as exc:
-            raise MalformedInput(
-                f"signed_merkle trust anchor: validator {v.id!r} key is invalid: {exc}"
-            ) from None
-        ids.add(v.id)
-        keys.add(v.ed25519_public_key)
+        seen.add(key.public_key)
+        keys[v.id] = key
     if not 1 <= anchor.threshold <= n:
         raise MalformedInput(
             f"signed_merkle trust anchor: threshold {anchor.threshold} must be 1..{n}"
         )
+    return keys
 
 
 def parse_header(header: bytes) -> SignedHeader:
@@ -181,10 +181,14 @@ def check_signatures(
     header: bytes,
     height: int,
     signatures: list[records_pb2.ValidatorSignature],
-    anchor: chains_pb2.SignedMerkleTrustAnchor,
+    keys: dict[str, ValidatorKey],
+    threshold: int,
 ) -> list[str]:
-    """Counts distinct anchored validators whose signature verifies; k of them are needed."""
-    keys = {v.id: v.ed25519_public_key for v in anchor.validators}
+    """Counts distinct anchored validators whose signature verifies; k of them are needed.
+
+    Any anchored validator's signature that does not verify refuses the block, even when
+    enough others do: a ledger that emits bad signatures is not to be trusted quietly.
+    """
     message = SIGNING_DOMAIN + header
     signed: list[str] = []
     unknown: list[str] = []
@@ -193,15 +197,12 @@ def check_signatures(
         if sig.validator_id not in keys:
             unknown.append(sig.validator_id)
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(keys[sig.validator_id]).verify(
-                sig.signature, message
-            )
-        except InvalidSignature:
+        key = keys[sig.validator_id]
+        if not key.verifies(message, sig.signature):
             raise ProofRejected(
-                f"signature of validator {sig.validator_id!r} does not verify over the "
-                f"header of block {height}"
-            ) from None
+                f"{key.algorithm} signature of validator {sig.validator_id!r} does not verify "
+                f"over the header of block {height}"
+            )
         if sig.validator_id in signed:
             repeated.append(sig.validator_id)
         else:
@@ -211,7 +212,7 @@ def check_signatures(
         notes.append(f"ignored signatures by validators not in the anchor: {', '.join(unknown)}")
     if repeated:
         notes.append(f"repeated signatures counted once: {', '.join(sorted(set(repeated)))}")
-    k = anchor.threshold
+    k = threshold
     if len(signed) < k:
         why = f"; {'; '.join(notes)}" if notes else ""
         raise ProofRejected(
@@ -220,9 +221,22 @@ def check_signatures(
         )
     return [
         f"{len(signed)} of {len(keys)} validators signed block {height} "
-        f"(threshold {k}): {', '.join(signed)}",
+        f"(threshold {k}): {_signers([keys[s] for s in signed], keys)}",
         *notes,
     ]
+
+
+def _signers(signed: list[ValidatorKey], keys: dict[str, ValidatorKey]) -> str:
+    """The signers as checks name them: with their algorithm unless every key is Ed25519."""
+    if all(k.algorithm == "Ed25519" for k in keys.values()):
+        return ", ".join(k.id for k in signed)
+    return ", ".join(_signer(k) for k in signed)
+
+
+def _signer(key: ValidatorKey) -> str:
+    if key.algorithm == "SM2":
+        return f"{key.id} (SM2/SM3, user id {key.user_id!r})"
+    return f"{key.id} ({key.algorithm})"
 
 
 def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> list[str]:
@@ -255,7 +269,10 @@ def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> lis
 
 
 def check_merkle_path(
-    record: records_pb2.Record, proof: records_pb2.SignedMerkleProof, header: SignedHeader
+    record: records_pb2.Record,
+    proof: records_pb2.SignedMerkleProof,
+    header: SignedHeader,
+    digest: Digest = SHA256,
 ) -> list[str]:
     n, index = header.record_count, proof.leaf_index
     if index >= n:
@@ -266,7 +283,7 @@ def check_merkle_path(
             f"Merkle path has {len(proof.path)} steps; leaf {index} of {n} needs {len(sides)}"
         )
     try:
-        node = leaf_hash(record, header.ledger_id)
+        node = leaf_hash(record, header.ledger_id, digest)
     except MalformedInput as exc:
         raise ProofRejected(f"record fields have no canonical leaf form: {exc}") from None
     for level, (step, left) in enumerate(zip(proof.path, sides, strict=True), start=1):
@@ -279,7 +296,9 @@ def check_merkle_path(
             raise ProofRejected(
                 f"Merkle level {level}: leaf {index} of {n} needs its sibling on the {side}"
             )
-        node = node_hash(step.sibling, node) if left else node_hash(node, step.sibling)
+        node = (
+            node_hash(step.sibling, node, digest) if left else node_hash(node, step.sibling, digest)
+        )
     if node != header.merkle_root:
         raise ProofRejected(
             f"Merkle path from leaf {index} ends at {node.hex()[:16]}…, not the header's "
@@ -287,7 +306,8 @@ def check_merkle_path(
             "schema, value, version, deleted or tx_id differ from what was committed, "
             "or a sibling is wrong"
         )
-    return [f"leaf {index} of {n} reaches the signed merkle_root in {len(sides)} steps"]
+    hashed = "" if digest is SHA256 else f" of {digest.name}"
+    return [f"leaf {index} of {n} reaches the signed merkle_root in {len(sides)} steps{hashed}"]
 
 
 def verify_signed_merkle_record(
@@ -297,7 +317,8 @@ def verify_signed_merkle_record(
 ) -> list[str]:
     """The checks that passed, in order; raises ProofRejected naming the first that failed."""
     try:
-        validate_trust_anchor(anchor)
+        keys = validate_trust_anchor(anchor)
+        digest = ledger_digest(anchor)
     except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from None
     header = parse_header(proof.header)
@@ -306,7 +327,9 @@ def verify_signed_merkle_record(
             f"header ledger_id {header.ledger_id!r} is not the anchored {anchor.ledger_id!r}"
         )
     checks = [f"header of block {header.height} is canonical and names ledger {header.ledger_id!r}"]
-    checks += check_signatures(proof.header, header.height, list(proof.signatures), anchor)
+    checks += check_signatures(
+        proof.header, header.height, list(proof.signatures), keys, anchor.threshold
+    )
     checks += check_record_fields(record, header)
-    checks += check_merkle_path(record, proof, header)
+    checks += check_merkle_path(record, proof, header, digest)
     return checks

@@ -1,7 +1,8 @@
 """The HTTP JSON API under /v1; every failure answers {error, detail} with a precise status.
 
-GET  /v1/info                       ledger_id, validators [{id, public_key hex}], threshold,
-                                    collections, limits
+GET  /v1/info                       ledger_id, crypto, validators [{id, algorithm,
+                                    public_key hex, user_id (sm2)}], threshold, collections,
+                                    limits
 GET  /v1/head                       the last block: height, hash, header, signatures, time_ms
 GET  /v1/blocks/{height}            one block with its entries, each with its Merkle path
 GET  /v1/blocks?from_height=&to_height=&limit=&collection=&wait_ms=
@@ -129,8 +130,15 @@ async def info(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "ledger_id": lg.ledger_id,
+            "crypto": lg.validators.crypto,
             "validators": [
-                {"id": v.id, "public_key": v.public_key.hex()} for v in lg.validators.keys
+                {
+                    "id": v.id,
+                    "algorithm": v.algorithm,
+                    "public_key": v.public_key.hex(),
+                    **({"user_id": v.user_id} if v.algorithm == "sm2" else {}),
+                }
+                for v in lg.validators.keys
             ],
             "threshold": lg.threshold,
             "collections": lg.store.collections(),

@@ -98,7 +98,7 @@ class Ledger:
                 versions[k] = self.store.latest_version(*k)
             versions[k] += 1
             entries.append(Entry(new, versions[k], height, index, now_ms))
-        root, _ = merkle_paths([self._leaf(e) for e in entries])
+        root, _ = merkle_paths([self._leaf(e) for e in entries], self.validators.hash)
         header = Header(
             ledger_id=self.ledger_id,
             height=height,
@@ -111,7 +111,7 @@ class Ledger:
             {"validator_id": v.id, "signature": v.sign(header).hex()}
             for v in self.validators.signers(self.threshold)
         ]
-        block = StoredBlock(height, header, block_hash(header), sigs, now_ms)
+        block = StoredBlock(height, header, block_hash(header, self.validators.hash), sigs, now_ms)
         self.store.commit_block(block, entries, [seq for seq, _ in batch])
         log.info("block %d: %d entries", height, len(entries))
         return block
@@ -128,7 +128,8 @@ class Ledger:
                 e.version,
                 n.deleted,
                 n.tx_id,
-            )
+            ),
+            self.validators.hash,
         )
 
     def view(self, height: int) -> BlockView | None:
@@ -138,7 +139,7 @@ class Ledger:
         if block is None:
             return None
         entries = self.store.block_entries(height)
-        _, paths = merkle_paths([self._leaf(e) for e in entries])
+        _, paths = merkle_paths([self._leaf(e) for e in entries], self.validators.hash)
         view = BlockView(block, entries, paths)
         self._views[height] = view
         if len(self._views) > 64:

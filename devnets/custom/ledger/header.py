@@ -3,15 +3,16 @@
 header  = canonical JSON {ledger_id, height, previous_hash, merkle_root, time,
           record_count}; hashes are lowercase hex, `time` is integer Unix
           milliseconds (UTC), previous_hash of genesis (height 0) is 64 zeros.
-hash    = SHA-256(header bytes); the next header's previous_hash is its hex.
-signed  = b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes, Ed25519.
+hash    = H(header bytes), H = SHA-256 or SM3 (the ledger's digest); the next header's
+          previous_hash is its hex.
+signed  = b"tonglian/signed-merkle/header/v1\\n" ‖ header bytes, Ed25519 or SM2.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from devnets.custom.ledger.merkle import Hash, sha256
 from tonglian_proof.canonical import canonical_json
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
@@ -40,8 +41,8 @@ class Header:
         )
 
 
-def block_hash(header_bytes: bytes) -> bytes:
-    return hashlib.sha256(header_bytes).digest()
+def block_hash(header_bytes: bytes, h: Hash = sha256) -> bytes:
+    return h(header_bytes)
 
 
 def signing_message(header_bytes: bytes) -> bytes:

@@ -1,22 +1,26 @@
 """Leaf and tree hashing of a block's entries (the spec the hub verifier implements).
 
-leaf  = SHA-256(0x00 ‖ canonical JSON of {collection, deleted, key, ledger_id, schema,
+H is the ledger's digest: SHA-256, or SM3 in national-cryptography mode (--crypto sm2).
+
+leaf  = H(0x00 ‖ canonical JSON of {collection, deleted, key, ledger_id, schema,
         tx_id, value, version}) where `value` is the record's canonical JSON text
         (a string; "" for a deletion).
-node  = SHA-256(0x01 ‖ left ‖ right)
+node  = H(0x01 ‖ left ‖ right)
 tree  = RFC 6962 §2.1: for n > 1 leaves split at k, the largest power of two < n;
         the left subtree holds leaves [0, k), the right [k, n). An odd node is thus
         never duplicated: it is carried up unchanged until it is paired.
-empty = SHA-256(b"") (a block with no entries, such as genesis).
+empty = H(b"") (a block with no entries, such as genesis).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tonglian_proof.canonical import canonical_json
 
+Hash = Callable[[bytes], bytes]
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 
@@ -41,7 +45,11 @@ class PathStep:
     sibling_on_left: bool
 
 
-def leaf_hash(fields: LeafFields) -> bytes:
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def leaf_hash(fields: LeafFields, h: Hash = sha256) -> bytes:
     body = canonical_json(
         {
             "collection": fields.collection,
@@ -54,11 +62,11 @@ def leaf_hash(fields: LeafFields) -> bytes:
             "version": fields.version,
         }
     )
-    return hashlib.sha256(LEAF_PREFIX + body).digest()
+    return h(LEAF_PREFIX + body)
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+def node_hash(left: bytes, right: bytes, h: Hash = sha256) -> bytes:
+    return h(NODE_PREFIX + left + right)
 
 
 def _split(n: int) -> int:
@@ -68,24 +76,24 @@ def _split(n: int) -> int:
     return k
 
 
-def merkle_root(leaves: list[bytes]) -> bytes:
+def merkle_root(leaves: list[bytes], h: Hash = sha256) -> bytes:
     if not leaves:
-        return hashlib.sha256(b"").digest()
+        return h(b"")
     if len(leaves) == 1:
         return leaves[0]
     k = _split(len(leaves))
-    return node_hash(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+    return node_hash(merkle_root(leaves[:k], h), merkle_root(leaves[k:], h), h)
 
 
-def merkle_paths(leaves: list[bytes]) -> tuple[bytes, list[list[PathStep]]]:
+def merkle_paths(leaves: list[bytes], h: Hash = sha256) -> tuple[bytes, list[list[PathStep]]]:
     """The root and every leaf's audit path (siblings from the leaf up), in O(n log n)."""
     if not leaves:
-        return hashlib.sha256(b"").digest(), []
+        return h(b""), []
     if len(leaves) == 1:
         return leaves[0], [[]]
     k = _split(len(leaves))
-    left_root, left_paths = merkle_paths(leaves[:k])
-    right_root, right_paths = merkle_paths(leaves[k:])
+    left_root, left_paths = merkle_paths(leaves[:k], h)
+    right_root, right_paths = merkle_paths(leaves[k:], h)
     paths = [[*p, PathStep(right_root, False)] for p in left_paths]
     paths += [[*p, PathStep(left_root, True)] for p in right_paths]
-    return node_hash(left_root, right_root), paths
+    return node_hash(left_root, right_root, h), paths

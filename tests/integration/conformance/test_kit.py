@@ -82,7 +82,7 @@ def serve_cli(tmp_path: Path) -> Iterator[Any]:
         proc.wait(10)
 
 
-@pytest.fixture(params=["custom", "annals"])
+@pytest.fixture(params=["custom", "custom_sm2", "annals"])
 def signed_merkle_ledger(request: pytest.FixtureRequest) -> DevnetInfo:
     info: DevnetInfo = request.getfixturevalue(f"{request.param}_ledger")
     return info

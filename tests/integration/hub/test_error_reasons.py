@@ -16,7 +16,6 @@ import pytest
 
 from hub import pki
 from hub.cli import exit_codes
-from hub.cli.hub_process import HubProcess
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import (
@@ -28,6 +27,7 @@ from tonglian_client.errors import (
     NotFound,
     PolicyDenied,
 )
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 

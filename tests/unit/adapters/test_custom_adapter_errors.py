@@ -58,6 +58,9 @@ ENTRY = {
 }
 
 
+INFO = {"ledger_id": "fake", "validators": [], "threshold": 1, "crypto": "ed25519"}
+
+
 class FakeLedger:
     """Answers every request with whatever the test set for its path."""
 
@@ -80,6 +83,8 @@ class FakeLedger:
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeLedger, Adapter]]:
     ledger = FakeLedger()
+    # Scans ask once how the ledger hashes its blocks.
+    ledger.replies["/v1/info"] = json_reply(INFO)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", ledger.handle)
     server = TestServer(app, host="127.0.0.1")
@@ -187,6 +192,25 @@ async def test_scan_refuses_a_block_whose_hash_is_not_its_header(
     )
     with pytest.raises(AdapterError, match="hash does not match its header"):
         async for _ in adapter.scan("", 1):
+            pass
+
+
+async def test_scan_marks_blocks_of_an_sm2_ledger_with_sm3(
+    fake: tuple[FakeLedger, Adapter],
+) -> None:
+    ledger, adapter = fake
+    ledger.replies["/v1/info"] = json_reply({**INFO, "crypto": "sm2"})
+    sm3_block = {**BLOCK, "hash": hashlib.new("sm3", HEADER.encode()).hexdigest(), "entries": []}
+    ledger.replies["/v1/blocks"] = json_reply(
+        {"blocks": [sm3_block], "head_height": 1, "next_from_height": 2}
+    )
+    marks = [r.block async for r in adapter.scan("", 1)]
+    assert [m.block_hash.hex() for m in marks] == [sm3_block["hash"]]
+    ledger.replies["/v1/blocks"] = json_reply(
+        {"blocks": [{**BLOCK, "entries": []}], "head_height": 1, "next_from_height": 2}
+    )
+    with pytest.raises(AdapterError, match="hash does not match its header"):
+        async for _ in adapter.scan("", 1):  # a SHA-256 hash from an SM3 ledger
             pass
 
 

@@ -41,6 +41,50 @@ CHAIN_KIND_EVM: ChainKind.ValueType  # 2
 CHAIN_KIND_SIGNED_MERKLE: ChainKind.ValueType  # 3
 Global___ChainKind: typing_extensions.TypeAlias = ChainKind
 
+class _LedgerDigest:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _LedgerDigestEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_LedgerDigest.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    LEDGER_DIGEST_UNSPECIFIED: _LedgerDigest.ValueType  # 0
+    """SHA-256: what anchors written before the digest was named mean."""
+    LEDGER_DIGEST_SHA256: _LedgerDigest.ValueType  # 1
+    LEDGER_DIGEST_SM3: _LedgerDigest.ValueType  # 2
+    """SM3 (GB/T 32905), as in national-cryptography (guomi) ledgers."""
+
+class LedgerDigest(_LedgerDigest, metaclass=_LedgerDigestEnumTypeWrapper):
+    """LedgerDigest is the hash function a signed-Merkle ledger builds its blocks with."""
+
+LEDGER_DIGEST_UNSPECIFIED: LedgerDigest.ValueType  # 0
+"""SHA-256: what anchors written before the digest was named mean."""
+LEDGER_DIGEST_SHA256: LedgerDigest.ValueType  # 1
+LEDGER_DIGEST_SM3: LedgerDigest.ValueType  # 2
+"""SM3 (GB/T 32905), as in national-cryptography (guomi) ledgers."""
+Global___LedgerDigest: typing_extensions.TypeAlias = LedgerDigest
+
+class _SignatureAlgorithm:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _SignatureAlgorithmEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_SignatureAlgorithm.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    SIGNATURE_ALGORITHM_UNSPECIFIED: _SignatureAlgorithm.ValueType  # 0
+    """Ed25519: what validators written before the algorithm was named mean."""
+    SIGNATURE_ALGORITHM_ED25519: _SignatureAlgorithm.ValueType  # 1
+    SIGNATURE_ALGORITHM_SM2: _SignatureAlgorithm.ValueType  # 2
+    """SM2 (GB/T 32918.2) over SM3(Z_A ‖ message), signature raw r ‖ s (64 bytes)."""
+
+class SignatureAlgorithm(_SignatureAlgorithm, metaclass=_SignatureAlgorithmEnumTypeWrapper):
+    """SignatureAlgorithm is how a validator signs block headers."""
+
+SIGNATURE_ALGORITHM_UNSPECIFIED: SignatureAlgorithm.ValueType  # 0
+"""Ed25519: what validators written before the algorithm was named mean."""
+SIGNATURE_ALGORITHM_ED25519: SignatureAlgorithm.ValueType  # 1
+SIGNATURE_ALGORITHM_SM2: SignatureAlgorithm.ValueType  # 2
+"""SM2 (GB/T 32918.2) over SM3(Z_A ‖ message), signature raw r ‖ s (64 bytes)."""
+Global___SignatureAlgorithm: typing_extensions.TypeAlias = SignatureAlgorithm
+
 class _EvmConsensus:
     ValueType = typing.NewType("ValueType", builtins.int)
     V: typing_extensions.TypeAlias = ValueType
@@ -100,10 +144,13 @@ class SignedMerkleTrustAnchor(google.protobuf.message.Message):
     LEDGER_ID_FIELD_NUMBER: builtins.int
     VALIDATORS_FIELD_NUMBER: builtins.int
     THRESHOLD_FIELD_NUMBER: builtins.int
+    DIGEST_FIELD_NUMBER: builtins.int
     ledger_id: builtins.str
     """The chain id the validators sign into every header."""
     threshold: builtins.int
-    """How many distinct validators must sign (k)."""
+    """How many distinct validators must sign (k), whatever their algorithms."""
+    digest: Global___LedgerDigest.ValueType
+    """The ledger's digest for the block hash, Merkle leaves and Merkle nodes."""
     @property
     def validators(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Validator]: ...
     def __init__(
@@ -112,29 +159,46 @@ class SignedMerkleTrustAnchor(google.protobuf.message.Message):
         ledger_id: builtins.str = ...,
         validators: collections.abc.Iterable[Global___Validator] | None = ...,
         threshold: builtins.int = ...,
+        digest: Global___LedgerDigest.ValueType = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["ledger_id", b"ledger_id", "threshold", b"threshold", "validators", b"validators"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "ledger_id", b"ledger_id", "threshold", b"threshold", "validators", b"validators"]) -> None: ...
 
 Global___SignedMerkleTrustAnchor: typing_extensions.TypeAlias = SignedMerkleTrustAnchor
 
 @typing.final
 class Validator(google.protobuf.message.Message):
-    """Validator is one signing key of a signed-Merkle ledger."""
+    """Validator is one signing key of a signed-Merkle ledger. Set the key field of its
+    algorithm and leave the other empty.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     ID_FIELD_NUMBER: builtins.int
     ED25519_PUBLIC_KEY_FIELD_NUMBER: builtins.int
+    ALGORITHM_FIELD_NUMBER: builtins.int
+    SM2_PUBLIC_KEY_FIELD_NUMBER: builtins.int
+    SM2_USER_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     ed25519_public_key: builtins.bytes
-    """Raw 32-byte Ed25519 public key."""
+    """Raw 32-byte Ed25519 public key (algorithm ED25519 or unspecified)."""
+    algorithm: Global___SignatureAlgorithm.ValueType
+    sm2_public_key: builtins.bytes
+    """65-byte uncompressed SM2 point 04 ‖ x ‖ y (algorithm SM2)."""
+    sm2_user_id: builtins.str
+    """The signer's SM2 user id (its UTF-8 bytes enter Z_A); required with SM2, stated
+    explicitly because implementations differ on the default (GM/T 0009 gives
+    "1234567812345678", OpenSSL 3 the empty id).
+    """
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         ed25519_public_key: builtins.bytes = ...,
+        algorithm: Global___SignatureAlgorithm.ValueType = ...,
+        sm2_public_key: builtins.bytes = ...,
+        sm2_user_id: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["ed25519_public_key", b"ed25519_public_key", "id", b"id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["algorithm", b"algorithm", "ed25519_public_key", b"ed25519_public_key", "id", b"id", "sm2_public_key", b"sm2_public_key", "sm2_user_id", b"sm2_user_id"]) -> None: ...
 
 Global___Validator: typing_extensions.TypeAlias = Validator
 

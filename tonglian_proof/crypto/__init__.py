@@ -1,0 +1,1 @@
+"""Signature and digest primitives the verifiers need beyond what `cryptography` offers."""
