@@ -336,7 +336,7 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
     async def confirmer() -> None:
         """At each new final block (or poll tick), asks about every accepted delivery
         not being asked about already, without waiting for the answers."""
-        while not all_done.is_set():
+        while True:
             await new_block.wait()
             new_block.clear()
             for d in list(awaiting.values()):
@@ -362,14 +362,14 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
 
         await asyncio.gather(*(one(d) for d in deliveries))
 
-    follower = asyncio.create_task(blocks())
+    helpers = [asyncio.create_task(blocks()), asyncio.create_task(confirmer())]
     try:
-        await asyncio.gather(submitter(), confirmer(), all_done.wait())
+        await asyncio.gather(submitter(), all_done.wait())
         return steady_rate(list(confirmed_at.values()))
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in [*helpers, *checking]:
+            task.cancel()
+        await asyncio.gather(*helpers, *checking, return_exceptions=True)
         await adapter.close()
 
 
