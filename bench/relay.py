@@ -345,9 +345,12 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
                 checking.add(task)
                 task.add_done_callback(checking.discard)
 
+    seen = [0]  # final-height events so far
+
     async def blocks() -> None:
         if isinstance(adapter, FollowsFinalHeights):
             async for _ in adapter.final_heights(0):
+                seen[0] += 1
                 new_block.set()
         while True:
             await asyncio.sleep(CONFIRM_POLL)
@@ -358,7 +361,10 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
 
         async def one(d: relay_pb2.Delivery) -> None:
             async with slots:
+                before = seen[0]
                 settle(d, await adapter.submit(d))
+                if d.delivery_id in awaiting and seen[0] != before:
+                    new_block.set()  # a block came while it was sent, as the deliverer does
 
         await asyncio.gather(*(one(d) for d in deliveries))
 

@@ -83,6 +83,10 @@ class Deliverer:
         # Deliveries being asked about because their destination reached a new block.
         self._checking: dict[str, asyncio.Task[None]] = {}
         self._check_slots = asyncio.Semaphore(concurrency)
+        # Newest final height each followed destination reported, and the one known
+        # when each delivery in hand was sent.
+        self._seen: dict[str, int] = {}
+        self._seen_before: dict[str, int] = {}
 
     async def run(self) -> None:
         try:
@@ -129,6 +133,7 @@ class Deliverer:
         for delivery_id, t in list(self._inflight.items()):
             if t is task:
                 del self._inflight[delivery_id]
+                self._seen_before.pop(delivery_id, None)
         self._wakeup.set()
 
     async def _handle(self, d: relay_pb2.Delivery) -> None:
@@ -139,6 +144,9 @@ class Deliverer:
         try:
             chain = await self._registry.get(d.destination_chain_id)
             adapter = await self._router.adapter_for(chain)
+            # The destination's newest final block known before asking: a block that
+            # comes while the answer is stored must not go unnoticed (see _await_final).
+            self._seen_before[d.delivery_id] = self._seen.get(d.destination_chain_id, -1)
             if d.state == D.DELIVERY_STATE_SUBMITTED:
                 sub = await adapter.submission(d.delivery_id)
                 if sub.state == S.SUBMISSION_STATE_UNKNOWN:
@@ -193,28 +201,28 @@ class Deliverer:
             self._wakeup.set()
 
     def _await_final(self, d: relay_pb2.Delivery, adapter: GuardedAdapter) -> None:
-        """Asks about `d` at the destination's next final block."""
+        """Asks about `d` at the destination's next final block, or at once when one came
+        since `d` was sent (its event went by before `d` was waiting for it)."""
         chain_id = d.destination_chain_id
         self._awaiting.setdefault(chain_id, {})[d.delivery_id] = d
         task = self._watching.get(chain_id)
         if task is None or task.done():
+            # A new follower reports the current final height first: `d` is asked then.
             self._watching[chain_id] = asyncio.create_task(
                 self._watch(chain_id, adapter), name=f"confirm {chain_id}"
             )
+        elif self._seen.get(chain_id, -1) != self._seen_before.get(d.delivery_id, -1):
+            self._ask(chain_id)
 
     async def _watch(self, chain_id: str, adapter: GuardedAdapter) -> None:
         """Follows the destination's final blocks; at each, asks about its submitted
-        deliveries (those not in flight already), and ends when none is left."""
+        deliveries, and ends when none is left."""
         try:
-            async for _height in adapter.final_heights(0):
-                waiting = self._awaiting.get(chain_id)
-                if not waiting:
+            async for height in adapter.final_heights(0):
+                self._seen[chain_id] = height
+                if not self._awaiting.get(chain_id):
                     return
-                for delivery_id, d in list(waiting.items()):
-                    if delivery_id in self._inflight or delivery_id in self._checking:
-                        continue
-                    del waiting[delivery_id]
-                    self._checking[delivery_id] = asyncio.create_task(self._check(d))
+                self._ask(chain_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the fallback timer asks about them instead
@@ -222,6 +230,15 @@ class Deliverer:
         finally:
             if self._watching.get(chain_id) is asyncio.current_task():
                 del self._watching[chain_id]
+
+    def _ask(self, chain_id: str) -> None:
+        """Asks about every waiting delivery of `chain_id` not being asked about already."""
+        waiting = self._awaiting.get(chain_id, {})
+        for delivery_id, d in list(waiting.items()):
+            if delivery_id in self._inflight or delivery_id in self._checking:
+                continue
+            del waiting[delivery_id]
+            self._checking[delivery_id] = asyncio.create_task(self._check(d))
 
     async def _check(self, d: relay_pb2.Delivery) -> None:
         """Asks about a submitted delivery; checks take no submission slot, but are
@@ -231,6 +248,7 @@ class Deliverer:
                 await self._handle(d)
         finally:
             self._checking.pop(d.delivery_id, None)
+            self._seen_before.pop(d.delivery_id, None)
             self._wakeup.set()
 
     async def _apply(
