@@ -115,5 +115,17 @@ class Adapter(Protocol):
         ...
 
 
+@runtime_checkable
+class FollowsFinalHeights(Protocol):
+    """An adapter that can tell when its chain reaches a new final block, as soon as it
+    does (a long poll, a subscription, or the chain's own cadence): the deliverer asks
+    about submitted deliveries then, instead of on a timer. Optional."""
+
+    def final_heights(self, from_height: int) -> AsyncIterator[int]:
+        """Yields the chain's final height each time it reaches `from_height` or more,
+        waiting in between; never ends while the chain can be reached."""
+        ...
+
+
 AdapterFactory = Callable[[AdapterContext], Adapter]
 """What the `tonglian.adapters` entry point of a plugin names."""

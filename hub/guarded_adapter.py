@@ -168,6 +168,30 @@ class GuardedAdapter:
                 self.check_record(event.record, namespace or None, None)
             yield event
 
+    @property
+    def follows_final_heights(self) -> bool:
+        """Whether the adapter can tell when its chain reaches a new final block."""
+        return isinstance(self._adapter, base.FollowsFinalHeights)
+
+    async def final_heights(self, from_height: int) -> AsyncIterator[int]:
+        """The adapter's new final heights (`base.FollowsFinalHeights`), as hub errors."""
+        if not isinstance(self._adapter, base.FollowsFinalHeights):
+            raise FailedPrecondition(f"{self._who} cannot follow final blocks")
+        stream = self._adapter.final_heights(from_height).__aiter__()
+        while True:
+            try:
+                height = await stream.__anext__()
+            except StopAsyncIteration:
+                return
+            except BaseException as exc:
+                raise self._translate("final_heights", exc) from exc
+            if not isinstance(height, int) or height < from_height:
+                raise AdapterMisbehaved(
+                    f"{self._who} reported final height {height!r} below {from_height}"
+                )
+            from_height = height + 1
+            yield height
+
     async def require_submit(self) -> None:
         """FailedPrecondition unless the adapter says it can submit (asked once)."""
         if self._can_submit is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -70,6 +71,19 @@ class EvmAdapter:
     ) -> adapter_pb2.ReadRecordResponse:
         await self._check_chain()
         return await self._reader.read(namespace, key, at_height)
+
+    async def final_heights(self, from_height: int) -> AsyncIterator[int]:
+        """The final height each time it reaches `from_height` or more: HTTP JSON-RPC has
+        no push, so the head is asked at the adapter's poll interval."""
+        await self._check_chain()
+        height = from_height
+        while True:
+            final = await self._rpc.block_number() - self._opts.finality_depth
+            if final >= height:
+                yield final
+                height = final + 1
+            else:
+                await asyncio.sleep(self._opts.poll_interval)
 
     async def scan(
         self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False

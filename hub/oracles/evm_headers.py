@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,8 @@ from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.verify.evm import TrustedEvmHeader
 
 MAX_RESPONSE_BYTES = 1 << 20
+# Attested final blocks remembered, per process: a block of 30 records is asked about once.
+HEADER_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,60 @@ async def attest_header(
     Raises ProofRejected when endpoints contradict each other (naming them) and
     ChainUnreachable when fewer than k give an answer within `timeout` seconds.
     """
+    key = (anchor.SerializeToString(deterministic=True), block_number)
+    if (hit := _attested.get(key)) is not None:
+        _attested.move_to_end(key)
+        return hit
+    # Records of one block verified together share one round of questions.
+    asking = _asking.get(key)
+    if asking is None:
+        asking = asyncio.ensure_future(_attest(anchor, block_number, timeout, session))
+        _asking[key] = asking
+        asking.add_done_callback(lambda _: _asking.pop(key, None))
+    trusted = await asyncio.shield(asking)
+    if trusted.head_number - block_number >= anchor.finality_depth:
+        # Only a final block's answer stays true: a block not yet deep enough is asked again.
+        _attested[key] = trusted
+        while len(_attested) > HEADER_CACHE:
+            _attested.popitem(last=False)
+    return trusted
+
+
+_attested: OrderedDict[tuple[bytes, int], TrustedEvmHeader] = OrderedDict()
+_asking: dict[tuple[bytes, int], asyncio.Future[TrustedEvmHeader]] = {}
+
+
+async def _attest(
+    anchor: chains_pb2.EvmTrustAnchor,
+    block_number: int,
+    timeout: float,
+    session: aiohttp.ClientSession | None,
+) -> TrustedEvmHeader:
     answers = await _ask_all(anchor, block_number, timeout, session)
     return decide(anchor, block_number, answers)
+
+
+# One HTTP session per event loop, reused by every question (a session per question
+# costs a TCP connection set-up per endpoint each time).
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared_session() -> aiohttp.ClientSession:
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession()
+        _sessions[loop] = session
+    return session
+
+
+async def close_session() -> None:
+    """Closes this event loop's shared session (at hub shutdown)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
 
 
 async def _ask_all(
@@ -108,17 +164,12 @@ async def _ask_all(
     session: aiohttp.ClientSession | None,
 ) -> list[EndpointAnswer]:
     _check_endpoints(anchor)
-    owned = session is None
-    client = session or aiohttp.ClientSession()
-    try:
-        return list(
-            await asyncio.gather(
-                *(_ask(client, url, block_number, timeout) for url in anchor.rpc_endpoints)
-            )
+    client = session or _shared_session()
+    return list(
+        await asyncio.gather(
+            *(_ask(client, url, block_number, timeout) for url in anchor.rpc_endpoints)
         )
-    finally:
-        if owned:
-            await client.close()
+    )
 
 
 def _check_endpoints(anchor: chains_pb2.EvmTrustAnchor) -> None:

@@ -6,7 +6,10 @@ destination in source order: the store hands out a delivery only once every olde
 version of its key is final. A destination that cannot be reached rests: its
 deliveries stay where they are (no attempt counted, no delay of their own) while
 one probe asks it with bounded exponential backoff; the first answer wakes them
-all. A delivery the destination refuses on its merits is REJECTED at once; other
+all. A submitted delivery is asked about again when its destination reaches a new
+final block (adapters that can tell, `adapters.base.FollowsFinalHeights`), otherwise every
+CONFIRM_POLL; new deliveries and finished ones wake the loop, which otherwise
+sleeps. A delivery the destination refuses on its merits is REJECTED at once; other
 failures of one delivery are retried a bounded number of times, then parked. Every
 transition is stored, with its audit event, in one transaction.
 """
@@ -20,6 +23,7 @@ import time
 
 from hub.audit.log import AuditLog
 from hub.errors import ChainUnreachable, DeliveryRefused, HubError
+from hub.guarded_adapter import GuardedAdapter
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
 from hub.relay.notifier import DeliveryNotifier
@@ -32,8 +36,12 @@ log = logging.getLogger("tonglian.relay")
 
 S = adapter_pb2
 D = relay_pb2
-# How often a submitted delivery is asked about while it is not yet final.
+# How often a submitted delivery is asked about while it is not yet final, when its
+# destination's adapter cannot tell when a new block is final.
 CONFIRM_POLL = 0.2
+# Otherwise it is asked at each new final block, and after this long in any case (a
+# safety net should the destination's block stream fail).
+CONFIRM_FALLBACK = 10.0
 # Longest sleep without a wake-up: deliveries whose retry time comes are found then.
 IDLE_WAIT = 1.0
 # States that end a delivery's journey, each with its audit outcome.
@@ -68,6 +76,17 @@ class Deliverer:
         self._inflight: dict[str, asyncio.Task[None]] = {}
         # Destinations that could not be reached -> the task probing them.
         self._resting: dict[str, asyncio.Task[None]] = {}
+        # Submitted, not yet final deliveries by destination, and the task following
+        # each destination's final blocks to ask about them.
+        self._awaiting: dict[str, dict[str, relay_pb2.Delivery]] = {}
+        self._watching: dict[str, asyncio.Task[None]] = {}
+        # Deliveries being asked about because their destination reached a new block.
+        self._checking: dict[str, asyncio.Task[None]] = {}
+        self._check_slots = asyncio.Semaphore(concurrency)
+        # Newest final height each followed destination reported, and the one known
+        # when each delivery in hand was sent.
+        self._seen: dict[str, int] = {}
+        self._seen_before: dict[str, int] = {}
 
     async def run(self) -> None:
         try:
@@ -75,7 +94,7 @@ class Deliverer:
                 room = self._concurrency - len(self._inflight)
                 due = (
                     await self._store.due_deliveries(
-                        room, set(self._inflight), resting=set(self._resting)
+                        room, {*self._inflight, *self._checking}, resting=set(self._resting)
                     )
                     if room > 0
                     else []
@@ -89,7 +108,12 @@ class Deliverer:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
         finally:
-            tasks = [*self._inflight.values(), *self._resting.values()]
+            tasks = [
+                *self._inflight.values(),
+                *self._checking.values(),
+                *self._resting.values(),
+                *self._watching.values(),
+            ]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -97,14 +121,19 @@ class Deliverer:
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
         due = await self._store.next_due_at()
-        if due is None:
+        now = time.time()
+        if due is None or due <= now:
+            # Nothing, or only deliveries just found not ready (an older version of their
+            # key is not final, their destination rests, they are in flight): what
+            # frees them (a confirmation, a probe's answer) wakes the loop.
             return IDLE_WAIT
-        return min(IDLE_WAIT, max(0.01, due - time.time()))
+        return min(IDLE_WAIT, due - now)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         for delivery_id, t in list(self._inflight.items()):
             if t is task:
                 del self._inflight[delivery_id]
+                self._seen_before.pop(delivery_id, None)
         self._wakeup.set()
 
     async def _handle(self, d: relay_pb2.Delivery) -> None:
@@ -115,13 +144,16 @@ class Deliverer:
         try:
             chain = await self._registry.get(d.destination_chain_id)
             adapter = await self._router.adapter_for(chain)
+            # The destination's newest final block known before asking: a block that
+            # comes while the answer is stored must not go unnoticed (see _await_final).
+            self._seen_before[d.delivery_id] = self._seen.get(d.destination_chain_id, -1)
             if d.state == D.DELIVERY_STATE_SUBMITTED:
                 sub = await adapter.submission(d.delivery_id)
                 if sub.state == S.SUBMISSION_STATE_UNKNOWN:
                     sub = await adapter.submit(d)
             else:
                 sub = await adapter.submit(d)
-            await self._apply(d, sub)
+            await self._apply(d, sub, adapter)
         except asyncio.CancelledError:
             raise
         except ChainUnreachable as exc:
@@ -168,17 +200,81 @@ class Deliverer:
             self._resting.pop(chain_id, None)
             self._wakeup.set()
 
-    async def _apply(self, d: relay_pb2.Delivery, sub: adapter_pb2.Submission) -> None:
+    def _await_final(self, d: relay_pb2.Delivery, adapter: GuardedAdapter) -> None:
+        """Asks about `d` at the destination's next final block, or at once when one came
+        since `d` was sent (its event went by before `d` was waiting for it)."""
+        chain_id = d.destination_chain_id
+        self._awaiting.setdefault(chain_id, {})[d.delivery_id] = d
+        task = self._watching.get(chain_id)
+        if task is None or task.done():
+            # A new follower reports the current final height first: `d` is asked then.
+            self._watching[chain_id] = asyncio.create_task(
+                self._watch(chain_id, adapter), name=f"confirm {chain_id}"
+            )
+        elif self._seen.get(chain_id, -1) != self._seen_before.get(d.delivery_id, -1):
+            self._ask(chain_id)
+
+    async def _watch(self, chain_id: str, adapter: GuardedAdapter) -> None:
+        """Follows the destination's final blocks; at each, asks about its submitted
+        deliveries, and ends when none is left."""
+        try:
+            async for height in adapter.final_heights(0):
+                self._seen[chain_id] = height
+                if not self._awaiting.get(chain_id):
+                    return
+                self._ask(chain_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the fallback timer asks about them instead
+            log.warning("following the final blocks of %s failed: %s", chain_id, exc)
+        finally:
+            if self._watching.get(chain_id) is asyncio.current_task():
+                del self._watching[chain_id]
+
+    def _ask(self, chain_id: str) -> None:
+        """Asks about every waiting delivery of `chain_id` not being asked about already."""
+        waiting = self._awaiting.get(chain_id, {})
+        for delivery_id, d in list(waiting.items()):
+            if delivery_id in self._inflight or delivery_id in self._checking:
+                continue
+            del waiting[delivery_id]
+            self._checking[delivery_id] = asyncio.create_task(self._check(d))
+
+    async def _check(self, d: relay_pb2.Delivery) -> None:
+        """Asks about a submitted delivery; checks take no submission slot, but are
+        bounded too."""
+        try:
+            async with self._check_slots:
+                await self._handle(d)
+        finally:
+            self._checking.pop(d.delivery_id, None)
+            self._seen_before.pop(d.delivery_id, None)
+            self._wakeup.set()
+
+    async def _apply(
+        self, d: relay_pb2.Delivery, sub: adapter_pb2.Submission, adapter: GuardedAdapter
+    ) -> None:
         final = sub.state == S.SUBMISSION_STATE_CONFIRMED or (
             sub.state == S.SUBMISSION_STATE_DUPLICATE and sub.block_height > 0
         )
+        self._awaiting.get(d.destination_chain_id, {}).pop(d.delivery_id, None)
         if final:
             await self._save(d, D.DELIVERY_STATE_CONFIRMED, d.attempts, 0, "", sub)
         elif sub.state == S.SUBMISSION_STATE_STALE:
             await self._save(d, D.DELIVERY_STATE_SUPERSEDED, d.attempts, 0, sub.detail, sub)
         elif sub.state in (S.SUBMISSION_STATE_PENDING, S.SUBMISSION_STATE_DUPLICATE):
-            # Sent (now or before a crash), not yet final: ask again shortly.
-            await self._save(d, D.DELIVERY_STATE_SUBMITTED, d.attempts, CONFIRM_POLL, "", sub)
+            # Sent (now or before a crash), not yet final: ask again at the destination's
+            # next final block, or shortly when its adapter cannot tell.
+            if not adapter.follows_final_heights:
+                await self._save(d, D.DELIVERY_STATE_SUBMITTED, d.attempts, CONFIRM_POLL, "", sub)
+                return
+            # A check at a final block that finds it still pending writes nothing: the
+            # row already says SUBMITTED, with the fallback time.
+            if d.state != D.DELIVERY_STATE_SUBMITTED or d.delivery_id not in self._checking:
+                await self._save(
+                    d, D.DELIVERY_STATE_SUBMITTED, d.attempts, CONFIRM_FALLBACK, "", sub
+                )
+            self._await_final(d, adapter)
         else:
             await self._failed(
                 d, sub.detail or f"destination answered {S.SubmissionState.Name(sub.state)}"

@@ -1,5 +1,6 @@
-"""The relay as the hub runs it: routes (create, pause, resume, delete), one worker
-per active route, one deliverer, and the delivery views for the Relay service."""
+"""The relay as the hub runs it: routes (create, pause, resume, delete), one scan per
+source shared by the active routes that read it, one deliverer, and the delivery views
+for the Relay service."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
-from hub.relay.worker import BackPressure, RouteWorker
+from hub.relay.worker import BackPressure, SourceKey, SourceScan
 from hub.router import Router
 from hub.store.sqlite import SqliteStore
 from hub.verification import Verifier
@@ -55,7 +56,9 @@ class Relay:
         self._bp = back_pressure or BackPressure()
         self.notifier = DeliveryNotifier()
         self._wakeup = asyncio.Event()
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        # One scan per source, and which source each active route reads.
+        self._sources: dict[SourceKey, tuple[SourceScan, asyncio.Task[None]]] = {}
+        self._source_of: dict[str, SourceKey] = {}
         self._deliverer_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -63,7 +66,7 @@ class Relay:
         while batch := await self._store.list_routes(after, 500):
             for route in batch:
                 if route.state == relay_pb2.ROUTE_STATE_ACTIVE:
-                    self._start_worker(route.route_id)
+                    self._start_worker(route)
             after = batch[-1].route_id
         deliverer = Deliverer(
             self._store,
@@ -77,37 +80,55 @@ class Relay:
         self._deliverer_task = asyncio.create_task(deliverer.run(), name="deliverer")
 
     async def stop(self) -> None:
-        tasks = [*self._workers.values()]
+        tasks = [task for _, task in self._sources.values()]
         if self._deliverer_task:
             tasks.append(self._deliverer_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._workers.clear()
+        self._sources.clear()
+        self._source_of.clear()
 
-    def _start_worker(self, route_id: str) -> None:
-        if route_id in self._workers and not self._workers[route_id].done():
-            return
-        worker = RouteWorker(
-            route_id,
-            self._store,
-            self._registry,
-            self._router,
-            self._verifier,
-            self._catalog,
-            self._audit,
-            self._wakeup,
-            self._bp,
-            self._retry,
-        )
-        self._workers[route_id] = asyncio.create_task(worker.run(), name=f"route {route_id}")
+    def sources(self) -> dict[SourceKey, SourceScan]:
+        """The running source scans (what the routes share), for status and tests."""
+        return {key: scan for key, (scan, _) in self._sources.items()}
+
+    def _start_worker(self, route: relay_pb2.Route) -> None:
+        """Joins the route to its source's scan, starting the scan if none runs."""
+        key = (route.source_chain_id, route.source_namespace)
+        entry = self._sources.get(key)
+        if entry is None or entry[1].done():
+            scan = SourceScan(
+                key,
+                self._store,
+                self._registry,
+                self._router,
+                self._verifier,
+                self._catalog,
+                self._audit,
+                self._wakeup,
+                self._bp,
+                self._retry,
+            )
+            task = asyncio.create_task(scan.run(), name=f"source {key[0]}/{key[1]}")
+            entry = self._sources[key] = (scan, task)
+        entry[0].add(route.route_id)
+        self._source_of[route.route_id] = key
 
     async def _stop_worker(self, route_id: str) -> None:
-        task = self._workers.pop(route_id, None)
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Takes the route out of its source's scan; the scan ends with its last route."""
+        key = self._source_of.pop(route_id, None)
+        entry = self._sources.get(key) if key else None
+        if key is None or entry is None:
+            return
+        scan, task = entry
+        if scan.route_ids - {route_id}:
+            await scan.remove(route_id)
+            return
+        del self._sources[key]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     # Routes.
 
@@ -143,7 +164,7 @@ class Relay:
         stored.ClearField("backlog")
         stored.created_at.FromDatetime(datetime.now(UTC))
         await self._store.add_route(stored)
-        self._start_worker(route_id)
+        self._start_worker(stored)
         return await self.get_route(route_id)
 
     async def get_route(self, route_id: str) -> relay_pb2.Route:
@@ -179,8 +200,9 @@ class Relay:
     async def resume(self, route_id: str) -> relay_pb2.Route:
         await self.get_route(route_id)
         await self._store.set_route_state(route_id, relay_pb2.ROUTE_STATE_ACTIVE)
-        self._start_worker(route_id)
-        return await self.get_route(route_id)
+        route = await self.get_route(route_id)
+        self._start_worker(route)
+        return route
 
     async def delete(self, route_id: str) -> None:
         await self._stop_worker(route_id)

@@ -1,15 +1,21 @@
-"""A route worker: scans the source's final blocks from the checkpoint, verifies each
-record, and stores the block's deliveries together with the new checkpoint.
+"""A source scan: one scan of a source's final blocks (a chain and namespace, or a whole
+chain) for every active route that reads it. Each block is read and its proofs
+verified once; each route then stores its own deliveries with its own checkpoint.
 
-One store transaction per block means a crash anywhere resumes at the block after
-the last one stored, and the delivery ids make a re-scanned block harmless.
+One store transaction per route and block means a crash anywhere resumes each
+route at the block after the last one it stored, and the delivery ids make a
+re-scanned block harmless. A route that joins (or returns from back-pressure)
+restarts the scan from the lowest checkpoint among the routes; routes already
+past a block skip it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
@@ -27,29 +33,47 @@ log = logging.getLogger("tonglian.relay")
 
 PROOF_REJECTED = "proof rejected: "
 SCHEMA_REJECTED = "schema violation: "
+# A route whose blocks carry nothing for it stores its checkpoint at most this often:
+# a restart rescans at most this much of the source, and idle routes cost no writes.
+IDLE_CHECKPOINT_EVERY = 1.0
+# How often a route held back by back-pressure looks at its backlog again.
+BACK_PRESSURE_POLL = 0.5
+
+SourceKey = tuple[str, str]
+"""(source chain id, source namespace): the routes that share one scan."""
 
 
 @dataclass(frozen=True)
 class BackPressure:
-    # Scanning pauses while a route has more unconfirmed deliveries than `high`
-    # and resumes below `low`, so a stopped destination cannot grow the store or
-    # memory without bound.
+    # A route stops taking blocks while it has more unconfirmed deliveries than `high`
+    # and rejoins the scan below `low`, so a stopped destination cannot grow the store
+    # or memory without bound (nor stall the other routes of the source).
     high: int = 5000
     low: int = 2500
-
-
-class RouteStopped(Exception):
-    """The route was paused or deleted: the worker ends."""
 
 
 class SourceReorganised(HubError):
     """The source reported a block whose parent is not the checkpointed block."""
 
 
-class RouteWorker:
+@dataclass
+class _Member:
+    """One route's place in the scan."""
+
+    route: relay_pb2.Route
+    next_height: int
+    parent: bytes
+    # Height and hash of the newest block scanned but not yet stored (no deliveries).
+    unstored: tuple[int, bytes] | None = None
+    stored_at: float = field(default_factory=time.monotonic)
+
+
+class SourceScan:
+    """Scans one source for its routes until cancelled; `add` and `remove` change them."""
+
     def __init__(
         self,
-        route_id: str,
+        source: SourceKey,
         store: SqliteStore,
         registry: ChainRegistry,
         router: Router,
@@ -60,7 +84,7 @@ class RouteWorker:
         back_pressure: BackPressure,
         retry: RetryPolicy,
     ) -> None:
-        self.route_id = route_id
+        self.source = source
         self._store = store
         self._registry = registry
         self._router = router
@@ -70,109 +94,222 @@ class RouteWorker:
         self._on_block = on_block
         self._bp = back_pressure
         self._retry = retry
-        self.last_error = ""
+        self.route_ids: set[str] = set()
+        # Routes over their back-pressure mark: out of the scan until their backlog falls.
+        self._held: dict[str, asyncio.Task[None]] = {}
+        self._changed = asyncio.Event()
+        self._pass: asyncio.Task[None] | None = None
+        # Number of passes started (a pass reads the source once from the lowest checkpoint).
+        self.passes = 0
+
+    def add(self, route_id: str) -> None:
+        """Adds a route; the scan restarts from the lowest checkpoint to include it."""
+        if route_id not in self.route_ids:
+            self.route_ids.add(route_id)
+            self._changed.set()
+
+    async def remove(self, route_id: str) -> None:
+        """Removes a route; when this returns the scan stores nothing more for it."""
+        self.route_ids.discard(route_id)
+        held = self._held.pop(route_id, None)
+        if held:
+            held.cancel()
+        if self._pass is not None and not self._pass.done():
+            self._pass.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pass
+        self._changed.set()
 
     async def run(self) -> None:
-        """Scans until cancelled; errors back off and resume from the stored checkpoint."""
+        """Scans until cancelled; errors back off and resume from the stored checkpoints."""
         failures = 0
-        while True:
-            try:
-                await self._scan_once()
-                failures = 0
-            except RouteStopped:
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure: log, back off, resume from the store
+        try:
+            while True:
+                self._changed.clear()
+                if not self.route_ids - set(self._held):
+                    await self._changed.wait()
+                    continue
+                self.passes += 1
+                self._pass = asyncio.create_task(self._scan_once())
+                changed = asyncio.create_task(self._changed.wait())
+                try:
+                    await asyncio.wait({self._pass, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    changed.cancel()
+                if not self._pass.done():
+                    self._pass.cancel()  # the routes changed: start again with them
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._pass
+                    continue
+                if self._pass.cancelled():
+                    continue  # cancelled by `remove`
+                exc = self._pass.exception()
+                if exc is None:
+                    failures = 0
+                    continue
                 failures += 1
-                self.last_error = str(exc)
                 level = logging.WARNING if isinstance(exc, HubError) else logging.ERROR
                 log.log(
                     level,
-                    "route %s: scan failed (%s); retrying",
-                    self.route_id,
+                    "source %s/%s (routes %s): scan failed (%s); retrying",
+                    *self.source,
+                    ", ".join(sorted(self.route_ids)),
                     exc,
-                    exc_info=not isinstance(exc, HubError),
+                    exc_info=exc if not isinstance(exc, HubError) else None,
                 )
                 await asyncio.sleep(self._retry.delay(failures))
+        finally:
+            tasks = [t for t in (self._pass, *self._held.values()) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _members(self) -> dict[str, _Member]:
+        members: dict[str, _Member] = {}
+        for route_id in sorted(self.route_ids - set(self._held)):
+            route = await self._store.get_route(route_id)
+            if route is None or route.state != relay_pb2.ROUTE_STATE_ACTIVE:
+                continue  # paused or deleted: the relay removes it
+            started = bool(route.checkpoint_block_hash)
+            members[route_id] = _Member(
+                route=route,
+                next_height=route.checkpoint_height + 1 if started else route.start_height,
+                parent=route.checkpoint_block_hash if started else b"",
+            )
+        return members
 
     async def _scan_once(self) -> None:
-        route = await self._store.get_route(self.route_id)
-        if route is None or route.state != relay_pb2.ROUTE_STATE_ACTIVE:
-            raise RouteStopped
-        source = await self._registry.get(route.source_chain_id)
+        members = await self._members()
+        if not members:
+            await asyncio.Event().wait()  # nothing to scan until the routes change
+        chain_id, namespace = self.source
+        source = await self._registry.get(chain_id)
         adapter = await self._router.adapter_for(source)
-        started = bool(route.checkpoint_block_hash)
-        start = route.checkpoint_height + 1 if started else route.start_height
-        parent = route.checkpoint_block_hash if started else b""
+        start = min(m.next_height for m in members.values())
         batch: list[adapter_pb2.ReadRecordResponse] = []
-        async for event in adapter.scan(route.source_namespace, start, follow=True):
-            if event.HasField("record"):
-                if matches_route(event.record.record, route):
+        try:
+            async for event in adapter.scan(namespace, start, follow=True):
+                if event.HasField("record"):
                     batch.append(event.record)
-                continue
-            mark = event.block
-            if parent and mark.parent_hash and mark.parent_hash != parent:
-                raise SourceReorganised(
-                    f"block {mark.height} of {route.source_chain_id} does not follow the "
-                    f"checkpointed block {route.checkpoint_height}; rescanning"
-                )
-            await self._wait_for_room()
-            deliveries = await self._deliveries(source, route, batch) if batch else []
-            audit = [self._rejected_event(d) for d in deliveries if d.rejection]
-            if not await self._store.commit_block(
-                self.route_id, deliveries, mark.height, mark.block_hash, also=audit
-            ):
-                raise RouteStopped  # deleted meanwhile
-            parent = mark.block_hash
-            batch = []
-            if deliveries:
-                self._on_block.set()
+                    continue
+                await self._block(source, members, batch, event.block)
+                batch = []
+                if not members:
+                    return
+        finally:
+            # Progress through empty blocks is not lost with the pass (best effort: a
+            # cancelled pass leaves it to the next one, which rescans those blocks).
+            with contextlib.suppress(Exception):
+                await self._store_idle(members, force=True)
 
-    async def _deliveries(
+    async def _block(
         self,
         source: chains_pb2.Chain,
-        route: relay_pb2.Route,
-        answers: list[adapter_pb2.ReadRecordResponse],
-    ) -> list[relay_pb2.Delivery]:
-        """One pending delivery per record of a block, or a REJECTED one for a record
-        whose proof or schema fails: the block's proofs are verified as one batch."""
-        out = []
-        for answer in answers:
-            record = answer.record
-            out.append(
-                relay_pb2.Delivery(
-                    delivery_id=delivery_id(
-                        record, route.destination_chain_id, route.destination_namespace
-                    ),
-                    route_id=route.route_id,
-                    record=record,
-                    proof_digest=proof_digest(answer.proof),
-                    destination_chain_id=route.destination_chain_id,
-                    destination_namespace=route.destination_namespace,
-                    state=relay_pb2.DELIVERY_STATE_PENDING,
+        members: dict[str, _Member],
+        batch: list[adapter_pb2.ReadRecordResponse],
+        mark: adapter_pb2.BlockMark,
+    ) -> None:
+        due = [m for m in members.values() if m.next_height == mark.height]
+        for m in due:
+            if m.parent and mark.parent_hash and mark.parent_hash != m.parent:
+                raise SourceReorganised(
+                    f"block {mark.height} of {source.chain_id} does not follow block "
+                    f"{mark.height - 1} checkpointed by route {m.route.route_id}; rescanning"
                 )
-            )
+        wanted = {
+            m.route.route_id: [i for i, a in enumerate(batch) if matches_route(a.record, m.route)]
+            for m in due
+        }
+        for m in list(due):
+            # Only a block with records for the route can grow its backlog.
+            if wanted[m.route.route_id] and await self._over_high_mark(m.route.route_id):
+                del members[m.route.route_id]
+                due.remove(m)
+                del wanted[m.route.route_id]
+        needed = sorted({i for picks in wanted.values() for i in picks})
+        verdicts = await self._verdicts(source, [batch[i] for i in needed])
+        verdict_of = dict(zip(needed, verdicts, strict=True))
+        stored_any = False
+        for m in due:
+            m.next_height, m.parent = mark.height + 1, mark.block_hash
+            picks = wanted[m.route.route_id]
+            if not picks:
+                m.unstored = (mark.height, mark.block_hash)
+                continue
+            deliveries = [self._delivery(m.route, batch[i], *verdict_of[i]) for i in picks]
+            audit = [self._rejected_event(d) for d in deliveries if d.rejection]
+            if not await self._store.commit_block(
+                m.route.route_id, deliveries, mark.height, mark.block_hash, also=audit
+            ):
+                # Deleted meanwhile (or stored by an earlier pass): it leaves this pass.
+                del members[m.route.route_id]
+                continue
+            m.unstored, m.stored_at = None, time.monotonic()
+            stored_any = True
+        if stored_any:
+            self._on_block.set()
+        await self._store_idle(members, force=False)
+
+    async def _verdicts(
+        self, source: chains_pb2.Chain, answers: list[adapter_pb2.ReadRecordResponse]
+    ) -> list[tuple[bytes, str, relay_pb2.Rejection.ValueType]]:
+        """(proof digest, rejection reason, rejection kind) per record: each record of a
+        block is verified once, whichever routes forward it, the block as one batch."""
+        if not answers:
+            return []
+        # The digest names the proof as the source gave it (before attestations are added).
+        digests = [proof_digest(a.proof) for a in answers]
         verdicts = await self._verifier.verify_batch(source, [(a.record, a.proof) for a in answers])
-        for d, verdict in zip(out, verdicts, strict=True):
+        out: list[tuple[bytes, str, relay_pb2.Rejection.ValueType]] = []
+        for answer, digest, verdict in zip(answers, digests, verdicts, strict=True):
             try:
                 if isinstance(verdict, ProofRejected):
                     raise verdict
-                self._catalog.check(d.record)
-            except (ProofRejected, SchemaViolation) as exc:
-                self._reject(route, d, exc)
+                self._catalog.check(answer.record)
+                out.append((digest, "", relay_pb2.REJECTION_UNSPECIFIED))
+            except ProofRejected as exc:
+                out.append((digest, PROOF_REJECTED + str(exc), relay_pb2.REJECTION_PROOF))
+            except SchemaViolation as exc:
+                out.append((digest, SCHEMA_REJECTED + str(exc), relay_pb2.REJECTION_SCHEMA))
         return out
 
     @staticmethod
-    def _reject(
-        route: relay_pb2.Route, d: relay_pb2.Delivery, exc: ProofRejected | SchemaViolation
-    ) -> None:
-        """Marks a delivery whose record failed its own checks: it is never forwarded."""
-        proof = isinstance(exc, ProofRejected)
-        d.state = relay_pb2.DELIVERY_STATE_REJECTED
-        d.rejection = relay_pb2.REJECTION_PROOF if proof else relay_pb2.REJECTION_SCHEMA
-        d.last_error = (PROOF_REJECTED if proof else SCHEMA_REJECTED) + str(exc)
-        log.warning("route %s: rejected %s: %s", route.route_id, d.record.ref.key, d.last_error)
+    def _delivery(
+        route: relay_pb2.Route,
+        answer: adapter_pb2.ReadRecordResponse,
+        digest: bytes,
+        error: str,
+        rejection: relay_pb2.Rejection.ValueType,
+    ) -> relay_pb2.Delivery:
+        """A pending delivery, or a REJECTED one for a record whose proof or schema
+        fails its checks: such a record is never forwarded."""
+        record = answer.record
+        d = relay_pb2.Delivery(
+            delivery_id=delivery_id(
+                record, route.destination_chain_id, route.destination_namespace
+            ),
+            route_id=route.route_id,
+            record=record,
+            proof_digest=digest,
+            destination_chain_id=route.destination_chain_id,
+            destination_namespace=route.destination_namespace,
+            state=relay_pb2.DELIVERY_STATE_PENDING,
+        )
+        if rejection:
+            d.state, d.rejection, d.last_error = relay_pb2.DELIVERY_STATE_REJECTED, rejection, error
+            log.warning("route %s: rejected %s: %s", route.route_id, record.ref.key, error)
+        return d
+
+    async def _store_idle(self, members: dict[str, _Member], force: bool) -> None:
+        """Stores the checkpoints of routes that scanned blocks with nothing for them."""
+        now = time.monotonic()
+        for route_id, m in list(members.items()):
+            if m.unstored is None or (not force and now - m.stored_at < IDLE_CHECKPOINT_EVERY):
+                continue
+            height, block_hash = m.unstored
+            m.unstored, m.stored_at = None, now
+            if not await self._store.commit_block(route_id, [], height, block_hash):
+                del members[route_id]
 
     def _rejected_event(self, d: relay_pb2.Delivery) -> TxStep:
         """The audit event of a rejected record, written in its block's transaction, so
@@ -186,15 +323,24 @@ class RouteWorker:
             detail={"route_id": d.route_id, "delivery_id": d.delivery_id},
         )
 
-    async def _wait_for_room(self) -> None:
-        backlog = await self._store.backlog(self.route_id)
+    async def _over_high_mark(self, route_id: str) -> bool:
+        """True when the route must stop taking blocks; it rejoins below the low mark."""
+        backlog = await self._store.backlog(route_id)
         if backlog.pending + backlog.submitted < self._bp.high:
-            return
+            return False
         log.info(
-            "route %s: %d unconfirmed deliveries; pausing the scan",
-            self.route_id,
+            "route %s: %d unconfirmed deliveries; it stops taking blocks",
+            route_id,
             backlog.pending + backlog.submitted,
         )
-        while backlog.pending + backlog.submitted >= self._bp.low:
-            await asyncio.sleep(0.5)
-            backlog = await self._store.backlog(self.route_id)
+        self._held[route_id] = asyncio.create_task(self._rejoin_later(route_id))
+        return True
+
+    async def _rejoin_later(self, route_id: str) -> None:
+        while True:
+            await asyncio.sleep(BACK_PRESSURE_POLL)
+            backlog = await self._store.backlog(route_id)
+            if backlog.pending + backlog.submitted < self._bp.low:
+                break
+        self._held.pop(route_id, None)
+        self._changed.set()

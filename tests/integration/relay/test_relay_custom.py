@@ -243,9 +243,15 @@ async def test_forged_record_is_parked_and_route_goes_on(
 
 @pytest.fixture
 async def refusing_inbox() -> AsyncIterator[str]:
-    """A destination whose inbox refuses every delivery (a poison case for the deliverer)."""
+    """A destination whose inbox refuses every delivery (a poison case for the deliverer).
+    It describes itself as a ledger does, so the hub accepts a route to it (the hub asks
+    whether a destination can take deliveries before routing to it)."""
 
     async def refuse(request: web.Request) -> web.Response:
+        if request.method == "GET" and request.path == "/v1/info":
+            return web.json_response(
+                {"ledger_id": "refusing", "validators": [], "threshold": 1, "collections": []}
+            )
         return web.json_response({"error": "bad_request", "detail": "inbox closed"}, status=400)
 
     app = web.Application()
