@@ -13,7 +13,7 @@ from aiohttp import web
 from adapters.custom.adapter import HEADERS_ONLY
 from devnets.custom.network import CustomDevnet
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
+from tonglian_tools.hub_process import HubProcess
 
 from .conftest import (
     append_many,
