@@ -23,6 +23,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from google.protobuf import json_format
+
 from devnets.process import free_port
 from hub.cli import exit_codes
 from hub.cli.output import Progress, print_json
@@ -155,6 +157,7 @@ class Demo:
         )
         anchors = {lg.chain.chain_id: lg.chain.trust_anchor for lg in self.ledgers}
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._publish_trust(anchors)
         async with (
             AsyncClient(hub.address, ops_creds) as ops,
             AsyncClient(hub.address, regulator_creds) as regulator,
@@ -314,6 +317,20 @@ class Demo:
         """A line of the story on stdout (none under --json)."""
         if not self.json:
             print(text)
+
+    def _publish_trust(self, anchors: dict[str, chains_pb2.TrustAnchor]) -> None:
+        """What a reader of the bundles needs to check them offline, from the chains' own
+        operators (the anchors) and the hub's CA: written beside the bundles."""
+        folder = self.out_dir / "anchors"
+        folder.mkdir(exist_ok=True)
+        for chain_id, anchor in anchors.items():
+            (folder / f"{chain_id}.json").write_text(json_format.MessageToJson(anchor))
+        (self.out_dir / "hub-ca.crt").write_bytes((self.hub.pki_dir / "ca.crt").read_bytes())
+        self.step(
+            f"wrote the chains' trust anchors to {folder} and the hub's CA to "
+            f"{self.out_dir / 'hub-ca.crt'}: `tonglian verify BUNDLE --anchors {folder} "
+            f"--hub-key {self.out_dir / 'hub-ca.crt'}` checks a bundle offline"
+        )
 
     def save_bundle(
         self, name: str, vr: records_pb2.VerifiedRecord, anchor: chains_pb2.TrustAnchor
