@@ -34,6 +34,10 @@ from hub.services.query import QueryService
 from hub.services.relay import RelayService
 from hub.store.predicate_questions import SqlitePredicateQuestions
 from hub.store.sqlite import SqliteStore
+from hub.usecases.predicate import Predicates
+from hub.usecases.query import RecordQueries
+from hub.usecases.record_access import RecordAccess
+from hub.usecases.watch import RecordWatch
 from hub.verification import Verifier
 from tonglian.v1 import (
     audit_pb2,
@@ -116,6 +120,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
     reader = RecordReader(registry, router, verifier, security.signer)
+    access = RecordAccess(reader, security.policy, catalog)
 
     limit = settings.max_message_bytes
     server = grpc.aio.server(
@@ -134,11 +139,9 @@ async def start_hub(settings: HubSettings) -> Hub:
     )
     query_pb2_grpc.add_QueryServicer_to_server(
         QueryService(
-            reader,
-            security.policy,
-            catalog,
-            security.signer,
-            PredicateBudget(SqlitePredicateQuestions(store)),
+            RecordQueries(access),
+            RecordWatch(access),
+            Predicates(access, security.signer, PredicateBudget(SqlitePredicateQuestions(store))),
         ),
         server,
     )
