@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from hub.audit.call import current_call
 from hub.services.status import Context, streaming, unary
@@ -48,10 +49,10 @@ class QueryService(query_pb2_grpc.QueryServicer):
         self, request: query_pb2.WatchRecordsRequest, context: Context
     ) -> AsyncIterator[query_pb2.WatchRecordsResponse]:
         call = current_call()
-        async for record in self._watch.watch(
-            call.principal, request.filter, request.purpose, call
-        ):
-            yield query_pb2.WatchRecordsResponse(record=record)
+        watch = self._watch.watch(call.principal, request.filter, request.purpose, call)
+        async with aclosing(watch) as records:
+            async for record in records:
+                yield query_pb2.WatchRecordsResponse(record=record)
 
     @unary
     async def EvaluatePredicate(

@@ -3,7 +3,7 @@ likes; each record meets the policy in force when it arrives."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from hub.policy import READ
 from hub.principal import Principal
@@ -23,7 +23,7 @@ class RecordWatch:
         flt: query_pb2.RecordFilter,
         purpose: str,
         audit: AuditRecord,
-    ) -> AsyncIterator[records_pb2.VerifiedRecord]:
+    ) -> AsyncGenerator[records_pb2.VerifiedRecord, None]:
         """The records `flt` selects as they are written, those the policy lets `principal`
         read; refuses at once a filter no rule allows."""
         check_filter(flt)
