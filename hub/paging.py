@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from hub.errors import InvalidInput
 
@@ -42,3 +43,11 @@ def sequence_token(token: str) -> int:
 def split_page(items: Sequence[T], size: int) -> tuple[list[T], bool]:
     """The first `size` items of a fetch of `size + 1`, and whether there are more."""
     return list(items[:size]), len(items) > size
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next ("" on the last page)."""
+
+    items: list[T]
+    next_page_token: str = ""

@@ -34,6 +34,14 @@ from hub.services.query import QueryService
 from hub.services.relay import RelayService
 from hub.store.predicate_questions import SqlitePredicateQuestions
 from hub.store.sqlite import SqliteStore
+from hub.usecases.audit_reading import AuditReading
+from hub.usecases.authorization import Operators
+from hub.usecases.chains import Chains
+from hub.usecases.predicate import Predicates
+from hub.usecases.query import RecordQueries
+from hub.usecases.record_access import RecordAccess
+from hub.usecases.relay_admin import RelayAdmin
+from hub.usecases.watch import RecordWatch
 from hub.verification import Verifier
 from tonglian.v1 import (
     audit_pb2,
@@ -116,12 +124,14 @@ async def start_hub(settings: HubSettings) -> Hub:
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
     reader = RecordReader(registry, router, verifier, security.signer)
+    access = RecordAccess(reader, security.policy, catalog)
+    operators = Operators(security.policy)
 
     limit = settings.max_message_bytes
     server = grpc.aio.server(
         interceptors=[
             ObservingInterceptor(),
-            AccessInterceptor(security.authenticator, security.policy, audit),
+            AccessInterceptor(security.authenticator, audit),
         ],
         options=[
             ("grpc.max_receive_message_length", limit),
@@ -130,22 +140,24 @@ async def start_hub(settings: HubSettings) -> Hub:
         ],
     )
     chains_pb2_grpc.add_ChainRegistryServicer_to_server(
-        ChainRegistryService(registry, router), server
+        ChainRegistryService(Chains(registry, router, operators)), server
     )
     query_pb2_grpc.add_QueryServicer_to_server(
         QueryService(
-            reader,
-            security.policy,
-            catalog,
-            security.signer,
-            PredicateBudget(SqlitePredicateQuestions(store)),
+            RecordQueries(access),
+            RecordWatch(access),
+            Predicates(access, security.signer, PredicateBudget(SqlitePredicateQuestions(store))),
         ),
         server,
     )
     relay = Relay(store, registry, router, verifier, catalog, audit)
-    relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay), server)
+    relay_pb2_grpc.add_RelayServicer_to_server(RelayService(RelayAdmin(relay, operators)), server)
     audit_pb2_grpc.add_AuditServicer_to_server(
-        AuditService(audit, settings.audit_anchor_chain, settings.audit_anchor_namespace),
+        AuditService(
+            AuditReading(
+                audit, operators, settings.audit_anchor_chain, settings.audit_anchor_namespace
+            )
+        ),
         server,
     )
     health_servicer = health.HealthServicer()

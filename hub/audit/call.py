@@ -1,9 +1,10 @@
 """The audit record of the gRPC call being served, shared by the access interceptor and services.
 
 The interceptor (hub/services/access.py) opens one per call and appends it when
-the call ends, with the outcome; a service adds facts (`detail`, the rule that
-decided) or appends early with `commit` when it needs the event's sequence in
-its answer (predicates) or the call may run for long (watches).
+the call ends, with the outcome. It is the AuditRecord the use cases write their facts
+into (hub/usecases/audit_record.py): `detail`, the rule that decided, the purpose; they
+append early with `commit` when they need the event's sequence in their answer
+(predicates) or the call may run for long (watches).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.audit.log import AuditLog
-from hub.errors import PermissionDenied
-from hub.policy import OperatorScope
 from hub.principal import Principal
 from tonglian.v1 import audit_pb2
 
@@ -30,14 +29,6 @@ class AuditedCall:
     # Set when a policy refused: the rule (or reason) the outcome names.
     denied_by: str = ""
     event: audit_pb2.AuditEvent | None = None
-    # The caller's operator rights (set by the interceptor), None for agencies.
-    operator: OperatorScope | None = None
-
-    def operator_scope(self) -> OperatorScope:
-        """The caller's operator scope; PermissionDenied when it has no operator rights."""
-        if self.operator is None:
-            raise PermissionDenied(f"{self.principal.name} has no operator rights")
-        return self.operator
 
     async def commit(
         self, outcome: str = "ok", evidence: bytes | None = None

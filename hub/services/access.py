@@ -1,10 +1,9 @@
-"""Access control and accounting for every tonglian.v1 call: a gRPC server interceptor.
+"""Authentication and accounting for every tonglian.v1 call: a gRPC server interceptor.
 
 For each call it (1) names the caller from the client certificate (hub/authentication.py),
-(2) requires operator rights for the methods that change the hub or show its
-logs, (3) opens the call's audit record, which services enrich, and (4) appends
-that record with the outcome when the call ends. Record-level policy (which chain,
-namespace, schema, purpose) is decided in the Query service, which knows the record.
+(2) opens the call's audit record, which the use cases fill with what they decided
+(hub/usecases/: purpose, policy rules, operator rights), and (3) appends that record with
+the outcome when the call ends. It decides nothing about rights: the use cases do.
 
 Health and reflection are not wrapped: they reveal nothing but the published
 schema, and the TLS handshake already admits only certificates of the trusted CA.
@@ -24,8 +23,7 @@ from google.protobuf.message import Message
 from hub.audit.call import AuditedCall, enter_call
 from hub.audit.log import AuditLog
 from hub.authentication import Authenticator
-from hub.errors import HubError, InvalidInput, PermissionDenied, Unauthenticated
-from hub.policy import OperatorScope, PolicySource
+from hub.errors import HubError, InvalidInput, Unauthenticated
 from hub.principal import INSECURE, Principal
 from hub.services.malformed import MalformedRequest, lenient
 from hub.services.status import Context, abort_for
@@ -39,18 +37,6 @@ STREAM_RECHECK_SECONDS = 1.0
 
 PREFIX = "/tonglian.v1."
 SERVICE_ACTIONS = {"Query": "query", "ChainRegistry": "chains", "Relay": "relay", "Audit": "audit"}
-# Methods any authenticated caller may use (Query methods check records against policy).
-OPEN_METHODS = frozenset(
-    {
-        "Query/GetRecord",
-        "Query/ListRecords",
-        "Query/WatchRecords",
-        "Query/EvaluatePredicate",
-        "ChainRegistry/GetChain",
-        "ChainRegistry/ListChains",
-        "ChainRegistry/GetChainStatus",
-    }
-)
 
 
 def action_name(method: str) -> str:
@@ -82,12 +68,9 @@ def target_of(message: Message | MalformedRequest) -> str:
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(
-        self, authenticator: Authenticator | None, policy: PolicySource, audit: AuditLog
-    ) -> None:
+    def __init__(self, authenticator: Authenticator | None, audit: AuditLog) -> None:
         """`authenticator` None means the hub runs --insecure: every caller is INSECURE."""
         self._authenticator = authenticator
-        self._policy = policy
         self._audit = audit
         self._pending: set[asyncio.Task[Any]] = set()
 
@@ -119,30 +102,9 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return INSECURE
         return self._authenticator.authenticate(_client_pem(context))
 
-    def _authorize(self, method: str, principal: Principal) -> tuple[str, OperatorScope | None]:
-        """The rule that lets `principal` call `method` and the chains it may operate
-        (None for agencies); PermissionDenied otherwise. Services check the chains a
-        call touches against the scope; calls that span every chain are checked here."""
-        short = method.removeprefix(PREFIX)
-        policy = self._policy.current()
-        scope = policy.operator_scope(principal.agency) if principal.is_operator else None
-        if short in OPEN_METHODS:
-            return "", scope
-        name = "tonglian.v1." + short.replace("/", ".")
-        if not principal.is_operator:
-            raise PermissionDenied(
-                f"{name} needs operator rights: the certificate of {principal.name} has "
-                f"role {principal.role}"
-            )
-        decision = policy.operator(principal.agency)
-        if not decision.allowed or scope is None:
-            raise PermissionDenied(f"{name} needs operator rights: {decision.reason}")
-        if short.startswith("Audit/"):
-            scope.require_everywhere(f"{name} (the audit log)")
-        return decision.rule, scope
-
     async def _open(self, method: str, request: Message, context: Context) -> AuditedCall:
-        """Authenticates and authorizes; on refusal appends the event and aborts."""
+        """Authenticates the caller and opens the call's audit record; on refusal appends
+        the event and aborts."""
         action = action_name(method)
         try:
             principal = self._principal(context)
@@ -154,17 +116,8 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 outcome=f"denied: {exc}",
             )
             await abort_for(exc, self._open, context)
-        # The purpose is the use case's to check and record (hub/usecases/purpose.py).
-        call = AuditedCall(principal, action, self._audit, target_of(request))
-        try:
-            rule, call.operator = self._authorize(method, principal)
-        except HubError as exc:
-            call.denied_by = str(exc)
-            await call.commit(f"denied: {exc}")
-            await abort_for(exc, self._open, context)
-        if rule:
-            call.detail["rule"] = rule
-        return call
+        # Purpose and rights are the use cases' to check and record (hub/usecases/).
+        return AuditedCall(principal, action, self._audit, target_of(request))
 
     async def _close(self, call: AuditedCall, context: Context, failed: bool) -> None:
         if call.event is not None:

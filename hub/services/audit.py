@@ -1,70 +1,64 @@
-"""tonglian.v1.Audit over gRPC: the log, its head and its anchors (operators only: access.py)."""
+"""tonglian.v1.Audit over gRPC: maps messages to hub/usecases/audit_reading.py (operators
+whose rule covers every chain)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
-from hub.audit.log import AuditLog
-from hub.paging import MAX_SEQUENCE, page_size, split_page
+from hub.audit.call import current_call
 from hub.services.status import Context, streaming, unary
+from hub.usecases.audit_reading import AuditReading
 from tonglian.v1 import audit_pb2, audit_pb2_grpc
-
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 
 
 class AuditService(audit_pb2_grpc.AuditServicer):
-    def __init__(
-        self, log: AuditLog, anchor_chain_id: str = "", anchor_namespace: str = ""
-    ) -> None:
-        self._log = log
-        # Where the head is anchored: the log's readers check it there.
-        self._anchor_chain_id = anchor_chain_id
-        self._anchor_namespace = anchor_namespace if anchor_chain_id else ""
+    def __init__(self, reading: AuditReading) -> None:
+        self._reading = reading
 
     @unary
     async def ListEvents(
         self, request: audit_pb2.ListEventsRequest, context: Context
     ) -> audit_pb2.ListEventsResponse:
-        size = page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
-        events, more = split_page(
-            await self._log.events(
-                min(request.from_sequence, MAX_SEQUENCE),
-                size + 1,
-                request.principal,
-                request.action,
-            ),
-            size,
+        call = current_call()
+        page = await self._reading.list_events(
+            call.principal,
+            request.from_sequence,
+            request.page_size,
+            request.principal,
+            request.action,
+            call,
         )
-        return audit_pb2.ListEventsResponse(
-            events=events, next_sequence=events[-1].sequence + 1 if more else 0
-        )
+        return audit_pb2.ListEventsResponse(events=page.events, next_sequence=page.next_sequence)
 
     @unary
     async def GetLogHead(
         self, request: audit_pb2.GetLogHeadRequest, context: Context
     ) -> audit_pb2.GetLogHeadResponse:
-        sequence, head = await self._log.head()
+        call = current_call()
+        head = await self._reading.head(call.principal, call)
         return audit_pb2.GetLogHeadResponse(
-            sequence=sequence,
-            hash=head,
-            anchor_chain_id=self._anchor_chain_id,
-            anchor_namespace=self._anchor_namespace,
+            sequence=head.sequence,
+            hash=head.hash,
+            anchor_chain_id=head.anchor_chain_id,
+            anchor_namespace=head.anchor_namespace,
         )
 
     @streaming
     async def ExportEvents(
         self, request: audit_pb2.ExportEventsRequest, context: Context
     ) -> AsyncIterator[audit_pb2.ExportEventsResponse]:
-        # Up to the head as it is now: the export's own event comes after it.
-        last, _ = await self._log.head()
-        async for event in self._log.export(min(request.from_sequence, MAX_SEQUENCE)):
-            if event.sequence > last:
-                return
-            yield audit_pb2.ExportEventsResponse(event=event)
+        call = current_call()
+        export = self._reading.export(call.principal, request.from_sequence, call)
+        async with aclosing(export) as events:
+            async for event in events:
+                yield audit_pb2.ExportEventsResponse(event=event)
 
     @unary
     async def ListAnchors(
         self, request: audit_pb2.ListAnchorsRequest, context: Context
     ) -> audit_pb2.ListAnchorsResponse:
-        return audit_pb2.ListAnchorsResponse(anchors=await self._log.anchors())
+        call = current_call()
+        return audit_pb2.ListAnchorsResponse(
+            anchors=await self._reading.anchors(call.principal, call)
+        )

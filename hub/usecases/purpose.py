@@ -6,8 +6,8 @@ audit event carries it once it has passed these checks, never the raw request fi
 
 from __future__ import annotations
 
-from hub.audit.call import AuditedCall
 from hub.errors import InvalidInput
+from hub.usecases.audit_record import AuditRecord
 
 MAX_PURPOSE = 200
 
@@ -24,8 +24,8 @@ def check_purpose(purpose: str) -> None:
         raise InvalidInput("purpose contains control characters")
 
 
-def declare_purpose(call: AuditedCall, purpose: str) -> str:
+def declare_purpose(audit: AuditRecord, purpose: str) -> str:
     """Checks `purpose` and records it on the call's audit event; returns it."""
     check_purpose(purpose)
-    call.purpose = purpose
+    audit.purpose = purpose
     return purpose
