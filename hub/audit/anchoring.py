@@ -33,6 +33,8 @@ HEAD_FORMAT = "tonglian.audit-head/v1"
 CONFIRM_TIMEOUT = 30.0
 # How often the anchorer looks at the log's length between timed anchors.
 POLL_SECONDS = 1.0
+# How long a stopping hub waits for an anchoring under way (a chain write and a table row).
+STOP_GRACE = 10.0
 S = adapter_pb2.SubmissionState
 
 
@@ -70,6 +72,7 @@ class Anchorer:
         # Sequence of our own last "audit.anchor" event: nothing new happened since.
         self._quiet_at = -1
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def anchor_once(self) -> audit_pb2.AuditAnchor | None:
         """Anchors the current head unless it is anchored already; the anchor, or None."""
@@ -154,8 +157,11 @@ class Anchorer:
         # Looks often enough to catch `every` events soon, anchors only when due.
         tick = min(self.interval, POLL_SECONDS)
         last = time.monotonic()
-        while True:
-            await asyncio.sleep(tick)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), tick)
+            if self._stopping.is_set():
+                return
             try:
                 if not await self._due(last):
                     continue
@@ -167,10 +173,19 @@ class Anchorer:
                 log.exception("anchoring the audit log failed")
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="audit-anchorer")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Lets an anchoring under way finish: a head written on the chain but not in the
+        hub's table would read as tampering at the next `audit verify`."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+        except TimeoutError:
+            log.warning("audit anchoring did not finish within %ss; stopping it", STOP_GRACE)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

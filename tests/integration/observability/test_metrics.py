@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 
 import aiohttp
@@ -191,6 +192,11 @@ async def test_calls_change_exactly_their_samples(scene: Scene) -> None:
 
 
 async def test_a_delivery_moves_the_relay_gauges(scene: Scene) -> None:
+    # A namespace of its own: the devnet is shared with other test modules' records.
+    source = f"obs-{uuid.uuid4().hex[:8]}"
+    await write_record(
+        scene.info.endpoints["http"], source, "O-1", "gov.license.business/v1", LICENCE
+    )
     before = await scene.scrape()
     async with scene.client(scene.ops) as ops:
         await relay_pb2_grpc.RelayStub(ops.channel).CreateRoute(
@@ -198,9 +204,9 @@ async def test_a_delivery_moves_the_relay_gauges(scene: Scene) -> None:
                 route=relay_pb2.Route(
                     route_id="obs-lic",
                     source_chain_id=CHAIN,
-                    source_namespace="licences",
+                    source_namespace=source,
                     destination_chain_id=CHAIN,
-                    destination_namespace="obs-imported",
+                    destination_namespace=f"{source}-imported",
                 )
             )
         )
