@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from hub.audit.call import peek_call
 from hub.errors import status_of
 
 log = logging.getLogger("tonglian.hub")
@@ -34,13 +35,17 @@ def _message(exc: Exception) -> str:
 async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> None:
     """Aborts the call with the status of a deliberate failure; anything else is INTERNAL."""
     status = status_of(exc)
-    if status is not None:
-        await context.abort(status, _message(exc))
-    log.exception("unexpected failure in %s", method.__qualname__)
-    await context.abort(
-        grpc.StatusCode.INTERNAL,
-        f"internal error in {method.__name__}; the hub logged the details",
-    )
+    if status is None:
+        log.exception("unexpected failure in %s", method.__qualname__)
+        status = grpc.StatusCode.INTERNAL
+        message = f"internal error in {method.__name__}; the hub logged the details"
+    else:
+        message = _message(exc)
+    # The call's audit event first: abort sends the status at once.
+    call = peek_call()
+    if call is not None:
+        await call.fail(status, message)
+    await context.abort(status, message)
 
 
 def unary(
