@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.canonical import canonical_json
 from tonglian_proof.errors import MalformedInput, ProofRejected
+from tonglian_proof.verify.verified_cache import VerifiedCache
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 HEADER_FIELDS = frozenset(
@@ -53,6 +54,15 @@ HEADER_FIELDS = frozenset(
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # RFC 8785 represents integers exactly only up to 2^53 - 1.
 _MAX_JSON_INT = 2**53 - 1
+
+# Anchors that passed validate_trust_anchor, by their serialized bytes: validator id ->
+# public key, loaded once.
+_anchor_keys: VerifiedCache[dict[str, Ed25519PublicKey]] = VerifiedCache(256)
+# Headers whose signatures met an anchor's threshold: (anchor bytes, header bytes, the
+# signatures as given) -> the checks' text. A record of an already verified block pays
+# only for its own fields and Merkle path; any other anchor, header or signature set
+# (a forged one added, say) is a miss and is verified in full.
+_signed_headers: VerifiedCache[list[str]] = VerifiedCache(4096)
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ def check_signatures(
     anchor: chains_pb2.SignedMerkleTrustAnchor,
 ) -> list[str]:
     """Counts distinct anchored validators whose signature verifies; k of them are needed."""
-    keys = {v.id: v.ed25519_public_key for v in anchor.validators}
+    keys = _keys_of(anchor)
     message = SIGNING_DOMAIN + header
     signed: list[str] = []
     unknown: list[str] = []
@@ -194,9 +204,7 @@ def check_signatures(
             unknown.append(sig.validator_id)
             continue
         try:
-            Ed25519PublicKey.from_public_bytes(keys[sig.validator_id]).verify(
-                sig.signature, message
-            )
+            keys[sig.validator_id].verify(sig.signature, message)
         except InvalidSignature:
             raise ProofRejected(
                 f"signature of validator {sig.validator_id!r} does not verify over the "
@@ -223,6 +231,20 @@ def check_signatures(
         f"(threshold {k}): {', '.join(signed)}",
         *notes,
     ]
+
+
+def _keys_of(anchor: chains_pb2.SignedMerkleTrustAnchor) -> dict[str, Ed25519PublicKey]:
+    """The anchor's validator keys by id; raises MalformedInput for an unusable anchor."""
+    key = anchor.SerializeToString(deterministic=True)
+    keys = _anchor_keys.get(key)
+    if keys is None:
+        validate_trust_anchor(anchor)
+        keys = {
+            v.id: Ed25519PublicKey.from_public_bytes(v.ed25519_public_key)
+            for v in anchor.validators
+        }
+        _anchor_keys.put(key, keys)
+    return keys
 
 
 def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> list[str]:
@@ -297,7 +319,7 @@ def verify_signed_merkle_record(
 ) -> list[str]:
     """The checks that passed, in order; raises ProofRejected naming the first that failed."""
     try:
-        validate_trust_anchor(anchor)
+        _keys_of(anchor)
     except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from None
     header = parse_header(proof.header)
@@ -306,7 +328,16 @@ def verify_signed_merkle_record(
             f"header ledger_id {header.ledger_id!r} is not the anchored {anchor.ledger_id!r}"
         )
     checks = [f"header of block {header.height} is canonical and names ledger {header.ledger_id!r}"]
-    checks += check_signatures(proof.header, header.height, list(proof.signatures), anchor)
+    signed_key = (
+        anchor.SerializeToString(deterministic=True),
+        proof.header,
+        tuple((sig.validator_id, sig.signature) for sig in proof.signatures),
+    )
+    signed = _signed_headers.get(signed_key)
+    if signed is None:
+        signed = check_signatures(proof.header, header.height, list(proof.signatures), anchor)
+        _signed_headers.put(signed_key, signed)
+    checks += signed
     checks += check_record_fields(record, header)
     checks += check_merkle_path(record, proof, header)
     return checks
