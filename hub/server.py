@@ -89,6 +89,7 @@ class Hub:
             await self.anchorer.stop()
         await self.relay.stop()
         await self.router.close()
+        await self.verifier.close_connections()
         self.verifier.close()
         await self.store.close()
 

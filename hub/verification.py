@@ -36,8 +36,11 @@ from hub.observability.tracing import span
 from hub.observability.verifications import counted, verifying
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
+from tonglian_proof.verify.verified_cache import VerifiedCache
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from tonglian_proof.verify.evm import TrustedEvmHeader
 
 # Records per trip to the verification pool (see Verifier.verify_batch).
@@ -52,6 +55,9 @@ class Verifier:
     def __init__(self, workers: int, oracle_timeout: float = 10.0) -> None:
         self._executor: Executor
         self._warming: list[Future[None]] = []
+        self._http: aiohttp.ClientSession | None = None
+        # EVM block hashes k endpoints attested, by (anchor, height), final blocks only.
+        self._attested: VerifiedCache[TrustedEvmHeader] = VerifiedCache(4096)
         if workers > 0:
             # Workers bind their life to the hub's, so a killed hub leaves none behind;
             # they all start here (one per warm-up call), lean, in the calling thread.
@@ -86,7 +92,17 @@ class Verifier:
             return 0
         from hub.oracles.evm_headers import trusted_head
 
-        return (await trusted_head(anchor.evm, self._oracle_timeout)).final_height
+        head = await trusted_head(anchor.evm, self._oracle_timeout, session=self._session())
+        return head.final_height
+
+    def _session(self) -> aiohttp.ClientSession:
+        """One HTTP session for the oracle's questions, so its connections to the
+        endpoints are reused (a session per question paid a TCP connect each time)."""
+        if self._http is None or self._http.closed:
+            import aiohttp  # here: a hub without EVM chains starts without it
+
+            self._http = aiohttp.ClientSession()
+        return self._http
 
     async def verify(
         self,
@@ -195,12 +211,24 @@ class Verifier:
             return trusted_from_qbft_seals(proof.evm, anchor)
         from hub.oracles.evm_headers import attest_header
 
-        trusted = await attest_header(anchor, proof.evm.block_number, self._oracle_timeout)
+        key = (anchor.SerializeToString(deterministic=True), proof.evm.block_number)
+        trusted = self._attested.get(key)
+        if trusted is None:
+            trusted = await attest_header(
+                anchor, proof.evm.block_number, self._oracle_timeout, session=self._session()
+            )
+            # Only a block final by the anchor's own rule is kept: its hash cannot change.
+            if trusted.head_number - anchor.finality_depth >= trusted.block_number:
+                self._attested.put(key, trusted)
         # What the endpoints said travels in the bundle, for offline re-verification;
         # whatever the adapter put there is not the hub's word and is replaced.
         del proof.evm.attestations[:]
         proof.evm.attestations.extend(trusted.attestations)
         return trusted
+
+    async def close_connections(self) -> None:
+        if self._http is not None:
+            await self._http.close()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
