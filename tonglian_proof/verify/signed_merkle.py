@@ -233,9 +233,12 @@ def check_signatures(
     ]
 
 
-def _keys_of(anchor: chains_pb2.SignedMerkleTrustAnchor) -> dict[str, Ed25519PublicKey]:
-    """The anchor's validator keys by id; raises MalformedInput for an unusable anchor."""
-    key = anchor.SerializeToString(deterministic=True)
+def _keys_of(
+    anchor: chains_pb2.SignedMerkleTrustAnchor, key: bytes = b""
+) -> dict[str, Ed25519PublicKey]:
+    """The anchor's validator keys by id; raises MalformedInput for an unusable anchor.
+    `key` is the anchor's deterministic serialization, when the caller has it."""
+    key = key or anchor.SerializeToString(deterministic=True)
     keys = _anchor_keys.get(key)
     if keys is None:
         validate_trust_anchor(anchor)
@@ -318,8 +321,9 @@ def verify_signed_merkle_record(
     anchor: chains_pb2.SignedMerkleTrustAnchor,
 ) -> list[str]:
     """The checks that passed, in order; raises ProofRejected naming the first that failed."""
+    anchor_bytes = anchor.SerializeToString(deterministic=True)
     try:
-        _keys_of(anchor)
+        _keys_of(anchor, anchor_bytes)
     except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from None
     header = parse_header(proof.header)
@@ -329,7 +333,7 @@ def verify_signed_merkle_record(
         )
     checks = [f"header of block {header.height} is canonical and names ledger {header.ledger_id!r}"]
     signed_key = (
-        anchor.SerializeToString(deterministic=True),
+        anchor_bytes,
         proof.header,
         tuple((sig.validator_id, sig.signature) for sig in proof.signatures),
     )
