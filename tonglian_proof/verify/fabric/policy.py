@@ -466,7 +466,9 @@ def _satisfied(policy: Policy, group: PolicyGroup | None, unique: Sequence[Signe
 # same policies on every record. Entries hold the policy and group objects themselves,
 # so their ids cannot be reused by other objects while the entry lives; a signer is
 # named by its MSP, certificate and description (which carries its roles).
-_verdicts: VerifiedCache[tuple[Policy, PolicyGroup | None, Outcome]] = VerifiedCache(4096)
+_verdicts: VerifiedCache[tuple[Policy, PolicyGroup | None, Outcome]] = VerifiedCache(
+    4096, signatures=False
+)
 
 
 def evaluate(policy: Policy, group: PolicyGroup | None, signers: Sequence[Signer]) -> Outcome:
