@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+
 from hub.audit.log import AuditLog
 from hub.principal import Principal
 from tonglian.v1 import audit_pb2
@@ -47,6 +49,15 @@ class AuditedCall:
                 evidence=evidence,
             )
         return self.event
+
+    async def fail(self, code: grpc.StatusCode, details: str) -> audit_pb2.AuditEvent:
+        """Appends the event of a call that ends with status `code`: before the status is
+        sent (gRPC's abort sends at once), so no caller is answered before its call is
+        in the log."""
+        if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+            return await self.commit(f"denied: {self.denied_by or details or code.name}")
+        self.detail.setdefault("error", details[:500])
+        return await self.commit(f"error: {code.name}")
 
 
 _current: ContextVar[AuditedCall | None] = ContextVar("tonglian_audited_call", default=None)

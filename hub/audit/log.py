@@ -7,10 +7,23 @@
 
 Events are chained by hash (tonglian_proof/audit_hash.py) and durable when `append`
 returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>".
+
+Group commit: `append` queues its event and waits; one writer takes every queued
+event into one transaction, so concurrent calls share a commit instead of each
+paying its own. A commit is written to SQLite's WAL without a disk flush (see
+hub/audit/sqlite.py append_batch): an answer that waited for it is in the log even
+if the hub is SIGKILLed right after (tests/integration/hub/test_audit_group_commit.py).
+The WAL is flushed to the disk at most SYNC_INTERVAL after a commit, so a power
+loss or kernel crash can lose at most that window; an fsync per read (about 6 ms on
+the benchmark machine, three times a direct ledger read) was the largest cost of a
+verified read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -25,6 +38,12 @@ from tonglian_proof.canonical import canonical_text
 
 MAX_FIELD = 2000
 EXPORT_PAGE = 500
+# Events per group-commit transaction, at most.
+MAX_BATCH = 256
+# Seconds from a commit to the flush of the WAL to the disk, at most.
+SYNC_INTERVAL = 0.2
+
+_Pending = tuple[audit_pb2.AuditEvent, bytes | None, "asyncio.Future[audit_pb2.AuditEvent]"]
 
 
 def _draft(
@@ -53,6 +72,10 @@ def _clip(text: str) -> str:
 class AuditLog:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
+        self._queue: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._sync: asyncio.TimerHandle | None = None
+        self._syncing: set[asyncio.Task[None]] = set()
 
     async def append(
         self,
@@ -65,15 +88,50 @@ class AuditLog:
         detail: Mapping[str, Any] | None = None,
         evidence: bytes | None = None,
     ) -> audit_pb2.AuditEvent:
-        """Appends one event and returns it with its sequence and hash.
+        """Appends one event and returns it with its sequence and hash, once committed.
 
         `evidence` (a serialized ProofBundle) is kept at the hub beside the event,
-        for answers whose record is not handed out (predicates).
+        for answers whose record is not handed out (predicates). A cancelled caller's
+        event is still written: the call it records did happen.
         """
         draft = _draft(principal, action, target, purpose, outcome, detail)
-        event = await self._store.run(q.append(draft, evidence))
-        appended(event)
-        return event
+        done: asyncio.Future[audit_pb2.AuditEvent] = asyncio.get_running_loop().create_future()
+        self._queue.append((draft, evidence, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        return await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        """Commits queued events, a batch per transaction, until the queue is empty."""
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                events = await self._store.run(q.append_batch([(d, e) for d, e, _ in batch]))
+            except asyncio.CancelledError:
+                for *_, done in batch + self._queue:
+                    done.cancel()
+                self._queue = []
+                raise
+            except BaseException as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for event, (*_, done) in zip(events, batch, strict=True):
+                appended(event)
+                if not done.done():
+                    done.set_result(event)
+            self._sync_soon()
+
+    def _sync_soon(self) -> None:
+        if self._sync is None:
+            self._sync = asyncio.get_running_loop().call_later(SYNC_INTERVAL, self._start_sync)
+
+    def _start_sync(self) -> None:
+        self._sync = None
+        task = asyncio.ensure_future(asyncio.to_thread(_fsync, f"{self._store.path}-wal"))
+        self._syncing.add(task)
+        task.add_done_callback(self._syncing.discard)
 
     @staticmethod
     def step(
@@ -124,3 +182,14 @@ class AuditLog:
 
     async def evidence(self, sequence: int) -> bytes | None:
         return await self._store.run(q.evidence(sequence))
+
+
+def _fsync(path: str) -> None:
+    """Flushes the WAL file to the disk (fsync covers every write to the file, whoever
+    made it); a WAL already checkpointed away by a closing store needs nothing."""
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -35,20 +35,32 @@ def _event(row: Row) -> audit_pb2.AuditEvent:
     )
 
 
-def append(
-    draft: audit_pb2.AuditEvent, evidence: bytes | None = None
-) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
-    """Chains `draft` (sequence, previous_hash and hash filled in here) onto the head."""
+def append_batch(
+    items: list[tuple[audit_pb2.AuditEvent, bytes | None]],
+) -> Callable[[sqlite3.Connection], list[audit_pb2.AuditEvent]]:
+    """Chains every draft of `items` in one transaction (the audit log's group commit).
 
-    def q(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
-        conn.execute("BEGIN IMMEDIATE")
+    The commit is written to the WAL without waiting for the disk (synchronous=NORMAL
+    for this transaction only): once COMMIT returns, the events survive the hub's
+    death, SIGKILL included, since they are in the operating system's hands; the
+    audit log syncs the WAL to the disk in the background (hub/audit/log.py). Every
+    other transaction of the store keeps the connection's own setting.
+    """
+
+    def q(conn: sqlite3.Connection) -> list[audit_pb2.AuditEvent]:
+        previous = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+        conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            event = chain(conn, draft, evidence)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return event
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                events = [chain(conn, draft, evidence) for draft, evidence in items]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.execute(f"PRAGMA synchronous={previous}")
+        return events
 
     return q
 

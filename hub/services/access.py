@@ -124,13 +124,9 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return
         code = context.code() if failed else None
         if code is None or code == grpc.StatusCode.OK:
-            outcome = "ok" if not failed else "error: UNKNOWN"
-        elif code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
-            outcome = f"denied: {call.denied_by or context.details() or code.name}"
+            await call.commit("ok" if not failed else "error: UNKNOWN")
         else:
-            outcome = f"error: {code.name}"
-            call.detail.setdefault("error", str(context.details() or "")[:500])
-        await call.commit(outcome)
+            await call.fail(code, str(context.details() or ""))
 
     async def _refuse_malformed(
         self, call: AuditedCall, request: MalformedRequest, context: Context

@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from hub.audit.call import peek_call
 from hub.errors import failure_of
 
 log = logging.getLogger("tonglian.hub")
@@ -62,15 +63,18 @@ async def abort_with(
 async def abort_for(exc: Exception, method: Callable[..., Any], context: Context) -> NoReturn:
     """Aborts the call with the status of a deliberate failure; anything else is INTERNAL."""
     failure = failure_of(exc)
-    if failure is not None:
-        await abort_with(context, failure.status, _message(exc), failure.reason, failure.metadata)
-    log.exception("unexpected failure in %s", method.__qualname__)
-    await abort_with(
-        context,
-        grpc.StatusCode.INTERNAL,
-        f"internal error in {method.__name__}; the hub logged the details",
-        "INTERNAL",
-    )
+    if failure is None:
+        log.exception("unexpected failure in %s", method.__qualname__)
+        status, reason, metadata = grpc.StatusCode.INTERNAL, "INTERNAL", None
+        message = f"internal error in {method.__name__}; the hub logged the details"
+    else:
+        status, reason, metadata = failure.status, failure.reason, failure.metadata
+        message = _message(exc)
+    # The call's audit event first: abort sends the status at once.
+    call = peek_call()
+    if call is not None:
+        await call.fail(status, message)
+    await abort_with(context, status, message, reason, metadata)
 
 
 def unary(

@@ -39,6 +39,10 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await asyncio.to_thread(self._connect)

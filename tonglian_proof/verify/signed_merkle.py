@@ -53,6 +53,7 @@ from tonglian_proof.verify.signed_merkle_keys import (
     ledger_digest,
     validator_key,
 )
+from tonglian_proof.verify.verified_cache import VerifiedCache
 
 SIGNING_DOMAIN = b"tonglian/signed-merkle/header/v1\n"
 HEADER_FIELDS = frozenset(
@@ -61,6 +62,15 @@ HEADER_FIELDS = frozenset(
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # RFC 8785 represents integers exactly only up to 2^53 - 1.
 _MAX_JSON_INT = 2**53 - 1
+
+# Anchors that passed validate_trust_anchor, by their serialized bytes: validator id ->
+# public key, loaded once.
+_anchor_keys: VerifiedCache[tuple[dict[str, ValidatorKey], Digest]] = VerifiedCache(256)
+# Headers whose signatures met an anchor's threshold: (anchor bytes, header bytes, the
+# signatures as given) -> the checks' text. A record of an already verified block pays
+# only for its own fields and Merkle path; any other anchor, header or signature set
+# (a forged one added, say) is a miss and is verified in full.
+_signed_headers: VerifiedCache[list[str]] = VerifiedCache(4096)
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,18 @@ def _signer(key: ValidatorKey) -> str:
     return f"{key.id} ({key.algorithm})"
 
 
+def _anchor_keys_of(
+    anchor: chains_pb2.SignedMerkleTrustAnchor, key: bytes
+) -> tuple[dict[str, ValidatorKey], Digest]:
+    """The anchor's validator keys by id and its digest, checked once per anchor (by its
+    deterministic bytes); raises MalformedInput for an unusable anchor."""
+    cached = _anchor_keys.get(key)
+    if cached is None:
+        cached = (validate_trust_anchor(anchor), ledger_digest(anchor))
+        _anchor_keys.put(key, cached)
+    return cached
+
+
 def check_record_fields(record: records_pb2.Record, header: SignedHeader) -> list[str]:
     """Fields the header pins directly, and the form of the value."""
     if record.block_height != header.height:
@@ -316,9 +338,9 @@ def verify_signed_merkle_record(
     anchor: chains_pb2.SignedMerkleTrustAnchor,
 ) -> list[str]:
     """The checks that passed, in order; raises ProofRejected naming the first that failed."""
+    anchor_bytes = anchor.SerializeToString(deterministic=True)
     try:
-        keys = validate_trust_anchor(anchor)
-        digest = ledger_digest(anchor)
+        keys, digest = _anchor_keys_of(anchor, anchor_bytes)
     except MalformedInput as exc:
         raise ProofRejected(f"trust anchor unusable: {exc}") from None
     header = parse_header(proof.header)
@@ -327,9 +349,18 @@ def verify_signed_merkle_record(
             f"header ledger_id {header.ledger_id!r} is not the anchored {anchor.ledger_id!r}"
         )
     checks = [f"header of block {header.height} is canonical and names ledger {header.ledger_id!r}"]
-    checks += check_signatures(
-        proof.header, header.height, list(proof.signatures), keys, anchor.threshold
+    signed_key = (
+        anchor_bytes,
+        proof.header,
+        tuple((sig.validator_id, sig.signature) for sig in proof.signatures),
     )
+    signed = _signed_headers.get(signed_key)
+    if signed is None:
+        signed = check_signatures(
+            proof.header, header.height, list(proof.signatures), keys, anchor.threshold
+        )
+        _signed_headers.put(signed_key, signed)
+    checks += signed
     checks += check_record_fields(record, header)
     checks += check_merkle_path(record, proof, header, digest)
     return checks

@@ -18,8 +18,15 @@ from tonglian_proof.verify.fabric import protos
 from tonglian_proof.verify.fabric.config import ChannelConfig
 from tonglian_proof.verify.fabric.msp import Identity
 from tonglian_proof.verify.fabric.policy import evaluate
+from tonglian_proof.verify.verified_cache import VerifiedCache
 
 BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
+
+# Blocks whose orderer signatures satisfied BlockValidation: (config digest, DER header,
+# signature metadata) -> (each signer's serialized identity, the check's text). The
+# signatures and the policy are facts of those bytes alone; only the certificates'
+# validity at a transaction's time differs per record, and is checked on every hit.
+_signed_blocks: VerifiedCache[tuple[tuple[bytes, ...], str]] = VerifiedCache(4096)
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,19 @@ def check_orderer_signatures(
     if not md.signatures:
         raise ProofRejected(f"block {block.number} carries no orderer signature")
     hdr = header_bytes(block)
+    key = (config.digest, hdr, block.metadata[idx])
+    hit = _signed_blocks.get(key)
+    if hit is not None:
+        creators, check = hit
+        try:
+            return [config.msps.identity(c, at) for c in creators], check
+        except ProofRejected as exc:
+            raise ProofRejected(
+                f"block {block.number}: an orderer signer is not valid: {exc.reason}"
+            ) from exc
     value = bytes(md.value)
     signers: list[Identity] = []
+    creators_seen: list[bytes] = []
     for i, sig in enumerate(md.signatures):
         sig_header = bytes(sig.signature_header)
         if not sig_header and sig.identifier_header:
@@ -146,6 +164,7 @@ def check_orderer_signatures(
                     f"block {block.number}: orderer signature {i} has a malformed signature header"
                 ) from exc
             message = value + sig_header + hdr
+        creators_seen.append(creator)
         try:
             signers.append(config.msps.verify(creator, bytes(sig.signature), message, at))
         except ProofRejected as exc:
@@ -162,8 +181,9 @@ def check_orderer_signatures(
             f"block {block.number}: orderer signatures do not satisfy {BLOCK_VALIDATION}: "
             f"{outcome.detail}"
         )
-    return (
-        signers,
+    check = (
         f"block {block.number}: {len(signers)} orderer signature(s) satisfy "
-        f"{BLOCK_VALIDATION} ({outcome.detail})",
+        f"{BLOCK_VALIDATION} ({outcome.detail})"
     )
+    _signed_blocks.put(key, (tuple(creators_seen), check))
+    return signers, check

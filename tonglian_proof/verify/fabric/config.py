@@ -6,6 +6,7 @@ own signatures are not checked; everything else is judged against it.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ class ChannelConfig:
     # IdentifierHeader instead of a SignatureHeader.
     consenters: dict[int, bytes]
     hashing_algorithm: str
+    # SHA-256 of the config block: what caches of facts verified under it are keyed by.
+    digest: bytes = b""
 
 
 def _policies(group: Any, path: str) -> PolicyGroup:
@@ -123,6 +126,7 @@ def parse_config_block(data: bytes) -> ChannelConfig:
         policies=_policies(root, "/Channel"),
         consenters=_consenters(orderer),
         hashing_algorithm=hashing,
+        digest=hashlib.sha256(data).digest(),
     )
 
 

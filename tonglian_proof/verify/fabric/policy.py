@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from tonglian_proof.errors import MalformedInput
 from tonglian_proof.verify.fabric import protos
 from tonglian_proof.verify.fabric.msp import parse_serialized_identity
+from tonglian_proof.verify.verified_cache import VerifiedCache
 
 ROLES = ("member", "admin", "client", "peer", "orderer")
 # MSPRole.MSPRoleType numbers, in proto order.
@@ -461,8 +462,27 @@ def _satisfied(policy: Policy, group: PolicyGroup | None, unique: Sequence[Signe
     return met >= (need if total else 0)
 
 
+# Verdicts by (policy, group, signers): the same few endorsers and orderers satisfy the
+# same policies on every record. Entries hold the policy and group objects themselves,
+# so their ids cannot be reused by other objects while the entry lives; a signer is
+# named by its MSP, certificate and description (which carries its roles).
+_verdicts: VerifiedCache[tuple[Policy, PolicyGroup | None, Outcome]] = VerifiedCache(
+    4096, signatures=False
+)
+
+
 def evaluate(policy: Policy, group: PolicyGroup | None, signers: Sequence[Signer]) -> Outcome:
     """Evaluate `policy` (defined in `group`) against already verified signers."""
+    key = (id(policy), id(group), tuple((s.msp_id, s.cert_der, s.describe()) for s in signers))
+    hit = _verdicts.get(key)
+    if hit is not None and hit[0] is policy and hit[1] is group:
+        return hit[2]
+    outcome = _evaluate(policy, group, signers)
+    _verdicts.put(key, (policy, group, outcome))
+    return outcome
+
+
+def _evaluate(policy: Policy, group: PolicyGroup | None, signers: Sequence[Signer]) -> Outcome:
     unique = _dedup(signers)
     if isinstance(policy, SignaturePolicy):
         ok = _eval_rule(policy.rule, unique, [False] * len(unique))

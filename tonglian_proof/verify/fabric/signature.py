@@ -8,6 +8,8 @@ Ed25519 (Fabric v3 MSPs) is verified as is.
 
 from __future__ import annotations
 
+from typing import cast
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -34,15 +36,18 @@ _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 def signature_problem(key: PublicKey, signature: bytes, message: bytes) -> str | None:
     """Return None when `signature` is a valid Fabric signature of `message`, else why not."""
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    curve = getattr(key, "curve", None)  # cheaper than an ABC isinstance, per signature
+    if curve is None:
+        if not isinstance(key, ed25519.Ed25519PublicKey):
+            return f"unsupported key type {type(key).__name__}"
         try:
             key.verify(signature, message)
         except InvalidSignature:
             return "Ed25519 signature does not verify"
         return None
-    order = _CURVE_ORDER.get(key.curve.name)
+    order = _CURVE_ORDER.get(curve.name)
     if order is None:
-        return f"unsupported curve {key.curve.name}"
+        return f"unsupported curve {curve.name}"
     try:
         r, s = decode_dss_signature(signature)
     except ValueError:
@@ -52,7 +57,7 @@ def signature_problem(key: PublicKey, signature: bytes, message: bytes) -> str |
     if s > order >> 1:
         return "ECDSA signature is not low-S (Fabric refuses high-S signatures)"
     try:
-        key.verify(signature, message, _ECDSA_SHA256)
+        cast(ec.EllipticCurvePublicKey, key).verify(signature, message, _ECDSA_SHA256)
     except InvalidSignature:
         return "ECDSA signature does not verify"
     return None

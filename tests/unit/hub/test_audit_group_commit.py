@@ -1,0 +1,85 @@
+"""Group commit (hub/audit/log.py): concurrent appends share transactions, each caller
+gets its own event back, the chain stays intact, and the WAL is flushed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from hub.audit import log as log_module
+from hub.audit.chain_check import check_chain
+from hub.audit.log import AuditLog
+from hub.store.sqlite import SqliteStore
+
+T = TypeVar("T")
+
+
+async def test_concurrent_appends_share_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "hub.sqlite3")
+    await store.open()
+    runs = 0
+    real_run = store.run
+
+    async def counting(fn: Callable[[sqlite3.Connection], T]) -> T:
+        nonlocal runs
+        runs += 1
+        return await real_run(fn)
+
+    monkeypatch.setattr(store, "run", counting)
+    synced: list[str] = []
+    monkeypatch.setattr(log_module, "_fsync", synced.append)
+    monkeypatch.setattr(log_module, "SYNC_INTERVAL", 0.01)
+    audit = AuditLog(store)
+    try:
+        events = await asyncio.gather(
+            *(
+                audit.append(principal=f"agency-{i}", action="query.get_record", target=f"t/{i}")
+                for i in range(100)
+            )
+        )
+        # Each caller got its own event: the one with its target.
+        assert [e.target for e in events] == [f"t/{i}" for i in range(100)]
+        assert sorted(e.sequence for e in events) == list(range(1, 101))
+        # All 100 were queued before the writer's first turn: one transaction for all.
+        assert runs == 1
+        assert check_chain(await audit.events(1, 200)) == []
+        for _ in range(100):
+            if synced:
+                break
+            await asyncio.sleep(0.01)
+        assert synced == [f"{tmp_path / 'hub.sqlite3'}-wal"]
+    finally:
+        await store.close()
+
+
+async def test_a_failed_commit_fails_its_callers_and_the_next_batch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "hub.sqlite3")
+    await store.open()
+    audit = AuditLog(store)
+    real_run = store.run
+    calls = 0
+
+    async def failing_once(fn: Callable[[sqlite3.Connection], T]) -> T:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return await real_run(fn)
+
+    monkeypatch.setattr(store, "run", failing_once)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await audit.append(principal="a", action="query.get_record", target="lost")
+        event = await audit.append(principal="a", action="query.get_record", target="kept")
+        assert (event.sequence, event.target) == (1, "kept")
+    finally:
+        await store.close()
