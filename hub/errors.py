@@ -94,6 +94,19 @@ class FailedPrecondition(HubError):
     status = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class StoreUnavailable(HubError):
+    """The hub's database cannot be reached (a PostgreSQL failover or restart); retry."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+
+
+class LeaseLost(HubError):
+    """This replica no longer holds a route's lease (another took over): the fence
+    refused the commit, and the work is left to the new holder."""
+
+    status = grpc.StatusCode.ABORTED
+
+
 # What `except` clauses name when any deliberate failure, hub or proof core, may arrive.
 KNOWN_ERRORS: tuple[type[Exception], ...] = (HubError, ProofError)
 

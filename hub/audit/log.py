@@ -11,14 +11,12 @@ returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>"
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from hub.audit import sqlite as q
 from hub.observability.audit_events import appended, with_trace_id
-from hub.store.sqlite import SqliteStore
+from hub.store.base import AuditAppend, AuditStore
 from tonglian.v1 import audit_pb2
 from tonglian_proof.audit_hash import timestamp_of
 from tonglian_proof.canonical import canonical_text
@@ -51,7 +49,7 @@ def _clip(text: str) -> str:
 
 
 class AuditLog:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: AuditStore) -> None:
         self._store = store
 
     async def append(
@@ -71,7 +69,7 @@ class AuditLog:
         for answers whose record is not handed out (predicates).
         """
         draft = _draft(principal, action, target, purpose, outcome, detail)
-        event = await self._store.run(q.append(draft, evidence))
+        (event,) = await self._store.audit_append([AuditAppend(draft, evidence)])
         appended(event)
         return event
 
@@ -84,26 +82,20 @@ class AuditLog:
         purpose: str = "",
         outcome: str = "ok",
         detail: Mapping[str, Any] | None = None,
-    ) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
+    ) -> AuditAppend:
         """One event as a step of a store transaction (`also=` of the relay's store
         writes): it commits with the state change it records, or not at all."""
         draft = _draft(principal, action, target, purpose, outcome, detail)
-
-        def write(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
-            event = q.chain(conn, draft)
-            appended(event)
-            return event
-
-        return write
+        return AuditAppend(draft, on_chained=appended)
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""
-        return await self._store.run(q.head)
+        return await self._store.audit_head()
 
     async def events(
         self, from_sequence: int, limit: int, principal: str = "", action: str = ""
     ) -> list[audit_pb2.AuditEvent]:
-        return await self._store.run(q.events(max(from_sequence, 1), limit, principal, action))
+        return await self._store.audit_events(max(from_sequence, 1), limit, principal, action)
 
     async def export(self, from_sequence: int = 1) -> AsyncIterator[audit_pb2.AuditEvent]:
         """Every event from `from_sequence` on, in order, page by page."""
@@ -117,10 +109,10 @@ class AuditLog:
             start = page[-1].sequence + 1
 
     async def add_anchor(self, anchor: audit_pb2.AuditAnchor) -> None:
-        await self._store.run(q.add_anchor(anchor))
+        await self._store.audit_add_anchor(anchor)
 
     async def anchors(self) -> list[audit_pb2.AuditAnchor]:
-        return await self._store.run(q.anchors)
+        return await self._store.audit_anchors()
 
     async def evidence(self, sequence: int) -> bytes | None:
-        return await self._store.run(q.evidence(sequence))
+        return await self._store.audit_evidence(sequence)

@@ -1,7 +1,7 @@
 """The audit log's tables in the SQLite store (migration 3): plain functions on a connection.
 
-Each runs inside SqliteStore.run, under the store's lock, so an append reads the
-head and writes the next event in one transaction: the chain cannot fork.
+SqliteStore runs each under its lock, and `chain` inside a write transaction, so an
+append reads the head and writes the next event atomically: the chain cannot fork.
 """
 
 from __future__ import annotations
@@ -33,24 +33,6 @@ def _event(row: Row) -> audit_pb2.AuditEvent:
         outcome=row[8],
         detail_json=row[9],
     )
-
-
-def append(
-    draft: audit_pb2.AuditEvent, evidence: bytes | None = None
-) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
-    """Chains `draft` (sequence, previous_hash and hash filled in here) onto the head."""
-
-    def q(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            event = chain(conn, draft, evidence)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return event
-
-    return q
 
 
 def chain(

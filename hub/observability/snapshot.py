@@ -22,7 +22,7 @@ from hub.observability.metrics import DELIVERY_STATES, METRICS, HubMetrics
 from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.base import Store
 from tonglian.v1 import chains_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.hub")
@@ -114,7 +114,7 @@ class HubState:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         relay: Relay,

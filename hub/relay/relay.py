@@ -14,11 +14,12 @@ from hub.catalog.catalog import SchemaCatalog
 from hub.errors import ChainUnreachable, FailedPrecondition, InvalidInput, NotFound
 from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
+from hub.relay.leases import LEASE_TTL, LeaseKeeper
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.relay.worker import BackPressure, RouteWorker
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.base import Store
 from hub.verification import Verifier
 from tonglian.v1 import relay_pb2
 
@@ -36,7 +37,7 @@ RECORD_REJECTIONS = (relay_pb2.REJECTION_PROOF, relay_pb2.REJECTION_SCHEMA)
 class Relay:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
@@ -44,6 +45,7 @@ class Relay:
         audit: AuditLog,
         retry: RetryPolicy | None = None,
         back_pressure: BackPressure | None = None,
+        lease_ttl: float = LEASE_TTL,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -54,17 +56,17 @@ class Relay:
         self._retry = retry or RetryPolicy()
         self._bp = back_pressure or BackPressure()
         self.notifier = DeliveryNotifier()
+        # Deliveries other replicas moved reach this replica's watchers too.
+        store.on_delivery_changed(self.notifier.publish)
         self._wakeup = asyncio.Event()
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._workers: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self._deliverer_task: asyncio.Task[None] | None = None
+        self._leases = LeaseKeeper(store, self._reconcile, lease_ttl)
+        self._lease_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        after = ""
-        while batch := await self._store.list_routes(after, 500):
-            for route in batch:
-                if route.state == relay_pb2.ROUTE_STATE_ACTIVE:
-                    self._start_worker(route.route_id)
-            after = batch[-1].route_id
+        await self._leases.sweep()
+        self._lease_task = asyncio.create_task(self._leases.run(), name="route leases")
         deliverer = Deliverer(
             self._store,
             self._registry,
@@ -77,17 +79,28 @@ class Relay:
         self._deliverer_task = asyncio.create_task(deliverer.run(), name="deliverer")
 
     async def stop(self) -> None:
-        tasks = [*self._workers.values()]
-        if self._deliverer_task:
-            tasks.append(self._deliverer_task)
+        tasks = [task for _, task in self._workers.values()]
+        for extra in (self._deliverer_task, self._lease_task):
+            if extra:
+                tasks.append(extra)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        await self._leases.release_all()
 
-    def _start_worker(self, route_id: str) -> None:
-        if route_id in self._workers and not self._workers[route_id].done():
-            return
+    def _reconcile(self, route: relay_pb2.Route, epoch: int | None) -> None:
+        """Runs a worker for `route` exactly while this replica holds its lease (under
+        that epoch) and the route is active."""
+        running = self._workers.get(route.route_id)
+        wanted = epoch is not None and route.state == relay_pb2.ROUTE_STATE_ACTIVE
+        if running and (not wanted or running[0] != epoch or running[1].done()):
+            self._workers.pop(route.route_id)[1].cancel()
+            running = None
+        if wanted and running is None and epoch is not None:
+            self._start_worker(route.route_id, epoch)
+
+    def _start_worker(self, route_id: str, epoch: int) -> None:
         worker = RouteWorker(
             route_id,
             self._store,
@@ -99,12 +112,15 @@ class Relay:
             self._wakeup,
             self._bp,
             self._retry,
+            lease_epoch=epoch,
         )
-        self._workers[route_id] = asyncio.create_task(worker.run(), name=f"route {route_id}")
+        task = asyncio.create_task(worker.run(), name=f"route {route_id}")
+        self._workers[route_id] = (epoch, task)
 
     async def _stop_worker(self, route_id: str) -> None:
-        task = self._workers.pop(route_id, None)
-        if task:
+        running = self._workers.pop(route_id, None)
+        if running:
+            task = running[1]
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -143,7 +159,7 @@ class Relay:
         stored.ClearField("backlog")
         stored.created_at.FromDatetime(datetime.now(UTC))
         await self._store.add_route(stored)
-        self._start_worker(route_id)
+        await self._leases.take(stored)
         return await self.get_route(route_id)
 
     async def get_route(self, route_id: str) -> relay_pb2.Route:
@@ -179,7 +195,7 @@ class Relay:
     async def resume(self, route_id: str) -> relay_pb2.Route:
         await self.get_route(route_id)
         await self._store.set_route_state(route_id, relay_pb2.ROUTE_STATE_ACTIVE)
-        self._start_worker(route_id)
+        await self._leases.take(await self.get_route(route_id))
         return await self.get_route(route_id)
 
     async def delete(self, route_id: str) -> None:

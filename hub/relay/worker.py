@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
-from hub.errors import HubError, ProofRejected, SchemaViolation
+from hub.errors import HubError, LeaseLost, ProofRejected, SchemaViolation
 from hub.records import matches_route
 from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.sqlite import SqliteStore, TxStep
+from hub.store.base import Store, TxStep
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -50,7 +50,7 @@ class RouteWorker:
     def __init__(
         self,
         route_id: str,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
@@ -59,7 +59,10 @@ class RouteWorker:
         on_block: asyncio.Event,
         back_pressure: BackPressure,
         retry: RetryPolicy,
+        lease_epoch: int | None = None,
     ) -> None:
+        """`lease_epoch`: the route lease this worker runs under; every commit is
+        fenced by it (None: unfenced, for a store used without leases)."""
         self.route_id = route_id
         self._store = store
         self._registry = registry
@@ -70,6 +73,7 @@ class RouteWorker:
         self._on_block = on_block
         self._bp = back_pressure
         self._retry = retry
+        self._lease_epoch = lease_epoch
         self.last_error = ""
 
     async def run(self) -> None:
@@ -80,6 +84,9 @@ class RouteWorker:
                 await self._scan_once()
                 failures = 0
             except RouteStopped:
+                return
+            except LeaseLost as exc:
+                log.warning("route %s: %s; stopping here", self.route_id, exc)
                 return
             except asyncio.CancelledError:
                 raise
@@ -121,7 +128,12 @@ class RouteWorker:
             deliveries = await self._deliveries(source, route, batch) if batch else []
             audit = [self._rejected_event(d) for d in deliveries if d.rejection]
             if not await self._store.commit_block(
-                self.route_id, deliveries, mark.height, mark.block_hash, also=audit
+                self.route_id,
+                deliveries,
+                mark.height,
+                mark.block_hash,
+                also=audit,
+                lease_epoch=self._lease_epoch,
             ):
                 raise RouteStopped  # deleted meanwhile
             parent = mark.block_hash
