@@ -29,8 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--replica-id",
         metavar="NAME",
-        help="this replica's name, shown as the holder of the routes it works "
-        "(default: host name)",
+        help="this replica's name, shown as the holder of the routes it works (default: host name)",
     )
     p.add_argument("--config", type=Path, help="settings file (.toml or .yaml)")
     p.add_argument("--verify-workers", type=int, help="processes that verify proofs")

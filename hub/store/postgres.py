@@ -50,6 +50,8 @@ MIGRATION_LOCK = 0x746F6E676C69616E
 AUDIT_LOCK = 0x746F6E676C69616E + 1
 # The NOTIFY channel of delivery changes; payload "TOKEN DELIVERY_ID".
 DELIVERY_CHANNEL = "tonglian_delivery"
+# PostgreSQL text holds no NUL: order keys join their parts with US instead.
+UNIT_SEPARATOR = "\x1f"
 # How long `open` waits for the database to answer before giving up.
 OPEN_TIMEOUT = 30.0
 NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
@@ -288,7 +290,7 @@ class PostgresStore:
                             now,
                             d.last_error,
                             d.destination_chain_id,
-                            order_key(d),
+                            order_key(d).replace("\x00", UNIT_SEPARATOR),
                             d.record.version,
                             d.rejection,
                         )
@@ -415,7 +417,12 @@ class PostgresStore:
         epoch = await conn.fetchval(
             "SELECT epoch FROM route_leases WHERE route_id = $1 FOR UPDATE", row[0]
         )
-        if row[1] != self._token or epoch != row[2]:
+        if row[1] != self._token:
+            raise LeaseLost(
+                f"delivery {delivery_id} was taken over by another replica "
+                f"(route {row[0]} at lease epoch {epoch})"
+            )
+        if epoch != row[2]:
             raise LeaseLost(
                 f"delivery {delivery_id} was claimed under lease epoch {row[2]} of route "
                 f"{row[0]}, now at epoch {epoch}: another replica works it"
@@ -588,7 +595,7 @@ class PostgresStore:
         async with self._tx() as conn:
             # One agency's questions about one target are counted one replica at a time.
             await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{agency}\x00{target}"
+                "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", agency, target
             )
             for field in dict.fromkeys(f for f, _ in questions):
                 rows = await conn.fetch(

@@ -454,6 +454,11 @@ class SqliteStore:
 
         def q(conn: sqlite3.Connection) -> int | None:
             now = time.time()
+            if (
+                conn.execute("SELECT 1 FROM routes WHERE route_id = ?", (route_id,)).fetchone()
+                is None
+            ):
+                return None  # deleted meanwhile: no lease on nothing
             row = conn.execute(
                 "SELECT token, epoch, expires_at FROM route_leases WHERE route_id = ?",
                 (route_id,),
