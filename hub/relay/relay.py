@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import secrets
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from hub.router import Router
 from hub.store.base import Store
 from hub.verification import Verifier
 from tonglian.v1 import relay_pb2
+
+log = logging.getLogger("tonglian.relay")
 
 ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FIELD = 256
@@ -94,6 +97,11 @@ class Relay:
         that epoch) and the route is active."""
         running = self._workers.get(route.route_id)
         wanted = epoch is not None and route.state == relay_pb2.ROUTE_STATE_ACTIVE
+        if running and epoch != running[0]:
+            log.warning(
+                "route %s: lease epoch %d lost (now %s); its worker stops here",
+                route.route_id, running[0], "another replica's" if epoch is None else epoch,
+            )  # fmt: skip
         if running and (not wanted or running[0] != epoch or running[1].done()):
             self._workers.pop(route.route_id)[1].cancel()
             running = None

@@ -91,8 +91,9 @@ class LeaseStore(Protocol):
 
     async def acquire_lease(self, route_id: str, ttl: float) -> int | None:
         """Takes or renews this replica's lease on `route_id` for `ttl` seconds and
-        returns its epoch (unchanged on renewal, +1 on takeover); None while another
-        replica holds a live lease."""
+        returns its epoch (unchanged on renewal, even a late one nobody took over
+        meanwhile; +1 when it changes hands); None while another replica holds a live
+        lease, or when there is no such route."""
         ...
 
     async def release_lease(self, route_id: str) -> None:

@@ -65,7 +65,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
 )
+# A replica paused (SIGSTOP, GC, a partition) inside a transaction would hold its locks
+# (the route's lease row, the audit lock) and stall every other replica: the server
+# ends such a session well within the lease TTL, and no statement waits forever.
+SESSION_SETTINGS = {"idle_in_transaction_session_timeout": "2000", "lock_timeout": "10000"}
 _AUDIT_COLUMNS = (
     "sequence, previous_hash, hash, time_us, principal, action, target, purpose, outcome, "
     "detail_json"
@@ -99,7 +105,11 @@ class PostgresStore:
         while True:
             try:
                 self._pool = await asyncpg.create_pool(
-                    self._url, min_size=1, max_size=self._pool_size, command_timeout=60
+                    self._url,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    command_timeout=60,
+                    server_settings=SESSION_SETTINGS,
                 )
                 break
             except TRANSIENT as exc:
@@ -310,8 +320,7 @@ class PostgresStore:
                 " WHERE EXISTS (SELECT 1 FROM routes WHERE route_id = $1)"
                 " ON CONFLICT (route_id) DO UPDATE SET holder = excluded.holder,"
                 " token = excluded.token, expires_at = excluded.expires_at,"
-                f" epoch = CASE WHEN l.token = excluded.token AND l.expires_at > {NOW}"
-                " THEN l.epoch ELSE l.epoch + 1 END"
+                " epoch = CASE WHEN l.token = excluded.token THEN l.epoch ELSE l.epoch + 1 END"
                 f" WHERE l.token = excluded.token OR l.expires_at <= {NOW}"
                 " RETURNING epoch",
                 route_id,

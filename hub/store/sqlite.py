@@ -471,7 +471,7 @@ class SqliteStore:
                     (route_id, holder, token, epoch, now + ttl),
                 )
                 return epoch
-            mine = row[0] == token and float(row[2]) > now
+            mine = row[0] == token  # this very process: a late renewal, not a takeover
             if not mine and float(row[2]) > now:
                 return None
             epoch = int(row[1]) if mine else int(row[1]) + 1
