@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -110,6 +113,17 @@ class Replicas:
             await asyncio.sleep(0.5)
 
 
+def cli(hub: HubProcess, *args: str) -> str:
+    """A `tonglian` client command against `hub`, in a subprocess; its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli.main", "--hub", hub.address, *args],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TONGLIAN_INSECURE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def confirmed_count(channel: grpc.aio.Channel) -> int:
     stub = relay_pb2_grpc.RelayStub(channel)
     count, token = 0, ""
@@ -161,6 +175,10 @@ async def test_replicas_share_the_route_its_watchers_and_one_audit_chain(
     holder, _ = await replicas.holder("hub-b")
     idle = replicas.other(holder)
     assert (await replicas.route(idle)).lease_holder == holder
+    shown = json.loads(cli(replicas.hubs[idle], "routes", "show", ROUTE, "--json"))
+    assert shown["lease_holder"] == holder and int(shown["lease_epoch"]) >= 1
+    listed = cli(replicas.hubs[idle], "routes", "list")
+    assert f"{holder}@{shown['lease_epoch']}" in listed, listed
     async with replicas.channel(idle) as channel:
         watch = relay_pb2_grpc.RelayStub(channel).WatchDeliveries(
             relay_pb2.WatchDeliveriesRequest(route_id=ROUTE)
