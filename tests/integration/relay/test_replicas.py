@@ -224,6 +224,9 @@ async def test_replicas_share_the_route_its_watchers_and_one_audit_chain(
     assert started == {"hub-a", "hub-b"}
     delivered = [e for e in events if e.action == "relay.deliver"]
     assert len(delivered) == 50
+    for hub in replicas.hubs.values():  # `tonglian audit verify` through either replica
+        verdict = json.loads(cli(hub, "audit", "verify", "--json"))
+        assert verdict["intact"] and verdict["events"] >= len(events), verdict
 
 
 async def test_sigkill_the_lease_holder_five_times_over_1000_records(
