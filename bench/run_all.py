@@ -37,6 +37,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
             "sm2_verify": ["bench/sm2_verify.py", "--seconds", "1"],
             "serve_start": ["bench/serve_start.py", "--runs", "3"],
             "relay": ["bench/relay.py", "--quick"],
+            "replicas": ["bench/replicas.py", "--quick"],
             "hub_memory": ["bench/hub_memory.py"],
             "cli_start": ["bench/cli_start.py", "--runs", "3"],
         }
@@ -48,6 +49,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
         "sm2_verify": ["bench/sm2_verify.py", "--seconds", "3"],
         "serve_start": ["bench/serve_start.py", "--runs", "5"],
         "relay": ["bench/relay.py"],
+        "replicas": ["bench/replicas.py"],
         "hub_memory": ["bench/hub_memory.py"],
         "cli_start": ["bench/cli_start.py"],
     }
@@ -225,8 +227,42 @@ def markdown(r: dict[str, Any]) -> str:
             f"×{hm['loaded_vs_idle']} (its verification pool's workers: {hm['pool_rss_mib']} MiB "
             "more, the same when idle)."
         )
+    out += replicas_section(r["results"]["replicas"])
     out += cli_start_section(r["results"]["cli_start"])
     return "\n".join(out) + "\n"
+
+
+def replicas_section(rp: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "## Replicas: PostgreSQL replicas / one hub on SQLite",
+        "",
+        "Same machine, same run: scale-out cannot show on a machine this small (replicas, "
+        "database and chains share its cores); the figures say what the shared store costs.",
+        "",
+    ]
+    if "error" in rp:
+        return [*out, f"failed: {rp['error']}"]
+    out += [
+        "| set-up | queries / s | vs SQLite | relay records / s | vs SQLite |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rp["rows"]:
+        out.append(
+            f"| {row['setup']} | {row['queries_per_s']} | ×{row['queries_vs_sqlite']} | "
+            f"{row['relay_per_s']} | ×{row['relay_vs_sqlite']} |"
+        )
+    c = rp["store_costs"]
+    out += [
+        "",
+        f"Store cost per audit append: SQLite {c['sqlite']['audit_append_ms']} ms, PostgreSQL "
+        f"{c['postgres']['audit_append_ms']} ms (×{rp['append_overhead']}); per delivery "
+        f"(commit, claim, confirm): SQLite {c['sqlite']['delivery_ms']} ms, PostgreSQL "
+        f"{c['postgres']['delivery_ms']} ms (×{rp['delivery_overhead']}).",
+        "",
+        rp["estimate"],
+    ]
+    return out
 
 
 def cli_start_section(cs: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ pytest_plugins = [
         "devnets.evm.fixtures",
         "devnets.fabric.fixtures",
         "devnets.annals.fixtures",
+        "devnets.postgres.fixtures",
     )
     if find_spec(name) is not None
 ]

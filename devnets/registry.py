@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "evm": "devnets.evm.network:EvmDevnet",
     "fabric": "devnets.fabric.network:FabricDevnet",
     "annals": "devnets.annals.network:AnnalsDevnet",
+    "postgres": "devnets.postgres.network:PostgresDevnet",
 }
 
 

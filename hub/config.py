@@ -7,6 +7,7 @@ trust them.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,12 @@ class HubSettings(BaseSettings):
 
     listen: str = DEFAULT_LISTEN
     data_dir: Path = Field(default_factory=default_data_dir)
+    # Where the hub's state lives: empty for SQLite in data_dir (one process), or a
+    # postgresql://USER@HOST:PORT/DB URL shared by every replica (password from
+    # PGPASSWORD or ~/.pgpass, never in the URL on a command line).
+    store: str = ""
+    # This replica's name, shown as the holder of the routes it works (default: host name).
+    replica_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
     # Largest gRPC message the hub accepts or sends, in bytes.
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     # Default deadline for one adapter call, in seconds.
@@ -72,6 +79,16 @@ class HubSettings(BaseSettings):
     audit_anchor_namespace: str = "tonglian-audit"
     audit_anchor_interval: float = Field(default=60.0, ge=0.1, le=86400)
     audit_anchor_every: int = Field(default=100, ge=2, le=1_000_000)
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"store must be a postgresql://USER@HOST:PORT/DB URL (or empty for SQLite), "
+                f"got {value.split('@')[-1]!r}"
+            )
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -122,6 +122,21 @@ class WatchOverflow(HubError):
     reason = "WATCH_OVERFLOW"
 
 
+class StoreUnavailable(HubError):
+    """The hub's database cannot be reached (a PostgreSQL failover or restart); retry."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+    reason = "STORE_UNAVAILABLE"
+
+
+class LeaseLost(HubError):
+    """This replica no longer holds a route's lease (another took over): the fence
+    refused the commit, and the work is left to the new holder."""
+
+    status = grpc.StatusCode.ABORTED
+    reason = "LEASE_LOST"
+
+
 # What `except` clauses name when any deliberate failure, hub or proof core, may arrive.
 KNOWN_ERRORS: tuple[type[Exception], ...] = (HubError, ProofError)
 

@@ -30,8 +30,8 @@ from hub.services.audit import AuditService
 from hub.services.chain_registry import ChainRegistryService
 from hub.services.query import QueryService
 from hub.services.relay import RelayService
-from hub.store.predicate_questions import SqlitePredicateQuestions
-from hub.store.sqlite import SqliteStore
+from hub.store.base import Store
+from hub.store.factory import store_for
 from hub.usecases.audit_reading import AuditReading
 from hub.usecases.authorization import Operators
 from hub.usecases.chains import Chains
@@ -75,7 +75,7 @@ class Hub:
     settings: HubSettings
     server: grpc.aio.Server
     port: int
-    store: SqliteStore
+    store: Store
     router: Router
     verifier: Verifier
     health: health.HealthServicer
@@ -122,7 +122,7 @@ async def start_hub(settings: HubSettings) -> Hub:
 
     security = load_security(settings, audit_reload)
     start_tracing(endpoint_of(settings.otlp_endpoint))
-    store = SqliteStore(settings.data_dir / "hub.sqlite3")
+    store = store_for(settings.store, settings.data_dir, settings.replica_id)
     await store.open()
     audit = AuditLog(store)
     router = Router(settings.adapter_timeout, settings.data_dir)
@@ -151,7 +151,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         QueryService(
             RecordQueries(access),
             RecordWatch(access),
-            Predicates(access, security.signer, PredicateBudget(SqlitePredicateQuestions(store))),
+            Predicates(access, security.signer, PredicateBudget(store)),
         ),
         server,
     )
@@ -204,7 +204,11 @@ async def start_hub(settings: HubSettings) -> Hub:
         principal="hub",
         action="hub.start",
         target=f"{settings.listen}",
-        detail={"tls": security.credentials is not None, "schemas": catalog.names()},
+        detail={
+            "tls": security.credentials is not None,
+            "schemas": catalog.names(),
+            "replica": settings.replica_id,
+        },
     )
     hub = Hub(
         settings, server, port, store, router, verifier, health_servicer, relay, audit, anchorer

@@ -98,6 +98,11 @@ class HubUnreachable(ClientError):
         self.address = address
 
 
+class HubUnavailable(ClientError):
+    """STORE_UNAVAILABLE: the hub answers but its database does not (a restart or
+    failover under way); it reconnects by itself, so retrying later works."""
+
+
 class ChainFault(ClientError):
     """ADAPTER_MISBEHAVED, CHAIN_MISCONFIGURED: a chain's adapter or its registration is
     at fault; an operator must fix it."""
@@ -125,6 +130,8 @@ REASONS: dict[str, type[ClientError]] = {
     "UNAUTHENTICATED": Unauthenticated,
     "PROOF_REJECTED": ProofFailed,
     "DELIVERY_REFUSED": FailedPrecondition,
+    "STORE_UNAVAILABLE": HubUnavailable,
+    "LEASE_LOST": FailedPrecondition,
     "NOT_ANCHORED": ProofFailed,
     "PROOF_ERROR": ProofFailed,
     "SCHEMA_VIOLATION": SchemaViolation,

@@ -47,10 +47,12 @@ async def run_up(args: argparse.Namespace) -> int:
     else:
         for info in infos:
             endpoints = ", ".join(f"{k} {v}" for k, v in info.endpoints.items())
-            print(
-                f"{info.kind}: up ({endpoints}); register it with "
-                f"`tonglian chains add --from-devnet {info.kind}`"
+            then = (
+                f"register it with `tonglian chains add --from-devnet {info.kind}`"
+                if info.chain
+                else str(info.extra.get("hint", ""))
             )
+            print(f"{info.kind}: up ({endpoints}); {then}")
     return exit_codes.OK
 
 

@@ -9,29 +9,23 @@ Events are chained by hash (tonglian_proof/audit_hash.py) and durable when `appe
 returns. Outcome vocabulary: "ok", "denied: <rule or reason>", "error: <STATUS>".
 
 Group commit: `append` queues its event and waits; one writer takes every queued
-event into one transaction, so concurrent calls share a commit instead of each
-paying its own. A commit is written to SQLite's WAL without a disk flush (see
-hub/audit/sqlite.py append_batch): an answer that waited for it is in the log even
-if the hub is SIGKILLed right after (tests/integration/hub/test_audit_group_commit.py).
-The WAL is flushed to the disk at most SYNC_INTERVAL after a commit, so a power
-loss or kernel crash can lose at most that window; an fsync per read (about 6 ms on
-the benchmark machine, three times a direct ledger read) was the largest cost of a
-verified read.
+event into one store transaction (`AuditStore.audit_append`), so concurrent calls
+share a commit instead of each paying its own; an answer that waited for it is in
+the log even if the hub is SIGKILLed right after
+(tests/integration/hub/test_audit_group_commit.py). How a commit reaches the disk is
+the store's: SQLite writes it to its WAL and flushes within a fraction of a second
+(hub/store/sqlite.py), PostgreSQL commits durably.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from hub.audit import sqlite as q
 from hub.observability.audit_events import appended, with_trace_id
-from hub.store.sqlite import SqliteStore
+from hub.store.base import AuditAppend, AuditStore
 from tonglian.v1 import audit_pb2
 from tonglian_proof.audit_hash import timestamp_of
 from tonglian_proof.canonical import canonical_text
@@ -40,8 +34,6 @@ MAX_FIELD = 2000
 EXPORT_PAGE = 500
 # Events per group-commit transaction, at most.
 MAX_BATCH = 256
-# Seconds from a commit to the flush of the WAL to the disk, at most.
-SYNC_INTERVAL = 0.2
 
 _Pending = tuple[audit_pb2.AuditEvent, bytes | None, "asyncio.Future[audit_pb2.AuditEvent]"]
 
@@ -70,12 +62,10 @@ def _clip(text: str) -> str:
 
 
 class AuditLog:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: AuditStore) -> None:
         self._store = store
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
-        self._sync: asyncio.TimerHandle | None = None
-        self._syncing: set[asyncio.Task[None]] = set()
 
     async def append(
         self,
@@ -106,7 +96,9 @@ class AuditLog:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                events = await self._store.run(q.append_batch([(d, e) for d, e, _ in batch]))
+                events = await self._store.audit_append(
+                    [AuditAppend(draft, evidence) for draft, evidence, _ in batch]
+                )
             except asyncio.CancelledError:
                 for *_, done in batch + self._queue:
                     done.cancel()
@@ -121,17 +113,6 @@ class AuditLog:
                 appended(event)
                 if not done.done():
                     done.set_result(event)
-            self._sync_soon()
-
-    def _sync_soon(self) -> None:
-        if self._sync is None:
-            self._sync = asyncio.get_running_loop().call_later(SYNC_INTERVAL, self._start_sync)
-
-    def _start_sync(self) -> None:
-        self._sync = None
-        task = asyncio.ensure_future(asyncio.to_thread(_fsync, f"{self._store.path}-wal"))
-        self._syncing.add(task)
-        task.add_done_callback(self._syncing.discard)
 
     @staticmethod
     def step(
@@ -142,26 +123,20 @@ class AuditLog:
         purpose: str = "",
         outcome: str = "ok",
         detail: Mapping[str, Any] | None = None,
-    ) -> Callable[[sqlite3.Connection], audit_pb2.AuditEvent]:
+    ) -> AuditAppend:
         """One event as a step of a store transaction (`also=` of the relay's store
         writes): it commits with the state change it records, or not at all."""
         draft = _draft(principal, action, target, purpose, outcome, detail)
-
-        def write(conn: sqlite3.Connection) -> audit_pb2.AuditEvent:
-            event = q.chain(conn, draft)
-            appended(event)
-            return event
-
-        return write
+        return AuditAppend(draft, on_chained=appended)
 
     async def head(self) -> tuple[int, bytes]:
         """(sequence, hash) of the last event; (0, 32 zero bytes) for an empty log."""
-        return await self._store.run(q.head)
+        return await self._store.audit_head()
 
     async def events(
         self, from_sequence: int, limit: int, principal: str = "", action: str = ""
     ) -> list[audit_pb2.AuditEvent]:
-        return await self._store.run(q.events(max(from_sequence, 1), limit, principal, action))
+        return await self._store.audit_events(max(from_sequence, 1), limit, principal, action)
 
     async def export(self, from_sequence: int = 1) -> AsyncIterator[audit_pb2.AuditEvent]:
         """Every event from `from_sequence` on, in order, page by page."""
@@ -175,21 +150,10 @@ class AuditLog:
             start = page[-1].sequence + 1
 
     async def add_anchor(self, anchor: audit_pb2.AuditAnchor) -> None:
-        await self._store.run(q.add_anchor(anchor))
+        await self._store.audit_add_anchor(anchor)
 
     async def anchors(self) -> list[audit_pb2.AuditAnchor]:
-        return await self._store.run(q.anchors)
+        return await self._store.audit_anchors()
 
     async def evidence(self, sequence: int) -> bytes | None:
-        return await self._store.run(q.evidence(sequence))
-
-
-def _fsync(path: str) -> None:
-    """Flushes the WAL file to the disk (fsync covers every write to the file, whoever
-    made it); a WAL already checkpointed away by a closing store needs nothing."""
-    with contextlib.suppress(FileNotFoundError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return await self._store.audit_evidence(sequence)

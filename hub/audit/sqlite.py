@@ -1,7 +1,7 @@
 """The audit log's tables in the SQLite store (migration 3): plain functions on a connection.
 
-Each runs inside SqliteStore.run, under the store's lock, so an append reads the
-head and writes the next event in one transaction: the chain cannot fork.
+SqliteStore runs each under its lock, and `chain` inside a write transaction, so an
+append reads the head and writes the next event atomically: the chain cannot fork.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def append_batch(
     The commit is written to the WAL without waiting for the disk (synchronous=NORMAL
     for this transaction only): once COMMIT returns, the events survive the hub's
     death, SIGKILL included, since they are in the operating system's hands; the
-    audit log syncs the WAL to the disk in the background (hub/audit/log.py). Every
-    other transaction of the store keeps the connection's own setting.
+    store syncs the WAL to the disk in the background (SqliteStore.audit_append).
+    Every other transaction of the store keeps the connection's own setting.
     """
 
     def q(conn: sqlite3.Connection) -> list[audit_pb2.AuditEvent]:

@@ -55,6 +55,7 @@ def for_error(exc: errors.ClientError) -> int:
         (errors.FailedPrecondition, FAILED),
         (errors.ChainUnavailable, UNAVAILABLE),
         (errors.HubUnreachable, UNAVAILABLE),
+        (errors.HubUnavailable, UNAVAILABLE),
         (errors.WatchOverflow, UNAVAILABLE),
         (errors.HubInternal, INTERNAL),
     )

@@ -90,6 +90,7 @@ def _route_row(route: relay_pb2.Route) -> list[str]:
         f"{b.pending + b.submitted}",
         str(b.parked),
         f"{b.oldest_pending_age_seconds:.1f}s",
+        f"{route.lease_holder}@{route.lease_epoch}" if route.lease_holder else "-",
     ]
 
 
@@ -102,6 +103,7 @@ ROUTE_HEADERS = [
     "backlog",
     "parked",
     "oldest",
+    "holder@epoch",
 ]
 
 

@@ -20,6 +20,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         help="where the hub keeps its store (default: per-user data folder)",
     )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB shared by several replicas (password from "
+        "PGPASSWORD or ~/.pgpass; default: SQLite in --data-dir)",
+    )
+    p.add_argument(
+        "--replica-id",
+        metavar="NAME",
+        help="this replica's name, shown as the holder of the routes it works (default: host name)",
+    )
     p.add_argument("--config", type=Path, help="settings file (.toml or .yaml)")
     p.add_argument("--verify-workers", type=int, help="processes that verify proofs")
     seen = p.add_argument_group("observability (see docs/operations.md)")
@@ -73,6 +84,8 @@ async def run(args: argparse.Namespace) -> int:
         args.config,
         listen=args.listen,
         data_dir=args.data_dir,
+        store=args.store,
+        replica_id=args.replica_id,
         verify_workers=args.verify_workers,
         tls_cert=args.tls_cert or _in_pki(args.pki, "hub.crt"),
         tls_key=args.tls_key or _in_pki(args.pki, "hub.key"),

@@ -22,7 +22,7 @@ from hub.observability.metrics import DELIVERY_STATES, METRICS, HubMetrics
 from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.base import Store
 from tonglian.v1 import chains_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.hub")
@@ -52,7 +52,7 @@ class RouteView:
     state: str
     backlog: int
     oldest_pending_seconds: float
-    # One replica today: the lease is this hub's whenever the route is active.
+    # The replica working the route (holder@epoch), "-" while none holds its lease.
     lease_owner: str
 
 
@@ -114,7 +114,7 @@ class HubState:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         relay: Relay,
@@ -147,7 +147,7 @@ class HubState:
                     state=relay_pb2.RouteState.Name(r.state).removeprefix("ROUTE_STATE_").lower(),
                     backlog=r.backlog.pending + r.backlog.submitted,
                     oldest_pending_seconds=r.backlog.oldest_pending_age_seconds,
-                    lease_owner="this hub" if r.state == relay_pb2.ROUTE_STATE_ACTIVE else "-",
+                    lease_owner=f"{r.lease_holder}@{r.lease_epoch}" if r.lease_holder else "-",
                 )
                 for r in routes
             ],

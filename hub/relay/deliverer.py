@@ -22,14 +22,14 @@ import logging
 import time
 
 from hub.audit.log import AuditLog
-from hub.errors import ChainUnreachable, DeliveryRefused, HubError
+from hub.errors import ChainUnreachable, DeliveryRefused, HubError, LeaseLost, StoreUnavailable
 from hub.guarded_adapter import GuardedAdapter
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.sqlite import SqliteStore, TxStep
+from hub.store.base import Store, TxStep
 from tonglian.v1 import adapter_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.relay")
@@ -56,7 +56,7 @@ AUDITED = {
 class Deliverer:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         notifier: DeliveryNotifier,
@@ -92,13 +92,18 @@ class Deliverer:
         try:
             while True:
                 room = self._concurrency - len(self._inflight)
-                due = (
-                    await self._store.due_deliveries(
-                        room, {*self._inflight, *self._checking}, resting=set(self._resting)
+                try:
+                    due = (
+                        await self._store.due_deliveries(
+                            room, {*self._inflight, *self._checking}, resting=set(self._resting)
+                        )
+                        if room > 0
+                        else []
                     )
-                    if room > 0
-                    else []
-                )
+                except StoreUnavailable as exc:  # the database is back soon: ask again
+                    log.warning("deliverer: %s", exc)
+                    await asyncio.sleep(IDLE_WAIT)
+                    continue
                 for d in due:
                     task = asyncio.create_task(self._handle(d))
                     self._inflight[d.delivery_id] = task
@@ -120,7 +125,10 @@ class Deliverer:
 
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
-        due = await self._store.next_due_at()
+        try:
+            due = await self._store.next_due_at()
+        except StoreUnavailable:
+            return IDLE_WAIT
         now = time.time()
         if due is None or due <= now:
             # Nothing, or only deliveries just found not ready (an older version of their
@@ -138,7 +146,12 @@ class Deliverer:
 
     async def _handle(self, d: relay_pb2.Delivery) -> None:
         with span("relay.deliver", route=d.route_id, delivery=d.delivery_id):
-            await self._deliver(d)
+            try:
+                await self._deliver(d)
+            except LeaseLost as exc:  # another replica took the route over: its turn
+                log.warning("delivery %s left to the new holder: %s", d.delivery_id, exc)
+            except StoreUnavailable as exc:  # kept in the store as it was: tried again
+                log.warning("delivery %s not saved: %s", d.delivery_id, exc)
 
     async def _deliver(self, d: relay_pb2.Delivery) -> None:
         try:
@@ -154,7 +167,7 @@ class Deliverer:
             else:
                 sub = await adapter.submit(d)
             await self._apply(d, sub, adapter)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLost, StoreUnavailable):
             raise
         except ChainUnreachable as exc:
             # Not the record's fault: it keeps its place and its attempts; the
@@ -331,6 +344,7 @@ class Deliverer:
             dest_block_height=height,
             rejection=rejection,
             also=also,
+            claimed=True,
         )
         d.state, d.attempts, d.last_error, d.rejection = state, attempts, error, rejection
         d.destination_tx_id, d.destination_block_height = tx_id, height

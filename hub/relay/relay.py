@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import secrets
 from datetime import UTC, datetime
@@ -15,13 +16,16 @@ from hub.catalog.catalog import SchemaCatalog
 from hub.errors import ChainUnreachable, FailedPrecondition, InvalidInput, NotFound
 from hub.registry import ChainRegistry
 from hub.relay.deliverer import Deliverer
+from hub.relay.leases import LEASE_TTL, LeaseKeeper
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.relay.worker import BackPressure, SourceKey, SourceScan
 from hub.router import Router
-from hub.store.sqlite import SqliteStore
+from hub.store.base import Store
 from hub.verification import Verifier
 from tonglian.v1 import relay_pb2
+
+log = logging.getLogger("tonglian.relay")
 
 ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FIELD = 256
@@ -37,7 +41,7 @@ RECORD_REJECTIONS = (relay_pb2.REJECTION_PROOF, relay_pb2.REJECTION_SCHEMA)
 class Relay:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
@@ -45,6 +49,7 @@ class Relay:
         audit: AuditLog,
         retry: RetryPolicy | None = None,
         back_pressure: BackPressure | None = None,
+        lease_ttl: float = LEASE_TTL,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -55,19 +60,22 @@ class Relay:
         self._retry = retry or RetryPolicy()
         self._bp = back_pressure or BackPressure()
         self.notifier = DeliveryNotifier()
+        # Deliveries other replicas moved reach this replica's watchers too.
+        store.on_delivery_changed(self.notifier.publish)
         self._wakeup = asyncio.Event()
         # One scan per source, and which source each active route reads.
         self._sources: dict[SourceKey, tuple[SourceScan, asyncio.Task[None]]] = {}
         self._source_of: dict[str, SourceKey] = {}
+        # The lease epoch under which this replica works each route it holds.
+        self._epochs: dict[str, int] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
         self._deliverer_task: asyncio.Task[None] | None = None
+        self._leases = LeaseKeeper(store, self._reconcile, lease_ttl)
+        self._lease_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        after = ""
-        while batch := await self._store.list_routes(after, 500):
-            for route in batch:
-                if route.state == relay_pb2.ROUTE_STATE_ACTIVE:
-                    self._start_worker(route)
-            after = batch[-1].route_id
+        await self._leases.sweep()
+        self._lease_task = asyncio.create_task(self._leases.run(), name="route leases")
         deliverer = Deliverer(
             self._store,
             self._registry,
@@ -81,20 +89,46 @@ class Relay:
 
     async def stop(self) -> None:
         tasks = [task for _, task in self._sources.values()]
-        if self._deliverer_task:
-            tasks.append(self._deliverer_task)
+        for extra in (self._deliverer_task, self._lease_task):
+            if extra:
+                tasks.append(extra)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._sources.clear()
         self._source_of.clear()
+        self._epochs.clear()
+        await self._leases.release_all()
 
     def sources(self) -> dict[SourceKey, SourceScan]:
         """The running source scans (what the routes share), for status and tests."""
         return {key: scan for key, (scan, _) in self._sources.items()}
 
-    def _start_worker(self, route: relay_pb2.Route) -> None:
-        """Joins the route to its source's scan, starting the scan if none runs."""
+    def _reconcile(self, route: relay_pb2.Route, epoch: int | None) -> None:
+        """Keeps `route` in its source's scan exactly while this replica holds its lease
+        (under that epoch) and the route is active."""
+        route_id = route.route_id
+        held = self._epochs.get(route_id)
+        wanted = epoch is not None and route.state == relay_pb2.ROUTE_STATE_ACTIVE
+        if route_id in self._source_of and held != epoch:
+            log.warning(
+                "route %s: lease epoch %s lost (now %s); this replica stops working it",
+                route_id, held, "another replica's" if epoch is None else epoch,
+            )  # fmt: skip
+        if route_id in self._source_of and (not wanted or held != epoch):
+            self._epochs.pop(route_id, None)
+            task = asyncio.ensure_future(self._stop_worker(route_id))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+            if not wanted:
+                return
+        if wanted and epoch is not None and route_id not in self._source_of:
+            self._epochs[route_id] = epoch
+            self._start_worker(route, epoch)
+
+    def _start_worker(self, route: relay_pb2.Route, epoch: int | None = None) -> None:
+        """Joins the route to its source's scan (fenced by `epoch`), starting the scan if
+        none runs."""
         key = (route.source_chain_id, route.source_namespace)
         entry = self._sources.get(key)
         if entry is None or entry[1].done():
@@ -112,7 +146,7 @@ class Relay:
             )
             task = asyncio.create_task(scan.run(), name=f"source {key[0]}/{key[1]}")
             entry = self._sources[key] = (scan, task)
-        entry[0].add(route.route_id)
+        entry[0].add(route.route_id, epoch)
         self._source_of[route.route_id] = key
 
     async def _stop_worker(self, route_id: str) -> None:
@@ -164,7 +198,7 @@ class Relay:
         stored.ClearField("backlog")
         stored.created_at.FromDatetime(datetime.now(UTC))
         await self._store.add_route(stored)
-        self._start_worker(stored)
+        await self._leases.take(stored)
         return await self.get_route(route_id)
 
     async def get_route(self, route_id: str) -> relay_pb2.Route:
@@ -200,9 +234,8 @@ class Relay:
     async def resume(self, route_id: str) -> relay_pb2.Route:
         await self.get_route(route_id)
         await self._store.set_route_state(route_id, relay_pb2.ROUTE_STATE_ACTIVE)
-        route = await self.get_route(route_id)
-        self._start_worker(route)
-        return route
+        await self._leases.take(await self.get_route(route_id))
+        return await self.get_route(route_id)
 
     async def delete(self, route_id: str) -> None:
         await self._stop_worker(route_id)

@@ -15,17 +15,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
-from hub.errors import HubError, ProofRejected, SchemaViolation
+from hub.errors import HubError, LeaseLost, ProofRejected, SchemaViolation
 from hub.records import matches_route
 from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.sqlite import SqliteStore, TxStep
+from hub.store.base import Store, TxStep
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -74,7 +75,7 @@ class SourceScan:
     def __init__(
         self,
         source: SourceKey,
-        store: SqliteStore,
+        store: Store,
         registry: ChainRegistry,
         router: Router,
         verifier: Verifier,
@@ -95,6 +96,8 @@ class SourceScan:
         self._bp = back_pressure
         self._retry = retry
         self.route_ids: set[str] = set()
+        # The lease epoch fencing each route's commits (None: a store used without leases).
+        self._epochs: dict[str, int | None] = {}
         # Routes over their back-pressure mark: out of the scan until their backlog falls.
         self._held: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
@@ -102,8 +105,10 @@ class SourceScan:
         # Number of passes started (a pass reads the source once from the lowest checkpoint).
         self.passes = 0
 
-    def add(self, route_id: str) -> None:
-        """Adds a route; the scan restarts from the lowest checkpoint to include it."""
+    def add(self, route_id: str, lease_epoch: int | None = None) -> None:
+        """Adds a route, whose every commit is fenced by `lease_epoch`; the scan restarts
+        from the lowest checkpoint to include it."""
+        self._epochs[route_id] = lease_epoch
         if route_id not in self.route_ids:
             self.route_ids.add(route_id)
             self._changed.set()
@@ -111,6 +116,7 @@ class SourceScan:
     async def remove(self, route_id: str) -> None:
         """Removes a route; when this returns the scan stores nothing more for it."""
         self.route_ids.discard(route_id)
+        self._epochs.pop(route_id, None)
         held = self._held.pop(route_id, None)
         if held:
             held.cancel()
@@ -238,7 +244,7 @@ class SourceScan:
                 continue
             deliveries = [self._delivery(m.route, batch[i], *verdict_of[i]) for i in picks]
             audit = [self._rejected_event(d) for d in deliveries if d.rejection]
-            if not await self._store.commit_block(
+            if not await self._commit(
                 m.route.route_id, deliveries, mark.height, mark.block_hash, also=audit
             ):
                 # Deleted meanwhile (or stored by an earlier pass): it leaves this pass.
@@ -308,8 +314,30 @@ class SourceScan:
                 continue
             height, block_hash = m.unstored
             m.unstored, m.stored_at = None, now
-            if not await self._store.commit_block(route_id, [], height, block_hash):
+            if not await self._commit(route_id, [], height, block_hash):
                 del members[route_id]
+
+    async def _commit(
+        self,
+        route_id: str,
+        deliveries: list[relay_pb2.Delivery],
+        height: int,
+        block_hash: bytes,
+        also: Sequence[TxStep] = (),
+    ) -> bool:
+        """Stores a block for one route, fenced by its lease epoch. False when the route
+        leaves the scan: deleted, already past the block, or its lease lost to another
+        replica (which then works it; this replica's relay is told by its lease keeper)."""
+        try:
+            return await self._store.commit_block(
+                route_id, deliveries, height, block_hash, also=also,
+                lease_epoch=self._epochs.get(route_id),
+            )  # fmt: skip
+        except LeaseLost as exc:
+            log.warning("route %s: %s; this replica stops working it", route_id, exc)
+            self.route_ids.discard(route_id)
+            self._epochs.pop(route_id, None)
+            return False
 
     def _rejected_event(self, d: relay_pb2.Delivery) -> TxStep:
         """The audit event of a rejected record, written in its block's transaction, so

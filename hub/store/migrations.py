@@ -1,9 +1,21 @@
 """Schema migrations, in order; a store applies the ones its database has not seen.
 
-Never edit a released migration: add the next one.
+One list for every backend: the SQL is written in the subset SQLite and PostgreSQL
+share, with column types translated for PostgreSQL (`statements`) and, where a
+backend needs more (a sequence), a per-dialect addition. Never edit a released
+migration: add the next one.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+# SQLite column types -> PostgreSQL ones (whole words only).
+_POSTGRES_TYPES = {"BLOB": "BYTEA", "REAL": "DOUBLE PRECISION", "INTEGER": "BIGINT"}
+_TYPE_WORD = re.compile(r"\b(" + "|".join(_POSTGRES_TYPES) + r")\b")
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -102,4 +114,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX deliveries_order ON deliveries (order_key, state, version)
         """,
     ),
+    (
+        6,
+        "replicas: route leases with a fencing epoch, delivery claims",
+        """
+        CREATE TABLE route_leases (
+            route_id   TEXT PRIMARY KEY,
+            holder     TEXT NOT NULL,
+            token      TEXT NOT NULL,
+            epoch      INTEGER NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE deliveries ADD COLUMN claim_epoch INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
+
+# What one backend needs beyond the shared SQL of a migration (same version).
+DIALECT_EXTRA: dict[tuple[Dialect, int], str] = {
+    # Replicas insert deliveries concurrently: their order comes from a sequence,
+    # not from MAX(seq) + 1 under SQLite's single writer.
+    ("postgres", 6): "CREATE SEQUENCE deliveries_seq",
+}
+
+
+def statements(version: int, sql: str, dialect: Dialect) -> list[str]:
+    """The statements of one migration for `dialect`, in order."""
+    if dialect == "postgres":
+        sql = _TYPE_WORD.sub(lambda m: _POSTGRES_TYPES[m.group(1)], sql)
+    sql += ";" + DIALECT_EXTRA.get((dialect, version), "")
+    return [s.strip() for s in sql.split(";") if s.strip()]

@@ -9,7 +9,13 @@ from typing import Any
 
 from tonglian.v1 import relay_pb2
 
-ROUTE_COLUMNS = "route, state, checkpoint_height, checkpoint_hash"
+# A route with its lease (LEFT JOIN: a route nobody ever leased has none); the
+# caller appends its WHERE clause.
+ROUTE_SELECT = (
+    "SELECT r.route, r.state, r.checkpoint_height, r.checkpoint_hash,"
+    " COALESCE(l.holder, ''), COALESCE(l.epoch, 0), COALESCE(l.expires_at, 0)"
+    " FROM routes r LEFT JOIN route_leases l ON l.route_id = r.route_id"
+)
 DELIVERY_COLUMNS = (
     "delivery, state, attempts, last_error, dest_tx_id, dest_block_height, created_at, updated_at,"
     " rejection"
@@ -28,11 +34,15 @@ class Backlog:
     oldest_pending_age: float
 
 
-def route_from_row(row: Sequence[Any]) -> relay_pb2.Route:
+def route_from_row(row: Sequence[Any], now: float) -> relay_pb2.Route:
+    """A ROUTE_SELECT row; the holder is shown only while its lease is live at `now`."""
     route = relay_pb2.Route.FromString(bytes(row[0]))
     route.state = relay_pb2.RouteState.ValueType(int(row[1]))
     route.checkpoint_height = int(row[2])
     route.checkpoint_block_hash = bytes(row[3])
+    route.lease_epoch = int(row[5])
+    if float(row[6]) > now:
+        route.lease_holder = str(row[4])
     return route
 
 

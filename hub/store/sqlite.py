@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -15,29 +17,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from hub.errors import AlreadyExists
-from hub.store.migrations import MIGRATIONS
+from hub.audit import sqlite as audit_rows
+from hub.errors import AlreadyExists, LeaseLost
+from hub.store.base import AuditAppend, TxStep
+from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
-    ROUTE_COLUMNS,
+    ROUTE_SELECT,
     UNFINISHED,
     Backlog,
     delivery_from_row,
     order_key,
     route_from_row,
 )
-from tonglian.v1 import chains_pb2, relay_pb2
+from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 
 T = TypeVar("T")
-# A write that joins a store transaction (an audit event beside the state it records).
-TxStep = Callable[[sqlite3.Connection], object]
+# Seconds from an audit commit to the flush of the WAL to the disk, at most: a power
+# loss or kernel crash can lose that window of audit events, a SIGKILL nothing.
+WAL_SYNC_INTERVAL = 0.2
 
 
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, replica_id: str = "hub") -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._replica_id = replica_id
+        # Tells this process's lease from an earlier one of the same replica id.
+        self._token = secrets.token_hex(8)
+        self._wal_sync: asyncio.TimerHandle | None = None
+        self._wal_syncing: set[asyncio.Task[None]] = set()
+
+    @property
+    def replica_id(self) -> str:
+        return self._replica_id
 
     @property
     def path(self) -> Path:
@@ -95,9 +109,8 @@ class SqliteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(version, sql, "sqlite"):
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, _now()),
@@ -184,20 +197,19 @@ class SqliteStore:
 
     async def get_route(self, route_id: str) -> relay_pb2.Route | None:
         def q(conn: sqlite3.Connection) -> relay_pb2.Route | None:
-            row = conn.execute(
-                f"SELECT {ROUTE_COLUMNS} FROM routes WHERE route_id = ?", (route_id,)
-            ).fetchone()
-            return None if row is None else route_from_row(row)
+            row = conn.execute(f"{ROUTE_SELECT} WHERE r.route_id = ?", (route_id,)).fetchone()
+            return None if row is None else route_from_row(row, time.time())
 
         return await self._run(q)
 
     async def list_routes(self, after: str, limit: int) -> list[relay_pb2.Route]:
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Route]:
             rows = conn.execute(
-                f"SELECT {ROUTE_COLUMNS} FROM routes WHERE route_id > ? ORDER BY route_id LIMIT ?",
+                f"{ROUTE_SELECT} WHERE r.route_id > ? ORDER BY r.route_id LIMIT ?",
                 (after, limit),
             ).fetchall()
-            return [route_from_row(r) for r in rows]
+            now = time.time()
+            return [route_from_row(r, now) for r in rows]
 
         return await self._run(q)
 
@@ -215,6 +227,7 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 cur = conn.execute("DELETE FROM routes WHERE route_id = ?", (route_id,))
+                conn.execute("DELETE FROM route_leases WHERE route_id = ?", (route_id,))
                 conn.execute(
                     "DELETE FROM deliveries WHERE route_id = ? AND state != ?",
                     (route_id, relay_pb2.DELIVERY_STATE_CONFIRMED),
@@ -234,16 +247,20 @@ class SqliteStore:
         height: int,
         block_hash: bytes,
         also: Sequence[TxStep] = (),
+        lease_epoch: int | None = None,
     ) -> bool:
         """Stores a scanned block's deliveries and advances the checkpoint, atomically,
         together with `also` (the block's audit events): all or nothing.
 
         A delivery id seen before is not stored twice. Returns False (and stores
-        nothing) when the route is gone or already past `height`.
+        nothing) when the route is gone or already past `height`; raises LeaseLost
+        when `lease_epoch` is given and is no longer the route lease's.
         """
         now = time.time()
 
         def q(conn: sqlite3.Connection) -> bool:
+            if lease_epoch is not None:
+                _fence(conn, route_id, lease_epoch)
             cur = conn.execute(
                 "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
                 " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
@@ -275,8 +292,7 @@ class SqliteStore:
                         d.rejection,
                     ),
                 )
-            for step in also:
-                step(conn)
+            _chain_all(conn, also)
             return True
 
         return await self._run(_transaction(q))
@@ -333,9 +349,11 @@ class SqliteStore:
         dest_block_height: int = 0,
         rejection: int = 0,
         also: Sequence[TxStep] = (),
+        claimed: bool = False,
     ) -> None:
         """Moves a delivery to its next state, with `also` (its audit event) in the same
-        transaction: a crash keeps both or neither."""
+        transaction: a crash keeps both or neither. (`claimed` needs no check here: one
+        process is the only replica, so its claims cannot be taken over.)"""
 
         def q(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -354,8 +372,7 @@ class SqliteStore:
                     delivery_id,
                 ),
             )
-            for step in also:
-                step(conn)
+            _chain_all(conn, also)
 
         await self._run(_transaction(q))
 
@@ -437,6 +454,154 @@ class SqliteStore:
 
         return await self._run(q)
 
+    def on_delivery_changed(self, callback: Callable[[relay_pb2.Delivery], None]) -> None:
+        """One process is the only writer: every change is already published locally."""
+
+    # Leases (one replica, but the same rows and fence as with many).
+
+    async def acquire_lease(self, route_id: str, ttl: float) -> int | None:
+        token, holder = self._token, self._replica_id
+
+        def q(conn: sqlite3.Connection) -> int | None:
+            now = time.time()
+            if (
+                conn.execute("SELECT 1 FROM routes WHERE route_id = ?", (route_id,)).fetchone()
+                is None
+            ):
+                return None  # deleted meanwhile: no lease on nothing
+            row = conn.execute(
+                "SELECT token, epoch, expires_at FROM route_leases WHERE route_id = ?",
+                (route_id,),
+            ).fetchone()
+            if row is None:
+                epoch = 1
+                conn.execute(
+                    "INSERT INTO route_leases (route_id, holder, token, epoch, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (route_id, holder, token, epoch, now + ttl),
+                )
+                return epoch
+            mine = row[0] == token  # this very process: a late renewal, not a takeover
+            if not mine and float(row[2]) > now:
+                return None
+            epoch = int(row[1]) if mine else int(row[1]) + 1
+            conn.execute(
+                "UPDATE route_leases SET holder = ?, token = ?, epoch = ?, expires_at = ?"
+                " WHERE route_id = ?",
+                (holder, token, epoch, now + ttl, route_id),
+            )
+            return epoch
+
+        return await self._run(_transaction(q))
+
+    async def release_lease(self, route_id: str) -> None:
+        def q(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE route_leases SET expires_at = 0 WHERE route_id = ? AND token = ?",
+                (route_id, self._token),
+            )
+
+        await self._run(q)
+
+    # The audit log (rows in hub/audit/sqlite.py).
+
+    async def audit_append(self, steps: Sequence[AuditAppend]) -> list[audit_pb2.AuditEvent]:
+        """One transaction written to the WAL without a disk flush (SIGKILL cannot lose
+        it: it is the kernel's); the WAL reaches the disk within WAL_SYNC_INTERVAL."""
+        events = await self._run(
+            audit_rows.append_batch([(step.draft, step.evidence) for step in steps])
+        )
+        for step, event in zip(steps, events, strict=True):
+            if step.on_chained is not None:
+                step.on_chained(event)
+        self._sync_wal_soon()
+        return events
+
+    def _sync_wal_soon(self) -> None:
+        if self._wal_sync is None:
+            loop = asyncio.get_running_loop()
+            self._wal_sync = loop.call_later(WAL_SYNC_INTERVAL, self._start_wal_sync)
+
+    def _start_wal_sync(self) -> None:
+        self._wal_sync = None
+        task = asyncio.ensure_future(asyncio.to_thread(_fsync, f"{self._path}-wal"))
+        self._wal_syncing.add(task)
+        task.add_done_callback(self._wal_syncing.discard)
+
+    async def audit_head(self) -> tuple[int, bytes]:
+        return await self._run(audit_rows.head)
+
+    async def audit_events(
+        self, from_sequence: int, limit: int, principal: str = "", action: str = ""
+    ) -> list[audit_pb2.AuditEvent]:
+        return await self._run(audit_rows.events(from_sequence, limit, principal, action))
+
+    async def audit_add_anchor(self, anchor: audit_pb2.AuditAnchor) -> None:
+        await self._run(audit_rows.add_anchor(anchor))
+
+    async def audit_anchors(self) -> list[audit_pb2.AuditAnchor]:
+        return await self._run(audit_rows.anchors)
+
+    async def audit_evidence(self, sequence: int) -> bytes | None:
+        return await self._run(audit_rows.evidence(sequence))
+
+    # The predicate budget.
+
+    async def record_within(
+        self,
+        agency: str,
+        target: str,
+        questions: list[tuple[str, str]],
+        limit: int,
+        since: float,
+        now: float,
+    ) -> tuple[str, int] | None:
+        def q(conn: sqlite3.Connection) -> tuple[str, int] | None:
+            for field in dict.fromkeys(f for f, _ in questions):
+                asked = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT question FROM predicate_questions WHERE agency = ?"
+                        " AND target = ? AND field = ? AND asked_at > ?",
+                        (agency, target, field, since),
+                    )
+                }
+                new = {text for f, text in questions if f == field} - asked
+                if new and len(asked) + len(new) > limit:
+                    return field, len(asked)
+            conn.executemany(
+                "INSERT INTO predicate_questions (agency, target, field, question, asked_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (agency, target, field, question)"
+                " DO UPDATE SET asked_at = excluded.asked_at"
+                " WHERE predicate_questions.asked_at <= ?",
+                [(agency, target, f, text, now, since) for f, text in questions],
+            )
+            return None
+
+        return await self._run(_transaction(q))
+
+
+def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> None:
+    row = conn.execute("SELECT epoch FROM route_leases WHERE route_id = ?", (route_id,)).fetchone()
+    if row is None or int(row[0]) != epoch:
+        raise LeaseLost(
+            f"route {route_id}: lease epoch {epoch} was superseded by "
+            f"{'none' if row is None else row[0]}; another replica works it now"
+        )
+
+
+def _chain_all(
+    conn: sqlite3.Connection, steps: Sequence[AuditAppend]
+) -> list[audit_pb2.AuditEvent]:
+    """Chains each step's event onto the audit log inside the caller's transaction."""
+    out = []
+    for step in steps:
+        event = audit_rows.chain(conn, step.draft, step.evidence)
+        if step.on_chained is not None:
+            step.on_chained(event)
+        out.append(event)
+    return out
+
 
 def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
     """`fn` inside BEGIN IMMEDIATE ... COMMIT; rolled back when it raises."""
@@ -456,3 +621,14 @@ def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Con
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _fsync(path: str) -> None:
+    """Flushes the WAL file to the disk (fsync covers every write to the file, whoever
+    made it); a WAL already checkpointed away by a closing store needs nothing."""
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from hub.audit import log as log_module
 from hub.audit.chain_check import check_chain
 from hub.audit.log import AuditLog
+from hub.store import sqlite as sqlite_store
+from hub.store.base import AuditAppend
 from hub.store.sqlite import SqliteStore
+from tonglian.v1 import audit_pb2
 
 T = TypeVar("T")
 
@@ -25,17 +27,17 @@ async def test_concurrent_appends_share_commits(
     store = SqliteStore(tmp_path / "hub.sqlite3")
     await store.open()
     runs = 0
-    real_run = store.run
+    real_append = store.audit_append
 
-    async def counting(fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def counting(steps: Sequence[AuditAppend]) -> list[audit_pb2.AuditEvent]:
         nonlocal runs
         runs += 1
-        return await real_run(fn)
+        return await real_append(steps)
 
-    monkeypatch.setattr(store, "run", counting)
+    monkeypatch.setattr(store, "audit_append", counting)
     synced: list[str] = []
-    monkeypatch.setattr(log_module, "_fsync", synced.append)
-    monkeypatch.setattr(log_module, "SYNC_INTERVAL", 0.01)
+    monkeypatch.setattr(sqlite_store, "_fsync", synced.append)
+    monkeypatch.setattr(sqlite_store, "WAL_SYNC_INTERVAL", 0.01)
     audit = AuditLog(store)
     try:
         events = await asyncio.gather(
@@ -65,17 +67,17 @@ async def test_a_failed_commit_fails_its_callers_and_the_next_batch_goes_on(
     store = SqliteStore(tmp_path / "hub.sqlite3")
     await store.open()
     audit = AuditLog(store)
-    real_run = store.run
+    real_append = store.audit_append
     calls = 0
 
-    async def failing_once(fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def failing_once(steps: Sequence[AuditAppend]) -> list[audit_pb2.AuditEvent]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise sqlite3.OperationalError("disk I/O error")
-        return await real_run(fn)
+        return await real_append(steps)
 
-    monkeypatch.setattr(store, "run", failing_once)
+    monkeypatch.setattr(store, "audit_append", failing_once)
     try:
         with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
             await audit.append(principal="a", action="query.get_record", target="lost")

@@ -35,6 +35,12 @@ def test_yaml_file(tmp_path: Path) -> None:
             'listen = "nope"',
             "invalid hub settings: listen: Value error, listen must be HOST:PORT, got 'nope'",
         ),
+        (
+            "hub.toml",
+            'store = "mysql://root@db/x"',
+            "invalid hub settings: store: Value error, store must be a postgresql://USER@HOST:PORT"
+            "/DB URL (or empty for SQLite), got 'db/x'",
+        ),
         ("hub.toml", "bogus = 1", "invalid hub settings: bogus: Extra inputs are not permitted"),
         (
             "hub.toml",
@@ -56,3 +62,17 @@ def test_missing_file(tmp_path: Path) -> None:
         InvalidInput, match=r"cannot read settings file .*: No such file or directory"
     ):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_store_from_file_environment_or_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "hub.toml"
+    f.write_text('store = "postgresql://hub@file:5432/t"\nreplica_id = "hub-a"\n')
+    s = load_settings(f)
+    assert (s.store, s.replica_id) == ("postgresql://hub@file:5432/t", "hub-a")
+    monkeypatch.setenv("TONGLIAN_STORE", "postgresql://hub@env:5432/t")
+    assert load_settings(f).store == "postgresql://hub@env:5432/t"
+    assert load_settings(f, store="postgresql://hub@flag:5432/t").store.endswith("@flag:5432/t")
+    monkeypatch.delenv("TONGLIAN_STORE")
+    assert load_settings().store == ""  # SQLite in the data folder, as before

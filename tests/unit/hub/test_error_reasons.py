@@ -49,6 +49,13 @@ TABLE: list[tuple[str, grpc.StatusCode, type[sdk.ClientError], int]] = [
     ),
     ("ADAPTER_MISBEHAVED", grpc.StatusCode.FAILED_PRECONDITION, sdk.ChainFault, exit_codes.FAILED),
     (
+        "STORE_UNAVAILABLE",
+        grpc.StatusCode.UNAVAILABLE,
+        sdk.HubUnavailable,
+        exit_codes.UNAVAILABLE,
+    ),
+    ("LEASE_LOST", grpc.StatusCode.ABORTED, sdk.FailedPrecondition, exit_codes.FAILED),
+    (
         "DELIVERY_REFUSED",
         grpc.StatusCode.FAILED_PRECONDITION,
         sdk.FailedPrecondition,

@@ -9,7 +9,6 @@ import pytest
 from hub.errors import PermissionDenied
 from hub.policy import PredicateLimits
 from hub.predicate_budget import PredicateBudget, Question, check_limits
-from hub.store.predicate_questions import SqlitePredicateQuestions
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import query_pb2
 
@@ -27,7 +26,7 @@ async def test_distinct_questions_are_counted_per_field_and_survive_reopening(
     now = [1000.0]
     store = SqliteStore(tmp_path / "hub.sqlite3")
     await store.open()
-    budget = PredicateBudget(SqlitePredicateQuestions(store), window=100, clock=lambda: now[0])
+    budget = PredicateBudget(store, window=100, clock=lambda: now[0])
     await budget.spend("a", "c/n/k", "r", ask("x", 1), LIMITS)
     await budget.spend("a", "c/n/k", "r", ask("x", 2), LIMITS)
     await budget.spend("a", "c/n/k", "r", ask("x", 1), LIMITS)  # asked before: free
@@ -39,7 +38,7 @@ async def test_distinct_questions_are_counted_per_field_and_survive_reopening(
 
     store = SqliteStore(tmp_path / "hub.sqlite3")
     await store.open()
-    budget = PredicateBudget(SqlitePredicateQuestions(store), window=100, clock=lambda: now[0])
+    budget = PredicateBudget(store, window=100, clock=lambda: now[0])
     with pytest.raises(PermissionDenied, match=r"predicates\.per_field_per_day"):
         await budget.spend("a", "c/n/k", "r", ask("x", 3), LIMITS)
     now[0] += 101  # the window has passed

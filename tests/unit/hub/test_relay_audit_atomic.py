@@ -7,7 +7,6 @@ what it accepted across the simulated crashes (as a real chain does)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ from hub.relay.deliverer import Deliverer
 from hub.relay.delivery_id import delivery_id
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
+from hub.store.base import AuditAppend
 from hub.store.sqlite import SqliteStore
-from tonglian.v1 import adapter_pb2, chains_pb2, records_pb2, relay_pb2
+from tonglian.v1 import adapter_pb2, audit_pb2, chains_pb2, records_pb2, relay_pb2
 
 S = adapter_pb2
 
@@ -119,8 +119,12 @@ async def deliver_until_quiet(store: SqliteStore, audit: AuditLog, inbox: Inbox)
         await asyncio.gather(task, return_exceptions=True)
 
 
-def crash_in_transaction(conn: sqlite3.Connection) -> None:
+def crash(_event: object) -> None:
     raise Crash("between the state change and its audit event")
+
+
+# A second event whose writing dies half way: the transaction must keep nothing.
+crash_in_transaction = AuditAppend(audit_pb2.AuditEvent(action="crash"), on_chained=crash)
 
 
 async def events(audit: AuditLog, action: str) -> list[str]:

@@ -73,6 +73,12 @@ class _ErrorReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._En
     """A destination refused a delivery on its merits; retrying will not change the
     answer, so the relay parks it as REJECTED (FAILED_PRECONDITION).
     """
+    ERROR_REASON_STORE_UNAVAILABLE: _ErrorReason.ValueType  # 19
+    """The hub's database cannot be reached (a PostgreSQL restart or failover); the
+    hub reconnects by itself: retry (UNAVAILABLE).
+    """
+    ERROR_REASON_LEASE_LOST: _ErrorReason.ValueType  # 20
+    """A replica lost a route's lease to another one; the new holder goes on (ABORTED)."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a call failed, for code to act on.
@@ -147,4 +153,10 @@ ERROR_REASON_DELIVERY_REFUSED: ErrorReason.ValueType  # 18
 """A destination refused a delivery on its merits; retrying will not change the
 answer, so the relay parks it as REJECTED (FAILED_PRECONDITION).
 """
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason.ValueType  # 19
+"""The hub's database cannot be reached (a PostgreSQL restart or failover); the
+hub reconnects by itself: retry (UNAVAILABLE).
+"""
+ERROR_REASON_LEASE_LOST: ErrorReason.ValueType  # 20
+"""A replica lost a route's lease to another one; the new holder goes on (ABORTED)."""
 Global___ErrorReason: typing_extensions.TypeAlias = ErrorReason

@@ -130,6 +130,8 @@ class Route(google.protobuf.message.Message):
     BACKLOG_FIELD_NUMBER: builtins.int
     CREATED_AT_FIELD_NUMBER: builtins.int
     START_HEIGHT_FIELD_NUMBER: builtins.int
+    LEASE_HOLDER_FIELD_NUMBER: builtins.int
+    LEASE_EPOCH_FIELD_NUMBER: builtins.int
     route_id: builtins.str
     source_chain_id: builtins.str
     source_namespace: builtins.str
@@ -144,6 +146,14 @@ class Route(google.protobuf.message.Message):
     checkpoint_block_hash: builtins.bytes
     start_height: builtins.int
     """First source block to scan when the route is created."""
+    lease_holder: builtins.str
+    """The --replica-id of the hub replica working this route under a live lease;
+    empty while no replica holds it (every replica stopped or dead).
+    """
+    lease_epoch: builtins.int
+    """The lease's fencing epoch: grows on every takeover, and every commit of the
+    route's checkpoint and deliveries must carry the current one.
+    """
     @property
     def backlog(self) -> Global___RouteBacklog: ...
     @property
@@ -164,9 +174,11 @@ class Route(google.protobuf.message.Message):
         backlog: Global___RouteBacklog | None = ...,
         created_at: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         start_height: builtins.int = ...,
+        lease_holder: builtins.str = ...,
+        lease_epoch: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["backlog", b"backlog", "created_at", b"created_at"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["backlog", b"backlog", "checkpoint_block_hash", b"checkpoint_block_hash", "checkpoint_height", b"checkpoint_height", "created_at", b"created_at", "destination_chain_id", b"destination_chain_id", "destination_namespace", b"destination_namespace", "key_prefix", b"key_prefix", "route_id", b"route_id", "schema", b"schema", "source_chain_id", b"source_chain_id", "source_namespace", b"source_namespace", "start_height", b"start_height", "state", b"state"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["backlog", b"backlog", "checkpoint_block_hash", b"checkpoint_block_hash", "checkpoint_height", b"checkpoint_height", "created_at", b"created_at", "destination_chain_id", b"destination_chain_id", "destination_namespace", b"destination_namespace", "key_prefix", b"key_prefix", "lease_epoch", b"lease_epoch", "lease_holder", b"lease_holder", "route_id", b"route_id", "schema", b"schema", "source_chain_id", b"source_chain_id", "source_namespace", b"source_namespace", "start_height", b"start_height", "state", b"state"]) -> None: ...
 
 Global___Route: typing_extensions.TypeAlias = Route
 

@@ -1,0 +1,1 @@
+"""A throwaway PostgreSQL server for hub replicas (`tonglian devnet up postgres`)."""

@@ -1,0 +1,176 @@
+"""The store contract, run against both stores: embedded SQLite and a real PostgreSQL
+server (the `postgres_url` devnet fixture, one fresh database per test).
+
+Each test opens two stores on the same database, as two replicas would, and
+checks what the relay, the audit log and the predicate budget rely on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from hub.audit.chain_check import check_chain
+from hub.audit.log import AuditLog
+from hub.errors import AlreadyExists, LeaseLost, PermissionDenied
+from hub.policy import PredicateLimits
+from hub.predicate_budget import PredicateBudget, Question
+from hub.relay.delivery_id import delivery_id
+from hub.store.base import Store
+from hub.store.factory import store_for
+from hub.store.migrations import MIGRATIONS
+from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
+
+Opener = Callable[[str], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Empty for SQLite (in the test's folder), else a fresh PostgreSQL database."""
+    return str(request.getfixturevalue("postgres_url")) if request.param == "postgres" else ""
+
+
+@pytest.fixture
+async def replicas(store_url: str, tmp_path: Path) -> AsyncIterator[Opener]:
+    """Opens stores on one shared database, each as the replica named."""
+    url = store_url
+    opened: list[Store] = []
+
+    async def open_replica(replica_id: str) -> Store:
+        store = store_for(url, tmp_path, replica_id)
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield open_replica
+    for store in opened:
+        await store.close()
+
+
+def route(route_id: str = "r") -> relay_pb2.Route:
+    return relay_pb2.Route(
+        route_id=route_id, source_chain_id="src", destination_chain_id="dst",
+        destination_namespace="in", state=relay_pb2.ROUTE_STATE_ACTIVE,
+    )  # fmt: skip
+
+
+def delivery(key: str, version: int = 1, dest: str = "dst") -> relay_pb2.Delivery:
+    ref = records_pb2.RecordRef(chain_id="src", namespace="ns", key=key)
+    record = records_pb2.Record(ref=ref, tx_id=f"{key}{version}", version=version)
+    return relay_pb2.Delivery(
+        delivery_id=delivery_id(record, dest, "in"), route_id="r", record=record,
+        destination_chain_id=dest, destination_namespace="in",
+        state=relay_pb2.DELIVERY_STATE_PENDING,
+    )  # fmt: skip
+
+
+async def wait_expired(store: Store, route_id: str) -> None:
+    for _ in range(200):
+        got = await store.get_route(route_id)
+        if got is not None and not got.lease_holder:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"lease on {route_id} never expired")
+
+
+async def test_schema_and_chains(replicas: Opener) -> None:
+    a, b = await replicas("a"), await replicas("b")  # the second open applies nothing
+    assert await a.schema_version() == await b.schema_version() == MIGRATIONS[-1][0]
+    for cid in ("y", "x", "z"):
+        await a.add_chain(chains_pb2.Chain(chain_id=cid, kind=chains_pb2.CHAIN_KIND_EVM))
+    with pytest.raises(AlreadyExists, match="chain 'x' is already registered"):
+        await b.add_chain(chains_pb2.Chain(chain_id="x"))
+    assert [c.chain_id for c in await b.list_chains("", 10)] == ["x", "y", "z"]
+    assert [c.chain_id for c in await b.list_chains("x", 1)] == ["y"]
+    got = await b.get_chain("y")
+    assert got is not None and got.kind == chains_pb2.CHAIN_KIND_EVM
+    assert await b.remove_chain("y") and not await a.remove_chain("y")
+    assert await a.get_chain("y") is None
+
+
+async def test_a_lease_is_held_by_one_replica_and_its_epoch_fences_commits(
+    replicas: Opener,
+) -> None:
+    a, b = await replicas("replica-a"), await replicas("replica-b")
+    await a.add_route(route())
+    assert await a.acquire_lease("r", 0.6) == 1
+    assert await b.acquire_lease("r", 0.6) is None  # A's lease is live
+    assert await a.acquire_lease("r", 0.6) == 1  # renewal keeps the epoch
+    shown = await b.get_route("r")
+    assert shown is not None and (shown.lease_holder, shown.lease_epoch) == ("replica-a", 1)
+    assert await a.commit_block("r", [delivery("k0")], 1, b"h1", lease_epoch=1)
+
+    await wait_expired(b, "r")  # A stops renewing (paused, killed): B takes over
+    assert await b.acquire_lease("r", 30) == 2
+    with pytest.raises(LeaseLost, match="lease epoch 1 was superseded by 2"):
+        await a.commit_block("r", [delivery("k1")], 2, b"h2", lease_epoch=1)
+    assert await b.get_delivery(delivery("k1").delivery_id) is None  # nothing stored
+    assert await b.commit_block("r", [delivery("k1")], 2, b"h2", lease_epoch=2)
+    got = await a.get_route("r")
+    assert got is not None
+    assert (got.lease_holder, got.lease_epoch, got.checkpoint_height) == ("replica-b", 2, 2)
+
+    await b.release_lease("r")  # a clean stop hands the route on at once
+    released = await a.get_route("r")
+    assert released is not None and released.lease_holder == ""
+    assert await a.acquire_lease("r", 30) == 3
+    assert await a.delete_route("r")
+    assert await a.acquire_lease("r", 30) is None  # no route, no lease
+
+
+async def test_key_order_and_resting_destinations(replicas: Opener) -> None:
+    store = await replicas("a")
+    await store.add_route(route())
+    assert await store.acquire_lease("r", 30) == 1
+    await store.commit_block("r", [delivery("a", 3), delivery("a", 2)], 1, b"h1", lease_epoch=1)
+    await store.commit_block(
+        "r", [delivery("a", 1), delivery("b"), delivery("c", 1, "other")], 2, b"h2", lease_epoch=1
+    )
+    due = await store.due_deliveries(10, set())
+    assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 1), ("b", 1), ("c", 1)]
+    rested = await store.due_deliveries(10, set(), resting={"other"})
+    assert [x.record.ref.key for x in rested] == ["a", "b"]
+    await store.update_delivery(
+        delivery("a", 1).delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=0,
+        next_attempt_at=0, claimed=True,
+    )  # fmt: skip
+    due = await store.due_deliveries(10, {delivery("b").delivery_id})
+    assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 2), ("c", 1)]
+    backlog = await store.backlog("r")
+    assert (backlog.pending, backlog.confirmed) == (4, 1)
+    listed = await store.list_deliveries("r", relay_pb2.DELIVERY_STATE_CONFIRMED, 0, 10)
+    assert [d.record.ref.key for _, d in listed] == ["a"]
+    assert await store.count_unconfirmed() == 4
+
+
+async def test_concurrent_audit_appends_from_two_replicas_form_one_chain(
+    replicas: Opener,
+) -> None:
+    a, b = AuditLog(await replicas("a")), AuditLog(await replicas("b"))
+    appends = [
+        (a if i % 2 else b).append(principal=f"p{i}", action="test.append") for i in range(40)
+    ]
+    events = await asyncio.gather(*appends)
+    assert sorted(e.sequence for e in events) == list(range(1, 41))
+    chain = [e async for e in b.export()]
+    assert [e.principal for e in chain] == [
+        e.principal for e in sorted(events, key=lambda e: e.sequence)
+    ]
+    assert check_chain(chain, head_sequence=(await a.head())[0]) == []
+
+
+async def test_predicate_budget_is_shared(replicas: Opener) -> None:
+    a, b = await replicas("a"), await replicas("b")
+    limits = PredicateLimits(per_field_per_day=2)
+    now = time.time()
+    for store, n in ((a, 1), (b, 2)):
+        await PredicateBudget(store, window=100, clock=lambda: now).spend(
+            "agency", "c/n/k", "rule", [Question("x", f"x < {n}")], limits
+        )
+    with pytest.raises(PermissionDenied, match="and 2 were asked about 'x' of c/n/k"):
+        await PredicateBudget(a, window=100, clock=lambda: now).spend(
+            "agency", "c/n/k", "rule", [Question("x", "x < 3")], limits
+        )
