@@ -1,0 +1,162 @@
+"""Every client verb the README documents, run as a user runs it: a child process against a
+real hub over mutual TLS and a real custom ledger (the verbs test_cli.py does not run)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from devnets.custom.writer import write_record
+from hub.cli import exit_codes
+from tonglian_tools.hub_process import HubProcess
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "gov.license.business/v1"
+
+
+class Cli:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "hub.cli.main", *args]
+
+    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self.argv(*args), env=self.env, cwd=self.cwd, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        if check is not None:
+            assert result.returncode == check, (args, result.stdout, result.stderr)
+        return result
+
+    def first_line(self, *args: str, then: Callable[[], None] = lambda: None) -> str:
+        """Starts a streaming verb, runs `then` (what makes it print), returns the verb's
+        first line of output within 60 s, then stops it."""
+        proc = subprocess.Popen(
+            self.argv(*args), env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            time.sleep(3)  # the stream is open: what `then` makes happens after it
+            then()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "the stream printed nothing within 60 s"
+            line = proc.stdout.readline()
+            if not line:
+                assert proc.stderr is not None
+                raise AssertionError(f"{args}: no output; stderr: {proc.stderr.read()}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        return line
+
+
+@pytest.fixture
+def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
+    env = {
+        **os.environ,
+        "TONGLIAN_HUB": hub_process.address,
+        "TONGLIAN_STATE_DIR": str(tmp_path / "state"),
+    }
+    run = Cli(env, tmp_path)
+    try:
+        yield run
+    finally:
+        run("devnet", "down", "custom", check=None)
+
+
+def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path: Path) -> None:
+    info = json.loads(cli("devnet", "up", "custom", "--json").stdout)[0]
+    url = info["endpoints"]["http"]
+    cli("chains", "add", "--from-devnet", "custom", "--json")
+    asyncio.run(write_record(url, "licences", "L-1", SCHEMA, {"status": "active", "n": 1}))
+
+    listed = cli(
+        "records", "list", "custom-1", "--namespace", "licences", "--purpose", "test", "--json"
+    ).stdout.splitlines()  # one JSON object a record
+    keys = [json.loads(line)["record"]["ref"]["key"] for line in listed]
+    assert keys == ["L-1"]
+    watched = cli.first_line(
+        "records", "watch", "custom-1", "--namespace", "licences", "--purpose", "test", "--json",
+        then=lambda: asyncio.run(write_record(url, "licences", "L-2", SCHEMA, {"status": "suspended"})),
+    )  # fmt: skip
+    assert json.loads(watched)["record"]["ref"]["key"] == "L-2"
+
+    yes = json.loads(
+        cli("predicate", "custom-1/licences/L-1", "--field", "status", "--equals", '"active"',
+            "--purpose", "test", "--json").stdout
+    )  # fmt: skip
+    assert yes["answer"] is True
+    no = json.loads(
+        cli("predicate", "custom-1/licences/L-1", "--field", "n", "--greater-than", "5",
+            "--purpose", "test", "--json").stdout
+    )  # fmt: skip
+    assert no["answer"] is False
+
+    added = json.loads(
+        cli("routes", "add", "custom-1/licences", "custom-1/copies", "--route-id", "copy",
+            "--schema", SCHEMA, "--json").stdout
+    )  # fmt: skip
+    assert added["route_id"] == "copy"
+    deadline = time.monotonic() + 60
+    while True:
+        deliveries = [
+            json.loads(line)
+            for line in cli(
+                "deliveries", "list", "--route", "copy", "--state", "confirmed", "--json"
+            ).stdout.splitlines()
+        ]
+        if deliveries:
+            break
+        assert time.monotonic() < deadline, cli("deliveries", "list", "--json").stdout
+        time.sleep(0.5)
+    delivery = next(d for d in deliveries if d["record"]["ref"]["key"] == "L-1")
+    watched = cli.first_line(
+        "deliveries", "watch", "--route", "copy", "--json",
+        then=lambda: asyncio.run(write_record(url, "licences", "L-3", SCHEMA, {"status": "revoked"})),
+    )  # fmt: skip
+    assert json.loads(watched)["record"]["ref"]["key"] == "L-3"
+    refused = cli("deliveries", "retry", delivery["delivery_id"], check=exit_codes.FAILED)
+    assert refused.stderr == (
+        f"tonglian: FAILED_PRECONDITION: delivery {delivery['delivery_id']} is "
+        "DELIVERY_STATE_CONFIRMED; only a parked, failed or destination-rejected delivery "
+        "can be retried\n"
+    )
+
+    assert json.loads(cli("routes", "show", "copy", "--json").stdout)["state"] == (
+        "ROUTE_STATE_ACTIVE"
+    )
+    cli("routes", "pause", "copy")
+    assert json.loads(cli("routes", "show", "copy", "--json").stdout)["state"] == (
+        "ROUTE_STATE_PAUSED"
+    )
+    cli("routes", "resume", "copy")
+    assert "copy" in cli("routes", "list").stdout
+    cli("routes", "rm", "copy")
+    gone = cli("routes", "show", "copy", check=exit_codes.NOT_FOUND)
+    assert "copy" in gone.stderr
+
+    head = json.loads(cli("audit", "head", "--json").stdout)
+    assert int(head["sequence"]) > 0
+    out = cli("audit", "list", "--json").stdout
+    events = [json.loads(line) for line in out.splitlines()]
+    actions = {e["action"] for e in events}
+    assert {"query.list_records", "query.evaluate_predicate", "relay.create_route"} <= actions
+    export = tmp_path / "audit.jsonl"
+    cli("audit", "export", str(export))
+    assert len(export.read_text().splitlines()) > int(head["sequence"]) // 2
+    verified = cli("audit", "verify", "--file", str(export), "--json")
+    assert json.loads(verified.stdout)["intact"] is True
