@@ -84,6 +84,9 @@ def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path:
     cli("chains", "add", "--from-devnet", "custom", "--json")
     asyncio.run(write_record(url, "licences", "L-1", SCHEMA, {"status": "active", "n": 1}))
 
+    def write(key: str, status: str) -> None:
+        asyncio.run(write_record(url, "licences", key, SCHEMA, {"status": status}))
+
     listed = cli(
         "records", "list", "custom-1", "--namespace", "licences", "--purpose", "test", "--json"
     ).stdout.splitlines()  # one JSON object a record
@@ -91,7 +94,7 @@ def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path:
     assert keys == ["L-1"]
     watched = cli.first_line(
         "records", "watch", "custom-1", "--namespace", "licences", "--purpose", "test", "--json",
-        then=lambda: asyncio.run(write_record(url, "licences", "L-2", SCHEMA, {"status": "suspended"})),
+        then=lambda: write("L-2", "suspended"),
     )  # fmt: skip
     assert json.loads(watched)["record"]["ref"]["key"] == "L-2"
 
@@ -126,7 +129,7 @@ def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path:
     delivery = next(d for d in deliveries if d["record"]["ref"]["key"] == "L-1")
     watched = cli.first_line(
         "deliveries", "watch", "--route", "copy", "--json",
-        then=lambda: asyncio.run(write_record(url, "licences", "L-3", SCHEMA, {"status": "revoked"})),
+        then=lambda: write("L-3", "revoked"),
     )  # fmt: skip
     assert json.loads(watched)["record"]["ref"]["key"] == "L-3"
     refused = cli("deliveries", "retry", delivery["delivery_id"], check=exit_codes.FAILED)
