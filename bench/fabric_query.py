@@ -46,9 +46,9 @@ async def run(reads: int) -> dict[str, Any]:
     from bench.machine import describe
     from bench.stats import interleaved, p50_p99_ms, ratio
     from devnets.fabric.network import FabricDevnet
-    from hub.cli.hub_process import HubProcess
     from tonglian.v1 import chains_pb2
     from tonglian_client.client import AsyncClient
+    from tonglian_tools.hub_process import HubProcess
 
     async with contextlib.AsyncExitStack() as stack:
         state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fabric-bench-")))

@@ -11,9 +11,9 @@ import pytest
 
 from hub.audit.chain_check import check_chain
 from hub.cli.connection import open_channel
-from hub.cli.hub_process import HubProcess
 from tonglian.v1 import chains_pb2, chains_pb2_grpc
 from tonglian_client.client import AsyncClient
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 
