@@ -1,8 +1,12 @@
 """The only module that speaks JSON-RPC to the node; everything above it works with values.
 
-Calls go through web3's AsyncHTTPProvider as raw JSON-RPC so blocks, proofs and
+Calls are raw JSON-RPC over one aiohttp session of its own, so blocks, proofs and
 logs arrive exactly as the node encoded them (no formatter renames or drops a
-header field). Failures are mapped once, here: no answer or no connection is
+header field). Not web3's AsyncHTTPProvider: its session cache takes a
+process-wide threading lock through an executor on every call, and a call
+cancelled while waiting for that lock leaves it held forever, so every later call
+of every EVM adapter in the process times out (a scan restarted when a route joins
+cancels its calls). Failures are mapped once, here: no answer or no connection is
 ChainUnavailable, an error object from the node is NodeError with its code and
 revert data.
 """
@@ -10,16 +14,17 @@ revert data.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 from typing import Any, cast
 
 import aiohttp
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import ProviderConnectionError, TimeExhausted, Web3Exception
-from web3.types import RPCEndpoint
 
 from adapters.base import AdapterError, ChainUnavailable
 
 Json = dict[str, Any]
+# A node's answer larger than this is refused (a 255 KiB record's proof is far below it).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class NodeError(AdapterError):
@@ -34,39 +39,56 @@ class NodeError(AdapterError):
 
 
 class EvmRpc:
-    """JSON-RPC to one node, every call bounded by `timeout` seconds."""
+    """JSON-RPC to one node, every call bounded by `timeout` seconds; safe to cancel."""
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        provider = AsyncHTTPProvider(
-            url,
-            request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
-            # Retries belong to the hub's retry policy, not hidden in the transport.
-            exception_retry_configuration=None,
-        )
-        self.w3: AsyncWeb3[AsyncHTTPProvider] = AsyncWeb3(provider)
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The session, made on first use (it belongs to the loop that uses it)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                json_serialize=json.dumps,
+            )
+        return self._session
 
     async def request(self, method: str, params: list[Any]) -> Any:
+        call = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.w3.provider.make_request(RPCEndpoint(method), params)
+            async with (
+                asyncio.timeout(self.timeout),
+                self._client().post(self.url, json=call) as response,
+            ):
+                body = await response.content.read(MAX_ANSWER_BYTES + 1)
+                status = response.status
         except TimeoutError as exc:
             raise ChainUnavailable(
                 f"{self.url}: no answer to {method} within {self.timeout:g}s"
             ) from exc
-        except (aiohttp.ClientError, OSError, ProviderConnectionError, TimeExhausted) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise ChainUnavailable(f"{self.url}: cannot reach the node ({exc})") from exc
-        except Web3Exception as exc:
-            raise ChainUnavailable(f"{self.url}: {method} failed ({exc})") from exc
-        error = response.get("error")
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ChainUnavailable(f"{self.url}: the answer to {method} is too large")
+        try:
+            answer = json.loads(body)
+        except ValueError as exc:
+            raise ChainUnavailable(
+                f"{self.url}: {method} answered HTTP {status} with no JSON-RPC reply"
+            ) from exc
+        if not isinstance(answer, dict):
+            raise ChainUnavailable(f"{self.url}: {method} answered with a non-object")
+        error = answer.get("error")
         if error:
             if isinstance(error, dict):
                 raise NodeError(
                     method, int(error.get("code", 0)), str(error.get("message")), error.get("data")
                 )
             raise NodeError(method, 0, str(error))
-        return response.get("result")
+        return answer.get("result")
 
     async def chain_id(self) -> int:
         return int(await self.request("eth_chainId", []), 16)
@@ -113,4 +135,6 @@ class EvmRpc:
         return cast(Json | None, await self.request("eth_getTransactionReceipt", [tx_hash]))
 
     async def close(self) -> None:
-        await self.w3.provider.disconnect()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

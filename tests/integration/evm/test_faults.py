@@ -79,3 +79,25 @@ async def test_devnet_status_reports_the_head(evm_devnet: RunningEvmDevnet) -> N
     with pytest.raises(ChainUnavailable):
         await unused.head()
     await unused.close()
+
+
+async def test_cancelled_calls_leave_the_client_usable(evm_devnet: RunningEvmDevnet) -> None:
+    """A scan restarted when a route joins cancels its calls in flight; the next call
+    of this adapter (and of every other in the process) still gets its answer."""
+    adapter = make_adapter(evm_devnet, timeout=3.0)
+    other = make_adapter(evm_devnet, timeout=3.0)
+    try:
+        await adapter.head()
+        for round_ in range(30):
+            calls = [asyncio.create_task(adapter.head()) for _ in range(20)]
+            await asyncio.sleep(0.0005 * round_)
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+        started = asyncio.get_running_loop().time()
+        assert (await adapter.head()).height >= 3
+        assert (await other.head()).height >= 3
+        assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        await adapter.close()
+        await other.close()

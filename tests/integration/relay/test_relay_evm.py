@@ -22,6 +22,7 @@ from .conftest import (
     register,
     wait_confirmed,
 )
+from .test_relay_custom import assert_exactly_once
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +96,54 @@ async def test_evm_source_reorg_never_forwards_a_dropped_record(
         str(e["key"]) for e in await collection_entries(dst_info.endpoints["http"], "from-evm")
     )
     assert keys == ["kept-1", "kept-2"]
+
+
+async def test_routes_joining_a_live_evm_source_all_receive_every_record(
+    hub_process: HubProcess,
+    ledgers: tuple[CustomDevnet, CustomDevnet],
+    evm_devnet_factory: EvmDevnetFactory,
+) -> None:
+    """Each route that joins restarts the source's scan, cancelling its calls to the node
+    mid-flight (block and proof reads of a backlog); the EVM client must stay usable
+    (a client stuck after a cancelled call stalled every scan of the hub)."""
+    routes, records = 20, 60
+    evm = evm_devnet_factory(block_time=0.5)
+    dst_info = await ledgers[1].up(lambda _: None)
+    evm_chain = evm.chain()
+    evm_chain.chain_id = "evm-src"
+    w3 = AsyncWeb3(AsyncHTTPProvider(evm.rpc_url))
+    registry = w3.to_checksum_address(evm.registry)
+    owner = w3.to_checksum_address(evm.owner)
+
+    async def write() -> None:
+        """Sends the records one after another (nonces in order), then waits for them."""
+        contract = w3.eth.contract(address=registry, abi=contracts.abi("RecordRegistry"))
+        sent = []
+        for i in range(records):
+            put = contract.functions.put(f"rec:{i:05d}", "gov.x/v1", b'{"n":%d}' % i)
+            sent.append(await put.transact({"from": owner}))
+        for tx in sent:
+            receipt = await w3.eth.wait_for_transaction_receipt(tx, timeout=60)
+            assert receipt["status"] == 1
+
+    async with open_channel(hub_process.address) as channel:
+        await register(channel, evm_chain, chain_of(dst_info, "dst"))
+        await write()
+        for r in range(routes):
+            await create_route(
+                channel,
+                route_id=f"join-{r:02d}",
+                source_chain_id="evm-src",
+                source_namespace=registry,
+                destination_chain_id="dst",
+                destination_namespace=f"in-{r:02d}",
+            )
+        for r in range(routes):
+            await wait_confirmed(channel, f"join-{r:02d}", records, timeout=120)
+    for r in range(routes):
+        entries = await collection_entries(dst_info.endpoints["http"], f"in-{r:02d}")
+        assert_exactly_once(entries, records)
+    await w3.provider.disconnect()
 
 
 async def _all(channel: object) -> list[relay_pb2.Delivery]:
