@@ -141,8 +141,18 @@ class Deliverer:
         for delivery_id, t in list(self._inflight.items()):
             if t is task:
                 del self._inflight[delivery_id]
-                self._seen_before.pop(delivery_id, None)
+                self._released(delivery_id)
         self._wakeup.set()
+
+    def _released(self, delivery_id: str) -> None:
+        """The delivery's task is over: when it now waits for a final block and one came
+        while the task ran (its `_ask` passed over it, busy), it is asked about at once;
+        waiting for the next block could mean waiting for the fallback, as a quiet
+        destination makes no more blocks."""
+        before = self._seen_before.pop(delivery_id, -1)
+        for chain_id, waiting in self._awaiting.items():
+            if delivery_id in waiting and self._seen.get(chain_id, -1) != before:
+                self._ask(chain_id)
 
     async def _handle(self, d: relay_pb2.Delivery) -> None:
         with span("relay.deliver", route=d.route_id, delivery=d.delivery_id):
@@ -214,8 +224,8 @@ class Deliverer:
             self._wakeup.set()
 
     def _await_final(self, d: relay_pb2.Delivery, adapter: GuardedAdapter) -> None:
-        """Asks about `d` at the destination's next final block, or at once when one came
-        since `d` was sent (its event went by before `d` was waiting for it)."""
+        """Asks about `d` at the destination's next final block, or as soon as its task
+        ends when one came since `d` was sent (see `_released`)."""
         chain_id = d.destination_chain_id
         self._awaiting.setdefault(chain_id, {})[d.delivery_id] = d
         task = self._watching.get(chain_id)
@@ -224,8 +234,6 @@ class Deliverer:
             self._watching[chain_id] = asyncio.create_task(
                 self._watch(chain_id, adapter), name=f"confirm {chain_id}"
             )
-        elif self._seen.get(chain_id, -1) != self._seen_before.get(d.delivery_id, -1):
-            self._ask(chain_id)
 
     async def _watch(self, chain_id: str, adapter: GuardedAdapter) -> None:
         """Follows the destination's final blocks; at each, asks about its submitted
@@ -261,7 +269,7 @@ class Deliverer:
                 await self._handle(d)
         finally:
             self._checking.pop(d.delivery_id, None)
-            self._seen_before.pop(d.delivery_id, None)
+            self._released(d.delivery_id)
             self._wakeup.set()
 
     async def _apply(
