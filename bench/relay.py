@@ -368,6 +368,7 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
 
         await asyncio.gather(*(one(d) for d in deliveries))
 
+    await adapter.head()  # connected before the clock starts, as the hub's adapter is
     helpers = [asyncio.create_task(blocks()), asyncio.create_task(confirmer())]
     try:
         await asyncio.gather(submitter(), all_done.wait())
