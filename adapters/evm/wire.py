@@ -63,8 +63,12 @@ class EvmRpc:
                 asyncio.timeout(self.timeout),
                 self._client().post(self.url, json=call) as response,
             ):
-                body = await response.content.read(MAX_ANSWER_BYTES + 1)
                 status = response.status
+                body = bytearray()
+                async for chunk in response.content.iter_any():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        break
         except TimeoutError as exc:
             raise ChainUnavailable(
                 f"{self.url}: no answer to {method} within {self.timeout:g}s"

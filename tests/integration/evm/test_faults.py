@@ -12,7 +12,7 @@ from devnets.evm.fixtures import EvmDevnetFactory, RunningEvmDevnet
 from devnets.process import free_port
 from hub.errors import ChainUnreachable
 from hub.oracles.evm_headers import attest_header
-from tests.integration.evm.conftest import make_adapter
+from tests.integration.evm.conftest import Chain, make_adapter
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,27 @@ async def test_cancelled_calls_leave_the_client_usable(evm_devnet: RunningEvmDev
     finally:
         await adapter.close()
         await other.close()
+
+
+async def test_answers_larger_than_one_read_arrive_whole(evm_devnet: RunningEvmDevnet) -> None:
+    """eth_getLogs over blocks with many records answers in several network reads; the
+    client reads to the end (a first-read-only client saw half a JSON answer and the
+    scan failed forever)."""
+    chain = Chain(evm_devnet)
+    adapter = make_adapter(evm_devnet)
+    try:
+        start = await chain.head() + 1
+        value = b'{"pad":"' + b"x" * 4000 + b'"}'
+        for i in range(40):
+            await chain.put(f"big-{i:03d}", value)
+        end = await chain.head()
+        await chain.mine(evm_devnet.devnet.finality_depth)  # the records' blocks are final
+        keys = [
+            item.record.record.ref.key
+            async for item in adapter.scan(evm_devnet.registry, start, end)
+            if item.HasField("record")
+        ]
+        assert sorted(keys) == [f"big-{i:03d}" for i in range(40)]
+    finally:
+        await adapter.close()
+        await chain.close()
