@@ -193,28 +193,29 @@ def markdown(r: dict[str, Any]) -> str:
         "## Relay: records/s forwarded and confirmed / the destination's direct write rate",
         "",
         f"Same payloads, same concurrency ({rl.get('concurrency', 32)}) as the deliverer; "
-        "latency from source commit to the hub storing the destination's confirmation.",
+        "latency from source commit to the hub storing the destination's confirmation, "
+        "beside the chains' own block times. " + rl.get("method", ""),
         "",
-        "| pair | record | linked chains | records | direct / s | relay / s | relay / direct "
-        "| latency p50 / p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pair | record | routes on one source | records | direct / s | relay / s "
+        "| relay / direct | latency p50 / p99 ms | blocks ms src / dst |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     if "error" in rl:
-        out.append(f"| — | failed: {rl['error']} | | | | | | |")
+        out.append(f"| — | failed: {rl['error']} | | | | | | | |")
     else:
         for row in rl["rows"]:
             size = f"{row['record_bytes'] // 1024} KiB"
-            head = f"| {row['pair']} | {size} | {row['linked_chains']} | {row['records']} |"
+            head = f"| {row['pair']} | {size} | {row['routes']} | {row['records']} |"
             if "skipped" in row:
-                out.append(f"{head} {row['skipped']} | | | |")
+                out.append(f"{head} {row['skipped']} | | | | |")
                 continue
             out.append(
                 f"{head} {row['direct_per_s']} | {row['relay_per_s']} | "
                 f"{pct(row['relay_vs_direct'])} | {row['latency_p50_ms']} / "
-                f"{row['latency_p99_ms']} |"
+                f"{row['latency_p99_ms']} | {row['block_ms']} |"
             )
         for note in rl.get("not_measured", []):
-            out.append(f"| {note} | | | | | | | |")
+            out.append(f"| {note} | | | | | | | | |")
     hm = r["results"]["hub_memory"]
     out += ["", "## Hub memory", ""]
     if "error" in hm:
