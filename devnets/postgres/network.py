@@ -12,7 +12,6 @@ the test process, so it dies with it whatever kills the tests.
 from __future__ import annotations
 
 import asyncio
-import glob
 import os
 import pwd
 import shutil
@@ -35,21 +34,40 @@ OWNER = "postgres"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def server_binary(name: str) -> str:
-    """`initdb`, `postgres` or `pg_ctl`: from PATH, else the newest Debian install."""
-    found = shutil.which(name)
-    if found:
-        return found
+# Where Debian's packages put each major version's server programs (not on PATH).
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
+SERVER_PROGRAMS = ("initdb", "postgres")
+
+
+def server_bin_dir(path: str | None = None, debian_root: Path | None = None) -> Path:
+    """The one folder that holds both `initdb` and `postgres` (never two versions mixed):
+    the first on PATH, else the newest of Debian's /usr/lib/postgresql/VERSION/bin.
+    `path` and `debian_root` replace $PATH and DEBIAN_ROOT (tests)."""
+    root = DEBIAN_ROOT if debian_root is None else debian_root
+
+    def complete(folder: Path) -> bool:
+        return all(os.access(folder / p, os.X_OK) and (folder / p).is_file()
+                   for p in SERVER_PROGRAMS)  # fmt: skip
+
+    found = shutil.which("initdb", path=path)
+    if found and complete(Path(found).parent):
+        return Path(found).parent
     versions = sorted(
-        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+        (v for v in root.glob("*") if v.name.isdigit() and complete(v / "bin")),
+        key=lambda v: int(v.name),
     )
     if versions:
-        return versions[-1]
+        return versions[-1] / "bin"
     raise DevnetError(
-        f"PostgreSQL's {name} was not found on PATH or in /usr/lib/postgresql/*/bin; "
-        "install the server (Debian: apt-get install postgresql)"
+        "PostgreSQL's server programs (initdb and postgres, side by side) were not found "
+        f"on PATH or in {root}/VERSION/bin; install the server "
+        "(Debian: apt-get install postgresql)"
     )
+
+
+def server_binary(name: str) -> str:
+    """`initdb` or `postgres`, from the folder `server_bin_dir` finds."""
+    return str(server_bin_dir() / name)
 
 
 def url_of(port: int, database: str = DATABASE) -> str:
@@ -128,6 +146,7 @@ class PostgresDevnet:
         if info is not None and self._running():
             progress(f"postgres already running at {info.endpoints.get('url')}")
             return info
+        server_bin_dir()  # no server programs: say so before making anything
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data = self._data_dir(info)
         progress(f"initdb {data}")

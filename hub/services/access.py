@@ -123,10 +123,16 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if call.event is not None:
             return
         code = context.code() if failed else None
-        if code is None or code == grpc.StatusCode.OK:
-            await call.commit("ok" if not failed else "error: UNKNOWN")
-        else:
-            await call.fail(code, str(context.details() or ""))
+        try:
+            if code is None or code == grpc.StatusCode.OK:
+                await call.commit("ok" if not failed else "error: UNKNOWN")
+            else:
+                await call.fail(code, str(context.details() or ""))
+        except HubError as exc:
+            if not failed:  # an answer that cannot be audited is not given
+                await abort_for(exc, self._close, context)
+            # A failed call keeps its own status (abort_for already tried its event).
+            log.warning("call %s ended without its audit event: %s", call.action, exc)
 
     async def _refuse_malformed(
         self, call: AuditedCall, request: MalformedRequest, context: Context

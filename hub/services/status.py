@@ -73,7 +73,20 @@ async def abort_for(exc: Exception, method: Callable[..., Any], context: Context
     # The call's audit event first: abort sends the status at once.
     call = peek_call()
     if call is not None:
-        await call.fail(status, message)
+        try:
+            await call.fail(status, message)
+        except Exception as unaudited:
+            # No answer goes out before its event is in the log: when the log cannot be
+            # written (the store is down), that is the answer (UNAVAILABLE), not UNKNOWN.
+            log.warning("%s answered without its audit event: %s", method.__qualname__,
+                        unaudited)  # fmt: skip
+            failure = failure_of(unaudited)
+            if failure is None:
+                status, reason, metadata = grpc.StatusCode.INTERNAL, "INTERNAL", None
+                message = f"internal error in {method.__name__}; the hub logged the details"
+            else:
+                status, reason, metadata = failure.status, failure.reason, failure.metadata
+                message = _message(unaudited)
     await abort_with(context, status, message, reason, metadata)
 
 

@@ -11,11 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 
 from devnets.custom.network import CustomDevnet
 from devnets.postgres.network import PostgresDevnet
@@ -141,15 +144,22 @@ async def confirmed_count(channel: grpc.aio.Channel) -> int:
 
 
 async def setup(
-    tmp_path: Path, url: str, ledgers: tuple[CustomDevnet, CustomDevnet]
+    tmp_path: Path,
+    url: str,
+    ledgers: tuple[CustomDevnet, CustomDevnet],
+    destination_url: str | None = None,
 ) -> tuple[Replicas, str]:
+    """Two replicas on `url` and the route between the ledgers, created through one;
+    `destination_url`: reach the destination there (a proxy) instead of directly."""
     src, dst = ledgers
     src_info = await src.up(lambda _: None)
     dst_info = await dst.up(lambda _: None)
     replicas = Replicas(tmp_path, url)
     await replicas.start()
     async with replicas.channel("hub-a") as channel:  # created through one replica
-        await register(channel, chain_of(src_info, "src"), chain_of(dst_info, "dst"))
+        await register(
+            channel, chain_of(src_info, "src"), chain_of(dst_info, "dst", url=destination_url)
+        )
         await create_route(
             channel, route_id=ROUTE, source_chain_id="src", source_namespace="licences",
             destination_chain_id="dst", destination_namespace="imported",
@@ -166,6 +176,70 @@ async def replicas_on_pg(
         yield replicas, src_url, (await ledgers[1].up(lambda _: None)).endpoints["http"]
     finally:
         replicas.stop()
+
+
+class CountingProxy:
+    """A real HTTP server in front of the destination ledger that forwards everything
+    and counts each delivery id POSTed to its inbox (one count per submission)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.submits: Counter[str] = Counter()
+        self.url = ""
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.method == "POST" and request.path == "/v1/inbox":
+            self.submits[str(json.loads(body)["delivery_id"])] += 1
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=body,
+            headers={"Content-Type": "application/json"},
+        ) as resp:  # fmt: skip
+            return web.Response(
+                body=await resp.read(), status=resp.status, content_type=resp.content_type
+            )
+
+    async def __aenter__(self) -> CountingProxy:
+        self._session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._runner.cleanup()
+        await self._session.close()
+
+
+async def test_each_delivery_is_submitted_once_while_no_replica_dies(
+    tmp_path: Path, postgres_url: str, ledgers: tuple[CustomDevnet, CustomDevnet]
+) -> None:
+    dst_url = (await ledgers[1].up(lambda _: None)).endpoints["http"]
+    async with CountingProxy(dst_url) as proxy:
+        replicas, src_url = await setup(tmp_path, postgres_url, ledgers, proxy.url)
+        try:
+            holder, _ = await replicas.holder("hub-a")
+            epoch = (await replicas.route("hub-a")).lease_epoch
+            n = 200
+            await append_many(src_url, "licences", n)
+            await replicas.confirmed(replicas.other(holder), n, timeout=180)
+            # The premise: nobody died and the lease never moved.
+            for hub in replicas.hubs.values():
+                assert hub.proc is not None and hub.proc.poll() is None
+            route = await replicas.route("hub-b")
+            assert (route.lease_holder, route.lease_epoch) == (holder, epoch)
+        finally:
+            replicas.stop()
+    entries = await collection_entries(dst_url, "imported")
+    assert_exactly_once(entries, n)
+    assert set(proxy.submits) == {str(e["delivery_id"]) for e in entries}
+    resubmitted = {d: c for d, c in proxy.submits.items() if c != 1}
+    assert resubmitted == {}, f"{len(resubmitted)} deliveries submitted more than once"
 
 
 async def test_replicas_share_the_route_its_watchers_and_one_audit_chain(
