@@ -13,10 +13,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from devnets.lifeline import ENV as LIFELINE_ENV
 
 
 class DevnetError(Exception):
@@ -44,9 +47,19 @@ def spawn(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    binds_itself: bool = False,
 ) -> ProcessHandle:
-    """Starts `argv` detached, appending its output to `state_dir/NAME.log`."""
+    """Starts `argv` detached, appending its output to `state_dir/NAME.log`.
+
+    Detached, it outlives the command that started it (`devnet up`); when
+    TONGLIAN_DEVNET_PARENT names a process (a test run), it dies with that one
+    instead, SIGKILL included (devnets/lifeline.py), unless the program `binds_itself`
+    to its parent (PostgreSQL's launcher, which must switch user first).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
+    parent = os.environ.get(LIFELINE_ENV, "")
+    if parent.isdigit() and not binds_itself:
+        argv = [sys.executable, "-m", "devnets.lifeline", parent, "--", *argv]
     log_path = state_dir / f"{name}.log"
     full_env = dict(os.environ)
     if env:

@@ -4,7 +4,14 @@ Each chain kind keeps its fixtures in `devnets/<kind>/fixtures.py`; this plugin
 gathers them so any test suite (ours or an integrator's) can ask for a chain.
 """
 
+import os
 from importlib.util import find_spec
+
+from devnets.lifeline import ENV as LIFELINE_ENV
+
+# Every devnet process a test starts, directly or through a `tonglian` child process,
+# dies with this test run, SIGKILL included (devnets/lifeline.py).
+os.environ.setdefault(LIFELINE_ENV, str(os.getpid()))
 
 pytest_plugins = [
     name
