@@ -24,7 +24,6 @@ from pathlib import Path
 import asyncpg
 
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
-from devnets.lifeline import ENV as LIFELINE_ENV
 from devnets.process import DevnetError, free_port, is_alive, read_pid, spawn, stop, wait_until
 
 PROCESS = "postgres"
@@ -101,19 +100,9 @@ class PostgresDevnet:
         owner = self._owner()
         if owner:
             argv += ["--user", owner]
-        bound_to = self._bound_to(parent)
-        if bound_to is not None:
-            argv += ["--parent", str(bound_to)]
-        return [*argv, "--", server_binary(program), *args]
-
-    @staticmethod
-    def _bound_to(parent: bool) -> int | None:
-        """The process the server must die with: this one when asked, else the one a test
-        run names (TONGLIAN_DEVNET_PARENT), else none (a `devnet up` outlives its CLI)."""
         if parent:
-            return os.getpid()
-        named = os.environ.get(LIFELINE_ENV, "")
-        return int(named) if named.isdigit() else None
+            argv += ["--parent", str(os.getpid())]
+        return [*argv, "--", server_binary(program), *args]
 
     def _env(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH", "")
@@ -194,7 +183,8 @@ class PostgresDevnet:
             self.state_dir,
             env=self._env(),
             cwd=data.parent,
-            binds_itself=self._bound_to(self._bind) is not None,
+            # Bound to us by its launcher; else, for a test run, by spawn's lifeline.
+            binds_itself=self._bind,
         )
 
         async def probe() -> bool:
