@@ -182,3 +182,43 @@ def test_ctrl_c_leaves_nothing_running(tmp_path: Path, interrupt_after: str) -> 
     assert "interrupted" in rest
     assert "stopped the hub and every chain" in rest
     _assert_nothing_left(mark)
+
+
+def test_demo_keep_leaves_the_status_page_up_until_its_stop_commands(tmp_path: Path) -> None:
+    import json
+    import ssl
+    import urllib.request
+
+    mark = uuid.uuid4().hex
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out"),
+         "--keep", "--json"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env=_env(mark, fabric=False),
+    )  # fmt: skip
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads(result.stdout)
+        assert summary["kept"] is True and summary["ok"] is True
+        assert summary["status_url"] in result.stderr or summary["status_url"].startswith(
+            "https://127.0.0.1:"
+        )
+        creds = summary["credentials"]
+        context = ssl.create_default_context(cafile=creds["ca"])
+        context.check_hostname = False
+        context.load_cert_chain(creds["cert"], creds["key"])
+        with urllib.request.urlopen(summary["status_url"], context=context, timeout=30) as page:
+            assert page.status == 200
+            html = page.read().decode()
+        for chain_id in summary["chains"]:
+            assert chain_id in html
+    finally:
+        # As the user runs them: `tonglian` on PATH (the venv's).
+        env = _env(mark, fabric=False)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        for command in summary["stop"] if result.returncode == 0 else []:
+            done = subprocess.run(
+                command, shell=True, env=env, timeout=60, capture_output=True, text=True
+            )
+            assert done.returncode == 0, (command, done.stderr)
+    _assert_nothing_left(mark)
