@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.audit.anchor_check import check_anchor_proofs
 from hub.audit.anchoring import HEAD_SCHEMA
@@ -25,6 +28,9 @@ from hub.cli.output import print_json, table, to_json
 from hub.cli.progress import Meter
 from hub.errors import InvalidInput
 from tonglian.v1 import audit_pb2, chains_pb2, query_pb2
+
+if TYPE_CHECKING:
+    from tonglian_client.client import AsyncClient
 
 # The purpose the hub's audit log records for reading the anchored heads back.
 VERIFY_PURPOSE = "audit-verification"
@@ -183,6 +189,23 @@ def verify_export(
     return sorted(findings, key=lambda f: f.sequence)
 
 
+# A live hub writes a head on the chain first and into its table once the chain has
+# confirmed it: a head just read back may be a moment ahead of the table read before.
+TABLE_GRACE_SECONDS = 10.0
+
+
+async def _table_catching_up(
+    hub: AsyncClient, table: list[audit_pb2.AuditAnchor], on_chain: set[int]
+) -> list[audit_pb2.AuditAnchor]:
+    """The anchor table once it holds every head read back from the chain, re-read for
+    up to TABLE_GRACE_SECONDS; a head still missing then is reported as missing."""
+    deadline = time.monotonic() + TABLE_GRACE_SECONDS
+    while on_chain - {a.sequence for a in table} and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        table = await hub.audit_anchors()
+    return table
+
+
 async def _fetch_with_chain(args: argparse.Namespace) -> tuple[AuditExport, ChainHeads | None]:
     """The log, its anchor table and the heads on the anchor chain, read in that order:
     a head in the table is on the chain before it is read, and a head on the chain
@@ -206,6 +229,7 @@ async def _fetch_with_chain(args: argparse.Namespace) -> tuple[AuditExport, Chai
             ]
             anchors, findings = heads_on_chain(records)
             on_chain = ChainHeads(head.anchor_chain_id, head.anchor_namespace, anchors, findings)
+            table = await _table_catching_up(hub, table, {a.sequence for a in anchors})
         events = await hub.export_audit()
     last = events[-1] if events else None
     export = AuditExport(last.sequence if last else 0, last.hash if last else b"", events, table)
