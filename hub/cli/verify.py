@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.cli import exit_codes
-from hub.cli.output import error, print_json, to_json
-from tonglian_client.trust import (
-    anchor_in_dir,
-    default_anchors_dir,
-    evm_header_from_node,
-    hub_keys_from,
-    load_anchor,
-)
-from tonglian_proof.bundle import ReaderTrust, decode_bundle, verify_bundle
-from tonglian_proof.errors import MalformedInput, ProofRejected
+
+if TYPE_CHECKING:
+    from tonglian_proof.bundle import ReaderTrust
+
+# The proof core and its crypto load only when a bundle is verified, so that
+# `tonglian verify --help` answers at once.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +63,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _trust(args: argparse.Namespace, chain_id: str) -> tuple[ReaderTrust, str]:
     """What the reader trusts, and where the anchor came from (for people)."""
+    from tonglian_client.trust import anchor_in_dir, default_anchors_dir, hub_keys_from, load_anchor
+    from tonglian_proof.bundle import ReaderTrust
+
     anchor, source = None, ""
     if args.anchor is not None:
         anchor, source = load_anchor(args.anchor), str(args.anchor)
@@ -78,6 +78,11 @@ def _trust(args: argparse.Namespace, chain_id: str) -> tuple[ReaderTrust, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hub.cli.output import error, print_json, to_json
+    from tonglian_client.trust import evm_header_from_node
+    from tonglian_proof.bundle import ReaderTrust, decode_bundle, verify_bundle
+    from tonglian_proof.errors import MalformedInput, ProofRejected
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:
@@ -131,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _refused(args: argparse.Namespace, reason: str, code: int) -> int:
+    from hub.cli.output import error, print_json
+
     if args.json:
         print_json({"file": str(args.file), "verified": False, "anchored": False, "reason": reason})
     else:
