@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import (
@@ -24,6 +23,9 @@ from tonglian_client.errors import (
     HubUnreachable,
     error_for,
 )
+
+if TYPE_CHECKING:
+    from google.rpc import error_details_pb2
 
 MAX_MESSAGE = 64 * 1024 * 1024
 OPTIONS = [
@@ -48,6 +50,9 @@ def error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     for key, value in trailers or ():
         if key != DETAILS_KEY:
             continue
+        # Imported here: only failed calls carry details, and a command starts faster without.
+        from google.rpc import error_details_pb2, status_pb2
+
         status = status_pb2.Status.FromString(value)
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()

@@ -9,28 +9,43 @@ HubUnreachable, and a refused TLS handshake as HandshakeRefused with its likely 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
+from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import grpc
 
-from tonglian.v1 import (
-    audit_pb2,
-    audit_pb2_grpc,
-    chains_pb2,
-    chains_pb2_grpc,
-    query_pb2,
-    query_pb2_grpc,
-    records_pb2,
-    relay_pb2,
-    relay_pb2_grpc,
-)
 from tonglian_client.channel import error_from, open_channel
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import CredentialsError, InvalidRequest
+from tonglian_client.lazy_modules import lazy_module
+
+if TYPE_CHECKING:
+    from tonglian.v1 import (
+        audit_pb2,
+        audit_pb2_grpc,
+        chains_pb2,
+        chains_pb2_grpc,
+        query_pb2,
+        query_pb2_grpc,
+        records_pb2,
+        relay_pb2,
+        relay_pb2_grpc,
+    )
+else:
+    # Each service's code loads when the first call to it is made (hub.cli starts fast).
+    audit_pb2 = lazy_module("tonglian.v1.audit_pb2")
+    audit_pb2_grpc = lazy_module("tonglian.v1.audit_pb2_grpc")
+    chains_pb2 = lazy_module("tonglian.v1.chains_pb2")
+    chains_pb2_grpc = lazy_module("tonglian.v1.chains_pb2_grpc")
+    query_pb2 = lazy_module("tonglian.v1.query_pb2")
+    query_pb2_grpc = lazy_module("tonglian.v1.query_pb2_grpc")
+    records_pb2 = lazy_module("tonglian.v1.records_pb2")
+    relay_pb2 = lazy_module("tonglian.v1.relay_pb2")
+    relay_pb2_grpc = lazy_module("tonglian.v1.relay_pb2_grpc")
 
 T = TypeVar("T")
-Ref = str | records_pb2.RecordRef
+Ref: TypeAlias = "str | records_pb2.RecordRef"
 
 
 def parse_ref(ref: Ref) -> records_pb2.RecordRef:
@@ -59,10 +74,22 @@ class AsyncClient:
         self.address = address
         self.credentials = credentials
         self.channel = open_channel(address, credentials)
-        self._query = query_pb2_grpc.QueryStub(self.channel)
-        self._chains = chains_pb2_grpc.ChainRegistryStub(self.channel)
-        self._audit = audit_pb2_grpc.AuditStub(self.channel)
-        self._relay = relay_pb2_grpc.RelayStub(self.channel)
+
+    @cached_property
+    def _query(self) -> query_pb2_grpc.QueryAsyncStub:
+        return query_pb2_grpc.QueryStub(self.channel)
+
+    @cached_property
+    def _chains(self) -> chains_pb2_grpc.ChainRegistryAsyncStub:
+        return chains_pb2_grpc.ChainRegistryStub(self.channel)
+
+    @cached_property
+    def _audit(self) -> audit_pb2_grpc.AuditAsyncStub:
+        return audit_pb2_grpc.AuditStub(self.channel)
+
+    @cached_property
+    def _relay(self) -> relay_pb2_grpc.RelayAsyncStub:
+        return relay_pb2_grpc.RelayStub(self.channel)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -230,10 +257,12 @@ class AsyncClient:
         self,
         *,
         route_id: str = "",
-        state: relay_pb2.DeliveryState.ValueType = relay_pb2.DELIVERY_STATE_UNSPECIFIED,
+        state: relay_pb2.DeliveryState.ValueType | None = None,
         limit: int = 0,
     ) -> list[relay_pb2.Delivery]:
         """Deliveries, oldest first, of one route (or every route) in `state` (or any)."""
+        if state is None:
+            state = relay_pb2.DELIVERY_STATE_UNSPECIFIED
         found: list[relay_pb2.Delivery] = []
         token = ""
         while True:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tonglian.v1 import audit_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 from tonglian_client.client import AsyncClient, Ref
 from tonglian_client.credentials import Credentials
+
+if TYPE_CHECKING:
+    from tonglian.v1 import audit_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 
 T = TypeVar("T")
 
@@ -134,7 +136,7 @@ class Client:
         self,
         *,
         route_id: str = "",
-        state: relay_pb2.DeliveryState.ValueType = relay_pb2.DELIVERY_STATE_UNSPECIFIED,
+        state: relay_pb2.DeliveryState.ValueType | None = None,
         limit: int = 0,
     ) -> list[relay_pb2.Delivery]:
         result: list[relay_pb2.Delivery] = self._run(
