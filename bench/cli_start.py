@@ -5,11 +5,8 @@ interleaved so that load from elsewhere hits all alike): `tonglian --help`,
 `tonglian verify --help`, and a client verb that fails fast because no hub answers
 (`chains list` against a closed port, exit code 3). The budget is 0.3 s each.
 
-The commands run as an installed `tonglian` does: from compiled bytecode (pip
-compiles a package when it installs it). This environment may set
-PYTHONDONTWRITEBYTECODE, which would recompile every module of ours on every run,
-so the runs get a private bytecode cache (PYTHONPYCACHEPREFIX), filled by one
-unmeasured round before the measured ones.
+The commands run as an installed `tonglian` does, from compiled bytecode
+(bench/installed.py), the cache filled by one unmeasured round.
 
     .venv/bin/python bench/cli_start.py [--runs 7] [--json]
 """
@@ -18,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -31,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.installed import bytecode_env  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.stats import ratio  # noqa: E402
 
@@ -63,8 +60,7 @@ def measure(runs: int) -> dict[str, float]:
     cmds = commands()
     samples: dict[str, list[float]] = {name: [] for name in cmds}
     with tempfile.TemporaryDirectory(prefix="tonglian-pycache-") as cache:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = cache
+        env = bytecode_env(cache)
         for round_no in range(runs + 1):
             for name, (argv, expected) in cmds.items():
                 start = time.perf_counter()

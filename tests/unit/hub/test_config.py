@@ -76,3 +76,27 @@ def test_store_from_file_environment_or_flag(
     assert load_settings(f, store="postgresql://hub@flag:5432/t").store.endswith("@flag:5432/t")
     monkeypatch.delenv("TONGLIAN_STORE")
     assert load_settings().store == ""  # SQLite in the data folder, as before
+
+
+def test_environment_names_any_case_and_values_are_validated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("tonglian_verify_workers", "0")
+    monkeypatch.setenv("TONGLIAN_INSECURE", "yes")
+    monkeypatch.setenv("TONGLIAN_NOT_A_SETTING", "ignored")
+    s = load_settings()
+    assert (s.verify_workers, s.insecure) == (0, True)
+    monkeypatch.setenv("TONGLIAN_MAX_MESSAGE_BYTES", "12")
+    with pytest.raises(InvalidInput) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid hub settings: max_message_bytes: Input should be greater than or equal to 65536"
+    )
+
+
+def test_unknown_setting_in_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\nlisten = "127.0.0.1:1"\nlisten_port = 5\n')
+    with pytest.raises(InvalidInput) as err:
+        load_settings(path)
+    assert str(err.value) == "invalid hub settings: listen_port: Extra inputs are not permitted"
