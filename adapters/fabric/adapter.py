@@ -26,9 +26,11 @@ from adapters.base import (
     SubmissionRejected,
 )
 from adapters.fabric import blocks, qscc, requests
+from adapters.fabric.discovery import DiscoveryView, read_view
 from adapters.fabric.errors import (
     EndorseError,
     EvaluateError,
+    FabricCallError,
     MalformedAnswer,
     PeerUnavailable,
     TransactionInvalid,
@@ -171,12 +173,69 @@ class FabricAdapter:
         orgs = list(self.options.endorsing_orgs if endorsing_orgs is None else endorsing_orgs)
 
         async def call(peer: PeerConnection) -> Message:
-            return await peer.endorse(
-                proposal.tx_id, self.channel, proposal.message, orgs, self._timeout
-            )
+            try:
+                return await peer.endorse(
+                    proposal.tx_id, self.channel, proposal.message, orgs, self._timeout
+                )
+            except EndorseError as exc:
+                if exc.code != "FAILED_PRECONDITION":
+                    raise
+                raise await self._unplannable(peer, exc) from exc
 
         prepared: Message = await self._first_reachable(call)
         return prepared, proposal
+
+    async def _unplannable(self, peer: PeerConnection, exc: EndorseError) -> Exception:
+        """A gateway that could not plan an endorsement (FAILED_PRECONDITION): unavailable
+        while its discovery misses a configured organisation's peer or has caught up since
+        (a retry succeeds), refused for good when every peer is seen and the policy still
+        cannot be met (the chaincode is not installed, or its policy names others)."""
+        try:
+            view = await self.discovery_view(peer)
+        except (FabricCallError, PeerUnavailable, MalformedAnswer):
+            return exc
+        missing = view.missing(self.configured_orgs)
+        if not view.policy_satisfiable and not missing:
+            return exc
+        why = (
+            f"discovery at {peer.endpoint} sees no peer of {', '.join(sorted(missing))} yet"
+            if missing
+            else f"discovery at {peer.endpoint} has since found the endorsers"
+        )
+        return PeerUnavailable(
+            exc.op, exc.endpoint, exc.code, f"{exc.grpc_message} ({why})", exc.details, exc.tx_id
+        )
+
+    @property
+    def configured_orgs(self) -> frozenset[str]:
+        """The organisations whose peers this adapter is configured with."""
+        return frozenset(p.msp_id for p in self._peers)
+
+    async def discovery_view(self, peer: PeerConnection | None = None) -> DiscoveryView:
+        """What `peer`'s discovery (default: the first peer's) knows now of this chaincode."""
+        peer = self._peers[0] if peer is None else peer
+        request = requests.discovery_request(
+            self.identity,
+            self._signer,
+            self.identity.certificate_der,
+            self.channel,
+            self.chaincode,
+        )
+        answer = await peer.discover(
+            request, self.identity.certificate_pem, self._signer.private_pem(), self._timeout
+        )
+        return read_view(answer)
+
+    async def ready_to_endorse(self) -> bool:
+        """Every configured peer's gateway can plan an endorsement now (its discovery sees a
+        peer of every configured organisation and finds endorsers that satisfy the policy)
+        and this adapter's channel to it is connected, not waiting out a reconnect backoff.
+        PeerUnavailable while a configured peer cannot be reached."""
+        for peer in self._peers:
+            view = await self.discovery_view(peer)
+            if not view.policy_satisfiable or view.missing(self.configured_orgs):
+                return False
+        return all(peer.connected() for peer in self._peers)
 
     async def probe_endorsement(self, function: str = "get", *args: str) -> None:
         """Endorses (never submits) through each peer's gateway: ready when all succeed.

@@ -76,6 +76,10 @@ class EndorseError(FabricCallError):
     """Endorsement failed: the chaincode refused, or endorsements did not match."""
 
 
+class DiscoveryError(FabricCallError):
+    """The peer's discovery service refused a question (access, TLS binding, channel)."""
+
+
 class SubmitError(FabricCallError):
     """The orderer did not accept the endorsed transaction."""
 

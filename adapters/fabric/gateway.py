@@ -1,4 +1,5 @@
-"""The only file that speaks gRPC to Fabric peers: Gateway, Endorser (for qscc) and Deliver.
+"""The only file that speaks gRPC to Fabric peers: Gateway, Endorser (for qscc), Deliver and
+Discovery.
 
 Everything above works with values. Failures become the typed errors of
 `errors.py`; an unreachable peer (UNAVAILABLE, DEADLINE_EXCEEDED) is always
@@ -18,6 +19,7 @@ from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_fa
 
 from adapters.fabric.errors import (
     CommitStatusError,
+    DiscoveryError,
     EndorseError,
     ErrorDetail,
     EvaluateError,
@@ -27,6 +29,7 @@ from adapters.fabric.errors import (
 )
 from adapters.fabric.protos import (
     Message,
+    discovery_pb2,
     events_pb2,
     gateway_pb2,
 )
@@ -34,6 +37,7 @@ from adapters.fabric.protos import (
 GATEWAY = "/gateway.Gateway/"
 ENDORSER_PROCESS_PROPOSAL = "/protos.Endorser/ProcessProposal"
 DELIVER = "/protos.Deliver/Deliver"
+DISCOVER = "/discovery.Discovery/Discover"
 
 UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 MAX_MESSAGE = 100 * 1024 * 1024
@@ -131,6 +135,7 @@ class PeerConnection:
     def __init__(self, target: PeerTarget) -> None:
         self.target = target
         self._channel: grpc.aio.Channel | None = None
+        self._discovery_channel: grpc.aio.Channel | None = None
 
     @property
     def endpoint(self) -> str:
@@ -140,22 +145,33 @@ class PeerConnection:
     def msp_id(self) -> str:
         return self.target.msp_id
 
+    def _options(self) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+        ]
+        if self.target.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", self.target.tls_server_name))
+        return options
+
     def _chan(self) -> grpc.aio.Channel:
         if self._channel is None:
-            options: list[tuple[str, Any]] = [
-                ("grpc.max_receive_message_length", MAX_MESSAGE),
-                ("grpc.max_send_message_length", MAX_MESSAGE),
-            ]
-            if self.target.tls_server_name:
-                options.append(("grpc.ssl_target_name_override", self.target.tls_server_name))
             creds = grpc.ssl_channel_credentials(root_certificates=self.target.tls_root_cert)
-            self._channel = grpc.aio.secure_channel(self.target.endpoint, creds, options=options)
+            self._channel = grpc.aio.secure_channel(
+                self.target.endpoint, creds, options=self._options()
+            )
         return self._channel
 
+    def connected(self) -> bool:
+        """Whether the gateway channel is connected now (asking it to connect if idle)."""
+        state = self._chan().get_state(try_to_connect=True)
+        return bool(state == grpc.ChannelConnectivity.READY)
+
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(None)
-            self._channel = None
+        for channel in (self._channel, self._discovery_channel):
+            if channel is not None:
+                await channel.close(None)
+        self._channel = self._discovery_channel = None
 
     def _fail(
         self, op: str, err: grpc.aio.AioRpcError, kind: type[FabricCallError], tx_id: str = ""
@@ -282,6 +298,35 @@ class PeerConnection:
             kind=EvaluateError,
             tx_id=tx_id,
         )
+
+    # --- Discovery -------------------------------------------------------------------------
+
+    async def discover(
+        self,
+        signed_request: Message,
+        client_cert_pem: bytes,
+        client_key_pem: bytes,
+        deadline: float,
+    ) -> Message:
+        """The discovery service's Response. Its own channel presents `client_cert_pem` in the
+        TLS handshake (a peer with TLS answers discovery only on such a session); gateway
+        calls keep a channel without one, as a peer requiring client certificates from its
+        TLS CA would refuse this one."""
+        if self._discovery_channel is None:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=self.target.tls_root_cert,
+                private_key=client_key_pem,
+                certificate_chain=client_cert_pem,
+            )
+            self._discovery_channel = grpc.aio.secure_channel(
+                self.target.endpoint, creds, options=self._options()
+            )
+        call = self._discovery_channel.unary_unary(DISCOVER, None, None)
+        try:
+            answer = await call(signed_request.SerializeToString(), timeout=deadline)
+        except grpc.aio.AioRpcError as err:
+            raise self._fail("Discover", err, DiscoveryError) from err
+        return discovery_pb2.Response.FromString(bytes(answer))
 
     # --- Deliver ---------------------------------------------------------------------------
 

@@ -1,13 +1,23 @@
-"""Signed requests that are not proposals: prepared transactions, commit status, events, seeks.
+"""Signed requests that are not proposals: prepared transactions, commit status, events, seeks,
+discovery questions.
 
 Each is a value: built and signed here, sent by `gateway.py`.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from adapters.fabric.identity import Identity
 from adapters.fabric.proposal import new_nonce, now_timestamp, transaction_id
-from adapters.fabric.protos import Message, ab_pb2, common_pb2, gateway_pb2
+from adapters.fabric.protos import (
+    Message,
+    ab_pb2,
+    common_pb2,
+    discovery_pb2,
+    gateway_pb2,
+    proposal_response_pb2,
+)
 from adapters.fabric.signer import Signer
 
 # The highest block number: "keep the stream open" for a seek.
@@ -47,6 +57,31 @@ def chaincode_events_request(
         after_transaction_id=after_tx_id,
     ).SerializeToString()
     return gateway_pb2.SignedChaincodeEventsRequest(request=request, signature=signer.sign(request))
+
+
+def discovery_request(
+    identity: Identity, signer: Signer, tls_cert_der: bytes, channel: str, chaincode: str
+) -> Message:
+    """Two questions to a peer's discovery service about `chaincode` on `channel`: can the
+    peers it knows satisfy the chaincode's endorsement policy, and which peers does it know
+    per organisation. Discovery binds a request to the TLS session that carries it, so the
+    request names the hash of the client certificate sent in that session."""
+    interest = proposal_response_pb2.ChaincodeInterest(
+        chaincodes=[proposal_response_pb2.ChaincodeCall(name=chaincode)]
+    )
+    payload = discovery_pb2.Request(
+        authentication=discovery_pb2.AuthInfo(
+            client_identity=identity.creator,
+            client_tls_cert_hash=hashlib.sha256(tls_cert_der).digest(),
+        ),
+        queries=[
+            discovery_pb2.Query(
+                channel=channel, cc_query=discovery_pb2.ChaincodeQuery(interests=[interest])
+            ),
+            discovery_pb2.Query(channel=channel, peer_query=discovery_pb2.PeerMembershipQuery()),
+        ],
+    ).SerializeToString()
+    return discovery_pb2.SignedRequest(payload=payload, signature=signer.sign(payload))
 
 
 def seek_envelope(

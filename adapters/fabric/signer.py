@@ -66,3 +66,11 @@ class Signer:
 
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self.key.public_key()
+
+    def private_pem(self) -> bytes:
+        """The key as unencrypted PKCS#8 PEM, for a TLS client credential (discovery)."""
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )

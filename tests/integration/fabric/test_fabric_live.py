@@ -305,15 +305,19 @@ async def test_peer_down_is_chain_unavailable(
             await fabric_adapter.submit(_delivery(_key("down")))
     finally:
         await fabric_devnet.start_peer("Org2MSP")
-    # Back to normal once Org2's peer is up, rediscovered, and our channel to it has
-    # left its reconnect backoff (until then: ChainUnavailable, which callers retry).
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await fabric_adapter.put(_key(), SCHEMA, {"after_restart": True})
-            assert (await fabric_adapter.read(NS, key)).record.ref.key == key
-            break
-        except ChainUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1)
+    # Back to normal once every gateway's discovery has found Org2's peer again: wait for
+    # that (our channels leave their reconnect backoff on the way), then no retry is needed.
+    deadline = time.monotonic() + 60
+    while not await _ready_to_endorse(fabric_adapter):
+        assert time.monotonic() < deadline, "discovery did not find Org2's peer within 60 s"
+        await asyncio.sleep(0.2)
+    await fabric_adapter.put(_key(), SCHEMA, {"after_restart": True})
+    assert (await fabric_adapter.read(NS, key)).record.ref.key == key
+
+
+async def _ready_to_endorse(adapter: FabricAdapter) -> bool:
+    """Whether every gateway can plan endorsements now (False while a peer is unreachable)."""
+    try:
+        return await adapter.ready_to_endorse()
+    except ChainUnavailable:
+        return False

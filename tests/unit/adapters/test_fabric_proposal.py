@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from cryptography.x509.oid import NameOID
 
 from adapters.fabric.identity import Identity
 from adapters.fabric.proposal import build_proposal, transaction_id
@@ -25,28 +23,8 @@ from adapters.fabric.requests import commit_status_request, seek_envelope, sign_
 from adapters.fabric.signer import P256_HALF_ORDER, P256_ORDER, Signer, is_low_s, to_low_s
 
 
-def _identity() -> tuple[Identity, Signer]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "User1@org1")])
-    import datetime
-
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    return Identity("Org1MSP", pem), Signer(key)
-
-
-def test_tx_id_is_sha256_of_nonce_and_creator() -> None:
-    identity, signer = _identity()
+def test_tx_id_is_sha256_of_nonce_and_creator(fabric_identity: tuple[Identity, Signer]) -> None:
+    identity, signer = fabric_identity
     nonce = bytes(range(24))
     p = build_proposal(
         identity, signer, channel="ch", chaincode="records", args=["put", "k"], nonce=nonce
@@ -55,8 +33,10 @@ def test_tx_id_is_sha256_of_nonce_and_creator() -> None:
     assert p.tx_id == transaction_id(nonce, identity.creator)
 
 
-def test_proposal_header_and_payload_as_gateway_clients_build_them() -> None:
-    identity, signer = _identity()
+def test_proposal_header_and_payload_as_gateway_clients_build_them(
+    fabric_identity: tuple[Identity, Signer],
+) -> None:
+    identity, signer = fabric_identity
     p = build_proposal(identity, signer, channel="ch", chaincode="records", args=["get", "k"])
     header = common_pb2.Header.FromString(p.proposal.header)
     ch = common_pb2.ChannelHeader.FromString(header.channel_header)
@@ -74,8 +54,8 @@ def test_proposal_header_and_payload_as_gateway_clients_build_them() -> None:
     assert list(spec.chaincode_spec.input.args) == [b"get", b"k"]
 
 
-def test_signature_verifies_and_is_low_s() -> None:
-    identity, signer = _identity()
+def test_signature_verifies_and_is_low_s(fabric_identity: tuple[Identity, Signer]) -> None:
+    identity, signer = fabric_identity
     for _ in range(40):  # about half of raw ECDSA signatures are high-S
         p = build_proposal(identity, signer, channel="ch", chaincode="cc", args=["f"])
         sig = bytes(p.message.signature)
@@ -91,8 +71,8 @@ def test_to_low_s_flips_high_s_only() -> None:
     assert to_low_s(low) == low
 
 
-def test_signed_requests() -> None:
-    identity, signer = _identity()
+def test_signed_requests(fabric_identity: tuple[Identity, Signer]) -> None:
+    identity, signer = fabric_identity
     env = common_pb2.Envelope(payload=b"prepared")
     signed = sign_envelope(env, signer)
     signer.public_key().verify(signed.signature, b"prepared", ec.ECDSA(hashes.SHA256()))
