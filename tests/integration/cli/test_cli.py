@@ -4,52 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devnets.custom.writer import write_record
 from hub.cli import exit_codes
+from tests.integration.cli.runner import Cli
 from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
-
-
-class Cli:
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-
-    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "hub.cli.main", *args],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check is not None:
-            assert result.returncode == check, (result.stdout, result.stderr)
-        return result
-
-
-@pytest.fixture
-def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
-    env = {
-        **os.environ,
-        "TONGLIAN_HUB": hub_process.address,
-        "TONGLIAN_STATE_DIR": str(tmp_path / "state"),
-    }
-    run = Cli(env, tmp_path)
-    try:
-        yield run
-    finally:
-        run("devnet", "down", "custom", check=None)
 
 
 def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: HubProcess) -> None:

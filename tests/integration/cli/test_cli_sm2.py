@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,26 +12,11 @@ from google.protobuf import json_format
 
 from devnets.custom.writer import write_record
 from hub.cli import exit_codes
-from tests.integration.cli.test_cli import Cli
+from tests.integration.cli.runner import Cli
 from tonglian.v1 import chains_pb2, records_pb2
 from tonglian_proof.bundle import bundle_digest, encode_bundle
-from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
-    env = {
-        **os.environ,
-        "TONGLIAN_HUB": hub_process.address,
-        "TONGLIAN_STATE_DIR": str(tmp_path / "state"),
-    }
-    run = Cli(env, tmp_path)
-    try:
-        yield run
-    finally:
-        run("devnet", "down", "custom", check=None)
 
 
 def test_sm2_ledger_registers_reads_and_verifies_offline(cli: Cli, tmp_path: Path) -> None:

@@ -5,77 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import select
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from devnets.custom.writer import write_record
 from hub.cli import exit_codes
-from tonglian_tools.hub_process import HubProcess
+from tests.integration.cli.runner import Cli
 
 pytestmark = pytest.mark.integration
 
 SCHEMA = "gov.license.business/v1"
-
-
-class Cli:
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "hub.cli.main", *args]
-
-    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            self.argv(*args), env=self.env, cwd=self.cwd, capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
-        if check is not None:
-            assert result.returncode == check, (args, result.stdout, result.stderr)
-        return result
-
-    def first_line(self, *args: str, then: Callable[[], None] = lambda: None) -> str:
-        """Starts a streaming verb, runs `then` (what makes it print), returns the verb's
-        first line of output within 60 s, then stops it."""
-        proc = subprocess.Popen(
-            self.argv(*args), env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stdout is not None
-            time.sleep(3)  # the stream is open: what `then` makes happens after it
-            then()
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            assert ready, "the stream printed nothing within 60 s"
-            line = proc.stdout.readline()
-            if not line:
-                assert proc.stderr is not None
-                raise AssertionError(f"{args}: no output; stderr: {proc.stderr.read()}")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        return line
-
-
-@pytest.fixture
-def cli(tmp_path: Path, hub_process: HubProcess) -> Iterator[Cli]:
-    env = {
-        **os.environ,
-        "TONGLIAN_HUB": hub_process.address,
-        "TONGLIAN_STATE_DIR": str(tmp_path / "state"),
-    }
-    run = Cli(env, tmp_path)
-    try:
-        yield run
-    finally:
-        run("devnet", "down", "custom", check=None)
 
 
 def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path: Path) -> None:
