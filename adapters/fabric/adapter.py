@@ -26,6 +26,7 @@ from adapters.base import (
     SubmissionRejected,
 )
 from adapters.fabric import blocks, qscc, requests
+from adapters.fabric.committed import CommittedTxCache
 from adapters.fabric.discovery import DiscoveryView, read_view
 from adapters.fabric.errors import (
     EndorseError,
@@ -99,6 +100,7 @@ class FabricAdapter:
         self._signer = signer
         self._peers = list(peers)
         self._timeout = ctx.timeout
+        self._committed = CommittedTxCache()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -354,16 +356,32 @@ class FabricAdapter:
             raise AdapterError(f"chaincode history of {key!r} failed: {exc}") from exc
         for entry in entries:
             tx_id = str(entry["tx_id"])
-            block_bytes = await self.block_by_tx_id(tx_id)
+            block_bytes, answers = await self._committed_tx(tx_id)
             block = blocks.parse_block(block_bytes)
             number = int(block.header.number)
             if at_height and number > at_height:
                 continue
             return await self._response(
-                block_bytes, block, blocks.find_transaction(block, tx_id), key
+                block_bytes, block, blocks.find_transaction(block, tx_id), key, answers
             )
         where = f" at height {at_height}" if at_height else ""
         raise RecordNotFound(f"{self.namespace} holds no key {key!r}{where}")
+
+    async def _committed_tx(self, tx_id: str) -> tuple[bytes, list[records_pb2.FabricQsccAnswer]]:
+        """A committed transaction's block and qscc answers: fetched together, then kept."""
+        known = self._committed.get(tx_id)
+        if known is not None:
+            return known.block, list(known.answers)
+        # Both run to their end (no orphaned call), and the block's failure is reported first.
+        block_bytes, answers = await asyncio.gather(
+            self.block_by_tx_id(tx_id), self.attestations(tx_id), return_exceptions=True
+        )
+        for outcome in (block_bytes, answers):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(block_bytes, bytes) and isinstance(answers, list)
+        self._committed.put(tx_id, block_bytes, answers)
+        return block_bytes, answers
 
     async def _response(
         self,

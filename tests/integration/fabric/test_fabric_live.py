@@ -81,6 +81,14 @@ async def test_put_read_verify(
     assert json.loads(older.record.value)["name"] == "上海某公司"
     _verify(older, fabric_anchor)
 
+    # Transactions already fetched are kept, but each read still asks the key's history:
+    # a new version is read at once, and a repeated read gives the same verified answer.
+    third = await fabric_adapter.put(key, SCHEMA, {"status": "revoked"})
+    newest = await fabric_adapter.read(NS, key)
+    assert newest.record.tx_id == third.tx_id
+    _verify(newest, fabric_anchor)
+    assert (await fabric_adapter.read(NS, key)).SerializeToString() == newest.SerializeToString()
+
 
 async def test_read_errors(fabric_adapter: FabricAdapter) -> None:
     from adapters.base import InvalidAdapterRequest, RecordNotFound
