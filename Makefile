@@ -3,6 +3,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# Tests start hundreds of hub and CLI processes: they read compiled bytecode from a cache
+# kept out of the source tree, even where PYTHONDONTWRITEBYTECODE is set (every process
+# would otherwise compile every module it imports again).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/.tonglian/pycache $(BIN)/pytest
 
 .PHONY: setup demo bench bench-quick test lint typecheck proto proto-check contracts-check unit integration clean
 
@@ -46,13 +50,13 @@ contracts-check: setup
 	$(PY) -m devnets.evm.compile --check
 
 unit: setup
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 integration: setup
-	$(BIN)/pytest tests/integration tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) tests/integration tests/e2e $(PYTEST_ARGS)
 
 test: lint typecheck proto-check contracts-check
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+	$(PYTEST) tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .tonglian .pytest_cache .mypy_cache .ruff_cache
