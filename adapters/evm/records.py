@@ -60,15 +60,6 @@ class RecordReader:
             f"namespace {namespace!r} is not this chain's registry {self._opts.registry}"
         )
 
-    async def final_block(self, at_height: int = 0) -> Json:
-        """The final block to prove against: `at_height`, or the highest final one."""
-        head = await self._rpc.block_number()
-        height = self._final_height(head, at_height)
-        block = await self._rpc.block(height)
-        if block is None:
-            raise RecordNotFound(f"the node has no block {height}")
-        return block
-
     def _final_height(self, head: int, at_height: int) -> int:
         """`at_height` (or the highest final block when 0), if final by the node's head.
 
