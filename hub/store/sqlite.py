@@ -536,7 +536,7 @@ class SqliteStore:
 
     def _start_wal_sync(self) -> None:
         self._wal_sync = None
-        if self._audit_commits >= CHECKPOINT_AFTER:
+        if self._audit_commits >= CHECKPOINT_AFTER and self._conn is not None:
             # Audit commits never checkpoint (append_batch): the WAL is copied here,
             # which syncs it too, as the store's other commits would have.
             self._audit_commits = 0
