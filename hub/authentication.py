@@ -22,6 +22,9 @@ from hub.errors import InvalidInput, Unauthenticated
 from hub.principal import Principal, principal_of
 from hub.reloading_file import ReloadingFile
 
+# Client certificates remembered parsed and checked: more than a hub has clients.
+PARSED_CERTIFICATES = 256
+
 
 def load_ca_bundle(data: bytes, path: Path) -> list[x509.Certificate]:
     try:
@@ -63,6 +66,8 @@ class Authenticator:
             raise InvalidInput("the client CA bundle is empty")
         self._cas = cas
         self._crl = crl
+        # Certificates whose issuer signature checked, with the principal they name.
+        self._principals: dict[bytes, Principal] = {}
 
     @classmethod
     def from_files(cls, ca_path: Path, crl_path: Path | None) -> Authenticator:
@@ -75,31 +80,45 @@ class Authenticator:
         return cls(cas, crl)
 
     def authenticate(self, pem: bytes, now: datetime | None = None) -> Principal:
-        cert = _parse(pem)
-        who = cert.subject.rfc4514_string()
-        if not any(_issued_by(cert, ca) for ca in self._cas):
-            raise Unauthenticated(
-                f"client certificate {who!r} was not issued by a CA this hub trusts "
-                f"(issuer {cert.issuer.rfc4514_string()!r})"
-            )
+        cert = self._issued(pem)
         at = now or datetime.now(UTC)
         if at < cert.not_valid_before_utc:
             raise Unauthenticated(
-                f"client certificate {who!r} is not valid before "
+                f"client certificate {_who(cert)!r} is not valid before "
                 f"{cert.not_valid_before_utc.isoformat()}"
             )
         if at > cert.not_valid_after_utc:
             raise Unauthenticated(
-                f"client certificate {who!r} expired at {cert.not_valid_after_utc.isoformat()}"
+                f"client certificate {_who(cert)!r} expired at "
+                f"{cert.not_valid_after_utc.isoformat()}"
             )
         if self._crl is not None:
             revoked_on = self._crl.current().revoked.get(cert.serial_number)
             if revoked_on is not None:
                 raise Unauthenticated(
-                    f"client certificate {who!r} (serial {cert.serial_number:x}) was revoked "
-                    f"on {revoked_on.isoformat()}"
+                    f"client certificate {_who(cert)!r} (serial {cert.serial_number:x}) was "
+                    f"revoked on {revoked_on.isoformat()}"
                 )
-        return principal_of(cert)
+        principal = self._principals.get(pem)
+        if principal is None:
+            principal = self._principals[pem] = principal_of(cert)
+            while len(self._principals) > PARSED_CERTIFICATES:
+                del self._principals[next(iter(self._principals))]
+        return principal
+
+    def _issued(self, pem: bytes) -> x509.Certificate:
+        """The certificate, once its issuer's signature checks: that never changes for the
+        same bytes, so a client pays for it once, not on every call (validity and
+        revocation are checked on every call)."""
+        if pem in self._principals:
+            return _parse(pem)
+        cert = _parse(pem)
+        if not any(_issued_by(cert, ca) for ca in self._cas):
+            raise Unauthenticated(
+                f"client certificate {_who(cert)!r} was not issued by a CA this hub trusts "
+                f"(issuer {cert.issuer.rfc4514_string()!r})"
+            )
+        return cert
 
     async def lapse(self, pem: bytes, interval: float) -> Unauthenticated:
         """Waits until the certificate stops authenticating (revoked on the current CRL, or
@@ -117,7 +136,11 @@ class Authenticator:
             await asyncio.sleep(max(0.001, min(interval, left + 0.001)))
 
 
-@functools.lru_cache(maxsize=256)
+def _who(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+@functools.lru_cache(maxsize=PARSED_CERTIFICATES)
 def _parse(pem: bytes) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(pem)

@@ -58,6 +58,8 @@ class Verifier:
         self._http: aiohttp.ClientSession | None = None
         # EVM block hashes k endpoints attested, by (anchor, height), final blocks only.
         self._attested: VerifiedCache[TrustedEvmHeader] = VerifiedCache(4096)
+        # The newest final height the endpoints agreed on, per chain id (final_hint).
+        self._last_final: dict[str, int] = {}
         if workers > 0:
             # Workers bind their life to the hub's, so a killed hub leaves none behind;
             # they all start here (one per warm-up call), lean, in the calling thread.
@@ -93,7 +95,14 @@ class Verifier:
         from hub.oracles.evm_headers import trusted_head
 
         head = await trusted_head(anchor.evm, self._oracle_timeout, session=self._session())
+        self._last_final[chain.chain_id] = head.final_height
         return head.final_height
+
+    def final_hint(self, chain: chains_pb2.Chain) -> int:
+        """The final height `final_height` last gave for `chain` (0: none yet, or a chain
+        whose proofs carry their own finality): a guess to start a read at while the
+        endpoints are asked, worth nothing until they confirm it."""
+        return self._last_final.get(chain.chain_id, 0)
 
     def _session(self) -> aiohttp.ClientSession:
         """One HTTP session for the oracle's questions, so its connections to the

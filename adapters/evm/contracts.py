@@ -52,16 +52,22 @@ def slot_of(key: str, slot_index: int) -> bytes:
     return bytes(keccak(key_id(key) + slot_index.to_bytes(32, "big")))
 
 
+@cache
+def _function(contract: str, function: str) -> tuple[bytes, list[str], list[str]]:
+    """(selector, input types, output types): looked up once, asked on every read."""
+    entry = _entry(contract, "function", function)
+    selector = function_abi_to_4byte_selector(entry)
+    return selector, get_abi_input_types(entry), get_abi_output_types(entry)
+
+
 def encode_call(contract: str, function: str, args: list[Any]) -> str:
     """0x-hex calldata for `contract.function(*args)`."""
-    entry = _entry(contract, "function", function)
-    types = get_abi_input_types(entry)
-    return "0x" + (function_abi_to_4byte_selector(entry) + abi_encode(types, args)).hex()
+    selector, types, _ = _function(contract, function)
+    return "0x" + (selector + abi_encode(types, args)).hex()
 
 
 def decode_result(contract: str, function: str, data: bytes) -> tuple[Any, ...]:
-    entry = _entry(contract, "function", function)
-    return tuple(abi_decode(get_abi_output_types(entry), data))
+    return tuple(abi_decode(_function(contract, function)[2], data))
 
 
 def event_topic(contract: str, event: str) -> str:

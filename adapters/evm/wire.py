@@ -109,10 +109,11 @@ class EvmRpc:
     async def block_by_hash(self, block_hash: str) -> Json | None:
         return cast(Json | None, await self.request("eth_getBlockByHash", [block_hash, False]))
 
-    async def proof(self, address: str, slots: list[str], block_hash: str) -> Json:
-        """EIP-1186 proof at the block with `block_hash` (EIP-1898 block reference)."""
-        params = [address, slots, {"blockHash": block_hash, "requireCanonical": True}]
-        return cast(Json, await self.request("eth_getProof", params))
+    async def proof(self, address: str, slots: list[str], block: str) -> Json:
+        """EIP-1186 proof at `block`: a block hash (EIP-1898 reference, canonical only) or
+        a number or tag."""
+        ref: Any = {"blockHash": block, "requireCanonical": True} if len(block) == 66 else block
+        return cast(Json, await self.request("eth_getProof", [address, slots, ref]))
 
     async def logs(self, flt: Json) -> list[Json]:
         return cast(list[Json], await self.request("eth_getLogs", [flt]))

@@ -44,12 +44,16 @@ def append_batch(
     for this transaction only): once COMMIT returns, the events survive the hub's
     death, SIGKILL included, since they are in the operating system's hands; the
     store syncs the WAL to the disk in the background (SqliteStore.audit_append).
-    Every other transaction of the store keeps the connection's own setting.
+    Nor does this COMMIT checkpoint the WAL (a checkpoint waits for the disk); the
+    store's other commits, or its background sync, do. Every other transaction of
+    the store keeps the connection's own settings.
     """
 
     def q(conn: sqlite3.Connection) -> list[audit_pb2.AuditEvent]:
         previous = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+        checkpoint_at = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -60,6 +64,7 @@ def append_batch(
                 raise
         finally:
             conn.execute(f"PRAGMA synchronous={previous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={checkpoint_at}")
         return events
 
     return q
@@ -99,6 +104,12 @@ def chain(
             (event.sequence, evidence),
         )
     return event
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copies the WAL into the database (syncing the WAL first), without waiting for
+    readers: what the audit commits leave to the background."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def head(conn: sqlite3.Connection) -> tuple[int, bytes]:

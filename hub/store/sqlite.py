@@ -36,6 +36,9 @@ T = TypeVar("T")
 # Seconds from an audit commit to the flush of the WAL to the disk, at most: a power
 # loss or kernel crash can lose that window of audit events, a SIGKILL nothing.
 WAL_SYNC_INTERVAL = 0.2
+# Audit commits after which the background sync checkpoints the WAL (SQLite's own
+# automatic checkpoint comes after 1000 pages; an audit commit writes one or two).
+CHECKPOINT_AFTER = 500
 
 
 class SqliteStore:
@@ -48,6 +51,8 @@ class SqliteStore:
         self._token = secrets.token_hex(8)
         self._wal_sync: asyncio.TimerHandle | None = None
         self._wal_syncing: set[asyncio.Task[None]] = set()
+        # Audit commits since the WAL was last checkpointed by _start_wal_sync.
+        self._audit_commits = 0
 
     @property
     def replica_id(self) -> str:
@@ -508,9 +513,16 @@ class SqliteStore:
     async def audit_append(self, steps: Sequence[AuditAppend]) -> list[audit_pb2.AuditEvent]:
         """One transaction written to the WAL without a disk flush (SIGKILL cannot lose
         it: it is the kernel's); the WAL reaches the disk within WAL_SYNC_INTERVAL."""
-        events = await self._run(
-            audit_rows.append_batch([(step.draft, step.evidence) for step in steps])
-        )
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        async with self._lock:
+            # In the event loop's thread: without a disk flush or a checkpoint this commit
+            # is a write to the page cache (0.15 ms), cheaper than the hop to a worker
+            # thread and back (1.1 -> 0.5 ms per audited call at load 4, measured).
+            events = audit_rows.append_batch([(step.draft, step.evidence) for step in steps])(
+                self._conn
+            )
+        self._audit_commits += 1
         for step, event in zip(steps, events, strict=True):
             if step.on_chained is not None:
                 step.on_chained(event)
@@ -524,7 +536,13 @@ class SqliteStore:
 
     def _start_wal_sync(self) -> None:
         self._wal_sync = None
-        task = asyncio.ensure_future(asyncio.to_thread(_fsync, f"{self._path}-wal"))
+        if self._audit_commits >= CHECKPOINT_AFTER and self._conn is not None:
+            # Audit commits never checkpoint (append_batch): the WAL is copied here,
+            # which syncs it too, as the store's other commits would have.
+            self._audit_commits = 0
+            task = asyncio.ensure_future(self._run(audit_rows.checkpoint))
+        else:
+            task = asyncio.ensure_future(asyncio.to_thread(_fsync, f"{self._path}-wal"))
         self._wal_syncing.add(task)
         task.add_done_callback(self._wal_syncing.discard)
 

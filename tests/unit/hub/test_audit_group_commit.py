@@ -85,3 +85,46 @@ async def test_a_failed_commit_fails_its_callers_and_the_next_batch_goes_on(
         assert (event.sequence, event.target) == (1, "kept")
     finally:
         await store.close()
+
+
+def _checkpointed_events(db: Path) -> int:
+    """Audit events in the database file itself, not counting what only the WAL holds."""
+    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_audit_commits_leave_the_checkpoint_to_the_background_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit commit runs in the event loop's thread, so it must never wait for the
+    disk: even with SQLite set to checkpoint after every page it does not; the
+    background sync copies the WAL once CHECKPOINT_AFTER commits have piled up."""
+    db = tmp_path / "hub.sqlite3"
+    store = SqliteStore(db)
+    await store.open()
+    monkeypatch.setattr(sqlite_store, "WAL_SYNC_INTERVAL", 0.01)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_AFTER", 3)
+    await store.run(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    await store.run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint=1"))
+    audit = AuditLog(store)
+    try:
+        before = _checkpointed_events(db)
+        for i in range(2):
+            await audit.append(principal="a/b", action="query.get_record", target=f"t/{i}")
+        await asyncio.sleep(0.1)  # two background syncs: flushes, no checkpoint
+        assert _checkpointed_events(db) == before
+        # The connection's own setting is back for every other transaction.
+        setting = await store.run(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone())
+        assert setting == (1,)
+        await audit.append(principal="a/b", action="query.get_record", target="t/2")
+        for _ in range(200):
+            if _checkpointed_events(db) == before + 3:
+                break
+            await asyncio.sleep(0.01)
+        assert _checkpointed_events(db) == before + 3
+        assert check_chain(await audit.events(1, 10)) == []
+    finally:
+        await store.close()

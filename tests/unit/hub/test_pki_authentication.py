@@ -100,3 +100,23 @@ def test_subject_must_name_agency_role_and_client(ca: Path) -> None:
         auth(ca).authenticate(hub)
     with pytest.raises(Unauthenticated, match="client certificate does not parse"):
         auth(ca).authenticate(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+
+
+def test_a_checked_certificate_is_still_checked_for_time_and_no_other_rides_on_it(
+    ca: Path, tmp_path: Path
+) -> None:
+    """The issuer signature is checked once per certificate; validity on every call, and a
+    look-alike (same subject, another CA) is checked in full, never taken from the cache."""
+    a = auth(ca)
+    issued = pki.issue(ca, "dave", org="tax", role="agency", days=1)
+    pem = issued.cert.read_bytes()
+    assert a.authenticate(pem).name == "tax/dave"
+    later = datetime.now(UTC) + timedelta(days=2)
+    with pytest.raises(Unauthenticated, match="'CN=dave,OU=agency,O=tax' expired at "):
+        a.authenticate(pem, now=later)
+    other = tmp_path / "other"
+    pki.init_ca(other, name="Other CA")
+    twin = pki.issue(other, "dave", org="tax", role="agency")
+    with pytest.raises(Unauthenticated, match="was not issued by a CA this hub trusts"):
+        a.authenticate(twin.cert.read_bytes())
+    assert a.authenticate(pem).name == "tax/dave"
