@@ -33,12 +33,21 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return bool(-_MAX_EXACT <= value <= _MAX_EXACT)
     if kind is dict:
-        return all(
-            type(k) is str and (not k or max(k) < "\ue000") and _plain(v) for k, v in value.items()
-        )
+        for k, v in value.items():
+            # isascii() is O(1) in CPython; max() only for keys beyond ASCII.
+            if type(k) is not str or not (k.isascii() or max(k) < "\ue000") or not _plain(v):
+                return False
+        return True
     if kind is list:
-        return all(_plain(v) for v in value)
+        for v in value:
+            if not _plain(v):
+                return False
+        return True
     return False
+
+
+# json's C encoder with JCS's separators, built once (json.dumps builds one per call).
+_PLAIN_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def canonical_json(value: Any) -> bytes:
@@ -50,9 +59,7 @@ def canonical_json(value: Any) -> bytes:
     any string with a lone surrogate, take the JCS package."""
     if _plain(value):
         try:
-            return json.dumps(
-                value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-            ).encode("utf-8")
+            return _PLAIN_ENCODER.encode(value).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: JCS escapes it, utf-8 cannot encode it
     try:
