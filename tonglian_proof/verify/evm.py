@@ -163,7 +163,7 @@ def _check_account(
     proof: records_pb2.EvmStorageProof, registry: bytes, header: EvmHeader, checks: list[str]
 ) -> bytes:
     try:
-        account_rlp = walk_proof(header.state_root, keccak(registry), list(proof.account_proof))
+        account_rlp = walk_proof(header.state_root, keccak(registry), proof.account_proof)
     except MptError as exc:
         raise ProofRejected(f"account proof: {exc}") from exc
     if account_rlp is None:

@@ -57,8 +57,9 @@ def decode_header(header_rlp: bytes) -> EvmHeader:
         raise HeaderError(f"block header is not valid RLP: {exc}") from exc
     if not isinstance(fields, list) or len(fields) < MIN_HEADER_FIELDS:
         raise HeaderError("block header is not an RLP list of at least 15 fields")
-    if not all(isinstance(f, bytes) for f in fields):
-        raise HeaderError("block header fields must be byte strings")
+    for f in fields:
+        if not isinstance(f, bytes):
+            raise HeaderError("block header fields must be byte strings")
     if len(fields[STATE_ROOT]) != 32 or len(fields[0]) != 32:
         raise HeaderError("block header parentHash/stateRoot are not 32 bytes")
     return EvmHeader(fields=list(fields))
