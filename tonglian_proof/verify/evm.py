@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import rlp
 from eth_utils.address import to_checksum_address
@@ -37,6 +36,7 @@ from tonglian_proof.verify.evm_registry import (
     mapping_slot,
     record_digest,
 )
+from tonglian_proof.verify.evm_rlp import rlp_list_of_words, rlp_word
 from tonglian_proof.verify.mpt import MptError, walk_proof
 
 
@@ -172,7 +172,7 @@ def _check_account(
             f"at block {header.number}"
         )
     try:
-        account = rlp.decode(account_rlp, strict=True)
+        account = rlp_list_of_words(account_rlp)
     except rlp.exceptions.DecodingError as exc:
         raise ProofRejected(f"account value is not valid RLP: {exc}") from exc
     if not isinstance(account, list) or len(account) != 4 or not isinstance(account[2], bytes):
@@ -230,18 +230,6 @@ def _check_slots(
             f"the registry's version slot holds {stored_version}, the record says {record.version}"
         )
     checks.append(f"storage proof: version slot of {key!r} equals version {record.version}")
-
-
-def rlp_word(item: bytes) -> Any:
-    """`rlp.decode(item, strict=True)`, answered in a few comparisons when `item` is the
-    canonical encoding of a byte string of 1 to 55 bytes (a storage word always is);
-    anything else goes to rlp.decode, which decides and words its refusal."""
-    n = len(item)
-    if n == 1 and item[0] < 0x80:
-        return item
-    if 2 <= n <= 56 and item[0] == 0x7F + n and (n > 2 or item[1] >= 0x80):
-        return item[1:]
-    return rlp.decode(item, strict=True)
 
 
 def _slot_value(storage_root: bytes, slot: bytes, nodes: Sequence[bytes], what: str) -> int:

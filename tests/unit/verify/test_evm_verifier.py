@@ -182,30 +182,3 @@ def test_garbage_proof_nodes_are_rejected() -> None:
         p.account_proof[0] = b"\xff\x00"
 
     assert "account proof" in _reject(garbage)
-
-
-def test_rlp_word_decodes_exactly_as_strict_rlp() -> None:
-    """The storage-word shortcut answers like rlp.decode(strict=True) for every input:
-    same value, or the same kind of refusal (non-canonical, truncated, trailing bytes)."""
-    import random
-
-    from tonglian_proof.verify.evm import rlp_word
-
-    def outcome(decode: Any, item: bytes) -> tuple[str, object]:
-        try:
-            return "ok", decode(item)
-        except rlp.exceptions.DecodingError as exc:
-            return "refused", type(exc).__name__
-
-    rng = random.Random(5)
-    items: list[bytes] = [bytes([b]) for b in range(256)]
-    items += [bytes([b, c]) for b in range(0x7E, 0xC2) for c in (0, 1, 0x7F, 0x80, 0xFF)]
-    for n in range(60):
-        word = rng.randbytes(n)
-        enc = rlp.encode(word)
-        items += [enc, enc + b"\x00", enc[:-1], bytes([0x80 + n]) + word, b"\x81" + word[:1]]
-    items += [rng.randbytes(rng.randrange(40)) for _ in range(5000)]
-    for item in items:
-        assert outcome(rlp_word, item) == outcome(lambda x: rlp.decode(x, strict=True), item), (
-            item.hex()
-        )
