@@ -180,7 +180,12 @@ def parse_endorser_tx(header: Header) -> EndorserTx:
             raise _fail(header, f"has {len(actions)} actions; Fabric allows exactly one")
         action = actions[0]
         action_header = action.header
-        action_hdr = _SignatureHeader.FromString(action_header)
+        # Fabric puts the proposal's signature header in the action: the same bytes
+        # carry the same creator, so only a different header is parsed.
+        if action_header == header.signature_header:
+            action_creator = header.creator
+        else:
+            action_creator = _SignatureHeader.FromString(action_header).creator
         cap = _ChaincodeActionPayload.FromString(action.payload)
         endorsed = cap.action
         prp_bytes = endorsed.proposal_response_payload
@@ -199,7 +204,7 @@ def parse_endorser_tx(header: Header) -> EndorserTx:
     ).digest()
     return EndorserTx(
         header,
-        action_hdr.creator,
+        action_creator,
         proposal_payload,
         prp_bytes,
         proposal_hash == prp.proposal_hash,
