@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import rlp
-from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from tonglian.v1 import chains_pb2, records_pb2
+from tonglian_proof.crypto.keccak import keccak256 as keccak
 from tonglian_proof.errors import ProofRejected
 from tonglian_proof.verify.evm_anchor import anchor_problems
 from tonglian_proof.verify.evm_header import (
@@ -28,7 +29,14 @@ from tonglian_proof.verify.evm_header import (
     keccak_header_hash,
     qbft_block_hash,
 )
-from tonglian_proof.verify.evm_registry import digest_slot, record_digest, version_slot
+from tonglian_proof.verify.evm_registry import (
+    DIGEST_SLOT_INDEX,
+    VERSION_SLOT_INDEX,
+    key_id,
+    mapping_slot,
+    record_digest,
+)
+from tonglian_proof.verify.evm_rlp import rlp_list_of_words, rlp_word
 from tonglian_proof.verify.mpt import MptError, walk_proof
 
 
@@ -56,7 +64,7 @@ def verify_evm_record(
     Raises ProofRejected naming the first check that failed.
     """
     checks: list[str] = []
-    problems = anchor_problems(anchor)
+    problems = _anchor_problems(anchor.SerializeToString(deterministic=True))
     if problems:
         raise ProofRejected("the EVM trust anchor is invalid: " + "; ".join(problems))
     registry = anchor.registry_address
@@ -65,6 +73,18 @@ def verify_evm_record(
     storage_root = _check_account(proof, registry, header, checks)
     _check_slots(record, proof, anchor, storage_root, checks)
     return checks
+
+
+@lru_cache(maxsize=256)
+def _anchor_problems(anchor: bytes) -> tuple[str, ...]:
+    """anchor_problems by the anchor's bytes: the same anchor comes with every record."""
+    return tuple(anchor_problems(chains_pb2.EvmTrustAnchor.FromString(anchor)))
+
+
+@lru_cache(maxsize=256)
+def _checksum(address: bytes) -> str:
+    """The EIP-55 form of an address, for checks (a keccak and a loop: once per address)."""
+    return str(to_checksum_address(address))
 
 
 def _check_header(
@@ -136,14 +156,14 @@ def _check_record_ref(
         )
     if record.deleted and record.value:
         raise ProofRejected("a deleting version must carry an empty value")
-    checks.append(f"proof account is the registry {to_checksum_address(registry)}")
+    checks.append(f"proof account is the registry {_checksum(registry)}")
 
 
 def _check_account(
     proof: records_pb2.EvmStorageProof, registry: bytes, header: EvmHeader, checks: list[str]
 ) -> bytes:
     try:
-        account_rlp = walk_proof(header.state_root, keccak(registry), list(proof.account_proof))
+        account_rlp = walk_proof(header.state_root, keccak(registry), proof.account_proof)
     except MptError as exc:
         raise ProofRejected(f"account proof: {exc}") from exc
     if account_rlp is None:
@@ -152,7 +172,7 @@ def _check_account(
             f"at block {header.number}"
         )
     try:
-        account = rlp.decode(account_rlp, strict=True)
+        account = rlp_list_of_words(account_rlp)
     except rlp.exceptions.DecodingError as exc:
         raise ProofRejected(f"account value is not valid RLP: {exc}") from exc
     if not isinstance(account, list) or len(account) != 4 or not isinstance(account[2], bytes):
@@ -175,8 +195,9 @@ def _check_slots(
     checks: list[str],
 ) -> None:
     key = record.ref.key
-    expected_digest_slot = digest_slot(key)
-    expected_version_slot = version_slot(key)
+    kid = key_id(key)
+    expected_digest_slot = mapping_slot(kid, DIGEST_SLOT_INDEX)
+    expected_version_slot = mapping_slot(kid, VERSION_SLOT_INDEX)
     if proof.storage_key != expected_digest_slot:
         raise ProofRejected(
             f"storage proof is for slot 0x{proof.storage_key.hex()}, the digest slot of "
@@ -219,7 +240,7 @@ def _slot_value(storage_root: bytes, slot: bytes, nodes: Sequence[bytes], what: 
     if leaf is None:
         raise ProofRejected(f"{what} storage proof shows the slot is empty: no such record")
     try:
-        value = rlp.decode(leaf, strict=True)
+        value = rlp_word(leaf)
     except rlp.exceptions.DecodingError as exc:
         raise ProofRejected(f"{what} slot value is not valid RLP: {exc}") from exc
     if not isinstance(value, bytes) or len(value) > 32 or value[:1] == b"\x00":

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import rlp
-from eth_hash.auto import keccak
+
+from tonglian_proof.crypto.keccak import keccak256 as keccak
 
 MIN_HEADER_FIELDS = 15
 STATE_ROOT, NUMBER, TIMESTAMP, EXTRA_DATA = 3, 8, 11, 12
@@ -56,8 +57,9 @@ def decode_header(header_rlp: bytes) -> EvmHeader:
         raise HeaderError(f"block header is not valid RLP: {exc}") from exc
     if not isinstance(fields, list) or len(fields) < MIN_HEADER_FIELDS:
         raise HeaderError("block header is not an RLP list of at least 15 fields")
-    if not all(isinstance(f, bytes) for f in fields):
-        raise HeaderError("block header fields must be byte strings")
+    for f in fields:
+        if not isinstance(f, bytes):
+            raise HeaderError("block header fields must be byte strings")
     if len(fields[STATE_ROOT]) != 32 or len(fields[0]) != 32:
         raise HeaderError("block header parentHash/stateRoot are not 32 bytes")
     return EvmHeader(fields=list(fields))
@@ -65,7 +67,7 @@ def decode_header(header_rlp: bytes) -> EvmHeader:
 
 def keccak_header_hash(header_rlp: bytes) -> bytes:
     """The block hash of a proof-of-work/stake chain: keccak256 of the header's RLP."""
-    return bytes(keccak(header_rlp))
+    return keccak(header_rlp)
 
 
 @dataclass(frozen=True)
@@ -105,4 +107,4 @@ def qbft_block_hash(header: EvmHeader) -> bytes:
     extra = decode_qbft_extra(header.extra_data)
     fields = list(header.fields)
     fields[EXTRA_DATA] = extra.encode(with_seals=False)
-    return bytes(keccak(rlp.encode(fields)))
+    return keccak(rlp.encode(fields))

@@ -11,7 +11,8 @@ Mirrors devnets/evm/contracts/RecordRegistry.sol (keep both in step):
 from __future__ import annotations
 
 from eth_abi.abi import encode as abi_encode
-from eth_hash.auto import keccak
+
+from tonglian_proof.crypto.keccak import keccak256 as keccak
 
 DIGEST_DOMAIN = "tonglian.evm.record/v1"
 DIGEST_SLOT_INDEX = 0
@@ -20,12 +21,12 @@ _DIGEST_TYPES = ["string", "uint256", "address", "string", "string", "bytes", "u
 
 
 def key_id(key: str) -> bytes:
-    return bytes(keccak(key.encode()))
+    return keccak(key.encode())
 
 
 def mapping_slot(key: bytes, slot_index: int) -> bytes:
     """Solidity's slot of `mapping(bytes32 => _)` entry `key` declared at `slot_index`."""
-    return bytes(keccak(key + slot_index.to_bytes(32, "big")))
+    return keccak(key + slot_index.to_bytes(32, "big"))
 
 
 def digest_slot(key: str) -> bytes:
@@ -51,4 +52,4 @@ def record_digest(
         _DIGEST_TYPES,
         [DIGEST_DOMAIN, chain_id, registry, key, schema, value, version, deleted],
     )
-    return bytes(keccak(encoded))
+    return keccak(encoded)

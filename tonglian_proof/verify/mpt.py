@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import rlp
-from eth_hash.auto import keccak
+
+from tonglian_proof.crypto.keccak import keccak256 as keccak
 
 # keccak256(rlp(b"")): the root of an empty trie.
 EMPTY_TRIE_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
 
 RlpItem = bytes | list["RlpItem"]
+_NIBBLE = {c: i for i, c in enumerate("0123456789abcdef")}
 
 
 class MptError(ValueError):
@@ -31,18 +33,18 @@ def nibbles(key: bytes) -> list[int]:
     return out
 
 
-def _decode_compact(encoded: bytes) -> tuple[list[int], bool]:
-    """Hex-prefix decoding: (path nibbles, is_leaf)."""
+def _decode_compact(encoded: bytes) -> tuple[str, bool]:
+    """Hex-prefix decoding: (path as lowercase hex nibbles, is_leaf)."""
     if not encoded:
         raise MptError("empty hex-prefix path in a leaf or extension node")
+    path = encoded.hex()
     flag = encoded[0] >> 4
     if flag > 3:
         raise MptError(f"bad hex-prefix flag {flag}")
-    path = nibbles(encoded)
     # Odd paths keep the first nibble after the flag; even paths have a zero pad.
     if flag & 1:
         return path[1:], flag >= 2
-    if path[1] != 0:
+    if path[1] != "0":
         raise MptError("non-zero padding nibble in an even hex-prefix path")
     return path[2:], flag >= 2
 
@@ -63,7 +65,8 @@ def walk_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes | None:
     `key` is the raw trie key (already hashed, as Ethereum's secure tries use
     keccak256(address) and keccak256(slot)). Every proof node must be used.
     """
-    path = nibbles(key)
+    # Nibble paths as hex strings: slicing and comparing them is C work, not a list per step.
+    path = key.hex()
     if root == EMPTY_TRIE_ROOT:
         if any(node != b"\x80" for node in proof):
             raise MptError("nodes given for an empty trie")
@@ -95,7 +98,7 @@ def walk_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes | None:
                 if not isinstance(value, bytes):
                     raise MptError("branch value is not a byte string")
                 return _found(value, index, proof)
-            expected = node[path[0]]
+            expected = node[_NIBBLE[path[0]]]
             path = path[1:]
             continue
         encoded, child = node
@@ -108,7 +111,7 @@ def walk_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes | None:
             if not isinstance(child, bytes):
                 raise MptError("leaf value is not a byte string")
             return _found(child, index, proof)
-        if path[: len(node_path)] != node_path:
+        if not path.startswith(node_path):
             return _absent(index, proof)
         path = path[len(node_path) :]
         expected = child

@@ -64,8 +64,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_JSON_INT = 2**53 - 1
 
 # Anchors that passed validate_trust_anchor, by their serialized bytes: validator id ->
-# public key, loaded once.
-_anchor_keys: VerifiedCache[tuple[dict[str, ValidatorKey], Digest]] = VerifiedCache(256)
+# public key, loaded once. Not a signature fact: kept by clear_verified_caches, as the
+# hub keeps an anchor's keys for every record of the chain.
+_anchor_keys: VerifiedCache[tuple[dict[str, ValidatorKey], Digest]] = VerifiedCache(
+    256, signatures=False
+)
 # Headers whose signatures met an anchor's threshold: (anchor bytes, header bytes, the
 # signatures as given) -> the checks' text. A record of an already verified block pays
 # only for its own fields and Merkle path; any other anchor, header or signature set

@@ -23,7 +23,8 @@ _ALL: list[VerifiedCache[object]] = []
 class VerifiedCache(Generic[V]):
     def __init__(self, size: int, *, signatures: bool = True) -> None:
         """`signatures`: whether entries stand for signature checks (cleared by
-        clear_verified_caches), or for work derived from already verified signers."""
+        clear_verified_caches), or for other work: validated anchors, verdicts derived
+        from already verified signers."""
         self._size = size
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
         if signatures:

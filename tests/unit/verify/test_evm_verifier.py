@@ -163,6 +163,20 @@ def test_malformed_anchor_is_rejected() -> None:
     assert "endpoint_quorum" in reason
 
 
+def test_remembered_anchor_check_answers_only_for_the_same_anchor() -> None:
+    """The anchor's problems are remembered by its exact bytes: after the good anchor was
+    checked (and remembered), any edit of it is checked afresh and refused."""
+    record, proof, anchor, trusted = load()
+    verify_evm_record(record, proof, anchor, trusted)
+    for field, value in (("endpoint_quorum", 5), ("chain_id", 0), ("finality_depth", 0)):
+        bad = chains_pb2.EvmTrustAnchor()
+        bad.CopyFrom(anchor)
+        setattr(bad, field, value)
+        with pytest.raises(ProofRejected, match="the EVM trust anchor is invalid"):
+            verify_evm_record(record, proof, bad, trusted)
+    verify_evm_record(record, proof, anchor, trusted)
+
+
 def test_garbage_proof_nodes_are_rejected() -> None:
     def garbage(r: Any, p: records_pb2.EvmStorageProof, a: Any) -> None:
         p.account_proof[0] = b"\xff\x00"

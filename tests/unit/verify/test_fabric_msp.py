@@ -107,3 +107,33 @@ def test_crl_not_signed_by_msp_ca_makes_config_unusable() -> None:
     bad = ff.config_with(crls={"Org2MSP": [w.rogue_ca.crl([1])]})
     with pytest.raises(MalformedInput, match=r"CRL of .* is not signed by any of the MSP's CAs"):
         parse_config_block(bad)
+
+
+def test_known_identity_answers_only_for_its_exact_bytes_and_config() -> None:
+    """The per-channel cache of identities (by serialized bytes) never vouches for another
+    certificate, another MSP id, or the same certificate under a config that refuses it."""
+    w = ff.world()
+    cfg = load_config(w.config)
+    peer = w.org1_peer
+    assert cfg.msps.identity(peer.serialized(), AT).describe().startswith("Org1MSP peer")
+    # Another certificate of the same name and OU, not issued by Org1's CA.
+    imposter = w.rogue_ca.issue("peer1.org1.test", "peer", msp_id="Org1MSP")
+    with pytest.raises(ProofRejected, match="does not chain to the root CAs of Org1MSP"):
+        cfg.msps.identity(imposter.serialized(), AT)
+    # The same certificate claimed for another MSP.
+    with pytest.raises(ProofRejected, match="does not chain to the root CAs of Org2MSP"):
+        cfg.msps.identity(ff.Party("Org2MSP", peer.key, peer.cert).serialized(), AT)
+    # The same bytes under a channel config whose CRL revokes the certificate.
+    revoking = load_config(
+        ff.config_with(
+            roots={"Org1MSP": [w.org1_ca.cert], "Org2MSP": [w.org2_ca.cert]},
+            intermediates={"Org2MSP": [w.org2_int.cert]},
+            crls={"Org1MSP": [w.org1_ca.crl([peer.cert.serial_number])]},
+        )
+    )
+    with pytest.raises(ProofRejected, match="is revoked by a CRL of Org1MSP"):
+        revoking.msps.identity(peer.serialized(), AT)
+    # And the first config still knows it, with the time checked on the hit.
+    assert cfg.msps.identity(peer.serialized(), AT).describe().startswith("Org1MSP peer")
+    with pytest.raises(ProofRejected, match="is not valid at 2040-01-01"):
+        cfg.msps.identity(peer.serialized(), datetime(2040, 1, 1, tzinfo=UTC))

@@ -23,6 +23,7 @@ from tonglian_proof.verify.fabric import verify_fabric_record
 from tonglian_proof.verify.fabric.block import parse_block
 from tonglian_proof.verify.fabric.config import load_config
 from tonglian_proof.verify.fabric.transaction import (
+    check_structure,
     parse_endorser_tx,
     parse_header,
     verify_endorser_tx,
@@ -216,3 +217,31 @@ def test_envelope_moved_to_other_tx_id_breaks_binding() -> None:
         ProofRejected, match="proposal hash in the endorsed response does not match"
     ):
         check(forged)
+
+
+def _with_action_header(edit: Any) -> Any:
+    """Block 7's transaction, parsed, with its action's signature header edited."""
+    from tonglian_proof.verify.fabric import protos
+
+    env = protos.common.Envelope.FromString(parse_block(ff.block_bytes(7)).envelopes[0])
+    payload = protos.common.Payload.FromString(env.payload)
+    tx = protos.transaction.Transaction.FromString(payload.data)
+    shdr = protos.common.SignatureHeader.FromString(tx.actions[0].header)
+    edit(shdr)
+    tx.actions[0].header = shdr.SerializeToString()
+    payload.data = tx.SerializeToString()
+    env.payload = payload.SerializeToString()
+    return parse_endorser_tx(parse_header(7, 0, env.SerializeToString()))
+
+
+def test_action_header_of_another_creator_is_refused() -> None:
+    """The action's own signature header is read, not assumed to be the envelope's."""
+    w = ff.world()
+    config = load_config(ff.read("config-block.pb"))
+    tx = _with_action_header(lambda h: setattr(h, "creator", w.org1_client.serialized()))
+    with pytest.raises(ProofRejected, match="the action's creator differs from the envelope's"):
+        check_structure(tx, config)
+    # Another nonce, the same creator: the creators agree, the proposal hash does not.
+    tx = _with_action_header(lambda h: setattr(h, "nonce", b"\x00" * 24))
+    with pytest.raises(ProofRejected, match="proposal hash in the endorsed response does not"):
+        check_structure(tx, config)

@@ -21,6 +21,10 @@ from tonglian_proof.verify.fabric.policy import evaluate
 from tonglian_proof.verify.verified_cache import VerifiedCache
 
 BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
+_SIGNATURES = int(protos.common.SIGNATURES)
+_TRANSACTIONS_FILTER = int(protos.common.TRANSACTIONS_FILTER)
+
+_Block = protos.common.Block
 
 # Blocks whose orderer signatures satisfied BlockValidation: (config digest, DER header,
 # signature metadata) -> (each signer's serialized identity, the check's text). The
@@ -29,7 +33,7 @@ BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
 _signed_blocks: VerifiedCache[tuple[tuple[bytes, ...], str]] = VerifiedCache(4096)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """A parsed block; `envelopes` are the exact serialized envelopes of its data."""
 
@@ -43,17 +47,18 @@ class Block:
 def parse_block(data: bytes) -> Block:
     """Parse a serialized `common.Block`."""
     try:
-        blk = protos.common.Block.FromString(data)
+        blk = _Block.FromString(data)
     except Exception as exc:
         raise ProofRejected(f"block does not parse as common.Block: {exc}") from exc
     if not blk.HasField("header"):
         raise ProofRejected("block has no header")
+    header = blk.header
     return Block(
-        number=int(blk.header.number),
-        previous_hash=bytes(blk.header.previous_hash),
-        data_hash=bytes(blk.header.data_hash),
-        envelopes=tuple(bytes(e) for e in blk.data.data),
-        metadata=tuple(bytes(m) for m in blk.metadata.metadata),
+        number=header.number,
+        previous_hash=header.previous_hash,
+        data_hash=header.data_hash,
+        envelopes=tuple(blk.data.data),  # repeated bytes fields yield bytes
+        metadata=tuple(blk.metadata.metadata),
     )
 
 
@@ -69,14 +74,19 @@ def _der_integer(v: int) -> bytes:
     return b"\x02" + _der_length(len(body)) + body
 
 
-def _der_octets(b: bytes) -> bytes:
-    return b"\x04" + _der_length(len(b)) + b
-
-
 def header_bytes(block: Block) -> bytes:
     """The DER encoding of the header that orderers sign and hash."""
-    body = (
-        _der_integer(block.number) + _der_octets(block.previous_hash) + _der_octets(block.data_hash)
+    prev, data = block.previous_hash, block.data_hash
+    body = b"".join(
+        (
+            _der_integer(block.number),
+            b"\x04",
+            _der_length(len(prev)),
+            prev,
+            b"\x04",
+            _der_length(len(data)),
+            data,
+        )
     )
     return b"\x30" + _der_length(len(body)) + body
 
@@ -86,10 +96,7 @@ def header_hash(block: Block) -> bytes:
 
 
 def data_hash(block: Block) -> bytes:
-    h = hashlib.sha256()
-    for env in block.envelopes:
-        h.update(env)
-    return h.digest()
+    return hashlib.sha256(b"".join(block.envelopes)).digest()
 
 
 def check_data_hash(block: Block) -> str:
@@ -106,7 +113,7 @@ def check_data_hash(block: Block) -> str:
 
 def validation_flags(block: Block) -> bytes | None:
     """The TRANSACTIONS_FILTER bytes, unsigned and written by the committing peer."""
-    idx = int(protos.common.TRANSACTIONS_FILTER)
+    idx = _TRANSACTIONS_FILTER
     if len(block.metadata) <= idx or len(block.metadata[idx]) != len(block.envelopes):
         return None
     return block.metadata[idx]
@@ -120,9 +127,20 @@ def check_orderer_signatures(
     `at` is the time the signers' certificates must be valid at (the block's newest
     transaction timestamp: the block was cut right after it).
     """
-    idx = int(protos.common.SIGNATURES)
+    idx = _SIGNATURES
     if len(block.metadata) <= idx or not block.metadata[idx]:
         raise ProofRejected(f"block {block.number} carries no orderer signature")
+    hdr = header_bytes(block)
+    key = (config.digest, hdr, block.metadata[idx])
+    hit = _signed_blocks.get(key)
+    if hit is not None:  # these very bytes satisfied BlockValidation under this config
+        creators, check = hit
+        try:
+            return [config.msps.identity(c, at) for c in creators], check
+        except ProofRejected as exc:
+            raise ProofRejected(
+                f"block {block.number}: an orderer signer is not valid: {exc.reason}"
+            ) from exc
     try:
         md = protos.common.Metadata.FromString(block.metadata[idx])
     except Exception as exc:
@@ -131,17 +149,6 @@ def check_orderer_signatures(
         ) from exc
     if not md.signatures:
         raise ProofRejected(f"block {block.number} carries no orderer signature")
-    hdr = header_bytes(block)
-    key = (config.digest, hdr, block.metadata[idx])
-    hit = _signed_blocks.get(key)
-    if hit is not None:
-        creators, check = hit
-        try:
-            return [config.msps.identity(c, at) for c in creators], check
-        except ProofRejected as exc:
-            raise ProofRejected(
-                f"block {block.number}: an orderer signer is not valid: {exc.reason}"
-            ) from exc
     value = bytes(md.value)
     signers: list[Identity] = []
     creators_seen: list[bytes] = []

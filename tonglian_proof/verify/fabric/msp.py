@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -94,14 +95,15 @@ class Identity:
     ous: frozenset[str]
     roles: frozenset[str]
     public_key: PublicKey
+    # "MSP role subject", for checks and policy verdicts (built once: read on every use).
+    description: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        role = "/".join(sorted(self.roles)) or "member"
+        object.__setattr__(self, "description", f"{self.msp_id} {role} {self.subject}")
 
     def has_role(self, role: str) -> bool:
         return role == "member" or role in self.roles
-
-    @cached_property
-    def description(self) -> str:
-        role = "/".join(sorted(self.roles)) or "member"
-        return f"{self.msp_id} {role} {self.subject}"
 
     def describe(self) -> str:
         return self.description
@@ -123,11 +125,14 @@ class _Chained:
 
 
 _chain_cache: OrderedDict[tuple[bytes, bytes], _Chained] = OrderedDict()
+_managers: weakref.WeakSet[MspManager] = weakref.WeakSet()
 
 
 def clear_cache() -> None:
     """Forget cached chain results (benchmarks and tests measure cold paths with it)."""
     _chain_cache.clear()
+    for manager in _managers:
+        manager.forget()
 
 
 class Msp:
@@ -335,15 +340,33 @@ class MspManager:
     def __init__(self, msps: Mapping[str, Msp], unsupported: Mapping[str, str]) -> None:
         self.msps = dict(msps)
         self.unsupported = dict(unsupported)
+        # Identities that chained to this channel's MSPs, by their exact serialized bytes:
+        # the same few sign everything, and a hit skips parsing and the MSP lookup. Only
+        # the validity period depends on the time, and it is checked on every call.
+        self._known: dict[bytes, tuple[Msp, _Chained]] = {}
+        _managers.add(self)
+
+    def forget(self) -> None:
+        self._known.clear()
 
     def identity(self, serialized: bytes, at: datetime) -> Identity:
         """Deserialize and validate a SerializedIdentity at time `at`."""
+        known = self._known.get(serialized)
+        if known is not None:
+            chained = known[1]
+            if chained.not_before <= at <= chained.not_after:
+                return chained.identity
+            return known[0].validate(chained.identity.cert_der, at)  # says which is not valid
         msp_id, der = parse_serialized_identity(serialized)
         msp = self.msps.get(msp_id)
         if msp is None:
             note = self.unsupported.get(msp_id)
             raise ProofRejected(note or f"MSP {msp_id!r} is not a member of the channel")
-        return msp.validate(der, at)
+        identity = msp.validate(der, at)
+        if len(self._known) >= _CACHE_SIZE:
+            self._known.clear()
+        self._known[bytes(serialized)] = (msp, msp._chained(der))
+        return identity
 
     def verify(self, serialized: bytes, signature: bytes, message: bytes, at: datetime) -> Identity:
         """Validate the identity at `at` and check its signature over `message`."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Protocol
 
 from tonglian_proof.errors import MalformedInput
@@ -127,10 +126,11 @@ class SignaturePolicy:
     """An explicit signature policy (text or SignaturePolicyEnvelope)."""
 
     rule: Rule
+    # The policy in Fabric's syntax, built once (cached_property takes a lock per read).
+    _text: str = field(init=False, compare=False, repr=False)
 
-    @cached_property
-    def _text(self) -> str:
-        return _rule_text(self.rule)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", _rule_text(self.rule))
 
     def text(self) -> str:
         return self._text
@@ -167,9 +167,21 @@ class PolicyGroup:
     path: str
     policies: dict[str, Policy] = field(default_factory=dict)
     groups: dict[str, PolicyGroup] = field(default_factory=dict)
+    _found: dict[str, tuple[PolicyGroup, Policy] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def find(self, path: str) -> tuple[PolicyGroup, Policy] | None:
-        """Resolve an absolute policy path such as `/Channel/Orderer/BlockValidation`."""
+        """Resolve an absolute policy path such as `/Channel/Orderer/BlockValidation`
+        (remembered per path: a channel config's policy tree does not change once built)."""
+        if path in self._found:
+            return self._found[path]
+        found = self._find(path)
+        if len(self._found) < 256:
+            self._found[path] = found
+        return found
+
+    def _find(self, path: str) -> tuple[PolicyGroup, Policy] | None:
         parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or "/" + parts[0] != self.path:
             return None

@@ -18,7 +18,12 @@ from tonglian_proof.verify.fabric.transaction import EndorserTx, Write
 def schema_of(value: bytes) -> str:
     """The top-level JSON "schema" member of a value, or "" when there is none."""
     try:
-        doc = json.loads(value)
+        if len(value) >= 2 and value[1] and 0 < value[0] < 0xEF:
+            # What json.loads(bytes) does for these bytes (no BOM, no UTF-16/32
+            # pattern), without its encoding detection in Python.
+            doc = json.loads(value.decode("utf-8", "surrogatepass"))
+        else:
+            doc = json.loads(value)
     except (ValueError, UnicodeDecodeError):
         return ""
     if isinstance(doc, dict):
@@ -66,16 +71,13 @@ def check_record(record: Any, tx: EndorserTx, channel: str) -> list[str]:
             f"record schema {record.schema!r} is not the value's schema {expected_schema!r}"
         )
     version = record_version(h.block, h.index)
-    fields = {
-        "version": (int(record.version), version),
-        "block_height": (int(record.block_height), h.block),
-        "tx_id": (str(record.tx_id), h.tx_id),
-        "commit_time": (
-            (int(record.commit_time.seconds), int(record.commit_time.nanos)),
-            (h.seconds, h.nanos),
-        ),
-    }
-    for name, (got, want) in fields.items():
+    ct = record.commit_time
+    for name, got, want in (
+        ("version", record.version, version),
+        ("block_height", record.block_height, h.block),
+        ("tx_id", record.tx_id, h.tx_id),
+        ("commit_time", (ct.seconds, ct.nanos), (h.seconds, h.nanos)),
+    ):
         if got != want:
             raise ProofRejected(f"record {name} {got!r} is not {want!r} as {label} implies")
     kind = "delete" if write.is_delete else f"write of {len(write.value)} bytes"

@@ -34,6 +34,19 @@ _CURVE_ORDER = {
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
+def _der_s(signature: bytes) -> int | None:
+    """`s` of a DER `SEQUENCE { INTEGER r, INTEGER s }` with short-form lengths (every
+    P-256 and P-384 signature), or None for any other shape. Only a hint for the fast
+    path: OpenSSL accepts strict DER alone, in which this is exactly s."""
+    n = len(signature)
+    if n < 8 or signature[0] != 0x30 or signature[1] != n - 2 or signature[2] != 0x02:
+        return None
+    i = 4 + signature[3]
+    if i + 2 > n or signature[i] != 0x02 or i + 2 + signature[i + 1] != n:
+        return None
+    return int.from_bytes(signature[i + 2 :], "big")
+
+
 def signature_problem(key: PublicKey, signature: bytes, message: bytes) -> str | None:
     """Return None when `signature` is a valid Fabric signature of `message`, else why not."""
     curve = getattr(key, "curve", None)  # cheaper than an ABC isinstance, per signature
@@ -48,6 +61,24 @@ def signature_problem(key: PublicKey, signature: bytes, message: bytes) -> str |
     order = _CURVE_ORDER.get(curve.name)
     if order is None:
         return f"unsupported curve {curve.name}"
+    # Fast path: a low-S signature that OpenSSL verifies is valid (OpenSSL takes strict DER
+    # only and checks 0 < r, s < n itself). Anything else is diagnosed below, so the
+    # reason given for a refusal is the same as without this path.
+    ec_key = cast("ec.EllipticCurvePublicKey", key)  # a string: `ec.` is a slow module getattr
+    s = _der_s(signature)
+    if s is not None and 0 < s <= order >> 1:
+        try:
+            ec_key.verify(signature, message, _ECDSA_SHA256)
+        except InvalidSignature:
+            pass
+        else:
+            return None
+    return _ecdsa_problem(ec_key, order, signature, message)
+
+
+def _ecdsa_problem(
+    key: ec.EllipticCurvePublicKey, order: int, signature: bytes, message: bytes
+) -> str | None:
     try:
         r, s = decode_dss_signature(signature)
     except ValueError:
@@ -57,7 +88,7 @@ def signature_problem(key: PublicKey, signature: bytes, message: bytes) -> str |
     if s > order >> 1:
         return "ECDSA signature is not low-S (Fabric refuses high-S signatures)"
     try:
-        cast(ec.EllipticCurvePublicKey, key).verify(signature, message, _ECDSA_SHA256)
+        key.verify(signature, message, _ECDSA_SHA256)
     except InvalidSignature:
         return "ECDSA signature does not verify"
     return None

@@ -22,7 +22,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 
 from tonglian_proof.errors import ProofRejected
 from tonglian_proof.verify.fabric import protos
@@ -30,15 +29,30 @@ from tonglian_proof.verify.fabric.config import ChannelConfig
 from tonglian_proof.verify.fabric.msp import Identity
 from tonglian_proof.verify.fabric.policy import Policy, evaluate, policy_text, resolve
 
+_Envelope = protos.common.Envelope
+_Payload = protos.common.Payload
+_ChannelHeader = protos.common.ChannelHeader
+_SignatureHeader = protos.common.SignatureHeader
+_ENDORSER_TRANSACTION = protos.common.ENDORSER_TRANSACTION
+_Transaction = protos.transaction.Transaction
+_ChaincodeActionPayload = protos.transaction.ChaincodeActionPayload
+_ProposalResponsePayload = protos.proposal_response.ProposalResponsePayload
+_ChaincodeAction = protos.proposal.ChaincodeAction
+_ChaincodeHeaderExtension = protos.proposal.ChaincodeHeaderExtension
+_TxReadWriteSet = protos.rwset.TxReadWriteSet
+_KVRWSet = protos.kv_rwset.KVRWSet
+_HashedRWSet = protos.kv_rwset.HashedRWSet
+
 SYSTEM_CHAINCODES = frozenset({"_lifecycle", "lscc", "qscc", "cscc", "escc", "vscc"})
 DEFAULT_ENDORSEMENT = "/Channel/Application/Endorsement"
 LIFECYCLE_ENDORSEMENT = "/Channel/Application/LifecycleEndorsement"
 _IMPLICIT_PREFIX = "_implicit_org_"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Header:
-    """The channel and signature header every envelope carries."""
+    """The channel and signature header every envelope carries; `time` (UTC, from
+    seconds and nanos) and `label` are derived once, as every check reads them."""
 
     block: int
     index: int
@@ -55,18 +69,11 @@ class Header:
     signature: bytes
     data: bytes
     extension: bytes
-
-    @cached_property
-    def time(self) -> datetime:
-        return datetime.fromtimestamp(self.seconds, UTC).replace(microsecond=self.nanos // 1000)
-
-    @cached_property
-    def label(self) -> str:
-        short = self.tx_id[:12] + "…" if len(self.tx_id) > 12 else self.tx_id or "?"
-        return f"tx {self.block}:{self.index} ({short})"
+    time: datetime
+    label: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     namespace: str
     key: str
@@ -74,13 +81,13 @@ class Write:
     value: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endorsement:
     endorser: bytes
     signature: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EndorserTx:
     header: Header
     action_creator: bytes
@@ -102,95 +109,115 @@ def _fail(header: Header | None, what: str) -> ProofRejected:
 
 def parse_header(block: int, index: int, envelope: bytes) -> Header:
     """Parse an envelope's payload header; malformed bytes are refused."""
-    where = f"tx {block}:{index}"
+    # upb hands scalar fields out as bytes, int and str already: no conversions needed.
     try:
-        env = protos.common.Envelope.FromString(envelope)
-        payload = protos.common.Payload.FromString(env.payload)
-        chdr = protos.common.ChannelHeader.FromString(payload.header.channel_header)
-        shdr = protos.common.SignatureHeader.FromString(payload.header.signature_header)
+        env = _Envelope.FromString(envelope)
+        payload_bytes = env.payload
+        payload = _Payload.FromString(payload_bytes)
+        ph = payload.header
+        channel_header, signature_header = ph.channel_header, ph.signature_header
+        chdr = _ChannelHeader.FromString(channel_header)
+        shdr = _SignatureHeader.FromString(signature_header)
     except Exception as exc:
-        raise ProofRejected(f"{where}: envelope does not parse: {exc}") from exc
+        raise ProofRejected(f"tx {block}:{index}: envelope does not parse: {exc}") from exc
     if not payload.HasField("header"):
-        raise ProofRejected(f"{where}: envelope payload has no header")
+        raise ProofRejected(f"tx {block}:{index}: envelope payload has no header")
+    tx_id = chdr.tx_id
+    ts = chdr.timestamp
+    seconds, nanos = ts.seconds, ts.nanos
+    label = f"tx {block}:{index} ({tx_id[:12] + '…' if len(tx_id) > 12 else tx_id or '?'})"
+    try:
+        time = datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ProofRejected(f"{label}: timestamp {seconds}s {nanos}ns is not a time") from exc
     return Header(
-        block=block,
-        index=index,
-        type=int(chdr.type),
-        channel=str(chdr.channel_id),
-        tx_id=str(chdr.tx_id),
-        seconds=int(chdr.timestamp.seconds),
-        nanos=int(chdr.timestamp.nanos),
-        creator=bytes(shdr.creator),
-        nonce=bytes(shdr.nonce),
-        channel_header=bytes(payload.header.channel_header),
-        signature_header=bytes(payload.header.signature_header),
-        payload=bytes(env.payload),
-        signature=bytes(env.signature),
-        data=bytes(payload.data),
-        extension=bytes(chdr.extension),
+        block,
+        index,
+        chdr.type,
+        chdr.channel_id,
+        tx_id,
+        seconds,
+        nanos,
+        shdr.creator,
+        shdr.nonce,
+        channel_header,
+        signature_header,
+        payload_bytes,
+        env.signature,
+        payload.data,
+        chdr.extension,
+        time,
+        label,
     )
 
 
 def _writes(results: bytes) -> tuple[tuple[Write, ...], tuple[tuple[str, str], ...]]:
-    txrw = protos.rwset.TxReadWriteSet.FromString(results)
+    txrw = _TxReadWriteSet.FromString(results)
     writes: list[Write] = []
     hashed: list[tuple[str, str]] = []
     for ns in txrw.ns_rwset:
-        kv = protos.kv_rwset.KVRWSet.FromString(ns.rwset)
+        namespace = ns.namespace
+        kv = _KVRWSet.FromString(ns.rwset)
         for w in kv.writes:
-            writes.append(Write(str(ns.namespace), str(w.key), bool(w.is_delete), bytes(w.value)))
+            writes.append(Write(namespace, w.key, w.is_delete, w.value))
         if kv.metadata_writes:  # key-level policy updates need the namespace's policy
-            hashed.append((str(ns.namespace), ""))
+            hashed.append((namespace, ""))
         for coll in ns.collection_hashed_rwset:
-            hrw = protos.kv_rwset.HashedRWSet.FromString(coll.hashed_rwset)
+            hrw = _HashedRWSet.FromString(coll.hashed_rwset)
             if hrw.hashed_writes or hrw.metadata_writes:
-                hashed.append((str(ns.namespace), str(coll.collection_name)))
+                hashed.append((namespace, coll.collection_name))
     return tuple(writes), tuple(dict.fromkeys(hashed))
 
 
 def parse_endorser_tx(header: Header) -> EndorserTx:
     """Parse the transaction of an ENDORSER_TRANSACTION envelope."""
-    if header.type != protos.common.ENDORSER_TRANSACTION:
+    if header.type != _ENDORSER_TRANSACTION:
         raise _fail(header, f"is of type {header.type}, not an endorser transaction")
     try:
-        tx = protos.transaction.Transaction.FromString(header.data)
-        if len(tx.actions) != 1:
-            raise _fail(header, f"has {len(tx.actions)} actions; Fabric allows exactly one")
-        action = tx.actions[0]
-        action_hdr = protos.common.SignatureHeader.FromString(action.header)
-        cap = protos.transaction.ChaincodeActionPayload.FromString(action.payload)
-        prp = protos.proposal_response.ProposalResponsePayload.FromString(
-            cap.action.proposal_response_payload
-        )
-        cc_action = protos.proposal.ChaincodeAction.FromString(prp.extension)
-        ext = protos.proposal.ChaincodeHeaderExtension.FromString(header.extension)
-        writes, hashed = _writes(bytes(cc_action.results))
+        tx = _Transaction.FromString(header.data)
+        actions = tx.actions
+        if len(actions) != 1:
+            raise _fail(header, f"has {len(actions)} actions; Fabric allows exactly one")
+        action = actions[0]
+        action_header = action.header
+        # Fabric puts the proposal's signature header in the action: the same bytes
+        # carry the same creator, so only a different header is parsed.
+        if action_header == header.signature_header:
+            action_creator = header.creator
+        else:
+            action_creator = _SignatureHeader.FromString(action_header).creator
+        cap = _ChaincodeActionPayload.FromString(action.payload)
+        endorsed = cap.action
+        prp_bytes = endorsed.proposal_response_payload
+        prp = _ProposalResponsePayload.FromString(prp_bytes)
+        cc_action = _ChaincodeAction.FromString(prp.extension)
+        ext = _ChaincodeHeaderExtension.FromString(header.extension)
+        writes, hashed = _writes(cc_action.results)
     except ProofRejected:
         raise
     except Exception as exc:
         raise _fail(header, f"transaction does not parse: {exc}") from exc
+    proposal_payload = cap.chaincode_proposal_payload
     # The proposal hash covers the action's signature header (Fabric's GetProposalHash2).
     proposal_hash = hashlib.sha256(
-        header.channel_header + bytes(action.header) + bytes(cap.chaincode_proposal_payload)
+        b"".join((header.channel_header, action_header, proposal_payload))
     ).digest()
     return EndorserTx(
-        header=header,
-        action_creator=bytes(action_hdr.creator),
-        proposal_payload=bytes(cap.chaincode_proposal_payload),
-        prp=bytes(cap.action.proposal_response_payload),
-        proposal_hash_ok=proposal_hash == bytes(prp.proposal_hash),
-        chaincode=str(cc_action.chaincode_id.name),
-        invoked=str(ext.chaincode_id.name),
-        endorsements=tuple(
-            Endorsement(bytes(e.endorser), bytes(e.signature)) for e in cap.action.endorsements
-        ),
-        writes=writes,
-        hashed_writes=hashed,
-        response_status=int(cc_action.response.status),
+        header,
+        action_creator,
+        proposal_payload,
+        prp_bytes,
+        proposal_hash == prp.proposal_hash,
+        cc_action.chaincode_id.name,
+        ext.chaincode_id.name,
+        tuple(Endorsement(e.endorser, e.signature) for e in endorsed.endorsements),
+        writes,
+        hashed,
+        cc_action.response.status,
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VerifiedTx:
     tx: EndorserTx
     creator: Identity
