@@ -21,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.aims import aims_section  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from hub.cli.progress import Meter  # noqa: E402
 
@@ -90,6 +91,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"Machine: {m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']}, {m['platform']}; "
         f"{'quick' if r['quick'] else 'full'} run, {r['seconds']:.0f} s.",
         "Every figure is a ratio against a baseline measured in the same run.",
+        "",
+        *aims_section(r["results"]),
         "",
         "## Query latency: verified read through the hub / direct read from the chain",
         "",
