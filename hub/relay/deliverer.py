@@ -11,7 +11,8 @@ final block (adapters that can tell, `adapters.base.FollowsFinalHeights`), other
 CONFIRM_POLL; new deliveries and finished ones wake the loop, which otherwise
 sleeps. A delivery the destination refuses on its merits is REJECTED at once; other
 failures of one delivery are retried a bounded number of times, then parked. Every
-transition is stored, with its audit event, in one transaction.
+transition is stored, with its audit event, in one transaction; the transitions
+that wait for the store share it (group commits, hub/relay/group_commit.py).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from hub.errors import ChainUnreachable, DeliveryRefused, HubError, LeaseLost, S
 from hub.guarded_adapter import GuardedAdapter
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
+from hub.relay.group_commit import GroupCommit
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.base import Store, TxStep
+from hub.store.base import DeliveryUpdate, Store, TxStep
 from tonglian.v1 import adapter_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.relay")
@@ -73,6 +75,8 @@ class Deliverer:
         self._retry = retry
         self._audit = audit
         self._concurrency = concurrency
+        # State changes are stored in group commits (one transaction for all that wait).
+        self._writer = GroupCommit(store)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         # Destinations that could not be reached -> the task probing them.
         self._resting: dict[str, asyncio.Task[None]] = {}
@@ -89,6 +93,7 @@ class Deliverer:
         self._seen_before: dict[str, int] = {}
 
     async def run(self) -> None:
+        writer = asyncio.create_task(self._writer.run(), name="deliverer store writer")
         try:
             while True:
                 room = self._concurrency - len(self._inflight)
@@ -110,8 +115,9 @@ class Deliverer:
                     task.add_done_callback(self._done)
                 if not due or room <= len(due):
                     self._wakeup.clear()
+                    idle = await self._idle_wait()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
+                        await asyncio.wait_for(self._wakeup.wait(), idle)
         finally:
             tasks = [
                 *self._inflight.values(),
@@ -122,6 +128,8 @@ class Deliverer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
 
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
@@ -342,17 +350,19 @@ class Deliverer:
                     },
                 )
             )
-        await self._store.update_delivery(
-            d.delivery_id,
-            state=state,
-            attempts=attempts,
-            next_attempt_at=time.time() + delay,
-            last_error=error,
-            dest_tx_id=tx_id,
-            dest_block_height=height,
-            rejection=rejection,
-            also=also,
-            claimed=True,
+        await self._writer.save(
+            DeliveryUpdate(
+                d.delivery_id,
+                state=state,
+                attempts=attempts,
+                next_attempt_at=time.time() + delay,
+                last_error=error,
+                dest_tx_id=tx_id,
+                dest_block_height=height,
+                rejection=rejection,
+                also=also,
+                claimed=True,
+            )
         )
         d.state, d.attempts, d.last_error, d.rejection = state, attempts, error, rejection
         d.destination_tx_id, d.destination_block_height = tx_id, height

@@ -2,11 +2,11 @@
 chain) for every active route that reads it. Each block is read and its proofs
 verified once; each route then stores its own deliveries with its own checkpoint.
 
-One store transaction per route and block means a crash anywhere resumes each
-route at the block after the last one it stored, and the delivery ids make a
-re-scanned block harmless. A route that joins (or returns from back-pressure)
-restarts the scan from the lowest checkpoint among the routes; routes already
-past a block skip it.
+One store transaction per block (every route's part of it, each guarded by its own
+checkpoint and lease epoch) means a crash anywhere resumes each route at the block
+after the last one it stored, and the delivery ids make a re-scanned block harmless.
+A route that joins (or returns from back-pressure) restarts the scan from the
+lowest checkpoint among the routes; routes already past a block skip it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.base import Store, TxStep
+from hub.store.base import BlockCommit, Store, TxStep
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -235,7 +235,7 @@ class SourceScan:
         needed = sorted({i for picks in wanted.values() for i in picks})
         verdicts = await self._verdicts(source, [batch[i] for i in needed])
         verdict_of = dict(zip(needed, verdicts, strict=True))
-        stored_any = False
+        commits: list[BlockCommit] = []
         for m in due:
             m.next_height, m.parent = mark.height + 1, mark.block_hash
             picks = wanted[m.route.route_id]
@@ -244,17 +244,13 @@ class SourceScan:
                 continue
             deliveries = [self._delivery(m.route, batch[i], *verdict_of[i]) for i in picks]
             audit = [self._rejected_event(d) for d in deliveries if d.rejection]
-            if not await self._commit(
-                m.route.route_id, deliveries, mark.height, mark.block_hash, also=audit
-            ):
-                # Deleted meanwhile (or stored by an earlier pass): it leaves this pass.
-                del members[m.route.route_id]
-                continue
-            m.unstored, m.stored_at = None, time.monotonic()
-            stored_any = True
-        if stored_any:
+            part = (m.route.route_id, deliveries, mark.height, mark.block_hash, audit)
+            commits.append(self._block_commit(*part))
+            m.unstored = None
+        # Every route's part of the block, and the idle checkpoints due, in one transaction.
+        await self._commit(members, commits + self._idle_commits(members, force=False))
+        if any(c.deliveries for c in commits):
             self._on_block.set()
-        await self._store_idle(members, force=False)
 
     async def _verdicts(
         self, source: chains_pb2.Chain, answers: list[adapter_pb2.ReadRecordResponse]
@@ -306,38 +302,54 @@ class SourceScan:
             log.warning("route %s: rejected %s: %s", route.route_id, record.ref.key, error)
         return d
 
-    async def _store_idle(self, members: dict[str, _Member], force: bool) -> None:
-        """Stores the checkpoints of routes that scanned blocks with nothing for them."""
+    def _idle_commits(self, members: dict[str, _Member], force: bool) -> list[BlockCommit]:
+        """Checkpoints of routes that scanned blocks with nothing for them, due to be
+        stored (at most every IDLE_CHECKPOINT_EVERY unless `force`)."""
         now = time.monotonic()
-        for route_id, m in list(members.items()):
+        commits: list[BlockCommit] = []
+        for route_id, m in members.items():
             if m.unstored is None or (not force and now - m.stored_at < IDLE_CHECKPOINT_EVERY):
                 continue
             height, block_hash = m.unstored
             m.unstored, m.stored_at = None, now
-            if not await self._commit(route_id, [], height, block_hash):
-                del members[route_id]
+            commits.append(self._block_commit(route_id, [], height, block_hash))
+        return commits
 
-    async def _commit(
+    async def _store_idle(self, members: dict[str, _Member], force: bool) -> None:
+        """Stores the checkpoints of routes that scanned blocks with nothing for them."""
+        await self._commit(members, self._idle_commits(members, force))
+
+    def _block_commit(
         self,
         route_id: str,
         deliveries: list[relay_pb2.Delivery],
         height: int,
         block_hash: bytes,
         also: Sequence[TxStep] = (),
-    ) -> bool:
-        """Stores a block for one route, fenced by its lease epoch. False when the route
-        leaves the scan: deleted, already past the block, or its lease lost to another
-        replica (which then works it; this replica's relay is told by its lease keeper)."""
-        try:
-            return await self._store.commit_block(
-                route_id, deliveries, height, block_hash, also=also,
-                lease_epoch=self._epochs.get(route_id),
-            )  # fmt: skip
-        except LeaseLost as exc:
-            log.warning("route %s: %s; this replica stops working it", route_id, exc)
-            self.route_ids.discard(route_id)
-            self._epochs.pop(route_id, None)
-            return False
+    ) -> BlockCommit:
+        """A route's part of a block, fenced by the route's lease epoch."""
+        epoch = self._epochs.get(route_id)
+        return BlockCommit(route_id, deliveries, height, block_hash, also, epoch)
+
+    async def _commit(self, members: dict[str, _Member], commits: list[BlockCommit]) -> None:
+        """Stores routes' parts of a block in one transaction. A route whose part was not
+        stored leaves the pass: deleted, already past the block, or its lease lost to
+        another replica (which then works it; this replica's relay is told by its lease
+        keeper, and the scan drops it)."""
+        if not commits:
+            return
+        now = time.monotonic()
+        for c, stored in zip(commits, await self._store.commit_blocks(commits), strict=True):
+            m = members.get(c.route_id)
+            if isinstance(stored, LeaseLost):
+                log.warning("route %s: %s; this replica stops working it", c.route_id, stored)
+                self.route_ids.discard(c.route_id)
+                self._epochs.pop(c.route_id, None)
+                members.pop(c.route_id, None)
+            elif not stored:
+                members.pop(c.route_id, None)
+            elif m is not None:
+                m.stored_at = now
 
     def _rejected_event(self, d: relay_pb2.Delivery) -> TxStep:
         """The audit event of a rejected record, written in its block's transaction, so
