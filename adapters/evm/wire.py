@@ -25,6 +25,8 @@ from adapters.base import AdapterError, ChainUnavailable
 Json = dict[str, Any]
 # A node's answer larger than this is refused (a 255 KiB record's proof is far below it).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
+# Calls per JSON-RPC batch: an answer of 100 proofs or blocks is a few MiB at most.
+BATCH_CALLS = 100
 
 
 class NodeError(AdapterError):
@@ -46,6 +48,9 @@ class EvmRpc:
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
+        # Calls of one method made in the same turn of the loop, sent together.
+        self._pending: dict[str, list[tuple[list[Any], asyncio.Future[Any]]]] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
     def _client(self) -> aiohttp.ClientSession:
         """The session, made on first use (it belongs to the loop that uses it)."""
@@ -58,10 +63,83 @@ class EvmRpc:
 
     async def request(self, method: str, params: list[Any]) -> Any:
         call = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        answer = await self._post(call, method)
+        if not isinstance(answer, dict):
+            raise ChainUnavailable(f"{self.url}: {method} answered with a non-object")
+        return _result(method, answer)
+
+    async def batch(self, method: str, calls: list[list[Any]]) -> list[Any]:
+        """`method` once per params list in `calls`, as one JSON-RPC batch (one HTTP round
+        trip, not one per call): the results in the order of `calls`. Any call's error
+        fails the batch."""
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+            for i, params in zip(ids, calls, strict=True)
+        ]
+        answers = await self._post(payload, method)
+        if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+            # A node without batch support answers one error object.
+            if isinstance(answers, dict) and answers.get("error"):
+                _result(method, answers)
+            raise ChainUnavailable(f"{self.url}: a batch of {method} answered with a non-list")
+        by_id = {a.get("id"): a for a in answers}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise ChainUnavailable(
+                f"{self.url}: a batch of {len(ids)} {method} calls answered {len(answers)}"
+            )
+        return [_result(method, by_id[i]) for i in ids]
+
+    async def _coalesced(self, method: str, params: list[Any]) -> Any:
+        """`request`, except that calls of `method` made in the same turn of the event loop
+        (a scan asking for every record's proof of its blocks at once) go out as JSON-RPC
+        batches of at most BATCH_CALLS: one round trip each, not one per call. A call
+        alone goes out as a plain request."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiting = self._pending.setdefault(method, [])
+        if not waiting:
+            asyncio.get_running_loop().call_soon(self._flush, method)
+        waiting.append((params, done))
+        return await done
+
+    def _flush(self, method: str) -> None:
+        waiting = self._pending.pop(method, [])
+        for i in range(0, len(waiting), BATCH_CALLS):
+            task = asyncio.ensure_future(self._send(method, waiting[i : i + BATCH_CALLS]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, method: str, calls: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
+        live = [(params, done) for params, done in calls if not done.done()]
+        if not live:
+            return
+        try:
+            if len(live) == 1:
+                results = [await self.request(method, live[0][0])]
+            else:
+                results = await self.batch(method, [params for params, _ in live])
+        except asyncio.CancelledError:
+            for _, done in live:
+                done.cancel()
+            raise
+        except Exception as exc:
+            for _, done in live:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, done), result in zip(live, results, strict=True):
+            if not done.done():
+                done.set_result(result)
+
+    async def _post(self, payload: Json | list[Json], method: str) -> Any:
+        """POSTs a JSON-RPC call or batch; its decoded answer, failures mapped."""
         try:
             async with (
                 asyncio.timeout(self.timeout),
-                self._client().post(self.url, json=call) as response,
+                self._client().post(self.url, json=payload) as response,
             ):
                 status = response.status
                 body = bytearray()
@@ -78,21 +156,11 @@ class EvmRpc:
         if len(body) > MAX_ANSWER_BYTES:
             raise ChainUnavailable(f"{self.url}: the answer to {method} is too large")
         try:
-            answer = json.loads(body)
+            return json.loads(body)
         except ValueError as exc:
             raise ChainUnavailable(
                 f"{self.url}: {method} answered HTTP {status} with no JSON-RPC reply"
             ) from exc
-        if not isinstance(answer, dict):
-            raise ChainUnavailable(f"{self.url}: {method} answered with a non-object")
-        error = answer.get("error")
-        if error:
-            if isinstance(error, dict):
-                raise NodeError(
-                    method, int(error.get("code", 0)), str(error.get("message")), error.get("data")
-                )
-            raise NodeError(method, 0, str(error))
-        return answer.get("result")
 
     async def chain_id(self) -> int:
         return int(await self.request("eth_chainId", []), 16)
@@ -106,13 +174,18 @@ class EvmRpc:
         result = await self.request("eth_getBlockByNumber", [tag, False])
         return cast(Json | None, result)
 
+    async def blocks(self, numbers: list[int]) -> list[Json | None]:
+        """`block` for each of `numbers`, in one batch."""
+        got = await self.batch("eth_getBlockByNumber", [[hex(n), False] for n in numbers])
+        return [cast(Json | None, b) for b in got]
+
     async def block_by_hash(self, block_hash: str) -> Json | None:
         return cast(Json | None, await self.request("eth_getBlockByHash", [block_hash, False]))
 
     async def proof(self, address: str, slots: list[str], block_hash: str) -> Json:
         """EIP-1186 proof at the block with `block_hash` (EIP-1898 block reference)."""
         params = [address, slots, {"blockHash": block_hash, "requireCanonical": True}]
-        return cast(Json, await self.request("eth_getProof", params))
+        return cast(Json, await self._coalesced("eth_getProof", params))
 
     async def logs(self, flt: Json) -> list[Json]:
         return cast(list[Json], await self.request("eth_getLogs", [flt]))
@@ -139,6 +212,20 @@ class EvmRpc:
         return cast(Json | None, await self.request("eth_getTransactionReceipt", [tx_hash]))
 
     async def close(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _result(method: str, answer: Json) -> Any:
+    """The result of one JSON-RPC answer object; its error raised as NodeError."""
+    error = answer.get("error")
+    if error:
+        if isinstance(error, dict):
+            raise NodeError(
+                method, int(error.get("code", 0)), str(error.get("message")), error.get("data")
+            )
+        raise NodeError(method, 0, str(error))
+    return answer.get("result")
