@@ -37,6 +37,10 @@ SCHEMA_REJECTED = "schema violation: "
 # A route whose blocks carry nothing for it stores its checkpoint at most this often:
 # a restart rescans at most this much of the source, and idle routes cost no writes.
 IDLE_CHECKPOINT_EVERY = 1.0
+# A route change restarts the scan once the routes have not changed for this long (and
+# at most this much after the first change): a burst of new routes costs one restart.
+JOIN_SETTLE = 0.1
+JOIN_SETTLE_MAX = 1.0
 # How often a route held back by back-pressure looks at its backlog again.
 BACK_PRESSURE_POLL = 0.5
 
@@ -143,7 +147,12 @@ class SourceScan:
                 finally:
                     changed.cancel()
                 if not self._pass.done():
-                    self._pass.cancel()  # the routes changed: start again with them
+                    # The routes changed: start again with them, once they stop changing
+                    # (routes created one after another restart the scan once, not once
+                    # each); the pass goes on meanwhile.
+                    await self._settle()
+                if not self._pass.done():
+                    self._pass.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._pass
                     continue
@@ -169,6 +178,22 @@ class SourceScan:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _settle(self) -> None:
+        """Returns once the routes have not changed for JOIN_SETTLE s (JOIN_SETTLE_MAX s
+        at most), or when the running pass ended."""
+        assert self._pass is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_SETTLE_MAX
+        while not self._pass.done() and (left := deadline - loop.time()) > 0:
+            self._changed.clear()
+            changed = asyncio.create_task(self._changed.wait())
+            try:
+                done, _ = await asyncio.wait({changed, self._pass}, timeout=min(JOIN_SETTLE, left))
+            finally:
+                changed.cancel()
+            if changed not in done:
+                return
 
     async def _members(self) -> dict[str, _Member]:
         members: dict[str, _Member] = {}

@@ -325,23 +325,30 @@ class SqliteStore:
         final, so versions reach the destination in source order; deliveries to a
         `resting` destination (being probed after a failure) are left out.
         """
+        if limit <= 0:
+            return []
         now = time.time()
         rest = sorted(resting)
-        marks = ",".join("?" * len(rest))
+        skip = sorted(exclude)
 
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
+            # The deliveries in hand are left out in SQL: reading their rows (records
+            # and all) only to drop them cost more than the query.
+            # The due ones are chosen on indexes alone (deliveries_due, deliveries_order),
+            # and only the chosen rows are read, records and all.
             rows = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE state IN (?, ?)"
-                " AND next_attempt_at <= ?"
-                f" AND destination_chain_id NOT IN ({marks})"
+                f"SELECT {_qualified(DELIVERY_COLUMNS)} FROM (SELECT d.rowid AS id, d.seq"
+                " FROM deliveries d WHERE state IN (?, ?) AND next_attempt_at <= ?"
+                f" AND destination_chain_id NOT IN ({','.join('?' * len(rest))})"
+                f" AND delivery_id NOT IN ({','.join('?' * len(skip))})"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE d.order_key != ''"
                 " AND e.order_key = d.order_key AND e.state IN (?, ?)"
                 " AND (e.version < d.version OR (e.version = d.version AND e.seq < d.seq)))"
-                " ORDER BY seq LIMIT ?",
-                (*UNFINISHED, now, *rest, *UNFINISHED, limit + len(exclude)),
+                " ORDER BY d.seq LIMIT ?) due"
+                " JOIN deliveries ON deliveries.rowid = due.id ORDER BY due.seq",
+                (*UNFINISHED, now, *rest, *skip, *UNFINISHED, limit),
             ).fetchall()
-            found = [delivery_from_row(r) for r in rows]
-            return [d for d in found if d.delivery_id not in exclude][:limit]
+            return [delivery_from_row(r) for r in rows]
 
         return await self._run(q)
 
@@ -624,6 +631,11 @@ class SqliteStore:
             return None
 
         return await self._run(_transaction(q))
+
+
+def _qualified(columns: str) -> str:
+    """`columns` (a DELIVERY_COLUMNS list) each prefixed with the deliveries table."""
+    return ", ".join(f"deliveries.{c.strip()}" for c in columns.split(","))
 
 
 def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> LeaseLost | None:
