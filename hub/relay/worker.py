@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
@@ -43,6 +44,15 @@ JOIN_SETTLE = 0.1
 JOIN_SETTLE_MAX = 1.0
 # How often a route held back by back-pressure looks at its backlog again.
 BACK_PRESSURE_POLL = 0.5
+
+# Blocks read and being verified ahead of the one being stored.
+READ_AHEAD = 8
+
+Verdict = tuple[bytes, str, relay_pb2.Rejection.ValueType]
+"""(proof digest, rejection reason, rejection kind) of a record."""
+_Ahead = tuple[
+    list[adapter_pb2.ReadRecordResponse], adapter_pb2.BlockMark, asyncio.Task[dict[int, Verdict]]
+]
 
 SourceKey = tuple[str, str]
 """(source chain id, source namespace): the routes that share one scan."""
@@ -104,6 +114,8 @@ class SourceScan:
         self._epochs: dict[str, int | None] = {}
         # Routes over their back-pressure mark: out of the scan until their backlog falls.
         self._held: dict[str, asyncio.Task[None]] = {}
+        # When each route's backlog was last counted against its high mark.
+        self._counted: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._pass: asyncio.Task[None] | None = None
         # Number of passes started (a pass reads the source once from the lowest checkpoint).
@@ -121,6 +133,7 @@ class SourceScan:
         """Removes a route; when this returns the scan stores nothing more for it."""
         self.route_ids.discard(route_id)
         self._epochs.pop(route_id, None)
+        self._counted.pop(route_id, None)
         held = self._held.pop(route_id, None)
         if held:
             held.cancel()
@@ -217,21 +230,76 @@ class SourceScan:
         source = await self._registry.get(chain_id)
         adapter = await self._router.adapter_for(source)
         start = min(m.next_height for m in members.values())
-        batch: list[adapter_pb2.ReadRecordResponse] = []
+        # Blocks are read and verified ahead of the one being stored: the source's
+        # answers, the verification pool and the store's disk syncs overlap.
+        ahead: asyncio.Queue[_Ahead | BaseException | None] = asyncio.Queue(READ_AHEAD)
+        reader = asyncio.create_task(
+            self._read_ahead(source, adapter.scan(namespace, start, follow=True), members, ahead)
+        )
         try:
-            async for event in adapter.scan(namespace, start, follow=True):
-                if event.HasField("record"):
-                    batch.append(event.record)
-                    continue
-                await self._block(source, members, batch, event.block)
-                batch = []
+            while (item := await ahead.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                await self._block(source, members, *item)
                 if not members:
                     return
         finally:
+            reader.cancel()
+            left: list[asyncio.Task[Any]] = [reader]
+            while not ahead.empty():
+                item = ahead.get_nowait()
+                if isinstance(item, tuple):
+                    item[2].cancel()
+                    left.append(item[2])
+            await asyncio.gather(*left, return_exceptions=True)
             # Progress through empty blocks is not lost with the pass (best effort: a
             # cancelled pass leaves it to the next one, which rescans those blocks).
             with contextlib.suppress(Exception):
                 await self._store_idle(members, force=True)
+
+    async def _read_ahead(
+        self,
+        source: chains_pb2.Chain,
+        events: AsyncIterator[adapter_pb2.ScanResponse],
+        members: dict[str, _Member],
+        out: asyncio.Queue[_Ahead | BaseException | None],
+    ) -> None:
+        """Puts each block of the scan in `out` with the verification of its records
+        that any route of the pass forwards, started at once; then None, or the error."""
+        batch: list[adapter_pb2.ReadRecordResponse] = []
+        try:
+            async for event in events:
+                if event.HasField("record"):
+                    batch.append(event.record)
+                    continue
+                routes = [m.route for m in members.values()]
+                picks = [
+                    i
+                    for i, a in enumerate(batch)
+                    if any(matches_route(a.record, r) for r in routes)
+                ]
+                verdicts = asyncio.create_task(self._verdicts_of(source, batch, picks))
+                try:
+                    await out.put((batch, event.block, verdicts))
+                except asyncio.CancelledError:
+                    verdicts.cancel()
+                    raise
+                batch = []
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await out.put(exc)
+            return
+        await out.put(None)
+
+    async def _verdicts_of(
+        self,
+        source: chains_pb2.Chain,
+        batch: list[adapter_pb2.ReadRecordResponse],
+        picks: list[int],
+    ) -> dict[int, Verdict]:
+        verdicts = await self._verdicts(source, [batch[i] for i in picks])
+        return dict(zip(picks, verdicts, strict=True))
 
     async def _block(
         self,
@@ -239,6 +307,7 @@ class SourceScan:
         members: dict[str, _Member],
         batch: list[adapter_pb2.ReadRecordResponse],
         mark: adapter_pb2.BlockMark,
+        verified: asyncio.Task[dict[int, Verdict]],
     ) -> None:
         due = [m for m in members.values() if m.next_height == mark.height]
         for m in due:
@@ -258,8 +327,9 @@ class SourceScan:
                 due.remove(m)
                 del wanted[m.route.route_id]
         needed = sorted({i for picks in wanted.values() for i in picks})
-        verdicts = await self._verdicts(source, [batch[i] for i in needed])
-        verdict_of = dict(zip(needed, verdicts, strict=True))
+        verdict_of = await verified if needed else {}
+        if missing := [i for i in needed if i not in verdict_of]:  # (the pass's routes only shrink)
+            verdict_of.update(await self._verdicts_of(source, batch, missing))
         commits: list[BlockCommit] = []
         for m in due:
             m.next_height, m.parent = mark.height + 1, mark.block_hash
@@ -279,7 +349,7 @@ class SourceScan:
 
     async def _verdicts(
         self, source: chains_pb2.Chain, answers: list[adapter_pb2.ReadRecordResponse]
-    ) -> list[tuple[bytes, str, relay_pb2.Rejection.ValueType]]:
+    ) -> list[Verdict]:
         """(proof digest, rejection reason, rejection kind) per record: each record of a
         block is verified once, whichever routes forward it, the block as one batch."""
         if not answers:
@@ -287,7 +357,7 @@ class SourceScan:
         # The digest names the proof as the source gave it (before attestations are added).
         digests = [proof_digest(a.proof) for a in answers]
         verdicts = await self._verifier.verify_batch(source, [(a.record, a.proof) for a in answers])
-        out: list[tuple[bytes, str, relay_pb2.Rejection.ValueType]] = []
+        out: list[Verdict] = []
         for answer, digest, verdict in zip(answers, digests, verdicts, strict=True):
             try:
                 if isinstance(verdict, ProofRejected):
@@ -389,7 +459,13 @@ class SourceScan:
         )
 
     async def _over_high_mark(self, route_id: str) -> bool:
-        """True when the route must stop taking blocks; it rejoins below the low mark."""
+        """True when the route must stop taking blocks; it rejoins below the low mark.
+        The backlog is counted at most every BACK_PRESSURE_POLL s per route (a block
+        more or less over the mark is nothing; a count per route and block was)."""
+        now = time.monotonic()
+        if now - self._counted.get(route_id, -BACK_PRESSURE_POLL) < BACK_PRESSURE_POLL:
+            return False
+        self._counted[route_id] = now
         backlog = await self._store.backlog(route_id)
         if backlog.pending + backlog.submitted < self._bp.high:
             return False
