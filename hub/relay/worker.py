@@ -162,12 +162,11 @@ class SourceScan:
                 if not self._pass.done():
                     # The routes changed: start again with them, once they stop changing
                     # (routes created one after another restart the scan once, not once
-                    # each); the pass goes on meanwhile.
-                    await self._settle()
-                if not self._pass.done():
+                    # each, and no block is read for a pass about to be dropped).
                     self._pass.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._pass
+                    await self._settle()
                     continue
                 if self._pass.cancelled():
                     continue  # cancelled by `remove`
@@ -194,18 +193,14 @@ class SourceScan:
 
     async def _settle(self) -> None:
         """Returns once the routes have not changed for JOIN_SETTLE s (JOIN_SETTLE_MAX s
-        at most), or when the running pass ended."""
-        assert self._pass is not None
+        at most)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + JOIN_SETTLE_MAX
-        while not self._pass.done() and (left := deadline - loop.time()) > 0:
+        while (left := deadline - loop.time()) > 0:
             self._changed.clear()
-            changed = asyncio.create_task(self._changed.wait())
             try:
-                done, _ = await asyncio.wait({changed, self._pass}, timeout=min(JOIN_SETTLE, left))
-            finally:
-                changed.cancel()
-            if changed not in done:
+                await asyncio.wait_for(self._changed.wait(), min(JOIN_SETTLE, left))
+            except TimeoutError:
                 return
 
     async def _members(self) -> dict[str, _Member]:
@@ -279,6 +274,9 @@ class SourceScan:
                     if any(matches_route(a.record, r) for r in routes)
                 ]
                 verdicts = asyncio.create_task(self._verdicts_of(source, batch, picks))
+                # An error is raised where the block is stored; one never asked for (the
+                # pass ended first, or no route of the block needed it) is not an error.
+                verdicts.add_done_callback(lambda t: t.cancelled() or t.exception())
                 try:
                     await out.put((batch, event.block, verdicts))
                 except asyncio.CancelledError:

@@ -136,7 +136,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # created_at and the order columns: reading those from the row walks the blob's
         # overflow pages (64 of them for a 255 KiB record). MAX(seq) read every row.
         """
-        CREATE INDEX deliveries_seq ON deliveries (seq);
+        CREATE INDEX deliveries_by_seq ON deliveries (seq);
         DROP INDEX deliveries_due;
         CREATE INDEX deliveries_due ON deliveries
             (state, next_attempt_at, destination_chain_id, order_key, version, seq);
