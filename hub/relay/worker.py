@@ -5,8 +5,9 @@ verified once; each route then stores its own deliveries with its own checkpoint
 One store transaction per block (every route's part of it, each guarded by its own
 checkpoint and lease epoch) means a crash anywhere resumes each route at the block
 after the last one it stored, and the delivery ids make a re-scanned block harmless.
-A route that joins (or returns from back-pressure) restarts the scan from the
-lowest checkpoint among the routes; routes already past a block skip it.
+A route that joins (or returns from back-pressure) restarts the scan, once the routes
+stop changing, from the lowest checkpoint among the routes; routes already past a
+block skip it. Blocks are read and verified ahead of the one being stored.
 """
 
 from __future__ import annotations
