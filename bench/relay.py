@@ -308,9 +308,10 @@ DIRECT_METHOD = (
     "freed when the destination accepts; accepted ones asked about at each new final block "
     "(adapter final_heights) or every {poll}s where the adapter cannot tell, 32 checks at "
     "a time: exactly the deliverer's pipeline without hub, store or verification. relay: "
-    "records already on the source, routes created, confirmations timed by the hub's "
-    "store. Both rates: N / (last confirmation - start of the work: first submit, or first "
-    "route created with the records already on the source)."
+    "records already final on the source, routes created starting at the block after the "
+    "source's head before the writes, confirmations timed by the hub's store. Both rates: "
+    "N / (last confirmation - start of the work: first submit, or first route created "
+    "with the records already on the source)."
 )
 
 
