@@ -115,8 +115,8 @@ class Scanner:
         tuple[Json, dict[str, records_pb2.Record], list[records_pb2.EvmStorageProof]]
     ]:
         """Each block with its records' proofs. Proofs are asked for in groups of whole
-        blocks of about BATCH_CALLS records (one JSON-RPC batch each, EvmRpc coalesces
-        the calls), the next group while the caller works on this one."""
+        blocks of about BATCH_CALLS records (EvmRpc merges a block's into one
+        eth_getProof), the next group while the caller works on this one."""
         groups: list[list[int]] = [[]]
         size = 0
         for i, got in enumerate(records):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Coroutine
 from typing import Any, cast
 
 import aiohttp
@@ -25,8 +26,10 @@ from adapters.base import AdapterError, ChainUnavailable
 Json = dict[str, Any]
 # A node's answer larger than this is refused (a 255 KiB record's proof is far below it).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-# Calls per JSON-RPC batch: an answer of 100 proofs or blocks is a few MiB at most.
+# Calls per JSON-RPC batch: an answer of 100 blocks is well under a MiB.
 BATCH_CALLS = 100
+# Storage slots per merged eth_getProof (two per record): one answer of a few MiB at most.
+MERGED_SLOTS = 200
 
 
 class NodeError(AdapterError):
@@ -48,8 +51,8 @@ class EvmRpc:
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
-        # Calls of one method made in the same turn of the loop, sent together.
-        self._pending: dict[str, list[tuple[list[Any], asyncio.Future[Any]]]] = {}
+        # eth_getProof calls made in the same turn of the loop, by (account, block hash).
+        self._pending: dict[tuple[str, str], list[tuple[list[str], asyncio.Future[Json]]]] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     def _client(self) -> aiohttp.ClientSession:
@@ -93,34 +96,53 @@ class EvmRpc:
             )
         return [_result(method, by_id[i]) for i in ids]
 
-    async def _coalesced(self, method: str, params: list[Any]) -> Any:
-        """`request`, except that calls of `method` made in the same turn of the event loop
-        (a scan asking for every record's proof of its blocks at once) go out as JSON-RPC
-        batches of at most BATCH_CALLS: one round trip each, not one per call. A call
-        alone goes out as a plain request."""
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        waiting = self._pending.setdefault(method, [])
-        if not waiting:
-            asyncio.get_running_loop().call_soon(self._flush, method)
-        waiting.append((params, done))
+    async def _merged_proof(self, address: str, slots: list[str], block_hash: str) -> Json:
+        """eth_getProof, except that the calls for one account at one block made in the
+        same turn of the event loop (a scan asking for every record's proof of its
+        blocks at once) go out as one call with all their slots, at most MERGED_SLOTS:
+        the node builds the account proof once, not once per record. Each caller gets
+        the answer with its own slots' storage proofs, in its order."""
+        done: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.setdefault((address, block_hash), []).append((slots, done))
         return await done
 
-    def _flush(self, method: str) -> None:
-        waiting = self._pending.pop(method, [])
-        for i in range(0, len(waiting), BATCH_CALLS):
-            task = asyncio.ensure_future(self._send(method, waiting[i : i + BATCH_CALLS]))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (address, block_hash), calls in pending.items():
+            group: list[tuple[list[str], asyncio.Future[Json]]] = []
+            for call in calls:
+                if group and sum(len(s) for s, _ in group) + len(call[0]) > MERGED_SLOTS:
+                    self._start(self._send(address, block_hash, group))
+                    group = []
+                group.append(call)
+            self._start(self._send(address, block_hash, group))
 
-    async def _send(self, method: str, calls: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
-        live = [(params, done) for params, done in calls if not done.done()]
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(
+        self, address: str, block_hash: str, calls: list[tuple[list[str], asyncio.Future[Json]]]
+    ) -> None:
+        live = [(slots, done) for slots, done in calls if not done.done()]
         if not live:
             return
+        at = {"blockHash": block_hash, "requireCanonical": True}
         try:
-            if len(live) == 1:
-                results = [await self.request(method, live[0][0])]
-            else:
-                results = await self.batch(method, [params for params, _ in live])
+            answer = await self.request(
+                "eth_getProof", [address, [slot for slots, _ in live for slot in slots], at]
+            )
+            if not isinstance(answer, dict):
+                raise ChainUnavailable(f"{self.url}: eth_getProof answered a non-object")
+            storage = answer.get("storageProof") or []
+            wanted = sum(len(slots) for slots, _ in live)
+            if len(storage) != wanted:
+                raise AdapterError(
+                    f"eth_getProof returned {len(storage)} storage proofs, asked for {wanted}"
+                )
         except asyncio.CancelledError:
             for _, done in live:
                 done.cancel()
@@ -130,9 +152,13 @@ class EvmRpc:
                 if not done.done():
                     done.set_exception(exc)
             return
-        for (_, done), result in zip(live, results, strict=True):
+        at_slot = 0
+        for slots, done in live:
             if not done.done():
-                done.set_result(result)
+                own = dict(answer)
+                own["storageProof"] = storage[at_slot : at_slot + len(slots)]
+                done.set_result(own)
+            at_slot += len(slots)
 
     async def _post(self, payload: Json | list[Json], method: str) -> Any:
         """POSTs a JSON-RPC call or batch; its decoded answer, failures mapped."""
@@ -184,8 +210,7 @@ class EvmRpc:
 
     async def proof(self, address: str, slots: list[str], block_hash: str) -> Json:
         """EIP-1186 proof at the block with `block_hash` (EIP-1898 block reference)."""
-        params = [address, slots, {"blockHash": block_hash, "requireCanonical": True}]
-        return cast(Json, await self._coalesced("eth_getProof", params))
+        return await self._merged_proof(address, slots, block_hash)
 
     async def logs(self, flt: Json) -> list[Json]:
         return cast(list[Json], await self.request("eth_getLogs", [flt]))

@@ -1,6 +1,7 @@
-"""EvmRpc's JSON-RPC batches: proofs asked for together travel as one batch, answers are
-matched by id whatever their order, a node's error fails the batch precisely, and a call
-alone stays a plain request. A small real HTTP server plays the node."""
+"""EvmRpc's merged proofs and JSON-RPC batches: proofs asked for together at one block
+travel as one eth_getProof and come back split per caller, a node's error fails them
+precisely, and blocks go as one batch with answers matched by id whatever their order.
+A small real HTTP server plays the node."""
 
 from __future__ import annotations
 
@@ -12,20 +13,25 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from adapters.evm.wire import BATCH_CALLS, EvmRpc, NodeError
+from adapters.evm.wire import MERGED_SLOTS, EvmRpc, NodeError
 
 
 class Node:
-    """Answers eth_getProof with the params it was asked, last answer first in a batch."""
+    """Answers eth_getProof with one storage proof per slot asked (its slot as proof)."""
 
     def __init__(self) -> None:
         self.posts: list[Any] = []
-        self.fail_slot = ""
+        self.fail = False
 
     def answer(self, call: dict[str, Any]) -> dict[str, Any]:
-        if call["params"][1] == [self.fail_slot]:
+        if self.fail:
             return {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000, "message": "no"}}
-        return {"jsonrpc": "2.0", "id": call["id"], "result": {"asked": call["params"][1]}}
+        address, slots, at = call["params"]
+        result = {
+            "accountProof": [f"{address}@{at['blockHash']}"],
+            "storageProof": [{"key": slot, "proof": [slot]} for slot in slots],
+        }
+        return {"jsonrpc": "2.0", "id": call["id"], "result": result}
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -51,31 +57,31 @@ async def node() -> AsyncIterator[tuple[Node, EvmRpc]]:
     await runner.cleanup()
 
 
-async def test_proofs_asked_together_go_as_batches_matched_by_id(
+async def test_proofs_at_one_block_go_as_one_call_and_come_back_split(
     node: tuple[Node, EvmRpc],
 ) -> None:
     fake, rpc = node
-    n = BATCH_CALLS + 5
-    got = await asyncio.gather(*(rpc.proof("0xa", [f"0x{i:x}"], "0xb") for i in range(n)))
-    assert [g["asked"] for g in got] == [[f"0x{i:x}"] for i in range(n)]
-    assert [len(p) for p in fake.posts] == [BATCH_CALLS, 5]  # two batches, not 105 posts
-    assert all(c["method"] == "eth_getProof" for p in fake.posts for c in p)
+    n = MERGED_SLOTS // 2 + 5  # two slots per record: one call more than fits
+    asks = [[f"0x{i:x}a", f"0x{i:x}b"] for i in range(n)]
+    got = await asyncio.gather(
+        *(rpc.proof("0xreg", slots, "0xb1") for slots in asks),
+        rpc.proof("0xreg", ["0xc"], "0xb2"),  # another block: a call of its own
+    )
+    assert [[p["key"] for p in g["storageProof"]] for g in got] == [*asks, ["0xc"]]
+    assert got[0]["accountProof"] == ["0xreg@0xb1"] and got[-1]["accountProof"] == ["0xreg@0xb2"]
+    assert sorted(len(p["params"][1]) for p in fake.posts) == [1, 10, MERGED_SLOTS]
+    assert all(p["method"] == "eth_getProof" for p in fake.posts)
 
 
-async def test_a_call_alone_is_a_plain_request(node: tuple[Node, EvmRpc]) -> None:
+async def test_a_node_error_fails_every_call_merged_with_it(node: tuple[Node, EvmRpc]) -> None:
     fake, rpc = node
-    assert (await rpc.proof("0xa", ["0x1"], "0xb"))["asked"] == ["0x1"]
-    assert isinstance(fake.posts[0], dict) and fake.posts[0]["method"] == "eth_getProof"
-
-
-async def test_an_error_in_a_batch_fails_every_call_of_it(node: tuple[Node, EvmRpc]) -> None:
-    fake, rpc = node
-    fake.fail_slot = "0x2"
+    fake.fail = True
     got = await asyncio.gather(
         *(rpc.proof("0xa", [f"0x{i}"], "0xb") for i in range(3)), return_exceptions=True
     )
     assert all(isinstance(g, NodeError) for g in got)
     assert str(got[0]) == "eth_getProof: node error -32000: no"
+    assert len(fake.posts) == 1
 
 
 async def test_blocks_are_one_batch(node: tuple[Node, EvmRpc]) -> None:
