@@ -18,10 +18,9 @@ from collections.abc import AsyncIterator
 from adapters.base import AdapterError
 from adapters.evm.options import ResolvedOptions
 from adapters.evm.records import RECORD_WRITTEN, RecordReader
-from adapters.evm.wire import EvmRpc, Json
+from adapters.evm.wire import BATCH_CALLS, EvmRpc, Json
 from tonglian.v1 import adapter_pb2, records_pb2
 
-MAX_CONCURRENT_BLOCK_FETCHES = 8
 BATCH_RETRIES = 3
 
 
@@ -52,8 +51,9 @@ class Scanner:
             while next_height <= upper:
                 end = min(upper, next_height + self._opts.scan_batch - 1)
                 blocks, logs = await self._read_batch(next_height, end, prev_hash)
-                for block in blocks:
-                    async for item in self._emit(block, logs.get(str(block["hash"]), [])):
+                records = [self._latest(logs.get(str(b["hash"]), []), b) for b in blocks]
+                async for block, got, proofs in self._with_proofs(blocks, records):
+                    for item in self._emit(block, got, proofs):
                         yield item
                     prev_hash = str(block["hash"])
                 next_height = end + 1
@@ -74,16 +74,14 @@ class Scanner:
     async def _try_batch(
         self, start: int, end: int, prev_hash: str | None
     ) -> tuple[list[Json], dict[str, list[Json]]]:
-        limit = asyncio.Semaphore(MAX_CONCURRENT_BLOCK_FETCHES)
-
-        async def fetch(number: int) -> Json:
-            async with limit:
-                block = await self._rpc.block(number)
+        numbers = list(range(start, end + 1))
+        chunks = [numbers[i : i + BATCH_CALLS] for i in range(0, len(numbers), BATCH_CALLS)]
+        got = await asyncio.gather(*(self._rpc.blocks(chunk) for chunk in chunks))
+        blocks: list[Json] = []
+        for block in (b for chunk in got for b in chunk):
             if block is None:
                 raise _BatchMoved()
-            return block
-
-        blocks = list(await asyncio.gather(*(fetch(n) for n in range(start, end + 1))))
+            blocks.append(block)
         for block in blocks:
             parent = str(block["parentHash"])
             if prev_hash is not None and parent != prev_hash:
@@ -111,24 +109,72 @@ class Scanner:
             by_block.setdefault(block_hash, []).append(log)
         return blocks, by_block
 
-    async def _emit(self, block: Json, logs: list[Json]) -> AsyncIterator[adapter_pb2.ScanResponse]:
+    async def _with_proofs(
+        self, blocks: list[Json], records: list[dict[str, records_pb2.Record]]
+    ) -> AsyncIterator[
+        tuple[Json, dict[str, records_pb2.Record], list[records_pb2.EvmStorageProof]]
+    ]:
+        """Each block with its records' proofs. Proofs are asked for in groups of whole
+        blocks of about BATCH_CALLS records (EvmRpc merges a block's into one
+        eth_getProof), the next group while the caller works on this one."""
+        groups: list[list[int]] = [[]]
+        size = 0
+        for i, got in enumerate(records):
+            if size and size + len(got) > BATCH_CALLS:
+                groups.append([])
+                size = 0
+            groups[-1].append(i)
+            size += len(got)
+
+        def fetch(group: list[int]) -> asyncio.Future[list[records_pb2.EvmStorageProof]]:
+            return asyncio.gather(
+                *(self._reader.proof(blocks[i], key) for i in group for key in records[i])
+            )
+
+        ahead = fetch(groups[0])
+        try:
+            for n, group in enumerate(groups):
+                proofs = await ahead
+                if n + 1 < len(groups):
+                    ahead = fetch(groups[n + 1])
+                at = 0
+                for i in group:
+                    yield blocks[i], records[i], proofs[at : at + len(records[i])]
+                    at += len(records[i])
+        finally:
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
+
+    def _latest(self, logs: list[Json], block: Json) -> dict[str, records_pb2.Record]:
+        """The block's records by key, each at its last write in the block."""
         latest: dict[str, records_pb2.Record] = {}
         for log in sorted(logs, key=lambda item: int(item["logIndex"], 16)):
             record = self._reader.record_from_log(log, block)
             latest.pop(record.ref.key, None)
             latest[record.ref.key] = record
-        # The block's proofs are fetched together: one round trip of latency, not one per record.
-        proofs = await asyncio.gather(*(self._reader.proof(block, key) for key in latest))
-        for record, proof in zip(latest.values(), proofs, strict=True):
-            yield adapter_pb2.ScanResponse(
+        return latest
+
+    @staticmethod
+    def _emit(
+        block: Json,
+        latest: dict[str, records_pb2.Record],
+        proofs: list[records_pb2.EvmStorageProof],
+    ) -> list[adapter_pb2.ScanResponse]:
+        items = [
+            adapter_pb2.ScanResponse(
                 record=adapter_pb2.ReadRecordResponse(
                     record=record, proof=records_pb2.Proof(evm=proof)
                 )
             )
-        yield adapter_pb2.ScanResponse(
-            block=adapter_pb2.BlockMark(
-                height=int(block["number"], 16),
-                block_hash=bytes.fromhex(str(block["hash"])[2:]),
-                parent_hash=bytes.fromhex(str(block["parentHash"])[2:]),
+            for record, proof in zip(latest.values(), proofs, strict=True)
+        ]
+        items.append(
+            adapter_pb2.ScanResponse(
+                block=adapter_pb2.BlockMark(
+                    height=int(block["number"], 16),
+                    block_hash=bytes.fromhex(str(block["hash"])[2:]),
+                    parent_hash=bytes.fromhex(str(block["parentHash"])[2:]),
+                )
             )
         )
+        return items

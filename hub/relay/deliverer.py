@@ -11,25 +11,29 @@ final block (adapters that can tell, `adapters.base.FollowsFinalHeights`), other
 CONFIRM_POLL; new deliveries and finished ones wake the loop, which otherwise
 sleeps. A delivery the destination refuses on its merits is REJECTED at once; other
 failures of one delivery are retried a bounded number of times, then parked. Every
-transition is stored, with its audit event, in one transaction.
+transition is stored, with its audit event, in one transaction; the transitions
+that wait for the store share it (group commits, hub/relay/group_commit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from hub.audit.log import AuditLog
 from hub.errors import ChainUnreachable, DeliveryRefused, HubError, LeaseLost, StoreUnavailable
 from hub.guarded_adapter import GuardedAdapter
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
+from hub.relay.group_commit import GroupCommit
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.base import Store, TxStep
+from hub.store.base import DeliveryUpdate, Store, TxStep
 from tonglian.v1 import adapter_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.relay")
@@ -42,6 +46,8 @@ CONFIRM_POLL = 0.2
 # Otherwise it is asked at each new final block, and after this long in any case (a
 # safety net should the destination's block stream fail).
 CONFIRM_FALLBACK = 10.0
+# Deliveries in hand at most (answered ones being stored count), in submission slots.
+MAX_IN_HAND = 4
 # Longest sleep without a wake-up: deliveries whose retry time comes are found then.
 IDLE_WAIT = 1.0
 # States that end a delivery's journey, each with its audit outcome.
@@ -73,7 +79,13 @@ class Deliverer:
         self._retry = retry
         self._audit = audit
         self._concurrency = concurrency
+        # State changes are stored in group commits (one transaction for all that wait).
+        self._writer = GroupCommit(store)
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        # Deliveries of `_inflight` whose destination has not answered yet: the slots.
+        # A slot is freed when the destination answers, as the storing of the answer
+        # needs none (the delivery stays in `_inflight`, out of the store's hands).
+        self._sending: set[str] = set()
         # Destinations that could not be reached -> the task probing them.
         self._resting: dict[str, asyncio.Task[None]] = {}
         # Submitted, not yet final deliveries by destination, and the task following
@@ -89,9 +101,13 @@ class Deliverer:
         self._seen_before: dict[str, int] = {}
 
     async def run(self) -> None:
+        writer = asyncio.create_task(self._writer.run(), name="deliverer store writer")
         try:
             while True:
-                room = self._concurrency - len(self._inflight)
+                room = min(
+                    self._concurrency - len(self._sending),
+                    MAX_IN_HAND * self._concurrency - len(self._inflight),
+                )
                 try:
                     due = (
                         await self._store.due_deliveries(
@@ -105,13 +121,16 @@ class Deliverer:
                     await asyncio.sleep(IDLE_WAIT)
                     continue
                 for d in due:
-                    task = asyncio.create_task(self._handle(d))
+                    self._sending.add(d.delivery_id)
+                    answered = functools.partial(self._answered, d.delivery_id)
+                    task = asyncio.create_task(self._handle(d, answered))
                     self._inflight[d.delivery_id] = task
                     task.add_done_callback(self._done)
                 if not due or room <= len(due):
                     self._wakeup.clear()
+                    idle = await self._idle_wait()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
+                        await asyncio.wait_for(self._wakeup.wait(), idle)
         finally:
             tasks = [
                 *self._inflight.values(),
@@ -122,6 +141,8 @@ class Deliverer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
 
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
@@ -137,10 +158,17 @@ class Deliverer:
             return IDLE_WAIT
         return min(IDLE_WAIT, due - now)
 
+    def _answered(self, delivery_id: str) -> None:
+        """The destination answered about a delivery in hand: its slot is free."""
+        if delivery_id in self._sending:
+            self._sending.discard(delivery_id)
+            self._wakeup.set()
+
     def _done(self, task: asyncio.Task[None]) -> None:
         for delivery_id, t in list(self._inflight.items()):
             if t is task:
                 del self._inflight[delivery_id]
+                self._sending.discard(delivery_id)
                 self._released(delivery_id)
         self._wakeup.set()
 
@@ -154,28 +182,31 @@ class Deliverer:
             if delivery_id in waiting and self._seen.get(chain_id, -1) != before:
                 self._ask(chain_id)
 
-    async def _handle(self, d: relay_pb2.Delivery) -> None:
+    async def _handle(self, d: relay_pb2.Delivery, answered: Callable[[], None]) -> None:
         with span("relay.deliver", route=d.route_id, delivery=d.delivery_id):
             try:
-                await self._deliver(d)
+                await self._deliver(d, answered)
             except LeaseLost as exc:  # another replica took the route over: its turn
                 log.warning("delivery %s left to the new holder: %s", d.delivery_id, exc)
             except StoreUnavailable as exc:  # kept in the store as it was: tried again
                 log.warning("delivery %s not saved: %s", d.delivery_id, exc)
 
-    async def _deliver(self, d: relay_pb2.Delivery) -> None:
+    async def _deliver(self, d: relay_pb2.Delivery, answered: Callable[[], None]) -> None:
         try:
-            chain = await self._registry.get(d.destination_chain_id)
-            adapter = await self._router.adapter_for(chain)
-            # The destination's newest final block known before asking: a block that
-            # comes while the answer is stored must not go unnoticed (see _await_final).
-            self._seen_before[d.delivery_id] = self._seen.get(d.destination_chain_id, -1)
-            if d.state == D.DELIVERY_STATE_SUBMITTED:
-                sub = await adapter.submission(d.delivery_id)
-                if sub.state == S.SUBMISSION_STATE_UNKNOWN:
+            try:
+                chain = await self._registry.get(d.destination_chain_id)
+                adapter = await self._router.adapter_for(chain)
+                # The destination's newest final block known before asking: a block that
+                # comes while the answer is stored must not go unnoticed (_await_final).
+                self._seen_before[d.delivery_id] = self._seen.get(d.destination_chain_id, -1)
+                if d.state == D.DELIVERY_STATE_SUBMITTED:
+                    sub = await adapter.submission(d.delivery_id)
+                    if sub.state == S.SUBMISSION_STATE_UNKNOWN:
+                        sub = await adapter.submit(d)
+                else:
                     sub = await adapter.submit(d)
-            else:
-                sub = await adapter.submit(d)
+            finally:
+                answered()  # the destination is done with it: storing the answer takes no slot
             await self._apply(d, sub, adapter)
         except (asyncio.CancelledError, LeaseLost, StoreUnavailable):
             raise
@@ -263,10 +294,21 @@ class Deliverer:
 
     async def _check(self, d: relay_pb2.Delivery) -> None:
         """Asks about a submitted delivery; checks take no submission slot, but are
-        bounded too."""
+        bounded too (a check's slot is freed when the destination answers)."""
+        freed = False
+
+        def answered() -> None:
+            nonlocal freed
+            if not freed:
+                freed = True
+                self._check_slots.release()
+
         try:
-            async with self._check_slots:
-                await self._handle(d)
+            await self._check_slots.acquire()
+            try:
+                await self._handle(d, answered)
+            finally:
+                answered()
         finally:
             self._checking.pop(d.delivery_id, None)
             self._released(d.delivery_id)
@@ -342,17 +384,19 @@ class Deliverer:
                     },
                 )
             )
-        await self._store.update_delivery(
-            d.delivery_id,
-            state=state,
-            attempts=attempts,
-            next_attempt_at=time.time() + delay,
-            last_error=error,
-            dest_tx_id=tx_id,
-            dest_block_height=height,
-            rejection=rejection,
-            also=also,
-            claimed=True,
+        await self._writer.save(
+            DeliveryUpdate(
+                d.delivery_id,
+                state=state,
+                attempts=attempts,
+                next_attempt_at=time.time() + delay,
+                last_error=error,
+                dest_tx_id=tx_id,
+                dest_block_height=height,
+                rejection=rejection,
+                also=also,
+                claimed=True,
+            )
         )
         d.state, d.attempts, d.last_error, d.rejection = state, attempts, error, rejection
         d.destination_tx_id, d.destination_block_height = tx_id, height

@@ -2,11 +2,12 @@
 chain) for every active route that reads it. Each block is read and its proofs
 verified once; each route then stores its own deliveries with its own checkpoint.
 
-One store transaction per route and block means a crash anywhere resumes each
-route at the block after the last one it stored, and the delivery ids make a
-re-scanned block harmless. A route that joins (or returns from back-pressure)
-restarts the scan from the lowest checkpoint among the routes; routes already
-past a block skip it.
+One store transaction per block (every route's part of it, each guarded by its own
+checkpoint and lease epoch) means a crash anywhere resumes each route at the block
+after the last one it stored, and the delivery ids make a re-scanned block harmless.
+A route that joins (or returns from back-pressure) restarts the scan, once the routes
+stop changing, from the lowest checkpoint among the routes; routes already past a
+block skip it. Blocks are read and verified ahead of the one being stored.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
@@ -26,7 +28,7 @@ from hub.registry import ChainRegistry
 from hub.relay.delivery_id import delivery_id, proof_digest
 from hub.relay.retry import RetryPolicy
 from hub.router import Router
-from hub.store.base import Store, TxStep
+from hub.store.base import BlockCommit, Store, TxStep
 from hub.verification import Verifier
 from tonglian.v1 import adapter_pb2, chains_pb2, relay_pb2
 
@@ -37,8 +39,21 @@ SCHEMA_REJECTED = "schema violation: "
 # A route whose blocks carry nothing for it stores its checkpoint at most this often:
 # a restart rescans at most this much of the source, and idle routes cost no writes.
 IDLE_CHECKPOINT_EVERY = 1.0
+# A route change restarts the scan once the routes have not changed for this long (and
+# at most this much after the first change): a burst of new routes costs one restart.
+JOIN_SETTLE = 0.1
+JOIN_SETTLE_MAX = 1.0
 # How often a route held back by back-pressure looks at its backlog again.
 BACK_PRESSURE_POLL = 0.5
+
+# Blocks read and being verified ahead of the one being stored.
+READ_AHEAD = 8
+
+Verdict = tuple[bytes, str, relay_pb2.Rejection.ValueType]
+"""(proof digest, rejection reason, rejection kind) of a record."""
+_Ahead = tuple[
+    list[adapter_pb2.ReadRecordResponse], adapter_pb2.BlockMark, asyncio.Task[dict[int, Verdict]]
+]
 
 SourceKey = tuple[str, str]
 """(source chain id, source namespace): the routes that share one scan."""
@@ -100,6 +115,8 @@ class SourceScan:
         self._epochs: dict[str, int | None] = {}
         # Routes over their back-pressure mark: out of the scan until their backlog falls.
         self._held: dict[str, asyncio.Task[None]] = {}
+        # When each route's backlog was last counted against its high mark.
+        self._counted: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._pass: asyncio.Task[None] | None = None
         # Number of passes started (a pass reads the source once from the lowest checkpoint).
@@ -117,6 +134,7 @@ class SourceScan:
         """Removes a route; when this returns the scan stores nothing more for it."""
         self.route_ids.discard(route_id)
         self._epochs.pop(route_id, None)
+        self._counted.pop(route_id, None)
         held = self._held.pop(route_id, None)
         if held:
             held.cancel()
@@ -143,9 +161,13 @@ class SourceScan:
                 finally:
                     changed.cancel()
                 if not self._pass.done():
-                    self._pass.cancel()  # the routes changed: start again with them
+                    # The routes changed: start again with them, once they stop changing
+                    # (routes created one after another restart the scan once, not once
+                    # each, and no block is read for a pass about to be dropped).
+                    self._pass.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._pass
+                    await self._settle()
                     continue
                 if self._pass.cancelled():
                     continue  # cancelled by `remove`
@@ -170,6 +192,18 @@ class SourceScan:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _settle(self) -> None:
+        """Returns once the routes have not changed for JOIN_SETTLE s (JOIN_SETTLE_MAX s
+        at most)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_SETTLE_MAX
+        while (left := deadline - loop.time()) > 0:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(JOIN_SETTLE, left))
+            except TimeoutError:
+                return
+
     async def _members(self) -> dict[str, _Member]:
         members: dict[str, _Member] = {}
         for route_id in sorted(self.route_ids - set(self._held)):
@@ -192,21 +226,79 @@ class SourceScan:
         source = await self._registry.get(chain_id)
         adapter = await self._router.adapter_for(source)
         start = min(m.next_height for m in members.values())
-        batch: list[adapter_pb2.ReadRecordResponse] = []
+        # Blocks are read and verified ahead of the one being stored: the source's
+        # answers, the verification pool and the store's disk syncs overlap.
+        ahead: asyncio.Queue[_Ahead | BaseException | None] = asyncio.Queue(READ_AHEAD)
+        reader = asyncio.create_task(
+            self._read_ahead(source, adapter.scan(namespace, start, follow=True), members, ahead)
+        )
         try:
-            async for event in adapter.scan(namespace, start, follow=True):
-                if event.HasField("record"):
-                    batch.append(event.record)
-                    continue
-                await self._block(source, members, batch, event.block)
-                batch = []
+            while (item := await ahead.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                await self._block(source, members, *item)
                 if not members:
                     return
         finally:
+            reader.cancel()
+            left: list[asyncio.Task[Any]] = [reader]
+            while not ahead.empty():
+                item = ahead.get_nowait()
+                if isinstance(item, tuple):
+                    item[2].cancel()
+                    left.append(item[2])
+            await asyncio.gather(*left, return_exceptions=True)
             # Progress through empty blocks is not lost with the pass (best effort: a
             # cancelled pass leaves it to the next one, which rescans those blocks).
             with contextlib.suppress(Exception):
                 await self._store_idle(members, force=True)
+
+    async def _read_ahead(
+        self,
+        source: chains_pb2.Chain,
+        events: AsyncIterator[adapter_pb2.ScanResponse],
+        members: dict[str, _Member],
+        out: asyncio.Queue[_Ahead | BaseException | None],
+    ) -> None:
+        """Puts each block of the scan in `out` with the verification of its records
+        that any route of the pass forwards, started at once; then None, or the error."""
+        batch: list[adapter_pb2.ReadRecordResponse] = []
+        try:
+            async for event in events:
+                if event.HasField("record"):
+                    batch.append(event.record)
+                    continue
+                routes = [m.route for m in members.values()]
+                picks = [
+                    i
+                    for i, a in enumerate(batch)
+                    if any(matches_route(a.record, r) for r in routes)
+                ]
+                verdicts = asyncio.create_task(self._verdicts_of(source, batch, picks))
+                # An error is raised where the block is stored; one never asked for (the
+                # pass ended first, or no route of the block needed it) is not an error.
+                verdicts.add_done_callback(lambda t: t.cancelled() or t.exception())
+                try:
+                    await out.put((batch, event.block, verdicts))
+                except asyncio.CancelledError:
+                    verdicts.cancel()
+                    raise
+                batch = []
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await out.put(exc)
+            return
+        await out.put(None)
+
+    async def _verdicts_of(
+        self,
+        source: chains_pb2.Chain,
+        batch: list[adapter_pb2.ReadRecordResponse],
+        picks: list[int],
+    ) -> dict[int, Verdict]:
+        verdicts = await self._verdicts(source, [batch[i] for i in picks])
+        return dict(zip(picks, verdicts, strict=True))
 
     async def _block(
         self,
@@ -214,6 +306,7 @@ class SourceScan:
         members: dict[str, _Member],
         batch: list[adapter_pb2.ReadRecordResponse],
         mark: adapter_pb2.BlockMark,
+        verified: asyncio.Task[dict[int, Verdict]],
     ) -> None:
         due = [m for m in members.values() if m.next_height == mark.height]
         for m in due:
@@ -233,9 +326,10 @@ class SourceScan:
                 due.remove(m)
                 del wanted[m.route.route_id]
         needed = sorted({i for picks in wanted.values() for i in picks})
-        verdicts = await self._verdicts(source, [batch[i] for i in needed])
-        verdict_of = dict(zip(needed, verdicts, strict=True))
-        stored_any = False
+        verdict_of = await verified if needed else {}
+        if missing := [i for i in needed if i not in verdict_of]:  # (the pass's routes only shrink)
+            verdict_of.update(await self._verdicts_of(source, batch, missing))
+        commits: list[BlockCommit] = []
         for m in due:
             m.next_height, m.parent = mark.height + 1, mark.block_hash
             picks = wanted[m.route.route_id]
@@ -244,21 +338,17 @@ class SourceScan:
                 continue
             deliveries = [self._delivery(m.route, batch[i], *verdict_of[i]) for i in picks]
             audit = [self._rejected_event(d) for d in deliveries if d.rejection]
-            if not await self._commit(
-                m.route.route_id, deliveries, mark.height, mark.block_hash, also=audit
-            ):
-                # Deleted meanwhile (or stored by an earlier pass): it leaves this pass.
-                del members[m.route.route_id]
-                continue
-            m.unstored, m.stored_at = None, time.monotonic()
-            stored_any = True
-        if stored_any:
+            part = (m.route.route_id, deliveries, mark.height, mark.block_hash, audit)
+            commits.append(self._block_commit(*part))
+            m.unstored = None
+        # Every route's part of the block, and the idle checkpoints due, in one transaction.
+        await self._commit(members, commits + self._idle_commits(members, force=False))
+        if any(c.deliveries for c in commits):
             self._on_block.set()
-        await self._store_idle(members, force=False)
 
     async def _verdicts(
         self, source: chains_pb2.Chain, answers: list[adapter_pb2.ReadRecordResponse]
-    ) -> list[tuple[bytes, str, relay_pb2.Rejection.ValueType]]:
+    ) -> list[Verdict]:
         """(proof digest, rejection reason, rejection kind) per record: each record of a
         block is verified once, whichever routes forward it, the block as one batch."""
         if not answers:
@@ -266,7 +356,7 @@ class SourceScan:
         # The digest names the proof as the source gave it (before attestations are added).
         digests = [proof_digest(a.proof) for a in answers]
         verdicts = await self._verifier.verify_batch(source, [(a.record, a.proof) for a in answers])
-        out: list[tuple[bytes, str, relay_pb2.Rejection.ValueType]] = []
+        out: list[Verdict] = []
         for answer, digest, verdict in zip(answers, digests, verdicts, strict=True):
             try:
                 if isinstance(verdict, ProofRejected):
@@ -306,38 +396,54 @@ class SourceScan:
             log.warning("route %s: rejected %s: %s", route.route_id, record.ref.key, error)
         return d
 
-    async def _store_idle(self, members: dict[str, _Member], force: bool) -> None:
-        """Stores the checkpoints of routes that scanned blocks with nothing for them."""
+    def _idle_commits(self, members: dict[str, _Member], force: bool) -> list[BlockCommit]:
+        """Checkpoints of routes that scanned blocks with nothing for them, due to be
+        stored (at most every IDLE_CHECKPOINT_EVERY unless `force`)."""
         now = time.monotonic()
-        for route_id, m in list(members.items()):
+        commits: list[BlockCommit] = []
+        for route_id, m in members.items():
             if m.unstored is None or (not force and now - m.stored_at < IDLE_CHECKPOINT_EVERY):
                 continue
             height, block_hash = m.unstored
             m.unstored, m.stored_at = None, now
-            if not await self._commit(route_id, [], height, block_hash):
-                del members[route_id]
+            commits.append(self._block_commit(route_id, [], height, block_hash))
+        return commits
 
-    async def _commit(
+    async def _store_idle(self, members: dict[str, _Member], force: bool) -> None:
+        """Stores the checkpoints of routes that scanned blocks with nothing for them."""
+        await self._commit(members, self._idle_commits(members, force))
+
+    def _block_commit(
         self,
         route_id: str,
         deliveries: list[relay_pb2.Delivery],
         height: int,
         block_hash: bytes,
         also: Sequence[TxStep] = (),
-    ) -> bool:
-        """Stores a block for one route, fenced by its lease epoch. False when the route
-        leaves the scan: deleted, already past the block, or its lease lost to another
-        replica (which then works it; this replica's relay is told by its lease keeper)."""
-        try:
-            return await self._store.commit_block(
-                route_id, deliveries, height, block_hash, also=also,
-                lease_epoch=self._epochs.get(route_id),
-            )  # fmt: skip
-        except LeaseLost as exc:
-            log.warning("route %s: %s; this replica stops working it", route_id, exc)
-            self.route_ids.discard(route_id)
-            self._epochs.pop(route_id, None)
-            return False
+    ) -> BlockCommit:
+        """A route's part of a block, fenced by the route's lease epoch."""
+        epoch = self._epochs.get(route_id)
+        return BlockCommit(route_id, deliveries, height, block_hash, also, epoch)
+
+    async def _commit(self, members: dict[str, _Member], commits: list[BlockCommit]) -> None:
+        """Stores routes' parts of a block in one transaction. A route whose part was not
+        stored leaves the pass: deleted, already past the block, or its lease lost to
+        another replica (which then works it; this replica's relay is told by its lease
+        keeper, and the scan drops it)."""
+        if not commits:
+            return
+        now = time.monotonic()
+        for c, stored in zip(commits, await self._store.commit_blocks(commits), strict=True):
+            m = members.get(c.route_id)
+            if isinstance(stored, LeaseLost):
+                log.warning("route %s: %s; this replica stops working it", c.route_id, stored)
+                self.route_ids.discard(c.route_id)
+                self._epochs.pop(c.route_id, None)
+                members.pop(c.route_id, None)
+            elif not stored:
+                members.pop(c.route_id, None)
+            elif m is not None:
+                m.stored_at = now
 
     def _rejected_event(self, d: relay_pb2.Delivery) -> TxStep:
         """The audit event of a rejected record, written in its block's transaction, so
@@ -352,7 +458,13 @@ class SourceScan:
         )
 
     async def _over_high_mark(self, route_id: str) -> bool:
-        """True when the route must stop taking blocks; it rejoins below the low mark."""
+        """True when the route must stop taking blocks; it rejoins below the low mark.
+        The backlog is counted at most every BACK_PRESSURE_POLL s per route (a block
+        more or less over the mark is nothing; a count per route and block was)."""
+        now = time.monotonic()
+        if now - self._counted.get(route_id, -BACK_PRESSURE_POLL) < BACK_PRESSURE_POLL:
+            return False
+        self._counted[route_id] = now
         backlog = await self._store.backlog(route_id)
         if backlog.pending + backlog.submitted < self._bp.high:
             return False

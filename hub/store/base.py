@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from hub.errors import LeaseLost
 from hub.store.predicate_questions import PredicateQuestions
 from hub.store.relay_rows import Backlog
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
@@ -32,6 +33,36 @@ class AuditAppend:
 
 # A write that joins a store transaction: today, an audit event.
 TxStep = AuditAppend
+
+
+@dataclass(frozen=True)
+class BlockCommit:
+    """One route's part of a scanned block: its deliveries and its new checkpoint, with
+    `also` (the block's audit events for it), fenced by `lease_epoch` when given."""
+
+    route_id: str
+    deliveries: Sequence[relay_pb2.Delivery]
+    height: int
+    block_hash: bytes
+    also: Sequence[TxStep] = ()
+    lease_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A delivery's next state, with `also` (its audit event) to commit beside it. With
+    `claimed` (the deliverer's own claim) the store fences it by the claim's epoch."""
+
+    delivery_id: str
+    state: int
+    attempts: int
+    next_attempt_at: float
+    last_error: str = ""
+    dest_tx_id: str = ""
+    dest_block_height: int = 0
+    rejection: int = 0
+    also: Sequence[TxStep] = ()
+    claimed: bool = False
 
 
 class ChainStore(Protocol):
@@ -79,6 +110,14 @@ class RouteStore(Protocol):
         With `lease_epoch`, raises hub.errors.LeaseLost (storing nothing) unless the
         route's lease still has that epoch: the fence. False when the route is gone
         or already past `height`."""
+        ...
+
+    async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
+        """`commit_block` for several routes in one transaction (the routes that share a
+        source's block: one disk sync, not one per route). Per commit: True when stored;
+        False (nothing of it stored) when its route is gone or already past its height;
+        a LeaseLost, returned not raised, when its fence failed (nothing of it stored).
+        The other commits are stored all the same; an error raised stores none."""
         ...
 
 
@@ -130,6 +169,12 @@ class DeliveryQueue(Protocol):
         """Moves a delivery to its next state with `also`, in one transaction. With
         `claimed` (the deliverer's own claim) raises hub.errors.LeaseLost unless the
         claim's epoch is still the route lease's: a paused replica cannot commit."""
+        ...
+
+    async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
+        """`update_delivery` for several deliveries in one transaction (a group commit):
+        each change with its own audit event, all or none. Raises LeaseLost (storing
+        none) when any claimed update fails its fence."""
         ...
 
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None: ...

@@ -129,6 +129,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE deliveries ADD COLUMN claim_epoch INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    (
+        7,
+        "relay: finding work reads indexes only, never the delivery rows' record blobs",
+        # SQLite keeps a row's columns in order, and the record blob comes before seq,
+        # created_at and the order columns: reading those from the row walks the blob's
+        # overflow pages (64 of them for a 255 KiB record). MAX(seq) read every row.
+        """
+        CREATE INDEX deliveries_by_seq ON deliveries (seq);
+        DROP INDEX deliveries_due;
+        CREATE INDEX deliveries_due ON deliveries
+            (state, next_attempt_at, destination_chain_id, order_key, version, seq);
+        DROP INDEX deliveries_order;
+        CREATE INDEX deliveries_order ON deliveries (order_key, state, version, seq);
+        CREATE INDEX deliveries_age ON deliveries (route_id, state, created_at)
+        """,
+    ),
 ]
 
 # What one backend needs beyond the shared SQL of a migration (same version).

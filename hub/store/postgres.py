@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from hub.errors import AlreadyExists, LeaseLost, StoreUnavailable
-from hub.store.base import AuditAppend, TxStep
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, TxStep
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -271,44 +271,66 @@ class PostgresStore:
         also: Sequence[TxStep] = (),
         lease_epoch: int | None = None,
     ) -> bool:
+        commit = BlockCommit(route_id, deliveries, height, block_hash, also, lease_epoch)
+        (stored,) = await self.commit_blocks([commit])
+        if isinstance(stored, LeaseLost):
+            raise stored
+        return stored
+
+    async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
+        """Every route's part of a block in one transaction; see `RouteStore.commit_blocks`.
+        Lease rows are locked in route order, so two replicas' transactions cannot
+        deadlock on them."""
+        if not commits:
+            return []
         now = time.time()
+        out: list[bool | LeaseLost] = [False] * len(commits)
         async with self._tx() as conn:
-            if lease_epoch is not None:
-                await _fence(conn, route_id, lease_epoch)
-            done = await conn.execute(
-                "UPDATE routes SET checkpoint_height = $1, checkpoint_hash = $2"
-                " WHERE route_id = $3 AND (checkpoint_height < $1 OR checkpoint_hash = ''::bytea)",
-                height,
-                block_hash,
-                route_id,
-            )
-            if _count(done) == 0:
-                return False
-            if deliveries:
-                await conn.executemany(
-                    "INSERT INTO deliveries (delivery_id, route_id, state, delivery,"
-                    " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
-                    " destination_chain_id, order_key, version, rejection)"
-                    " VALUES ($1, $2, $3, $4, 0, $5, $6, $5, $5, nextval('deliveries_seq'),"
-                    " $7, $8, $9, $10) ON CONFLICT (delivery_id) DO NOTHING",
-                    [
-                        (
-                            d.delivery_id,
-                            route_id,
-                            d.state,
-                            d.SerializeToString(deterministic=True),
-                            now,
-                            d.last_error,
-                            d.destination_chain_id,
-                            order_key(d).replace("\x00", UNIT_SEPARATOR),
-                            d.record.version,
-                            d.rejection,
-                        )
-                        for d in deliveries
-                    ],
+            for i in sorted(range(len(commits)), key=lambda i: commits[i].route_id):
+                c = commits[i]
+                if c.lease_epoch is not None:
+                    lost = await _fence(conn, c.route_id, c.lease_epoch)
+                    if lost is not None:
+                        out[i] = lost
+                        continue
+                done = await conn.execute(
+                    "UPDATE routes SET checkpoint_height = $1, checkpoint_hash = $2 WHERE"
+                    " route_id = $3 AND (checkpoint_height < $1 OR checkpoint_hash = ''::bytea)",
+                    c.height,
+                    c.block_hash,
+                    c.route_id,
                 )
-            await _chain_all(conn, also)
-            return True
+                if _count(done) == 0:
+                    continue
+                out[i] = True
+                if c.deliveries:
+                    await conn.executemany(
+                        "INSERT INTO deliveries (delivery_id, route_id, state, delivery,"
+                        " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
+                        " destination_chain_id, order_key, version, rejection)"
+                        " VALUES ($1, $2, $3, $4, 0, $5, $6, $5, $5, nextval('deliveries_seq'),"
+                        " $7, $8, $9, $10) ON CONFLICT (delivery_id) DO NOTHING",
+                        [
+                            (
+                                d.delivery_id,
+                                c.route_id,
+                                d.state,
+                                d.SerializeToString(deterministic=True),
+                                now,
+                                d.last_error,
+                                d.destination_chain_id,
+                                order_key(d).replace("\x00", UNIT_SEPARATOR),
+                                d.record.version,
+                                d.rejection,
+                            )
+                            for d in c.deliveries
+                        ],
+                    )
+            # The audit events last, in the commits' order (one audit lock, held to the end).
+            await _chain_all(
+                conn, [s for c, ok in zip(commits, out, strict=True) if ok is True for s in c.also]
+            )
+        return out
 
     # Leases.
 
@@ -392,50 +414,94 @@ class PostgresStore:
         also: Sequence[TxStep] = (),
         claimed: bool = False,
     ) -> None:
+        await self.update_deliveries(
+            [
+                DeliveryUpdate(
+                    delivery_id,
+                    state,
+                    attempts,
+                    next_attempt_at,
+                    last_error,
+                    dest_tx_id,
+                    dest_block_height,
+                    rejection,
+                    also,
+                    claimed,
+                )
+            ]
+        )
+
+    async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
+        """Several state changes in one transaction, each with its audit event, every
+        claimed one fenced: all or none."""
+        if not updates:
+            return
         async with self._tx() as conn:
-            if claimed:
-                await self._check_claim(conn, delivery_id)
-            await conn.execute(
+            await self._check_claims(conn, [u.delivery_id for u in updates if u.claimed])
+            now = time.time()
+            await conn.executemany(
                 "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3,"
                 " last_error = $4, dest_tx_id = $5, dest_block_height = $6, updated_at = $7,"
                 " rejection = $8 WHERE delivery_id = $9",
-                state,
-                attempts,
-                float(next_attempt_at),
-                last_error,
-                dest_tx_id,
-                dest_block_height,
-                time.time(),
-                rejection,
-                delivery_id,
+                [
+                    (
+                        u.state,
+                        u.attempts,
+                        float(u.next_attempt_at),
+                        u.last_error,
+                        u.dest_tx_id,
+                        u.dest_block_height,
+                        now,
+                        u.rejection,
+                        u.delivery_id,
+                    )
+                    for u in updates
+                ],
             )
-            await _chain_all(conn, also)
-            await conn.execute(
-                "SELECT pg_notify($1, $2)", DELIVERY_CHANNEL, f"{self._token} {delivery_id}"
+            await _chain_all(conn, [step for u in updates for step in u.also])
+            await conn.executemany(
+                "SELECT pg_notify($1, $2)",
+                [(DELIVERY_CHANNEL, f"{self._token} {u.delivery_id}") for u in updates],
             )
 
-    async def _check_claim(self, conn: asyncpg.Connection, delivery_id: str) -> None:
-        """The fence of a delivery: this replica claimed it under the route lease's
-        current epoch (the lease row stays locked until the commit)."""
-        row = await conn.fetchrow(
-            "SELECT route_id, claimed_by, claim_epoch FROM deliveries WHERE delivery_id = $1",
-            delivery_id,
-        )
-        if row is None:
-            raise LeaseLost(f"delivery {delivery_id} is gone (its route was deleted)")
-        epoch = await conn.fetchval(
-            "SELECT epoch FROM route_leases WHERE route_id = $1 FOR UPDATE", row[0]
-        )
-        if row[1] != self._token:
-            raise LeaseLost(
-                f"delivery {delivery_id} was taken over by another replica "
-                f"(route {row[0]} at lease epoch {epoch})"
+    async def _check_claims(self, conn: asyncpg.Connection, delivery_ids: list[str]) -> None:
+        """The fence of deliveries: this replica claimed each under its route lease's
+        current epoch (the lease rows stay locked until the commit, taken in route
+        order so that two replicas' transactions cannot deadlock on them)."""
+        if not delivery_ids:
+            return
+        rows = {
+            r[0]: r
+            for r in await conn.fetch(
+                "SELECT delivery_id, route_id, claimed_by, claim_epoch FROM deliveries"
+                " WHERE delivery_id = ANY($1::text[])",
+                delivery_ids,
             )
-        if epoch != row[2]:
-            raise LeaseLost(
-                f"delivery {delivery_id} was claimed under lease epoch {row[2]} of route "
-                f"{row[0]}, now at epoch {epoch}: another replica works it"
+        }
+        for delivery_id in delivery_ids:
+            if delivery_id not in rows:
+                raise LeaseLost(f"delivery {delivery_id} is gone (its route was deleted)")
+        epochs = {
+            r[0]: r[1]
+            for r in await conn.fetch(
+                "SELECT route_id, epoch FROM route_leases WHERE route_id = ANY($1::text[])"
+                " ORDER BY route_id FOR UPDATE",
+                sorted({r[1] for r in rows.values()}),
             )
+        }
+        for delivery_id in delivery_ids:
+            _, route_id, claimed_by, claim_epoch = rows[delivery_id]
+            epoch = epochs.get(route_id)
+            if claimed_by != self._token:
+                raise LeaseLost(
+                    f"delivery {delivery_id} was taken over by another replica "
+                    f"(route {route_id} at lease epoch {epoch})"
+                )
+            if epoch != claim_epoch:
+                raise LeaseLost(
+                    f"delivery {delivery_id} was claimed under lease epoch {claim_epoch} of "
+                    f"route {route_id}, now at epoch {epoch}: another replica works it"
+                )
 
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
         async with self._conn() as conn:
@@ -629,17 +695,18 @@ class PostgresStore:
             return None
 
 
-async def _fence(conn: asyncpg.Connection, route_id: str, epoch: int) -> None:
-    """Refuses the transaction unless the route's lease still has `epoch`; the lease row
+async def _fence(conn: asyncpg.Connection, route_id: str, epoch: int) -> LeaseLost | None:
+    """None while the route's lease still has `epoch`, else the refusal; the lease row
     stays locked until the commit, so a takeover waits for it (or it for the takeover)."""
     current = await conn.fetchval(
         "SELECT epoch FROM route_leases WHERE route_id = $1 FOR UPDATE", route_id
     )
     if current != epoch:
-        raise LeaseLost(
+        return LeaseLost(
             f"route {route_id}: lease epoch {epoch} was superseded by "
             f"{'none' if current is None else current}; another replica works it now"
         )
+    return None
 
 
 async def _chain_all(

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from hub.audit import sqlite as audit_rows
 from hub.errors import AlreadyExists, LeaseLost
-from hub.store.base import AuditAppend, TxStep
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, TxStep
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -261,44 +261,63 @@ class SqliteStore:
         nothing) when the route is gone or already past `height`; raises LeaseLost
         when `lease_epoch` is given and is no longer the route lease's.
         """
+        commit = BlockCommit(route_id, deliveries, height, block_hash, also, lease_epoch)
+        (stored,) = await self.commit_blocks([commit])
+        if isinstance(stored, LeaseLost):
+            raise stored
+        return stored
+
+    async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
+        """Every route's part of a block in one transaction; see `RouteStore.commit_blocks`."""
+        if not commits:
+            return []
         now = time.time()
 
-        def q(conn: sqlite3.Connection) -> bool:
-            if lease_epoch is not None:
-                _fence(conn, route_id, lease_epoch)
-            cur = conn.execute(
-                "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
-                " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
-                (height, block_hash, route_id, height),
-            )
-            if cur.rowcount == 0:
-                return False
+        def q(conn: sqlite3.Connection) -> list[bool | LeaseLost]:
+            out: list[bool | LeaseLost] = []
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0]
-            for d in deliveries:
-                seq += 1
-                conn.execute(
+            for c in commits:
+                lost = None if c.lease_epoch is None else _fence(conn, c.route_id, c.lease_epoch)
+                if lost is not None:
+                    out.append(lost)
+                    continue
+                cur = conn.execute(
+                    "UPDATE routes SET checkpoint_height = ?, checkpoint_hash = ?"
+                    " WHERE route_id = ? AND (checkpoint_height < ? OR checkpoint_hash = X'')",
+                    (c.height, c.block_hash, c.route_id, c.height),
+                )
+                out.append(cur.rowcount > 0)
+                if cur.rowcount == 0:
+                    continue
+                rows = []
+                for d in c.deliveries:
+                    seq += 1
+                    rows.append(
+                        (
+                            d.delivery_id,
+                            c.route_id,
+                            d.state,
+                            d.SerializeToString(deterministic=True),
+                            now,
+                            d.last_error,
+                            now,
+                            now,
+                            seq,
+                            d.destination_chain_id,
+                            order_key(d),
+                            d.record.version,
+                            d.rejection,
+                        )
+                    )
+                conn.executemany(
                     "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state, delivery,"
                     " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
                     " destination_chain_id, order_key, version, rejection)"
                     " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        d.delivery_id,
-                        route_id,
-                        d.state,
-                        d.SerializeToString(deterministic=True),
-                        now,
-                        d.last_error,
-                        now,
-                        now,
-                        seq,
-                        d.destination_chain_id,
-                        order_key(d),
-                        d.record.version,
-                        d.rejection,
-                    ),
+                    rows,
                 )
-            _chain_all(conn, also)
-            return True
+                _chain_all(conn, c.also)
+            return out
 
         return await self._run(_transaction(q))
 
@@ -311,23 +330,30 @@ class SqliteStore:
         final, so versions reach the destination in source order; deliveries to a
         `resting` destination (being probed after a failure) are left out.
         """
+        if limit <= 0:
+            return []
         now = time.time()
         rest = sorted(resting)
-        marks = ",".join("?" * len(rest))
+        skip = sorted(exclude)
 
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
+            # The deliveries in hand are left out in SQL: reading their rows (records
+            # and all) only to drop them cost more than the query.
+            # The due ones are chosen on indexes alone (deliveries_due, deliveries_order),
+            # and only the chosen rows are read, records and all.
             rows = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE state IN (?, ?)"
-                " AND next_attempt_at <= ?"
-                f" AND destination_chain_id NOT IN ({marks})"
+                f"SELECT {_qualified(DELIVERY_COLUMNS)} FROM (SELECT d.rowid AS id, d.seq"
+                " FROM deliveries d WHERE state IN (?, ?) AND next_attempt_at <= ?"
+                f" AND destination_chain_id NOT IN ({','.join('?' * len(rest))})"
+                f" AND delivery_id NOT IN ({','.join('?' * len(skip))})"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE d.order_key != ''"
                 " AND e.order_key = d.order_key AND e.state IN (?, ?)"
                 " AND (e.version < d.version OR (e.version = d.version AND e.seq < d.seq)))"
-                " ORDER BY seq LIMIT ?",
-                (*UNFINISHED, now, *rest, *UNFINISHED, limit + len(exclude)),
+                " ORDER BY d.seq LIMIT ?) due"
+                " JOIN deliveries ON deliveries.rowid = due.id ORDER BY due.seq",
+                (*UNFINISHED, now, *rest, *skip, *UNFINISHED, limit),
             ).fetchall()
-            found = [delivery_from_row(r) for r in rows]
-            return [d for d in found if d.delivery_id not in exclude][:limit]
+            return [delivery_from_row(r) for r in rows]
 
         return await self._run(q)
 
@@ -357,27 +383,53 @@ class SqliteStore:
         claimed: bool = False,
     ) -> None:
         """Moves a delivery to its next state, with `also` (its audit event) in the same
-        transaction: a crash keeps both or neither. (`claimed` needs no check here: one
-        process is the only replica, so its claims cannot be taken over.)"""
-
-        def q(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
-                " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?,"
-                " rejection = ? WHERE delivery_id = ?",
-                (
+        transaction: a crash keeps both or neither."""
+        await self.update_deliveries(
+            [
+                DeliveryUpdate(
+                    delivery_id,
                     state,
                     attempts,
                     next_attempt_at,
                     last_error,
                     dest_tx_id,
                     dest_block_height,
-                    time.time(),
                     rejection,
-                    delivery_id,
-                ),
+                    also,
+                    claimed,
+                )
+            ]
+        )
+
+    async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
+        """Several state changes in one transaction, each with its audit event: all or
+        none. (`claimed` needs no check here: one process is the only replica, so its
+        claims cannot be taken over.)"""
+        if not updates:
+            return
+
+        def q(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.executemany(
+                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
+                " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?,"
+                " rejection = ? WHERE delivery_id = ?",
+                [
+                    (
+                        u.state,
+                        u.attempts,
+                        u.next_attempt_at,
+                        u.last_error,
+                        u.dest_tx_id,
+                        u.dest_block_height,
+                        now,
+                        u.rejection,
+                        u.delivery_id,
+                    )
+                    for u in updates
+                ],
             )
-            _chain_all(conn, also)
+            _chain_all(conn, [step for u in updates for step in u.also])
 
         await self._run(_transaction(q))
 
@@ -599,13 +651,20 @@ class SqliteStore:
         return await self._run(_transaction(q))
 
 
-def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> None:
+def _qualified(columns: str) -> str:
+    """`columns` (a DELIVERY_COLUMNS list) each prefixed with the deliveries table."""
+    return ", ".join(f"deliveries.{c.strip()}" for c in columns.split(","))
+
+
+def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> LeaseLost | None:
+    """None while the route's lease still has `epoch`, else the refusal."""
     row = conn.execute("SELECT epoch FROM route_leases WHERE route_id = ?", (route_id,)).fetchone()
     if row is None or int(row[0]) != epoch:
-        raise LeaseLost(
+        return LeaseLost(
             f"route {route_id}: lease epoch {epoch} was superseded by "
             f"{'none' if row is None else row[0]}; another replica works it now"
         )
+    return None
 
 
 def _chain_all(

@@ -14,6 +14,7 @@ import pytest
 
 from devnets.postgres.network import PostgresDevnet
 from hub.errors import LeaseLost, StoreUnavailable
+from hub.store.base import DeliveryUpdate
 from hub.store.migrations import MIGRATIONS
 from hub.store.postgres import PostgresStore
 from tests.integration.hub.test_store_contract import delivery, route, wait_expired
@@ -87,6 +88,32 @@ async def test_a_delivery_is_claimed_by_one_replica_and_a_lost_claim_cannot_comm
         ds[0].delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=1,
         next_attempt_at=0, claimed=True,
     )  # fmt: skip
+
+
+async def test_a_group_of_updates_with_one_lost_claim_stores_none(replicas: Opener) -> None:
+    a, b = await replicas("a"), await replicas("b")
+    for rid in ("r", "s"):
+        await a.add_route(route(rid))
+        assert await a.acquire_lease(rid, 0.6) == 1
+    kept, lost = delivery("k"), delivery("l")
+    assert await a.commit_block("r", [kept], 1, b"h1", lease_epoch=1)
+    assert await a.commit_block("s", [lost], 1, b"h1", lease_epoch=1)
+    assert len(await a.due_deliveries(10, set())) == 2
+    await wait_expired(b, "s")
+    assert await a.acquire_lease("r", 30) == 1
+    assert await b.acquire_lease("s", 30) == 2  # B takes route s over; A keeps r
+    confirm = [
+        DeliveryUpdate(d.delivery_id, relay_pb2.DELIVERY_STATE_CONFIRMED, 1, 0, claimed=True)
+        for d in (kept, lost)
+    ]
+    with pytest.raises(LeaseLost, match="claimed under lease epoch 1 of route s, now at epoch 2"):
+        await a.update_deliveries(confirm)
+    for d in (kept, lost):  # all or none: the one still A's is not stored either
+        got = await b.get_delivery(d.delivery_id)
+        assert got is not None and got.state == relay_pb2.DELIVERY_STATE_PENDING
+    await a.update_deliveries(confirm[:1])
+    got = await b.get_delivery(kept.delivery_id)
+    assert got is not None and got.state == relay_pb2.DELIVERY_STATE_CONFIRMED
 
 
 async def test_every_replica_hears_of_a_delivery_another_moved(replicas: Opener) -> None:

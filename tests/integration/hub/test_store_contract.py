@@ -19,7 +19,7 @@ from hub.errors import AlreadyExists, LeaseLost, PermissionDenied
 from hub.policy import PredicateLimits
 from hub.predicate_budget import PredicateBudget, Question
 from hub.relay.delivery_id import delivery_id
-from hub.store.base import Store
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, Store
 from hub.store.factory import store_for
 from hub.store.migrations import MIGRATIONS
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2
@@ -119,6 +119,82 @@ async def test_a_lease_is_held_by_one_replica_and_its_epoch_fences_commits(
     assert await a.acquire_lease("r", 30) == 3
     assert await a.delete_route("r")
     assert await a.acquire_lease("r", 30) is None  # no route, no lease
+
+
+async def test_a_block_commits_every_routes_part_in_one_transaction_each_fenced(
+    replicas: Opener,
+) -> None:
+    a, b = await replicas("replica-a"), await replicas("replica-b")
+    audit = AuditLog(a)
+    for rid in ("r1", "r2"):
+        await a.add_route(route(rid))
+        assert await a.acquire_lease(rid, 0.6) == 1
+    await wait_expired(b, "r2")  # A loses r2 to B; it still holds r1 (renewed)
+    assert await a.acquire_lease("r1", 30) == 1
+    assert await b.acquire_lease("r2", 30) == 2
+    k1, k2, k3 = delivery("k1"), delivery("k2"), delivery("k3")
+
+    def event(target: str) -> AuditAppend:
+        return audit.step(principal="hub", action="relay.reject", target=target)
+
+    got = await a.commit_blocks(
+        [
+            BlockCommit("r1", [k1], 5, b"h5", [event("t1")], lease_epoch=1),
+            BlockCommit("r2", [k2], 5, b"h5", [event("t2")], lease_epoch=1),  # fenced
+            BlockCommit("gone", [k3], 5, b"h5", [event("t3")]),  # no such route
+        ]
+    )
+    assert got[0] is True and got[2] is False
+    assert isinstance(got[1], LeaseLost) and "lease epoch 1 was superseded by 2" in str(got[1])
+    assert await b.get_delivery(k1.delivery_id) is not None
+    assert await b.get_delivery(k2.delivery_id) is None
+    assert await b.get_delivery(k3.delivery_id) is None
+    assert [e.target for e in await AuditLog(b).events(1, 10)] == ["t1"]
+    r1, r2 = await b.get_route("r1"), await b.get_route("r2")
+    assert r1 is not None and r2 is not None
+    assert (r1.checkpoint_height, r2.checkpoint_height) == (5, 0)
+    # The same block again is past for r1: nothing is stored twice.
+    again = await a.commit_blocks([BlockCommit("r1", [k1], 5, b"h5", [event("t1")], 1)])
+    assert again == [False]
+    assert await a.commit_blocks([]) == []
+
+
+async def test_delivery_updates_commit_together_with_their_audit_events(
+    replicas: Opener,
+) -> None:
+    a = await replicas("a")
+    audit = AuditLog(a)
+    await a.add_route(route())
+    assert await a.acquire_lease("r", 30) == 1
+    ds = [delivery(f"k{i}") for i in range(3)]
+    assert await a.commit_block("r", ds, 1, b"h1", lease_epoch=1)
+    assert len(await a.due_deliveries(10, set())) == 3  # claimed by this replica
+    await a.update_deliveries(
+        [
+            DeliveryUpdate(
+                d.delivery_id,
+                relay_pb2.DELIVERY_STATE_CONFIRMED,
+                1,
+                0,
+                dest_tx_id=f"tx{i}",
+                dest_block_height=7,
+                claimed=True,
+                also=[audit.step(principal="hub", action="relay.deliver", target=f"t{i}")],
+            )
+            for i, d in enumerate(ds[:2])
+        ]
+    )
+    for i, d in enumerate(ds[:2]):
+        got = await a.get_delivery(d.delivery_id)
+        assert got is not None
+        assert (got.state, got.destination_tx_id, got.destination_block_height) == (
+            relay_pb2.DELIVERY_STATE_CONFIRMED, f"tx{i}", 7,
+        )  # fmt: skip
+    assert [e.target for e in await audit.events(1, 10)] == ["t0", "t1"]
+    assert check_chain(await audit.events(1, 10), head_sequence=2) == []
+    left = await a.get_delivery(ds[2].delivery_id)
+    assert left is not None and left.state == relay_pb2.DELIVERY_STATE_PENDING
+    await a.update_deliveries([])  # nothing to do is no transaction and no error
 
 
 async def test_key_order_and_resting_destinations(replicas: Opener) -> None:
