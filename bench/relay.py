@@ -60,7 +60,7 @@ import grpc  # noqa: E402
 from eth_utils.address import to_checksum_address  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
-from web3.types import Nonce, TxParams  # noqa: E402
+from web3.types import Nonce, TxParams, Wei  # noqa: E402
 
 from adapters.base import FollowsFinalHeights  # noqa: E402
 from bench.machine import describe  # noqa: E402
@@ -86,6 +86,7 @@ from tonglian.v1 import (  # noqa: E402
 from tonglian_tools.hub_process import HubProcess  # noqa: E402
 
 CONCURRENCY = 32  # the deliverer's
+WRITER_MAX_FEE = 500 * 10**9  # wei per gas: the devnet's funded owner pays far less
 SCHEMA = "bench.payload/v1"  # not in the catalog: no schema check on either path
 KIB = 1024
 S = adapter_pb2
@@ -96,9 +97,11 @@ def payload(i: int, size: int) -> dict[str, Any]:
     return {"n": i, "pad": "x" * max(0, size - 20)}
 
 
-async def gather_limited(n: int, fn: Callable[[int], Awaitable[Any]]) -> list[Any]:
-    """Runs fn(0..n-1), CONCURRENCY at a time."""
-    sem = asyncio.Semaphore(CONCURRENCY)
+async def gather_limited(
+    n: int, fn: Callable[[int], Awaitable[Any]], limit: int = CONCURRENCY
+) -> list[Any]:
+    """Runs fn(0..n-1), `limit` at a time."""
+    sem = asyncio.Semaphore(limit)
 
     async def one(i: int) -> Any:
         async with sem:
@@ -193,7 +196,9 @@ class EvmEnd:
         return self._inbox
 
     async def write(self, keys: list[str], size: int) -> dict[str, float]:
-        """Sends the registry writes 32 at a time; {key: time its receipt was seen}."""
+        """Sends the registry writes 32 at a time; {key: time its receipt was seen}.
+        Writing the source is set-up: the relay's clock starts once the records are
+        final on it."""
         assert self.w3 is not None
         w3 = self.w3
         registry = w3.eth.contract(
@@ -205,7 +210,15 @@ class EvmEnd:
 
         async def one(i: int) -> tuple[str, float]:
             put = registry.functions.put(keys[i], SCHEMA, canonical_json(payload(i, size)))
-            params: TxParams = {"from": to_checksum_address(self.owner), "nonce": Nonce(nonce + i)}
+            params: TxParams = {
+                "from": to_checksum_address(self.owner),
+                "nonce": Nonce(nonce + i),
+                # Full blocks raise the base fee 12.5 % a block (EIP-1559): web3's default
+                # cap (twice the base fee at sending) left large writes sent early
+                # unmineable a few blocks later.
+                "maxFeePerGas": Wei(WRITER_MAX_FEE),
+                "maxPriorityFeePerGas": Wei(10**9),
+            }
             tx = await put.transact(params)
             receipt = await w3.eth.wait_for_transaction_receipt(tx, timeout=120, poll_latency=0.05)
             self.last_block = max(self.last_block, int(receipt["blockNumber"]))
