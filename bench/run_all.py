@@ -56,17 +56,28 @@ def scripts(quick: bool) -> dict[str, list[str]]:
     }
 
 
+# A script that has not finished in this long is reported as failed, not waited on.
+SCRIPT_TIMEOUT_S = 2400
+
+
 def run_script(name: str, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     log = RESULTS / f"{name}.log"
     with open(log, "w") as err:
-        proc = subprocess.run(
-            [sys.executable, *argv, "--json"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, *argv, "--json"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=SCRIPT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            return {
+                "error": f"no result after {SCRIPT_TIMEOUT_S} s (log: {log})",
+                "seconds": round(time.monotonic() - started, 1),
+            }
     took = round(time.monotonic() - started, 1)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-3:]
