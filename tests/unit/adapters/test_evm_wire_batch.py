@@ -27,8 +27,9 @@ class Node:
         if self.fail:
             return {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000, "message": "no"}}
         address, slots, at = call["params"]
+        block = at["blockHash"] if isinstance(at, dict) else at
         result = {
-            "accountProof": [f"{address}@{at['blockHash']}"],
+            "accountProof": [f"{address}@{block}"],
             "storageProof": [{"key": slot, "proof": [slot]} for slot in slots],
         }
         return {"jsonrpc": "2.0", "id": call["id"], "result": result}
@@ -63,21 +64,33 @@ async def test_proofs_at_one_block_go_as_one_call_and_come_back_split(
     fake, rpc = node
     n = MERGED_SLOTS // 2 + 5  # two slots per record: one call more than fits
     asks = [[f"0x{i:x}a", f"0x{i:x}b"] for i in range(n)]
+    b1, b2 = "0x" + "b1" * 32, "0x" + "b2" * 32
     got = await asyncio.gather(
-        *(rpc.proof("0xreg", slots, "0xb1") for slots in asks),
-        rpc.proof("0xreg", ["0xc"], "0xb2"),  # another block: a call of its own
+        *(rpc.proof("0xreg", slots, b1) for slots in asks),
+        rpc.proof("0xreg", ["0xc"], b2),  # another block: a call of its own
+        rpc.proof("0xreg", ["0xd"], "0x10"),  # a block number: asked as it is
     )
-    assert [[p["key"] for p in g["storageProof"]] for g in got] == [*asks, ["0xc"]]
-    assert got[0]["accountProof"] == ["0xreg@0xb1"] and got[-1]["accountProof"] == ["0xreg@0xb2"]
-    assert sorted(len(p["params"][1]) for p in fake.posts) == [1, 10, MERGED_SLOTS]
+    assert [[p["key"] for p in g["storageProof"]] for g in got] == [*asks, ["0xc"], ["0xd"]]
+    assert got[0]["accountProof"] == [f"0xreg@{b1}"]
+    assert got[-2]["accountProof"] == [f"0xreg@{b2}"]
+    assert got[-1]["accountProof"] == ["0xreg@0x10"]
+    assert sorted(len(p["params"][1]) for p in fake.posts) == [1, 1, 10, MERGED_SLOTS]
     assert all(p["method"] == "eth_getProof" for p in fake.posts)
+    ats = sorted(str(p["params"][2]) for p in fake.posts)
+    assert ats[0] == "0x10"  # a number goes as it is; hashes as EIP-1898 canonical references
+    assert all(
+        p["params"][2] == {"blockHash": p["params"][2]["blockHash"], "requireCanonical": True}
+        for p in fake.posts
+        if isinstance(p["params"][2], dict)
+    )
 
 
 async def test_a_node_error_fails_every_call_merged_with_it(node: tuple[Node, EvmRpc]) -> None:
     fake, rpc = node
     fake.fail = True
     got = await asyncio.gather(
-        *(rpc.proof("0xa", [f"0x{i}"], "0xb") for i in range(3)), return_exceptions=True
+        *(rpc.proof("0xa", [f"0x{i}"], "0x" + "bb" * 32) for i in range(3)),
+        return_exceptions=True,
     )
     assert all(isinstance(g, NodeError) for g in got)
     assert str(got[0]) == "eth_getProof: node error -32000: no"
