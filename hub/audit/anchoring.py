@@ -158,8 +158,9 @@ class Anchorer:
         tick = min(self.interval, POLL_SECONDS)
         last = time.monotonic()
         while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), tick)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a cancel a cancel
+                async with asyncio.timeout(tick):
+                    await self._stopping.wait()
             if self._stopping.is_set():
                 return
             try:

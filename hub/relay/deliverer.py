@@ -129,8 +129,12 @@ class Deliverer:
                 if not due or room <= len(due):
                     self._wakeup.clear()
                     idle = await self._idle_wait()
+                    # asyncio.timeout, not wait_for: on 3.11 a cancel that comes as
+                    # wait_for's timeout fires turns into its TimeoutError and is lost
+                    # (the deliverer then never stopped).
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), idle)
+                        async with asyncio.timeout(idle):
+                            await self._wakeup.wait()
         finally:
             tasks = [
                 *self._inflight.values(),

@@ -148,11 +148,9 @@ class Ledger:
 
     async def wait_for_height(self, height: int, within: float) -> None:
         """Returns once a block at `height` exists, or after `within` seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with self._new_block:
-                await asyncio.wait_for(
-                    self._new_block.wait_for(lambda: self.head().height >= height), within
-                )
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a cancel a cancel
+            async with asyncio.timeout(within), self._new_block:
+                await self._new_block.wait_for(lambda: self.head().height >= height)
 
     async def run_cutter(self, interval: float) -> None:
         """Cuts a block every `interval` seconds while entries are pending."""
