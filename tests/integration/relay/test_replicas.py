@@ -92,7 +92,9 @@ class Replicas:
     async def takeover(self, survivor: str, timeout: float) -> float:
         start = time.monotonic()
         while (await self.route(survivor)).lease_holder != survivor:
-            assert time.monotonic() - start < timeout, f"{survivor} did not take over"
+            assert time.monotonic() - start < timeout, (
+                f"{survivor} did not take over; its log:\n{self.hubs[survivor].log_tail(40)}"
+            )
             await asyncio.sleep(0.1)
         return time.monotonic() - start
 
@@ -344,7 +346,11 @@ async def test_a_paused_holder_is_fenced_when_it_wakes(
     assert paused.proc is not None
     paused.proc.send_signal(signal.SIGSTOP)  # mid-transfer: submissions in flight
     try:
-        await replicas.takeover(survivor, timeout=15)
+        # Unlike a killed holder, a frozen one keeps its connections: a lease row it had
+        # locked is freed only when PostgreSQL ends its idle transaction (2 s), and a
+        # lease write of the survivor's queued behind it may first run into its 10 s
+        # lock_timeout: lease TTL 6 s + that + two sweeps of 2 s is the budget.
+        await replicas.takeover(survivor, timeout=25)
         await asyncio.sleep(1.0)  # the new holder commits meanwhile
     finally:
         paused.proc.send_signal(signal.SIGCONT)
