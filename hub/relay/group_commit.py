@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 
+from hub.errors import StoreUnavailable
 from hub.store.base import DeliveryUpdate, Store
 
 log = logging.getLogger("tonglian.relay")
@@ -54,6 +55,13 @@ class GroupCommit:
             for _, done in batch:
                 done.cancel()
             raise
+        except StoreUnavailable as exc:
+            # The store is down, not one change refused: every caller is told at once
+            # (one by one, each would wait out its own connection attempt; a PostgreSQL
+            # restart held the relay for minutes).
+            for _, done in batch:
+                _settle(done, exc)
+            return
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
