@@ -46,7 +46,7 @@ from devnets.custom.network import CustomDevnet  # noqa: E402
 from devnets.custom.writer import write_record  # noqa: E402
 from devnets.postgres.network import PostgresDevnet, url_of  # noqa: E402
 from hub.audit.log import AuditLog  # noqa: E402
-from hub.store.base import Store  # noqa: E402
+from hub.store.base import DeliveryUpdate, Store  # noqa: E402
 from hub.store.factory import store_for  # noqa: E402
 from tonglian.v1 import chains_pb2, records_pb2, relay_pb2, relay_pb2_grpc  # noqa: E402
 from tonglian_client.client import AsyncClient  # noqa: E402
@@ -87,11 +87,11 @@ async def store_costs(url: str, folder: Path, ops: int) -> dict[str, float]:
             )  # fmt: skip
             await store.commit_block("b", [d], i + 1, bytes([i % 256]) * 32, lease_epoch=epoch)
             (claimed,) = await store.due_deliveries(1, set())
-            await store.update_delivery(
+            await store.update_deliveries([DeliveryUpdate(
                 claimed.delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=1,
                 next_attempt_at=0, claimed=True,
                 also=[AuditLog.step(principal="hub", action="relay.deliver")],
-            )  # fmt: skip
+            )])  # fmt: skip
         delivery_ms = (time.perf_counter() - start) * 1000 / ops
         return {
             "audit_append_ms": round(append_ms, 3),

@@ -104,37 +104,16 @@ class Deliverer:
         writer = asyncio.create_task(self._writer.run(), name="deliverer store writer")
         try:
             while True:
-                room = min(
-                    self._concurrency - len(self._sending),
-                    MAX_IN_HAND * self._concurrency - len(self._inflight),
-                )
                 try:
-                    due = (
-                        await self._store.due_deliveries(
-                            room, {*self._inflight, *self._checking}, resting=set(self._resting)
-                        )
-                        if room > 0
-                        else []
-                    )
+                    await self._round()
                 except StoreUnavailable as exc:  # the database is back soon: ask again
                     log.warning("deliverer: %s", exc)
                     await asyncio.sleep(IDLE_WAIT)
-                    continue
-                for d in due:
-                    self._sending.add(d.delivery_id)
-                    answered = functools.partial(self._answered, d.delivery_id)
-                    task = asyncio.create_task(self._handle(d, answered))
-                    self._inflight[d.delivery_id] = task
-                    task.add_done_callback(self._done)
-                if not due or room <= len(due):
-                    self._wakeup.clear()
-                    idle = await self._idle_wait()
-                    # asyncio.timeout, not wait_for: on 3.11 a cancel that comes as
-                    # wait_for's timeout fires turns into its TimeoutError and is lost
-                    # (the deliverer then never stopped).
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(idle):
-                            await self._wakeup.wait()
+                except Exception:
+                    # A bug or a driver failure nobody foresaw must not end the relay's
+                    # only deliverer in silence (every route would stall for good).
+                    log.exception("deliverer: unexpected failure; going on")
+                    await asyncio.sleep(IDLE_WAIT)
         finally:
             tasks = [
                 *self._inflight.values(),
@@ -147,6 +126,35 @@ class Deliverer:
             await asyncio.gather(*tasks, return_exceptions=True)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+
+    async def _round(self) -> None:
+        """Takes what is due and fits in the free slots; sleeps when nothing more fits."""
+        room = min(
+            self._concurrency - len(self._sending),
+            MAX_IN_HAND * self._concurrency - len(self._inflight),
+        )
+        due = (
+            await self._store.due_deliveries(
+                room, {*self._inflight, *self._checking}, resting=set(self._resting)
+            )
+            if room > 0
+            else []
+        )
+        for d in due:
+            self._sending.add(d.delivery_id)
+            answered = functools.partial(self._answered, d.delivery_id)
+            task = asyncio.create_task(self._handle(d, answered))
+            self._inflight[d.delivery_id] = task
+            task.add_done_callback(self._done)
+        if not due or room <= len(due):
+            self._wakeup.clear()
+            idle = await self._idle_wait()
+            # asyncio.timeout, not wait_for: on 3.11 a cancel that comes as wait_for's
+            # timeout fires turns into its TimeoutError and is lost (the deliverer then
+            # never stopped).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle):
+                    await self._wakeup.wait()
 
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""

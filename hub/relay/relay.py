@@ -21,7 +21,7 @@ from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.relay.worker import BackPressure, SourceKey, SourceScan
 from hub.router import Router
-from hub.store.base import Store
+from hub.store.base import DeliveryUpdate, Store
 from hub.verification import Verifier
 from tonglian.v1 import relay_pb2
 
@@ -268,14 +268,18 @@ class Relay:
                 f"({d.last_error}); a forged or invalid record "
                 "is never forwarded"
             )
-        await self._store.update_delivery(
-            delivery_id,
-            state=relay_pb2.DELIVERY_STATE_PENDING,
-            attempts=0,
-            next_attempt_at=0,
-            last_error="",
-            dest_tx_id=d.destination_tx_id,
-            dest_block_height=d.destination_block_height,
+        await self._store.update_deliveries(
+            [
+                DeliveryUpdate(
+                    delivery_id,
+                    state=relay_pb2.DELIVERY_STATE_PENDING,
+                    attempts=0,
+                    next_attempt_at=0,
+                    last_error="",
+                    dest_tx_id=d.destination_tx_id,
+                    dest_block_height=d.destination_block_height,
+                )
+            ]
         )
         self._wakeup.set()
         return await self.get_delivery(delivery_id)

@@ -152,29 +152,12 @@ class DeliveryQueue(Protocol):
 
     async def next_due_at(self) -> float | None: ...
 
-    async def update_delivery(
-        self,
-        delivery_id: str,
-        *,
-        state: int,
-        attempts: int,
-        next_attempt_at: float,
-        last_error: str = "",
-        dest_tx_id: str = "",
-        dest_block_height: int = 0,
-        rejection: int = 0,
-        also: Sequence[TxStep] = (),
-        claimed: bool = False,
-    ) -> None:
-        """Moves a delivery to its next state with `also`, in one transaction. With
-        `claimed` (the deliverer's own claim) raises hub.errors.LeaseLost unless the
-        claim's epoch is still the route lease's: a paused replica cannot commit."""
-        ...
-
     async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
-        """`update_delivery` for several deliveries in one transaction (a group commit):
-        each change with its own audit event, all or none. Raises LeaseLost (storing
-        none) when any claimed update fails its fence."""
+        """Moves deliveries to their next states in one transaction (a group commit of
+        one or more): each change with its own audit event (`also`), all or none. A
+        `claimed` change (the deliverer's own claim) is fenced: raises
+        hub.errors.LeaseLost, storing none, unless its claim's epoch is still the route
+        lease's (a paused replica cannot commit)."""
         ...
 
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None: ...

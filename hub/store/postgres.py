@@ -67,6 +67,10 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.LockNotAvailableError,
     asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+    # Raised by the driver when a connection the server dropped is handed back to the
+    # pool mid-operation ("cannot switch to state 15; another operation (2) is in
+    # progress", seen after a restart); the pool discards that connection.
+    asyncpg.InternalClientError,
 )
 # A replica paused (SIGSTOP, GC, a partition) inside a transaction would hold its locks
 # (the route's lease row, the audit lock) and stall every other replica: the server
@@ -399,37 +403,6 @@ class PostgresStore:
                 list(UNFINISHED),
             )
         return None if due is None else float(due)
-
-    async def update_delivery(
-        self,
-        delivery_id: str,
-        *,
-        state: int,
-        attempts: int,
-        next_attempt_at: float,
-        last_error: str = "",
-        dest_tx_id: str = "",
-        dest_block_height: int = 0,
-        rejection: int = 0,
-        also: Sequence[TxStep] = (),
-        claimed: bool = False,
-    ) -> None:
-        await self.update_deliveries(
-            [
-                DeliveryUpdate(
-                    delivery_id,
-                    state,
-                    attempts,
-                    next_attempt_at,
-                    last_error,
-                    dest_tx_id,
-                    dest_block_height,
-                    rejection,
-                    also,
-                    claimed,
-                )
-            ]
-        )
 
     async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
         """Several state changes in one transaction, each with its audit event, every

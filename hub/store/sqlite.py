@@ -368,39 +368,6 @@ class SqliteStore:
 
         return await self._run(q)
 
-    async def update_delivery(
-        self,
-        delivery_id: str,
-        *,
-        state: int,
-        attempts: int,
-        next_attempt_at: float,
-        last_error: str = "",
-        dest_tx_id: str = "",
-        dest_block_height: int = 0,
-        rejection: int = 0,
-        also: Sequence[TxStep] = (),
-        claimed: bool = False,
-    ) -> None:
-        """Moves a delivery to its next state, with `also` (its audit event) in the same
-        transaction: a crash keeps both or neither."""
-        await self.update_deliveries(
-            [
-                DeliveryUpdate(
-                    delivery_id,
-                    state,
-                    attempts,
-                    next_attempt_at,
-                    last_error,
-                    dest_tx_id,
-                    dest_block_height,
-                    rejection,
-                    also,
-                    claimed,
-                )
-            ]
-        )
-
     async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
         """Several state changes in one transaction, each with its audit event: all or
         none. (`claimed` needs no check here: one process is the only replica, so its

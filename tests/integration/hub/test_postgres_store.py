@@ -69,10 +69,10 @@ async def test_a_delivery_is_claimed_by_one_replica_and_a_lost_claim_cannot_comm
     assert await b.acquire_lease("r", 30) == 2
 
     async def a_confirms() -> None:
-        await a.update_delivery(
+        await a.update_deliveries([DeliveryUpdate(
             ds[0].delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=1,
             next_attempt_at=0, claimed=True,
-        )  # fmt: skip
+        )])  # fmt: skip
 
     with pytest.raises(LeaseLost, match="claimed under lease epoch 1 of route r, now at epoch 2"):
         await a_confirms()  # A wakes up: the fence refuses its commit
@@ -84,10 +84,10 @@ async def test_a_delivery_is_claimed_by_one_replica_and_a_lost_claim_cannot_comm
         await a_confirms()
     still = await b.get_delivery(ds[0].delivery_id)
     assert still is not None and still.state == relay_pb2.DELIVERY_STATE_PENDING
-    await b.update_delivery(
+    await b.update_deliveries([DeliveryUpdate(
         ds[0].delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=1,
         next_attempt_at=0, claimed=True,
-    )  # fmt: skip
+    )])  # fmt: skip
 
 
 async def test_a_group_of_updates_with_one_lost_claim_stores_none(replicas: Opener) -> None:
@@ -126,10 +126,10 @@ async def test_every_replica_hears_of_a_delivery_another_moved(replicas: Opener)
     d = delivery("k")
     await a.commit_block("r", [d], 1, b"h1")
     await asyncio.sleep(0.3)  # b's LISTEN connection is up by now
-    await a.update_delivery(
+    await a.update_deliveries([DeliveryUpdate(
         d.delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=1, next_attempt_at=0,
         dest_tx_id="tx-1",
-    )  # fmt: skip
+    )])  # fmt: skip
     moved = await asyncio.wait_for(heard.get(), 10)
     assert (moved.delivery_id, moved.state, moved.destination_tx_id) == (
         d.delivery_id,
@@ -166,10 +166,10 @@ async def test_unavailable_while_the_database_restarts_then_recovers(tmp_path: P
             d = delivery("k")
             await other.commit_block("r", [d], 1, b"h1")
             for _ in range(100):
-                await other.update_delivery(
+                await other.update_deliveries([DeliveryUpdate(
                     d.delivery_id, state=relay_pb2.DELIVERY_STATE_PENDING, attempts=0,
                     next_attempt_at=0,
-                )  # fmt: skip
+                )])  # fmt: skip
                 try:
                     await asyncio.wait_for(heard.get(), 0.2)
                     break

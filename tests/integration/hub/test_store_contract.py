@@ -209,10 +209,10 @@ async def test_key_order_and_resting_destinations(replicas: Opener) -> None:
     assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 1), ("b", 1), ("c", 1)]
     rested = await store.due_deliveries(10, set(), resting={"other"})
     assert [x.record.ref.key for x in rested] == ["a", "b"]
-    await store.update_delivery(
+    await store.update_deliveries([DeliveryUpdate(
         delivery("a", 1).delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=0,
         next_attempt_at=0, claimed=True,
-    )  # fmt: skip
+    )])  # fmt: skip
     due = await store.due_deliveries(10, {delivery("b").delivery_id})
     assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 2), ("c", 1)]
     backlog = await store.backlog("r")

@@ -17,7 +17,7 @@ from hub.relay.deliverer import Deliverer
 from hub.relay.delivery_id import delivery_id
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
-from hub.store.base import AuditAppend
+from hub.store.base import AuditAppend, DeliveryUpdate
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import adapter_pb2, audit_pb2, chains_pb2, records_pb2, relay_pb2
 
@@ -166,12 +166,16 @@ async def test_crash_inside_a_state_change_keeps_neither_state_nor_event(tmp_pat
 
     deliver = audit.step(principal="hub", action="relay.deliver", target="dst/in/k")
     with pytest.raises(Crash):
-        await store.update_delivery(
-            d.delivery_id,
-            state=relay_pb2.DELIVERY_STATE_CONFIRMED,
-            attempts=0,
-            next_attempt_at=0,
-            also=[deliver, crash_in_transaction],
+        await store.update_deliveries(
+            [
+                DeliveryUpdate(
+                    d.delivery_id,
+                    state=relay_pb2.DELIVERY_STATE_CONFIRMED,
+                    attempts=0,
+                    next_attempt_at=0,
+                    also=[deliver, crash_in_transaction],
+                )
+            ]
         )
     got = await store.get_delivery(d.delivery_id)
     assert got is not None and got.state == relay_pb2.DELIVERY_STATE_PENDING

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from hub.errors import AlreadyExists
+from hub.store.base import DeliveryUpdate
 from hub.store.migrations import MIGRATIONS
 from hub.store.sqlite import SqliteStore
 from tonglian.v1 import chains_pb2
@@ -72,10 +73,10 @@ async def test_a_key_waits_for_its_older_versions_and_a_resting_destination_wait
     assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 1), ("b", 1), ("c", 1)]
     rested = await store.due_deliveries(10, set(), resting={"other"})
     assert [x.record.ref.key for x in rested] == ["a", "b"]
-    await store.update_delivery(
+    await store.update_deliveries([DeliveryUpdate(
         d("a", 1).delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=0,
         next_attempt_at=0,
-    )  # fmt: skip
+    )])  # fmt: skip
     due = await store.due_deliveries(10, set())
     assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 2), ("b", 1), ("c", 1)]
     await store.close()
