@@ -28,9 +28,14 @@ PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 
 
-def _die_with_launcher() -> None:
+def die_with_parent() -> None:
+    """A `preexec_fn`: the kernel SIGKILLs the child when the process (strictly, the
+    thread) that started it dies; a parent already gone ends it at once."""
+    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _alive(pid: int) -> bool:
@@ -56,7 +61,7 @@ def main(argv: list[str]) -> int:
     parent, program = int(argv[0]), argv[2:]
     if not _alive(parent):
         return 1
-    child = subprocess.Popen(program, preexec_fn=_die_with_launcher)
+    child = subprocess.Popen(program, preexec_fn=die_with_parent)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)

@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devnets.lifeline import die_with_parent
 from devnets.process import free_port
 from hub import pki
 from tonglian_client.channel import open_channel
@@ -48,9 +49,12 @@ class HubProcess:
         insecure: bool = False,
         policy: str | None = None,
         extra_args: tuple[str, ...] = (),
+        outlives_parent: bool = False,
     ) -> None:
         """`policy` is the policy file's YAML text (default DEV_POLICY); it can be
-        rewritten while the hub runs with `write_policy`."""
+        rewritten while the hub runs with `write_policy`. The hub dies with the
+        process that started it (SIGKILL included) unless it `outlives_parent`
+        (`tonglian demo --keep`)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -59,6 +63,7 @@ class HubProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.insecure = insecure
         self.extra_args = extra_args
+        self.outlives_parent = outlives_parent
         self.pki_dir = data_dir / "dev-pki"
         self.policy_path = data_dir / "policy.yaml"
         self.credentials: Credentials | None = None
@@ -107,6 +112,7 @@ class HubProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                preexec_fn=None if self.outlives_parent else die_with_parent,
             )
 
     async def wait_serving(self, timeout: float = 30.0) -> None:

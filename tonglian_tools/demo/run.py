@@ -117,6 +117,7 @@ class Demo:
             work / "hub",
             policy=cast.policy(self.regulator.chain.chain_id),
             extra_args=("--http-listen", f"127.0.0.1:{self.http_port}"),
+            outlives_parent=args.keep,
         )
         self.today = date.today()
 
