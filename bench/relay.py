@@ -569,7 +569,7 @@ async def pair(
                         "block_ms": f"{src.block_ms}/{dst.block_ms}",
                         "records": count,
                     }
-                    if src_kind == "custom" and size > MAX_VALUE_BYTES - 64:
+                    if "custom" in (src_kind, dst_kind) and size > MAX_VALUE_BYTES - 64:
                         row["skipped"] = (
                             f"the custom ledger refuses values over {MAX_VALUE_BYTES // KIB} KiB"
                         )
