@@ -22,7 +22,7 @@ from hub.audit.call import peek_call
 from hub.observability import logs
 from hub.observability.activity import QUERIES
 from hub.observability.metrics import METRICS, HubMetrics
-from hub.observability.tracing import tracer
+from hub.observability.tracing import server_span
 from hub.services.status import Context
 
 log = logging.getLogger("tonglian.access")
@@ -101,13 +101,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         async def wrapper(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             fields = self._begin(method)
-            with tracer().start_as_current_span(
-                method,
-                kind=trace.SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "tonglian.request_id": fields.request_id},
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
+            with server_span(method, fields.request_id) as span:
                 code = "UNKNOWN"
                 try:
                     response = await behavior(request, context)
@@ -130,13 +124,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         async def wrapper(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             fields = self._begin(method)
-            with tracer().start_as_current_span(
-                method,
-                kind=trace.SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "tonglian.request_id": fields.request_id},
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
+            with server_span(method, fields.request_id) as span:
                 code = "UNKNOWN"
                 try:
                     async for item in behavior(request, context):
