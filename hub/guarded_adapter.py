@@ -37,11 +37,16 @@ class GuardedAdapter:
         self._timeout = timeout
         self._who = f"adapter {chain.adapter.adapter!r} of chain {chain.chain_id!r}"
         self._can_submit: bool | None = None
+        # A runtime Protocol check walks the protocol's members: asked once, not per call.
+        self._follows = isinstance(adapter, base.FollowsFinalHeights)
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
         with adapter_call(self.chain.chain_id, self.chain.adapter.adapter, what.split()[0]):
             try:
-                return await asyncio.wait_for(call, self._timeout)
+                # asyncio.timeout, not wait_for: no extra task per call (the relay makes
+                # two adapter calls per record).
+                async with asyncio.timeout(self._timeout):
+                    return await call
             except TimeoutError:
                 raise ChainUnreachable(
                     f"{self._who} did not answer {what} within {self._timeout:g}s",
@@ -171,7 +176,7 @@ class GuardedAdapter:
     @property
     def follows_final_heights(self) -> bool:
         """Whether the adapter can tell when its chain reaches a new final block."""
-        return isinstance(self._adapter, base.FollowsFinalHeights)
+        return self._follows
 
     async def final_heights(self, from_height: int) -> AsyncIterator[int]:
         """The adapter's new final heights (`base.FollowsFinalHeights`), as hub errors."""
