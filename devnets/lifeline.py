@@ -1,6 +1,7 @@
 """Runs one devnet process so that it dies with a given ancestor, SIGKILL included.
 
     python -m devnets.lifeline PARENT_PID -- PROGRAM ARGS...
+    python -m devnets.lifeline --exec PARENT_PID -- PROGRAM ARGS...
 
 A devnet started by `tonglian devnet up` must outlive that command (it is stopped
 by `devnet down`), so devnet processes run detached. Started for a test run, they
@@ -11,6 +12,12 @@ PR_SET_PDEATHSIG, so the program dies with the launcher whatever kills it; it
 forwards SIGTERM, SIGINT and SIGHUP to the program and exits with its status; and
 it watches the parent, killing its whole process group within half a second of
 the parent's death.
+
+With `--exec` it becomes the program instead (same pid, nothing in between), bound to
+PARENT_PID, its parent, by PR_SET_PDEATHSIG: for a child that must be signalled
+directly (a hub a test pauses with SIGSTOP) and whose starter may run gRPC, where a
+`preexec_fn` cannot be used (forking with one runs gRPC's fork handlers in the child,
+which aborted it while the starter's gRPC threads were busy).
 """
 
 from __future__ import annotations
@@ -54,9 +61,23 @@ def _watch(parent: int) -> None:
     os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
+def exec_bound(parent: int, program: list[str]) -> int:
+    """Becomes `program`, which the kernel SIGKILLs when `parent` (our parent) dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # died before the kernel was told
+        return 1
+    os.execvp(program[0], program)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--exec"] and len(argv) >= 4 and argv[2] == "--":
+        return exec_bound(int(argv[1]), argv[3:])
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m devnets.lifeline PARENT_PID -- PROGRAM ARGS...", file=sys.stderr)
+        print(
+            "usage: python -m devnets.lifeline [--exec] PARENT_PID -- PROGRAM ARGS...",
+            file=sys.stderr,
+        )
         return 2
     parent, program = int(argv[0]), argv[2:]
     if not _alive(parent):

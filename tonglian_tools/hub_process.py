@@ -19,7 +19,6 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from devnets.lifeline import die_with_parent
 from devnets.process import free_port
 from hub import pki
 from tonglian_client.channel import open_channel
@@ -94,26 +93,33 @@ class HubProcess:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TONGLIAN_VERIFY_WORKERS": "1", **self._env}
+        argv = [
+            sys.executable,
+            "-m",
+            "hub.cli.main",
+            "serve",
+            "--listen",
+            self.address,
+            "--data-dir",
+            str(self.data_dir),
+            *self._security_args(),
+            *self.extra_args,
+        ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub.cli.main",
-                    "serve",
-                    "--listen",
-                    self.address,
-                    "--data-dir",
-                    str(self.data_dir),
-                    *self._security_args(),
-                    *self.extra_args,
-                ],
+                [*self._bound(), *argv],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                preexec_fn=None if self.outlives_parent else die_with_parent,
             )
+
+    def _bound(self) -> list[str]:
+        """The launcher that makes the hub die with this process (SIGKILL included), as
+        the hub itself, same pid; nothing unless it `outlives_parent`."""
+        if self.outlives_parent:
+            return []
+        return [sys.executable, "-m", "devnets.lifeline", "--exec", str(os.getpid()), "--"]
 
     async def wait_serving(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
