@@ -39,6 +39,7 @@ from hub.store.relay_rows import (
     delivery_from_row,
     order_key,
     route_from_row,
+    update_params,
 )
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 from tonglian_proof.audit_hash import GENESIS, event_hash, time_us, timestamp_of
@@ -416,20 +417,7 @@ class PostgresStore:
                 "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3,"
                 " last_error = $4, dest_tx_id = $5, dest_block_height = $6, updated_at = $7,"
                 " rejection = $8 WHERE delivery_id = $9",
-                [
-                    (
-                        u.state,
-                        u.attempts,
-                        float(u.next_attempt_at),
-                        u.last_error,
-                        u.dest_tx_id,
-                        u.dest_block_height,
-                        now,
-                        u.rejection,
-                        u.delivery_id,
-                    )
-                    for u in updates
-                ],
+                [update_params(u, now) for u in updates],
             )
             await _chain_all(conn, [step for u in updates for step in u.also])
             await conn.executemany(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tonglian.v1 import relay_pb2
+
+if TYPE_CHECKING:  # base imports this module
+    from hub.store.base import DeliveryUpdate
 
 # A route with its lease (LEFT JOIN: a route nobody ever leased has none); the
 # caller appends its WHERE clause.
@@ -44,6 +47,23 @@ def route_from_row(row: Sequence[Any], now: float) -> relay_pb2.Route:
     if float(row[6]) > now:
         route.lease_holder = str(row[4])
     return route
+
+
+def update_params(u: DeliveryUpdate, now: float) -> tuple[Any, ...]:
+    """`u` as the parameters of every store's UPDATE of a delivery: state, attempts,
+    next_attempt_at, last_error, dest_tx_id, dest_block_height, updated_at (`now`),
+    rejection, then the delivery_id of its WHERE clause."""
+    return (
+        u.state,
+        u.attempts,
+        float(u.next_attempt_at),
+        u.last_error,
+        u.dest_tx_id,
+        u.dest_block_height,
+        now,
+        u.rejection,
+        u.delivery_id,
+    )
 
 
 def delivery_from_row(row: Sequence[Any]) -> relay_pb2.Delivery:

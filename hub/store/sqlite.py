@@ -29,6 +29,7 @@ from hub.store.relay_rows import (
     delivery_from_row,
     order_key,
     route_from_row,
+    update_params,
 )
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 
@@ -381,20 +382,7 @@ class SqliteStore:
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
                 " last_error = ?, dest_tx_id = ?, dest_block_height = ?, updated_at = ?,"
                 " rejection = ? WHERE delivery_id = ?",
-                [
-                    (
-                        u.state,
-                        u.attempts,
-                        u.next_attempt_at,
-                        u.last_error,
-                        u.dest_tx_id,
-                        u.dest_block_height,
-                        now,
-                        u.rejection,
-                        u.delivery_id,
-                    )
-                    for u in updates
-                ],
+                [update_params(u, now) for u in updates],
             )
             _chain_all(conn, [step for u in updates for step in u.also])
 
