@@ -35,13 +35,17 @@ PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 
 
-def die_with_parent() -> None:
-    """A `preexec_fn`: the kernel SIGKILLs the child when the process (strictly, the
-    thread) that started it dies; a parent already gone ends it at once."""
-    parent = os.getppid()
+def _die_with(parent: int) -> bool:
+    """Asks the kernel to SIGKILL this process when its parent (strictly, the thread
+    that started it) dies; False when `parent` is gone already (before the request)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
+    return os.getppid() == parent
+
+
+def _die_with_launcher() -> None:
+    """The launched program's `preexec_fn` (the launcher runs no gRPC: it may fork)."""
+    if not _die_with(os.getppid()):
         os._exit(1)
 
 
@@ -63,9 +67,7 @@ def _watch(parent: int) -> None:
 
 def exec_bound(parent: int, program: list[str]) -> int:
     """Becomes `program`, which the kernel SIGKILLs when `parent` (our parent) dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # died before the kernel was told
+    if not _die_with(parent):
         return 1
     os.execvp(program[0], program)
 
@@ -82,7 +84,7 @@ def main(argv: list[str]) -> int:
     parent, program = int(argv[0]), argv[2:]
     if not _alive(parent):
         return 1
-    child = subprocess.Popen(program, preexec_fn=die_with_parent)
+    child = subprocess.Popen(program, preexec_fn=_die_with_launcher)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)
