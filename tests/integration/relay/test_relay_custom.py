@@ -15,6 +15,7 @@ from aiohttp import web
 from devnets.custom.network import CustomDevnet
 from devnets.custom.writer import write_record
 from hub.cli.connection import open_channel
+from tests.local_http import serving
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, relay_pb2, relay_pb2_grpc
 from tonglian_tools.hub_process import HubProcess
 
@@ -189,15 +190,10 @@ async def lying_proxy(ledgers: tuple[CustomDevnet, CustomDevnet]) -> AsyncIterat
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield f"http://127.0.0.1:{port}"
+        async with serving(app) as url:
+            yield url
     finally:
-        await runner.cleanup()
         await session.close()
 
 
@@ -256,15 +252,8 @@ async def refusing_inbox() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def test_refused_delivery_is_rejected_at_once_then_retried_by_an_operator(

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from adapters.evm.wire import MERGED_SLOTS, EvmRpc, NodeError
+from tests.local_http import serving
 
 
 class Node:
@@ -47,15 +48,10 @@ async def node() -> AsyncIterator[tuple[Node, EvmRpc]]:
     fake = Node()
     app = web.Application()
     app.router.add_post("/", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rpc = EvmRpc(f"http://127.0.0.1:{port}/", timeout=5)
-    yield fake, rpc
-    await rpc.close()
-    await runner.cleanup()
+    async with serving(app) as url:
+        rpc = EvmRpc(f"{url}/", timeout=5)
+        yield fake, rpc
+        await rpc.close()
 
 
 async def test_proofs_at_one_block_go_as_one_call_and_come_back_split(

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.oracles import evm_headers
 from hub.oracles.evm_headers import attest_header
+from tests.local_http import serving
 from tonglian.v1 import chains_pb2
 
 BLOCK_HASH = "0x" + "ab" * 32
@@ -48,17 +49,12 @@ async def node() -> AsyncIterator[tuple[FakeNode, str]]:
     fake = FakeNode()
     app = web.Application()
     app.router.add_post("/", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     evm_headers._attested.clear()
-    try:
-        yield fake, f"http://127.0.0.1:{port}"
-    finally:
-        await evm_headers.close_session()
-        await runner.cleanup()
+    async with serving(app) as url:
+        try:
+            yield fake, url
+        finally:
+            await evm_headers.close_session()
 
 
 def anchor(url: str) -> chains_pb2.EvmTrustAnchor:
