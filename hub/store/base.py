@@ -65,6 +65,29 @@ class DeliveryUpdate:
     claimed: bool = False
 
 
+class OneBlockCommit:
+    """Gives a store `RouteStore.commit_block` from its own `commit_blocks`: one block
+    is a group of one, in every store."""
+
+    async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
+        raise NotImplementedError
+
+    async def commit_block(
+        self,
+        route_id: str,
+        deliveries: list[relay_pb2.Delivery],
+        height: int,
+        block_hash: bytes,
+        also: Sequence[TxStep] = (),
+        lease_epoch: int | None = None,
+    ) -> bool:
+        commit = BlockCommit(route_id, deliveries, height, block_hash, also, lease_epoch)
+        (stored,) = await self.commit_blocks([commit])
+        if isinstance(stored, LeaseLost):
+            raise stored
+        return stored
+
+
 class ChainStore(Protocol):
     async def add_chain(self, chain: chains_pb2.Chain) -> None:
         """Stores a new chain; raises hub.errors.AlreadyExists when the id is taken."""
@@ -105,7 +128,8 @@ class RouteStore(Protocol):
         also: Sequence[TxStep] = (),
         lease_epoch: int | None = None,
     ) -> bool:
-        """Stores a block's deliveries and the new checkpoint with `also`, atomically.
+        """Stores a block's deliveries and the new checkpoint with `also`, atomically; a
+        delivery id seen before is not stored twice.
 
         With `lease_epoch`, raises hub.errors.LeaseLost (storing nothing) unless the
         route's lease still has that epoch: the fence. False when the route is gone

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from hub.errors import AlreadyExists, LeaseLost, StoreUnavailable
-from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, TxStep
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -90,7 +90,7 @@ def unavailable(exc: BaseException) -> StoreUnavailable:
     )
 
 
-class PostgresStore:
+class PostgresStore(OneBlockCommit):
     def __init__(self, url: str, replica_id: str, pool_size: int = 10) -> None:
         self._url = url
         self._replica_id = replica_id
@@ -266,21 +266,6 @@ class PostgresStore:
                 relay_pb2.DELIVERY_STATE_CONFIRMED,
             )
         return _count(done) > 0
-
-    async def commit_block(
-        self,
-        route_id: str,
-        deliveries: list[relay_pb2.Delivery],
-        height: int,
-        block_hash: bytes,
-        also: Sequence[TxStep] = (),
-        lease_epoch: int | None = None,
-    ) -> bool:
-        commit = BlockCommit(route_id, deliveries, height, block_hash, also, lease_epoch)
-        (stored,) = await self.commit_blocks([commit])
-        if isinstance(stored, LeaseLost):
-            raise stored
-        return stored
 
     async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
         """Every route's part of a block in one transaction; see `RouteStore.commit_blocks`.

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from hub.audit import sqlite as audit_rows
 from hub.errors import AlreadyExists, LeaseLost
-from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, TxStep
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -42,7 +42,7 @@ WAL_SYNC_INTERVAL = 0.2
 CHECKPOINT_AFTER = 500
 
 
-class SqliteStore:
+class SqliteStore(OneBlockCommit):
     def __init__(self, path: Path, replica_id: str = "hub") -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
@@ -245,28 +245,6 @@ class SqliteStore:
             return cur.rowcount > 0
 
         return await self._run(q)
-
-    async def commit_block(
-        self,
-        route_id: str,
-        deliveries: list[relay_pb2.Delivery],
-        height: int,
-        block_hash: bytes,
-        also: Sequence[TxStep] = (),
-        lease_epoch: int | None = None,
-    ) -> bool:
-        """Stores a scanned block's deliveries and advances the checkpoint, atomically,
-        together with `also` (the block's audit events): all or nothing.
-
-        A delivery id seen before is not stored twice. Returns False (and stores
-        nothing) when the route is gone or already past `height`; raises LeaseLost
-        when `lease_epoch` is given and is no longer the route lease's.
-        """
-        commit = BlockCommit(route_id, deliveries, height, block_hash, also, lease_epoch)
-        (stored,) = await self.commit_blocks([commit])
-        if isinstance(stored, LeaseLost):
-            raise stored
-        return stored
 
     async def commit_blocks(self, commits: Sequence[BlockCommit]) -> list[bool | LeaseLost]:
         """Every route's part of a block in one transaction; see `RouteStore.commit_blocks`."""
