@@ -11,7 +11,7 @@ Errors are the typed exceptions below; the hub maps each to one gRPC status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -124,6 +124,17 @@ class FollowsFinalHeights(Protocol):
     def final_heights(self, from_height: int) -> AsyncIterator[int]:
         """Yields the chain's final height each time it reaches `from_height` or more,
         waiting in between; never ends while the chain can be reached."""
+        ...
+
+
+@runtime_checkable
+class ChecksManySubmissions(Protocol):
+    """An adapter that can ask its chain about many deliveries in one request: at each
+    new final block the deliverer asks about all of a destination's submitted
+    deliveries together, not with one request each. Optional."""
+
+    async def submissions(self, delivery_ids: Sequence[str]) -> list[adapter_pb2.Submission]:
+        """One answer per id, in the order asked (UNKNOWN for one never seen)."""
         ...
 
 

@@ -9,7 +9,9 @@ fabric→custom where Fabric's release binaries are found), on fresh devnets and
   does: at most 32 submissions in flight, a slot freed as soon as the destination
   accepts, each accepted delivery asked about again when the destination reaches a
   new final block (the adapter's `final_heights`; every CONFIRM_POLL s for adapters
-  that cannot tell), checks bounded at 32 too: records/s confirmed;
+  that cannot tell), checks bounded at 32 too, each asking about up to CHECK_BATCH
+  deliveries in one request where the adapter can (the custom ledger): records/s
+  confirmed;
 - relay throughput: N records already on the source (in final blocks: the relay
   forwards only those; the source's finality delay is in the latency), then the
   route(s) are created, starting at the source's block after its head before the
@@ -62,7 +64,7 @@ from google.protobuf import json_format  # noqa: E402
 from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: E402
 from web3.types import Nonce, TxParams, Wei  # noqa: E402
 
-from adapters.base import FollowsFinalHeights  # noqa: E402
+from adapters.base import ChecksManySubmissions, FollowsFinalHeights  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.stats import p50_p99_ms, ratio  # noqa: E402
 from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
@@ -73,7 +75,7 @@ from devnets.fabric.binaries import find_release  # noqa: E402
 from devnets.fabric.network import FabricDevnet  # noqa: E402
 from hub.adapter_context import adapter_context  # noqa: E402
 from hub.cli.connection import open_channel  # noqa: E402
-from hub.relay.deliverer import CONFIRM_POLL  # noqa: E402
+from hub.relay.deliverer import CHECK_BATCH, CONFIRM_POLL  # noqa: E402
 from hub.relay.delivery_id import delivery_id  # noqa: E402
 from tonglian.v1 import (  # noqa: E402
     adapter_pb2,
@@ -320,7 +322,8 @@ DIRECT_METHOD = (
     "direct: deliveries submitted through the destination's adapter, 32 in flight, a slot "
     "freed when the destination accepts; accepted ones asked about at each new final block "
     "(adapter final_heights) or every {poll}s where the adapter cannot tell, 32 checks at "
-    "a time: exactly the deliverer's pipeline without hub, store or verification. relay: "
+    "a time, each of up to {batch} deliveries where the adapter can ask about many at once: "
+    "exactly the deliverer's pipeline without hub, store or verification. relay: "
     "records already final on the source, routes created starting at the block after the "
     "source's head before the writes, confirmations timed by the hub's store. Both rates: "
     "N / (last confirmation - start of the work: first submit, or first route created "
@@ -369,20 +372,30 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
             awaiting[d.delivery_id] = d
 
     checking: set[asyncio.Task[None]] = set()
+    many = isinstance(adapter, ChecksManySubmissions)
 
-    async def check(d: relay_pb2.Delivery) -> None:
+    async def check(ds: list[relay_pb2.Delivery]) -> None:
         async with checks:
-            settle(d, await adapter.submission(d.delivery_id))
+            if many:
+                subs = await adapter.submissions([d.delivery_id for d in ds])
+            else:
+                subs = [await adapter.submission(ds[0].delivery_id)]
+        for d, sub in zip(ds, subs, strict=True):
+            settle(d, sub)
 
     async def confirmer() -> None:
         """At each new final block (or poll tick), asks about every accepted delivery
-        not being asked about already, without waiting for the answers."""
+        not being asked about already, without waiting for the answers: CHECK_BATCH in
+        one request where the adapter can, as the deliverer does."""
         while True:
             await new_block.wait()
             new_block.clear()
-            for d in list(awaiting.values()):
+            ready = list(awaiting.values())
+            for d in ready:
                 del awaiting[d.delivery_id]
-                task = asyncio.create_task(check(d))
+            step = CHECK_BATCH if many else 1
+            for i in range(0, len(ready), step):
+                task = asyncio.create_task(check(ready[i : i + step]))
                 checking.add(task)
                 task.add_done_callback(checking.discard)
 
@@ -627,7 +640,7 @@ async def run(quick: bool, n: int | None, pairs: list[str]) -> dict[str, Any]:
     return {
         "machine": describe(),
         "concurrency": CONCURRENCY,
-        "method": DIRECT_METHOD.format(poll=CONFIRM_POLL),
+        "method": DIRECT_METHOD.format(poll=CONFIRM_POLL, batch=CHECK_BATCH),
         "rows": rows,
         "not_measured": [] if any("fabric" in p for p in pairs) else available_pairs()[1],
     }

@@ -10,7 +10,7 @@ that path was not certified, so the hub does not use it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 from adapters import base
@@ -39,6 +39,7 @@ class GuardedAdapter:
         self._can_submit: bool | None = None
         # A runtime Protocol check walks the protocol's members: asked once, not per call.
         self._follows = isinstance(adapter, base.FollowsFinalHeights)
+        self._checks_many = isinstance(adapter, base.ChecksManySubmissions)
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
         with adapter_call(self.chain.chain_id, self.chain.adapter.adapter, what.split()[0]):
@@ -219,6 +220,39 @@ class GuardedAdapter:
         return await self._call(
             f"status of delivery {delivery_id}", self._adapter.submission(delivery_id)
         )
+
+    @property
+    def checks_many(self) -> bool:
+        """Whether the adapter can ask about many deliveries in one request."""
+        return self._checks_many
+
+    async def submissions(self, delivery_ids: Sequence[str]) -> list[adapter_pb2.Submission]:
+        """The adapter's `submissions` (`base.ChecksManySubmissions`); an answer that is
+        not one Submission per id, in order, is the adapter misbehaving."""
+        if not isinstance(self._adapter, base.ChecksManySubmissions):
+            raise FailedPrecondition(f"{self._who} cannot ask about many deliveries at once")
+        got = await self._call(
+            f"status of {len(delivery_ids)} deliveries",
+            self._adapter.submissions(delivery_ids),
+        )
+        if not isinstance(got, list) or len(got) != len(delivery_ids):
+            size = len(got) if isinstance(got, list) else type(got).__name__
+            raise AdapterMisbehaved(
+                f"{self._who} answered {size} submissions for {len(delivery_ids)} deliveries",
+                chain_id=self.chain.chain_id,
+            )
+        for asked, sub in zip(delivery_ids, got, strict=True):
+            if not isinstance(sub, adapter_pb2.Submission):
+                raise AdapterMisbehaved(
+                    f"{self._who} answered with {type(sub).__name__} about {asked!r}",
+                    chain_id=self.chain.chain_id,
+                )
+            if sub.delivery_id != asked:
+                raise AdapterMisbehaved(
+                    f"{self._who} answered about {sub.delivery_id!r} when asked about {asked!r}",
+                    chain_id=self.chain.chain_id,
+                )
+        return got
 
     async def close(self) -> None:
         try:

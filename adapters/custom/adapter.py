@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from adapters.base import AdapterContext, AdapterError, InvalidAdapterRequest, SubmissionRejected
 from adapters.custom import translate, wire
@@ -18,6 +18,8 @@ S = adapter_pb2.SubmissionState
 # A collection no one writes: asking for it lists blocks without their entries, so
 # following the head costs a header, not the block's records.
 HEADERS_ONLY = "tonglian.headers-only"
+# Deliveries asked about in one request (the ledger takes up to 256).
+STATUS_BATCH = 256
 
 
 class CustomAdapter:
@@ -122,6 +124,25 @@ class CustomAdapter:
         if got is None:
             return adapter_pb2.Submission(delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN)
         return _submission(delivery_id, got)
+
+    async def submissions(self, delivery_ids: Sequence[str]) -> list[adapter_pb2.Submission]:
+        """`adapters.base.ChecksManySubmissions`: one request per STATUS_BATCH ids."""
+        for delivery_id in delivery_ids:
+            if not _DELIVERY_ID.match(delivery_id):
+                raise InvalidAdapterRequest(f"delivery id {delivery_id[:80]!r} is malformed")
+        out: list[adapter_pb2.Submission] = []
+        for i in range(0, len(delivery_ids), STATUS_BATCH):
+            ids = delivery_ids[i : i + STATUS_BATCH]
+            for delivery_id, got in zip(ids, await self.client.deliveries(ids), strict=True):
+                if got is None:
+                    out.append(
+                        adapter_pb2.Submission(
+                            delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN
+                        )
+                    )
+                else:
+                    out.append(_submission(delivery_id, got))
+        return out
 
     async def close(self) -> None:
         await self.client.close()

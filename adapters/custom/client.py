@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -60,15 +61,15 @@ class LedgerClient:
         if status >= 400:
             raise _status_error(status, what, raw)
         try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            raise AdapterError(
-                f"custom ledger answered {what} with a body that is not JSON"
-            ) from exc
-        try:
-            return model.model_validate(doc)
+            # Parsed and checked in one pass (pydantic's own JSON parser): a page of
+            # blocks is the scan's largest answer.
+            return model.model_validate_json(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                raise AdapterError(
+                    f"custom ledger answered {what} with a body that is not JSON"
+                ) from exc
             loc = ".".join(str(p) for p in first["loc"]) or "body"
             raise AdapterError(
                 f"custom ledger answered {what} with a malformed body: {loc}: {first['msg']}"
@@ -111,6 +112,19 @@ class LedgerClient:
             )
         except RecordNotFound:
             return None
+
+    async def deliveries(self, delivery_ids: Sequence[str]) -> list[wire.TxStatus | None]:
+        """The inbox's view of many deliveries (at most the ledger's MAX_STATUS_IDS), in
+        the order asked; None for one the ledger never saw."""
+        got = await self._call(
+            wire.TxStatuses, "POST", "/v1/inbox/statuses", body={"delivery_ids": list(delivery_ids)}
+        )
+        if len(got.statuses) != len(delivery_ids):
+            raise AdapterError(
+                f"custom ledger answered {len(got.statuses)} statuses for "
+                f"{len(delivery_ids)} deliveries"
+            )
+        return got.statuses
 
 
 class StaleVersion(AdapterError):

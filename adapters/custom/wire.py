@@ -92,3 +92,9 @@ class TxStatus(_Wire):
     status: str = Field(pattern=r"^(pending|committed)$")
     block_height: Height | None = None
     duplicate: bool = False
+
+
+class TxStatuses(_Wire):
+    """POST /v1/inbox/statuses: one entry per delivery asked about, null when unknown."""
+
+    statuses: list[TxStatus | None]

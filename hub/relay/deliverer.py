@@ -7,12 +7,14 @@ version of its key is final. A destination that cannot be reached rests: its
 deliveries stay where they are (no attempt counted, no delay of their own) while
 one probe asks it with bounded exponential backoff; the first answer wakes them
 all. A submitted delivery is asked about again when its destination reaches a new
-final block (adapters that can tell, `adapters.base.FollowsFinalHeights`), otherwise every
-CONFIRM_POLL; new deliveries and finished ones wake the loop, which otherwise
-sleeps. A delivery the destination refuses on its merits is REJECTED at once; other
-failures of one delivery are retried a bounded number of times, then parked. Every
-transition is stored, with its audit event, in one transaction; the transitions
-that wait for the store share it (group commits, hub/relay/group_commit.py).
+final block (adapters that can tell, `adapters.base.FollowsFinalHeights`), otherwise
+every CONFIRM_POLL; a destination's waiting deliveries in one request where its adapter
+can ask about many (`adapters.base.ChecksManySubmissions`). New deliveries and finished
+ones wake the loop, which otherwise sleeps. A delivery the destination refuses on its
+merits is REJECTED at once; other failures of one delivery are retried a bounded
+number of times, then parked. Every transition is stored, with its audit event, in
+one transaction; the transitions that wait for the store share it (group commits,
+hub/relay/group_commit.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from hub.audit.log import AuditLog
 from hub.errors import ChainUnreachable, DeliveryRefused, HubError, LeaseLost, StoreUnavailable
@@ -46,6 +48,9 @@ CONFIRM_POLL = 0.2
 # Otherwise it is asked at each new final block, and after this long in any case (a
 # safety net should the destination's block stream fail).
 CONFIRM_FALLBACK = 10.0
+# Submitted deliveries asked about in one request, where the adapter can
+# (`adapters.base.ChecksManySubmissions`).
+CHECK_BATCH = 128
 # Deliveries in hand at most (answered ones being stored count), in submission slots.
 MAX_IN_HAND = 4
 # Longest sleep without a wake-up: deliveries whose retry time comes are found then.
@@ -92,6 +97,10 @@ class Deliverer:
         # each destination's final blocks to ask about them.
         self._awaiting: dict[str, dict[str, relay_pb2.Delivery]] = {}
         self._watching: dict[str, asyncio.Task[None]] = {}
+        # The adapter of each destination with deliveries awaiting a final block.
+        self._destinations: dict[str, GuardedAdapter] = {}
+        # Destinations whose waiting deliveries are about to be asked about (_ask_soon).
+        self._asking: set[str] = set()
         # Deliveries being asked about because their destination reached a new block.
         self._checking: dict[str, asyncio.Task[None]] = {}
         self._check_slots = asyncio.Semaphore(concurrency)
@@ -192,16 +201,33 @@ class Deliverer:
         before = self._seen_before.pop(delivery_id, -1)
         for chain_id, waiting in self._awaiting.items():
             if delivery_id in waiting and self._seen.get(chain_id, -1) != before:
-                self._ask(chain_id)
+                self._ask_soon(chain_id)
+
+    def _ask_soon(self, chain_id: str) -> None:
+        """`_ask` once the tasks ending now have all ended: the deliveries of one group
+        commit end one after another, and are asked about together."""
+        if chain_id not in self._asking:
+            self._asking.add(chain_id)
+            asyncio.get_running_loop().call_soon(self._ask_now, chain_id)
+
+    def _ask_now(self, chain_id: str) -> None:
+        self._asking.discard(chain_id)
+        self._ask(chain_id)
 
     async def _handle(self, d: relay_pb2.Delivery, answered: Callable[[], None]) -> None:
         with span("relay.deliver", route=d.route_id, delivery=d.delivery_id):
-            try:
-                await self._deliver(d, answered)
-            except LeaseLost as exc:  # another replica took the route over: its turn
-                log.warning("delivery %s left to the new holder: %s", d.delivery_id, exc)
-            except StoreUnavailable as exc:  # kept in the store as it was: tried again
-                log.warning("delivery %s not saved: %s", d.delivery_id, exc)
+            await self._kept(d, self._deliver(d, answered))
+
+    @staticmethod
+    async def _kept(d: relay_pb2.Delivery, step: Awaitable[None]) -> None:
+        """Runs one delivery's step; when its state cannot be stored, the store keeps
+        the state it had and the delivery is taken up again from there."""
+        try:
+            await step
+        except LeaseLost as exc:  # another replica took the route over: its turn
+            log.warning("delivery %s left to the new holder: %s", d.delivery_id, exc)
+        except StoreUnavailable as exc:  # kept in the store as it was: tried again
+            log.warning("delivery %s not saved: %s", d.delivery_id, exc)
 
     async def _deliver(self, d: relay_pb2.Delivery, answered: Callable[[], None]) -> None:
         try:
@@ -271,6 +297,7 @@ class Deliverer:
         ends when one came since `d` was sent (see `_released`)."""
         chain_id = d.destination_chain_id
         self._awaiting.setdefault(chain_id, {})[d.delivery_id] = d
+        self._destinations[chain_id] = adapter
         task = self._watching.get(chain_id)
         if task is None or task.done():
             # A new follower reports the current final height first: `d` is asked then.
@@ -296,13 +323,75 @@ class Deliverer:
                 del self._watching[chain_id]
 
     def _ask(self, chain_id: str) -> None:
-        """Asks about every waiting delivery of `chain_id` not being asked about already."""
+        """Asks about every waiting delivery of `chain_id` not being asked about already:
+        CHECK_BATCH in one request where the adapter can, otherwise one by one."""
         waiting = self._awaiting.get(chain_id, {})
-        for delivery_id, d in list(waiting.items()):
-            if delivery_id in self._inflight or delivery_id in self._checking:
-                continue
-            del waiting[delivery_id]
-            self._checking[delivery_id] = asyncio.create_task(self._check(d))
+        ready = [
+            d
+            for delivery_id, d in waiting.items()
+            if delivery_id not in self._inflight and delivery_id not in self._checking
+        ]
+        for d in ready:
+            del waiting[d.delivery_id]
+        adapter = self._destinations.get(chain_id)
+        if adapter is not None and adapter.checks_many:
+            for i in range(0, len(ready), CHECK_BATCH):
+                batch = ready[i : i + CHECK_BATCH]
+                task = asyncio.create_task(self._check_many(batch, adapter))
+                for d in batch:
+                    self._checking[d.delivery_id] = task
+            return
+        for d in ready:
+            self._checking[d.delivery_id] = asyncio.create_task(self._check(d))
+
+    async def _check_many(self, ds: list[relay_pb2.Delivery], adapter: GuardedAdapter) -> None:
+        """Asks about submitted deliveries of one destination in one request; those the
+        answer does not settle are then asked about alone."""
+        chain_id = adapter.chain.chain_id
+        seen = self._seen.get(chain_id, -1)
+        for d in ds:
+            self._seen_before[d.delivery_id] = seen
+        try:
+            with span("relay.confirm", destination=chain_id, deliveries=str(len(ds))):
+                alone = await self._settle_many(ds, adapter)
+        finally:
+            for d in ds:
+                self._checking.pop(d.delivery_id, None)
+            for d in ds:  # after all are out of _checking: one new batch, not one each
+                self._released(d.delivery_id)
+            self._wakeup.set()
+        for d in alone:
+            self._checking[d.delivery_id] = asyncio.create_task(self._check(d))
+
+    async def _settle_many(
+        self, ds: list[relay_pb2.Delivery], adapter: GuardedAdapter
+    ) -> list[relay_pb2.Delivery]:
+        """Applies the destination's answers; returns the deliveries to ask about alone:
+        one the destination never saw (that path sends it again) and, when the request
+        failed otherwise than by an unreachable destination, all of them (that path
+        counts each one's attempt)."""
+        chain_id = adapter.chain.chain_id
+        try:
+            async with self._check_slots:
+                subs = await adapter.submissions([d.delivery_id for d in ds])
+        except ChainUnreachable as exc:
+            self._rest(chain_id)
+            await asyncio.gather(
+                *(self._kept(d, self._save(d, d.state, d.attempts, 0, str(exc))) for d in ds)
+            )
+            return []
+        except HubError as exc:
+            log.warning("asking %s about %d deliveries at once: %s", chain_id, len(ds), exc)
+            return ds
+        answers = list(zip(ds, subs, strict=True))
+        await asyncio.gather(
+            *(
+                self._kept(d, self._apply(d, sub, adapter))
+                for d, sub in answers
+                if sub.state != S.SUBMISSION_STATE_UNKNOWN
+            )
+        )
+        return [d for d, sub in answers if sub.state == S.SUBMISSION_STATE_UNKNOWN]
 
     async def _check(self, d: relay_pb2.Delivery) -> None:
         """Asks about a submitted delivery; checks take no submission slot, but are

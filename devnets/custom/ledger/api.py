@@ -20,6 +20,9 @@ POST /v1/inbox                      {delivery_id, collection, key, schema, value
                                     or 409 {error: "stale_version", held_version} when the
                                     inbox holds a newer version of the key from that source
 GET  /v1/inbox/{delivery_id}        {tx_id, status, block_height}
+POST /v1/inbox/statuses             {delivery_ids: [...]} (1..MAX_STATUS_IDS) -> {statuses:
+                                    [{tx_id, status, block_height} | null]}, in the same
+                                    order; null for a delivery the inbox never saw
 
 Hashes, keys and signatures are lowercase hex; `header` is the signed header text
 (its UTF-8 bytes are what was signed); `value_canonical` is the stored canonical JSON.
@@ -45,6 +48,8 @@ MAX_PAGE_BLOCKS = 100
 # A page stops after the block that crosses this many entries (at least one block).
 MAX_PAGE_ENTRIES = 2000
 MAX_WAIT_MS = 30_000
+# Deliveries asked about in one POST /v1/inbox/statuses.
+MAX_STATUS_IDS = 256
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -326,6 +331,27 @@ async def get_inbox(request: web.Request) -> web.Response:
     return web.json_response(_tx_json(lg, tx_id))
 
 
+async def post_inbox_statuses(request: web.Request) -> web.Response:
+    """The inbox's view of many deliveries in one request: a relay asks about all it
+    is waiting for at each new block, not one request a delivery."""
+    lg = _ledger(request)
+    doc = await _body(request)
+    rq.reject_unknown(doc, {"delivery_ids"})
+    ids = doc.get("delivery_ids")
+    if not isinstance(ids, list) or not ids:
+        raise rq.bad("delivery_ids must be a non-empty list of delivery ids")
+    if len(ids) > MAX_STATUS_IDS:
+        raise rq.bad(f"at most {MAX_STATUS_IDS} delivery_ids in one request, got {len(ids)}")
+    for n, delivery_id in enumerate(ids):
+        if not isinstance(delivery_id, str) or not rq.DELIVERY_ID_RE.match(delivery_id):
+            raise rq.bad(f"delivery_ids[{n}] must match {rq.DELIVERY_ID_RE.pattern}")
+    statuses = []
+    for delivery_id in ids:
+        tx_id = lg.store.delivery_tx(delivery_id)
+        statuses.append(None if tx_id is None else _tx_json(lg, tx_id))
+    return web.json_response({"statuses": statuses})
+
+
 def make_app(ledger: Ledger) -> web.Application:
     app = web.Application(client_max_size=rq.MAX_BODY_BYTES, middlewares=[errors_as_json])
     app[LEDGER_KEY] = ledger
@@ -339,4 +365,5 @@ def make_app(ledger: Ledger) -> web.Application:
     app.router.add_get("/v1/txs/{tx_id}", get_tx)
     app.router.add_post("/v1/inbox", post_inbox)
     app.router.add_get("/v1/inbox/{delivery_id}", get_inbox)
+    app.router.add_post("/v1/inbox/statuses", post_inbox_statuses)
     return app

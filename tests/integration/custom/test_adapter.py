@@ -11,6 +11,7 @@ from adapters.base import (
     Adapter,
     AdapterContext,
     ChainUnavailable,
+    ChecksManySubmissions,
     InvalidAdapterRequest,
     RecordNotFound,
 )
@@ -152,6 +153,44 @@ async def test_submit_is_idempotent_and_confirms(
     third = await adapter.submit(d)
     assert third.state == adapter_pb2.SUBMISSION_STATE_DUPLICATE
     assert third.block_height == sub.block_height
+
+
+async def test_many_submissions_in_one_request(adapter: Adapter) -> None:
+    """More than the ledger takes in one request (256): answered in the order asked,
+    UNKNOWN for the ones never sent."""
+    assert isinstance(adapter, ChecksManySubmissions)
+
+    def delivery(i: int) -> relay_pb2.Delivery:
+        source = records_pb2.Record(
+            ref=records_pb2.RecordRef(chain_id="evm-1", namespace="0xr", key=f"many-{i}"),
+            schema=SCHEMA,
+            value=b"{}",
+            version=1,
+            tx_id=f"0x{i:04x}",
+        )
+        return relay_pb2.Delivery(
+            delivery_id=f"many-{i:04d}",
+            record=source,
+            proof_digest=b"\x05" * 32,
+            destination_namespace="relayed",
+        )
+
+    sent = [delivery(i) for i in range(0, 300, 2)]
+    for d in sent:
+        assert (await adapter.submit(d)).state == adapter_pb2.SUBMISSION_STATE_PENDING
+    ids = [f"many-{i:04d}" for i in range(300)]
+    for _ in range(100):
+        subs = await adapter.submissions(ids)
+        if all(s.state != adapter_pb2.SUBMISSION_STATE_PENDING for s in subs):
+            break
+        await asyncio.sleep(0.05)
+    assert [s.delivery_id for s in subs] == ids
+    states = [s.state for s in subs]
+    assert states[0::2] == [adapter_pb2.SUBMISSION_STATE_CONFIRMED] * 150
+    assert states[1::2] == [adapter_pb2.SUBMISSION_STATE_UNKNOWN] * 150
+    assert all(s.block_height > 0 for s in subs[0::2])
+    with pytest.raises(InvalidAdapterRequest, match="delivery id 'bad id!' is malformed"):
+        await adapter.submissions(["many-0000", "bad id!"])
 
 
 async def test_ledger_down_is_chain_unavailable() -> None:

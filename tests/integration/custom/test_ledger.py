@@ -223,6 +223,16 @@ async def test_inbox_accepts_a_delivery_once(
     verify_signed_merkle_record(*proof_of(answer), chain.trust_anchor.signed_merkle)
     s4, unknown = await call(http, "GET", f"{url}/v1/inbox/never-sent")
     assert (s4, unknown["error"]) == (404, "not_found")
+    # Many at once, in the order asked; null for one the inbox never saw.
+    s5, many = await call(
+        http,
+        "POST",
+        f"{url}/v1/inbox/statuses",
+        json={"delivery_ids": ["never-sent", "dlv-once", "never-sent"]},
+    )
+    assert s5 == 200
+    assert many["statuses"][0] is None and many["statuses"][2] is None
+    assert many["statuses"][1] == status
 
 
 BAD_INPUTS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
@@ -353,6 +363,46 @@ BAD_INPUTS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
     ),
     ("POST", "/v1/inbox", {"json": {**delivery("bad id!", 1)}}, 400, "bad_request", "delivery_id"),
     ("GET", "/v1/inbox/bad%20id", {}, 400, "bad_request", "delivery id"),
+    (
+        "POST",
+        "/v1/inbox/statuses",
+        {"json": {"delivery_ids": []}},
+        400,
+        "bad_request",
+        "delivery_ids must be a non-empty list of delivery ids",
+    ),
+    (
+        "POST",
+        "/v1/inbox/statuses",
+        {"json": {"delivery_ids": "d-1"}},
+        400,
+        "bad_request",
+        "delivery_ids must be a non-empty list of delivery ids",
+    ),
+    (
+        "POST",
+        "/v1/inbox/statuses",
+        {"json": {"delivery_ids": [f"d-{i}" for i in range(257)]}},
+        400,
+        "bad_request",
+        "at most 256 delivery_ids in one request, got 257",
+    ),
+    (
+        "POST",
+        "/v1/inbox/statuses",
+        {"json": {"delivery_ids": ["d-1", "bad id!"]}},
+        400,
+        "bad_request",
+        "delivery_ids[1] must match",
+    ),
+    (
+        "POST",
+        "/v1/inbox/statuses",
+        {"json": {"delivery_ids": ["d-1"], "more": 1}},
+        400,
+        "bad_request",
+        "unknown fields: more",
+    ),
     ("GET", "/v1/nowhere", {}, 404, "not_found", "no such endpoint"),
     ("DELETE", "/v1/head", {}, 405, "method_not_allowed", "DELETE is not allowed"),
 ]

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hub.relay.deliverer import CONFIRM_FALLBACK, Deliverer
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
@@ -27,8 +29,11 @@ class QuietChain:
     """Makes a block only when told to; a block includes every submission before it."""
 
     follows_final_heights = True
+    chain = chains_pb2.Chain(chain_id="dst")
 
-    def __init__(self) -> None:
+    def __init__(self, checks_many: bool = False) -> None:
+        self.checks_many = checks_many
+        self.batches: list[list[str]] = []
         self.height = 0
         self.included: dict[str, int] = {}
         self.submitted: list[str] = []
@@ -62,6 +67,10 @@ class QuietChain:
             block_height=height,
         )
 
+    async def submissions(self, delivery_ids: list[str]) -> list[adapter_pb2.Submission]:
+        self.batches.append(list(delivery_ids))
+        return [await self.submission(delivery_id) for delivery_id in delivery_ids]
+
     async def final_heights(self, from_height: int) -> AsyncIterator[int]:
         seen = -1
         while True:
@@ -77,12 +86,15 @@ class QuietChain:
         return self
 
 
-async def test_block_while_storing_the_submission_is_not_missed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checks_many", [False, True], ids=["one_by_one", "in_batches"])
+async def test_block_while_storing_the_submission_is_not_missed(
+    tmp_path: Path, checks_many: bool
+) -> None:
     store, audit = await open_store(tmp_path / "hub.sqlite3")
     await add_route(store)
     first, second = delivery("k0"), delivery("k1")
     assert await store.commit_block("r", [first, second], 1, b"h1")
-    chain = QuietChain()
+    chain = QuietChain(checks_many)
     chain.block_after = second.delivery_id  # and no block after that one
     chains: Any = chain
     deliverer = Deliverer(
@@ -103,4 +115,9 @@ async def test_block_while_storing_the_submission_is_not_missed(tmp_path: Path) 
     assert chain.height == 1, "the test made one block only"
     assert await store.count_unconfirmed() == 0
     assert waited < CONFIRM_FALLBACK / 2, f"confirmed after {waited:.1f}s: the block was missed"
+    if checks_many:  # the confirmations came from batch checks
+        assert chain.batches and {i for b in chain.batches for i in b} == {
+            first.delivery_id,
+            second.delivery_id,
+        }
     await store.close()

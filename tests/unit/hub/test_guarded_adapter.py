@@ -181,3 +181,66 @@ async def test_never_submits_through_an_adapter_that_says_it_cannot() -> None:
         "chain 'c1' cannot receive deliveries: its adapter 'x' says can_submit = false"
     )
     assert fake.submitted == 0
+
+
+class ManyAnswers(FakeAdapter):
+    """An adapter that answers many status questions at once (its answer is the
+    behaviour)."""
+
+    async def submissions(self, delivery_ids: list[str]) -> list[adapter_pb2.Submission]:
+        result: list[adapter_pb2.Submission] = await self._act()
+        return result
+
+
+def sub(delivery_id: str) -> adapter_pb2.Submission:
+    return adapter_pb2.Submission(
+        delivery_id=delivery_id, state=adapter_pb2.SUBMISSION_STATE_CONFIRMED
+    )
+
+
+def guard_many(behaviour: Any) -> GuardedAdapter:
+    chain = chains_pb2.Chain(chain_id="c1")
+    chain.adapter.adapter = "fake"
+    return GuardedAdapter(chain, ManyAnswers(behaviour), timeout=0.2)
+
+
+async def test_many_submissions_in_order_pass() -> None:
+    guarded = guard_many([sub("a"), sub("b")])
+    assert guarded.checks_many and not guard(None).checks_many
+    got = await guarded.submissions(["a", "b"])
+    assert [s.delivery_id for s in got] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "message"),
+    [
+        ([sub("a")], "adapter 'fake' of chain 'c1' answered 1 submissions for 2 deliveries"),
+        ((sub("a"), sub("b")), "adapter 'fake' of chain 'c1' answered tuple submissions for 2"),
+        (
+            [sub("b"), sub("a")],
+            "adapter 'fake' of chain 'c1' answered about 'b' when asked about 'a'",
+        ),
+        ([sub("a"), "b"], "adapter 'fake' of chain 'c1' answered with str about 'b'"),
+    ],
+)
+async def test_many_submissions_must_answer_each_question(behaviour: Any, message: str) -> None:
+    with pytest.raises(AdapterMisbehaved) as raised:
+        await guard_many(behaviour).submissions(["a", "b"])
+    assert str(raised.value).startswith(message)
+    assert raised.value.metadata == {"chain_id": "c1"}
+
+
+async def test_many_submissions_through_an_adapter_that_cannot() -> None:
+    with pytest.raises(FailedPrecondition) as raised:
+        await guard(None).submissions(["a"])
+    assert (
+        str(raised.value) == "adapter 'fake' of chain 'c1' cannot ask about many deliveries at once"
+    )
+
+
+async def test_many_submissions_unreachable_is_chain_unreachable() -> None:
+    with pytest.raises(ChainUnreachable) as raised:
+        await guard_many("hang").submissions(["a"])
+    assert str(raised.value) == (
+        "adapter 'fake' of chain 'c1' did not answer status of 1 deliveries within 0.2s"
+    )
