@@ -23,12 +23,20 @@ from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 class AuditAppend:
     """An audit event to chain onto the log inside a store transaction (`also=`), so it
     commits with the state change it records, or not at all. `draft` has no sequence
-    or hashes yet; the store fills them in under its append lock and then calls
-    `on_chained` with the event (which may raise to abort the transaction)."""
+    or hashes yet; the store fills them in under its append lock. Once the transaction
+    has committed, the store calls `on_chained` with the event (`announce`): a rolled
+    back transaction announces nothing, and one tried again announces once."""
 
     draft: audit_pb2.AuditEvent
     evidence: bytes | None = None
     on_chained: Callable[[audit_pb2.AuditEvent], None] | None = None
+
+
+def announce(steps: Sequence[AuditAppend], events: Sequence[audit_pb2.AuditEvent]) -> None:
+    """Tells each committed step's `on_chained` its event (the audit metrics)."""
+    for step, event in zip(steps, events, strict=True):
+        if step.on_chained is not None:
+            step.on_chained(event)
 
 
 # A write that joins a store transaction: today, an audit event.

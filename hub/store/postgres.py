@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from hub.errors import AlreadyExists, LeaseLost, StoreUnavailable
-from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit
+from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit, announce
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -317,9 +317,9 @@ class PostgresStore(OneBlockCommit):
                         ],
                     )
             # The audit events last, in the commits' order (one audit lock, held to the end).
-            await _chain_all(
-                conn, [s for c, ok in zip(commits, out, strict=True) if ok is True for s in c.also]
-            )
+            steps = [s for c, ok in zip(commits, out, strict=True) if ok is True for s in c.also]
+            events = await _chain_all(conn, steps)
+        announce(steps, events)
         return out
 
     # Leases.
@@ -404,11 +404,13 @@ class PostgresStore(OneBlockCommit):
                 " rejection = $8 WHERE delivery_id = $9",
                 [update_params(u, now) for u in updates],
             )
-            await _chain_all(conn, [step for u in updates for step in u.also])
+            steps = [step for u in updates for step in u.also]
+            events = await _chain_all(conn, steps)
             await conn.executemany(
                 "SELECT pg_notify($1, $2)",
                 [(DELIVERY_CHANNEL, f"{self._token} {u.delivery_id}") for u in updates],
             )
+        announce(steps, events)
 
     async def _check_claims(self, conn: asyncpg.Connection, delivery_ids: list[str]) -> None:
         """The fence of deliveries: this replica claimed each under its route lease's
@@ -555,7 +557,9 @@ class PostgresStore(OneBlockCommit):
 
     async def audit_append(self, steps: Sequence[AuditAppend]) -> list[audit_pb2.AuditEvent]:
         async with self._tx() as conn:
-            return await _chain_all(conn, steps)
+            events = await _chain_all(conn, steps)
+        announce(steps, events)
+        return events
 
     async def audit_head(self) -> tuple[int, bytes]:
         async with self._conn() as conn:
@@ -659,7 +663,8 @@ async def _chain_all(
     conn: asyncpg.Connection, steps: Sequence[AuditAppend]
 ) -> list[audit_pb2.AuditEvent]:
     """Chains each step's event onto the audit log inside the caller's transaction,
-    under the audit lock (held to the commit): one total order across replicas."""
+    under the audit lock (held to the commit): one total order across replicas. The
+    caller announces them once it has committed."""
     if not steps:
         return []
     await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK)
@@ -694,8 +699,6 @@ async def _chain_all(
                 event.sequence,
                 step.evidence,
             )
-        if step.on_chained is not None:
-            step.on_chained(event)
         sequence, previous = event.sequence, event.hash
         out.append(event)
     return out

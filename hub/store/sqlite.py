@@ -19,7 +19,14 @@ from typing import TypeVar
 
 from hub.audit import sqlite as audit_rows
 from hub.errors import AlreadyExists, LeaseLost
-from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit
+from hub.store.base import (
+    AuditAppend,
+    BlockCommit,
+    DeliveryUpdate,
+    OneBlockCommit,
+    TxStep,
+    announce,
+)
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
@@ -34,6 +41,7 @@ from hub.store.relay_rows import (
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 
 T = TypeVar("T")
+Events = list[audit_pb2.AuditEvent]
 # Seconds from an audit commit to the flush of the WAL to the disk, at most: a power
 # loss or kernel crash can lose that window of audit events, a SIGKILL nothing.
 WAL_SYNC_INTERVAL = 0.2
@@ -47,6 +55,11 @@ class SqliteStore(OneBlockCommit):
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        # Reads have a connection of their own: in WAL mode they see every committed
+        # write without queueing behind the writer's transaction and its disk flush
+        # (the deliverer's rounds had waited ~20 ms a query for the writer's lock).
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = asyncio.Lock()
         self._replica_id = replica_id
         # Tells this process's lease from an earlier one of the same replica id.
         self._token = secrets.token_hex(8)
@@ -67,6 +80,7 @@ class SqliteStore(OneBlockCommit):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await asyncio.to_thread(self._connect)
         await self._run(self._migrate)
+        self._reader = await asyncio.to_thread(self._connect_reader)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
@@ -76,7 +90,17 @@ class SqliteStore(OneBlockCommit):
         conn.execute("PRAGMA busy_timeout=5000")
         return conn
 
+    def _connect_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
     async def close(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            async with self._read_lock:
+                await asyncio.to_thread(reader.close)
         if self._conn is not None:
             conn, self._conn = self._conn, None
             async with self._lock:
@@ -85,18 +109,14 @@ class SqliteStore(OneBlockCommit):
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
             raise RuntimeError("store is not open")
-        conn = self._conn
-        async with self._lock:
-            work = asyncio.ensure_future(asyncio.to_thread(fn, conn))
-            try:
-                return await asyncio.shield(work)
-            except asyncio.CancelledError:
-                # A thread cannot be cancelled: keep the lock until it is done with the
-                # connection, or `close` (or the next query) would race it in SQLite.
-                while not work.done():
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait({work})
-                raise
+        return await _in_thread(self._conn, self._lock, fn)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A query that writes nothing, on the reader connection. It sees every write
+        this store has returned from (each is committed before it returns)."""
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return await _in_thread(self._reader, self._read_lock, fn)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs `fn` on the connection under the store's lock, in a worker thread: for a
@@ -157,7 +177,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchone()
             return None if row is None else bytes(row[0])
 
-        data = await self._run(q)
+        data = await self._read(q)
         return None if data is None else chains_pb2.Chain.FromString(data)
 
     async def list_chains(self, after: str, limit: int) -> list[chains_pb2.Chain]:
@@ -168,7 +188,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchall()
             return [bytes(r[0]) for r in rows]
 
-        return [chains_pb2.Chain.FromString(d) for d in await self._run(q)]
+        return [chains_pb2.Chain.FromString(d) for d in await self._read(q)]
 
     async def remove_chain(self, chain_id: str) -> bool:
         def q(conn: sqlite3.Connection) -> bool:
@@ -206,7 +226,7 @@ class SqliteStore(OneBlockCommit):
             row = conn.execute(f"{ROUTE_SELECT} WHERE r.route_id = ?", (route_id,)).fetchone()
             return None if row is None else route_from_row(row, time.time())
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def list_routes(self, after: str, limit: int) -> list[relay_pb2.Route]:
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Route]:
@@ -217,7 +237,7 @@ class SqliteStore(OneBlockCommit):
             now = time.time()
             return [route_from_row(r, now) for r in rows]
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def set_route_state(self, route_id: str, state: int) -> bool:
         def q(conn: sqlite3.Connection) -> bool:
@@ -252,8 +272,10 @@ class SqliteStore(OneBlockCommit):
             return []
         now = time.time()
 
-        def q(conn: sqlite3.Connection) -> list[bool | LeaseLost]:
+        def q(conn: sqlite3.Connection) -> tuple[list[bool | LeaseLost], list[TxStep], Events]:
             out: list[bool | LeaseLost] = []
+            steps: list[TxStep] = []
+            events: Events = []
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0]
             for c in commits:
                 lost = None if c.lease_epoch is None else _fence(conn, c.route_id, c.lease_epoch)
@@ -295,10 +317,13 @@ class SqliteStore(OneBlockCommit):
                     " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                _chain_all(conn, c.also)
-            return out
+                events += _chain_all(conn, c.also)
+                steps += c.also
+            return out, steps, events
 
-        return await self._run(_transaction(q))
+        out, steps, events = await self._run(_transaction(q))
+        announce(steps, events)
+        return out
 
     async def due_deliveries(
         self, limit: int, exclude: set[str], resting: Collection[str] = ()
@@ -334,7 +359,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchall()
             return [delivery_from_row(r) for r in rows]
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def next_due_at(self) -> float | None:
         """When the earliest unfinished delivery falls due (None: there is none)."""
@@ -345,7 +370,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchone()
             return None if row[0] is None else float(row[0])
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def update_deliveries(self, updates: Sequence[DeliveryUpdate]) -> None:
         """Several state changes in one transaction, each with its audit event: all or
@@ -354,7 +379,7 @@ class SqliteStore(OneBlockCommit):
         if not updates:
             return
 
-        def q(conn: sqlite3.Connection) -> None:
+        def q(conn: sqlite3.Connection) -> list[audit_pb2.AuditEvent]:
             now = time.time()
             conn.executemany(
                 "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
@@ -362,9 +387,10 @@ class SqliteStore(OneBlockCommit):
                 " rejection = ? WHERE delivery_id = ?",
                 [update_params(u, now) for u in updates],
             )
-            _chain_all(conn, [step for u in updates for step in u.also])
+            return _chain_all(conn, steps)
 
-        await self._run(_transaction(q))
+        steps = [step for u in updates for step in u.also]
+        announce(steps, await self._run(_transaction(q)))
 
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
         def q(conn: sqlite3.Connection) -> relay_pb2.Delivery | None:
@@ -374,7 +400,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchone()
             return None if row is None else delivery_from_row(row)
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def list_deliveries(
         self, route_id: str, state: int, after_seq: int, limit: int
@@ -389,7 +415,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchall()
             return [(int(r[-1]), delivery_from_row(r[:-1])) for r in rows]
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def backlog(self, route_id: str) -> Backlog:
         def q(conn: sqlite3.Connection) -> Backlog:
@@ -412,7 +438,7 @@ class SqliteStore(OneBlockCommit):
                 oldest_pending_age=0.0 if oldest is None else max(0.0, time.time() - oldest),
             )
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def count_deliveries(self) -> dict[int, int]:
         """Deliveries per state (for metrics and the status page)."""
@@ -421,7 +447,7 @@ class SqliteStore(OneBlockCommit):
             rows = conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
             return {int(k): int(v) for k, v in rows.fetchall()}
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def recent_deliveries(self, limit: int) -> list[relay_pb2.Delivery]:
         """The last `limit` deliveries stored, newest first."""
@@ -432,7 +458,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchall()
             return [delivery_from_row(r) for r in rows]
 
-        return await self._run(q)
+        return await self._read(q)
 
     async def count_unconfirmed(self) -> int:
         def q(conn: sqlite3.Connection) -> int:
@@ -442,7 +468,7 @@ class SqliteStore(OneBlockCommit):
             ).fetchone()
             return int(row[0])
 
-        return await self._run(q)
+        return await self._read(q)
 
     def on_delivery_changed(self, callback: Callable[[relay_pb2.Delivery], None]) -> None:
         """One process is the only writer: every change is already published locally."""
@@ -508,9 +534,7 @@ class SqliteStore(OneBlockCommit):
                 self._conn
             )
         self._audit_commits += 1
-        for step, event in zip(steps, events, strict=True):
-            if step.on_chained is not None:
-                step.on_chained(event)
+        announce(steps, events)
         self._sync_wal_soon()
         return events
 
@@ -603,14 +627,26 @@ def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> LeaseLost | N
 def _chain_all(
     conn: sqlite3.Connection, steps: Sequence[AuditAppend]
 ) -> list[audit_pb2.AuditEvent]:
-    """Chains each step's event onto the audit log inside the caller's transaction."""
-    out = []
-    for step in steps:
-        event = audit_rows.chain(conn, step.draft, step.evidence)
-        if step.on_chained is not None:
-            step.on_chained(event)
-        out.append(event)
-    return out
+    """Chains each step's event onto the audit log inside the caller's transaction (the
+    caller announces them once it has committed)."""
+    return [audit_rows.chain(conn, step.draft, step.evidence) for step in steps]
+
+
+async def _in_thread(
+    conn: sqlite3.Connection, lock: asyncio.Lock, fn: Callable[[sqlite3.Connection], T]
+) -> T:
+    """`fn(conn)` in a worker thread, one at a time per connection."""
+    async with lock:
+        work = asyncio.ensure_future(asyncio.to_thread(fn, conn))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # A thread cannot be cancelled: keep the lock until it is done with the
+            # connection, or `close` (or the next query) would race it in SQLite.
+            while not work.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({work})
+            raise
 
 
 def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:

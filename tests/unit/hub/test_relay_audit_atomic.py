@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from hub.audit import sqlite as audit_rows
 from hub.audit.log import AuditLog
 from hub.relay.deliverer import Deliverer
 from hub.relay.delivery_id import delivery_id
+from hub.relay.group_commit import GroupCommit
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
 from hub.store.base import AuditAppend, DeliveryUpdate
@@ -119,12 +121,21 @@ async def deliver_until_quiet(store: SqliteStore, audit: AuditLog, inbox: Inbox)
         await asyncio.gather(task, return_exceptions=True)
 
 
-def crash(_event: object) -> None:
-    raise Crash("between the state change and its audit event")
-
-
 # A second event whose writing dies half way: the transaction must keep nothing.
-crash_in_transaction = AuditAppend(audit_pb2.AuditEvent(action="crash"), on_chained=crash)
+crash_in_transaction = AuditAppend(audit_pb2.AuditEvent(action="crash"))
+
+
+@pytest.fixture(autouse=True)
+def _crash_on_its_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing the event of `crash_in_transaction` dies inside the store's transaction."""
+    real = audit_rows.chain
+
+    def chain(conn: Any, draft: audit_pb2.AuditEvent, evidence: bytes | None = None) -> Any:
+        if draft.action == "crash":
+            raise Crash("while writing an audit event, inside the transaction")
+        return real(conn, draft, evidence)
+
+    monkeypatch.setattr(audit_rows, "chain", chain)
 
 
 async def events(audit: AuditLog, action: str) -> list[str]:
@@ -180,4 +191,59 @@ async def test_crash_inside_a_state_change_keeps_neither_state_nor_event(tmp_pat
     got = await store.get_delivery(d.delivery_id)
     assert got is not None and got.state == relay_pb2.DELIVERY_STATE_PENDING
     assert await events(audit, "relay.deliver") == []
+    await store.close()
+
+
+async def test_an_event_is_announced_once_and_only_once_committed(tmp_path: Path) -> None:
+    """The audit metrics hear of an event when its transaction has committed: never for
+    one rolled back, once for one whose group commit failed and was written again alone
+    (it had been counted twice)."""
+    store, _ = await open_store(tmp_path / "hub.sqlite3")
+    await add_route(store)
+    ds = [delivery(f"k{i}") for i in range(3)]
+    assert await store.commit_block("r", ds, 1, b"h1")
+    heard: list[str] = []
+
+    def step(key: str) -> AuditAppend:
+        draft = audit_pb2.AuditEvent(principal="hub", action="relay.deliver", target=key)
+        return AuditAppend(draft, on_chained=lambda e: heard.append(e.target))
+
+    def confirm(d: relay_pb2.Delivery, *also: AuditAppend) -> DeliveryUpdate:
+        return DeliveryUpdate(
+            d.delivery_id, state=relay_pb2.DELIVERY_STATE_CONFIRMED, attempts=0,
+            next_attempt_at=0, also=[*also],
+        )  # fmt: skip
+
+    with pytest.raises(Crash):
+        await store.update_deliveries([confirm(ds[0], step("k0"), crash_in_transaction)])
+    assert heard == []
+
+    # The first group of two fails once (not the store being down): each is then
+    # written alone, and each event is heard of once.
+    failures = iter([RuntimeError("disk I/O error")])
+    real = audit_rows.chain
+
+    def flaky(conn: Any, draft: audit_pb2.AuditEvent, evidence: bytes | None = None) -> Any:
+        if draft.target == "k2":
+            err = next(failures, None)
+            if err is not None:
+                raise err
+        return real(conn, draft, evidence)
+
+    writer = GroupCommit(store)
+    task = asyncio.create_task(writer.run())
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(audit_rows, "chain", flaky)
+            await asyncio.gather(
+                writer.save(confirm(ds[1], step("k1"))), writer.save(confirm(ds[2], step("k2")))
+            )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sorted(heard) == ["k1", "k2"]
+    assert sorted(e.target for e in await store.audit_events(1, 100, "", "relay.deliver")) == [
+        "k1",
+        "k2",
+    ]
     await store.close()
