@@ -18,6 +18,14 @@ fabric→custom where Fabric's release binaries are found), on fresh devnets and
   writes (not at block 0: the source keeps every earlier row's records);
   records/s confirmed (scan, verification, store, delivery, confirmation), and the
   seconds until the hub had stored them all;
+- both sides warm before any clock: one delivery sent and confirmed through the direct
+  side's adapter (kept for the whole pair, as the hub's is), one record relayed through
+  a route made and deleted for it (a cold Fabric gateway opens discovery, every endorsing
+  peer and the orderer at its first submission);
+- the direct run is made before and after each relay run, and the baseline of a row
+  is the fastest direct run of the rows with the same records (1 KiB: 1 route and 20
+  routes, the same direct work): one short run moved by up to ×1.4 between rows of one
+  bench run, and a slow one had put a relay above 100 % (the baseline was wrong);
 - both rates: N over the time from the start of the work (direct: the first submit;
   relay: the first route created, the records already on the source) to the last
   confirmation. Both spans include one confirmation's latency (finality), measured
@@ -32,7 +40,9 @@ fabric→custom where Fabric's release binaries are found), on fresh devnets and
 Growth: with record size (custom→custom: 1 KiB to 255 KiB, the custom ledger's value
 limit; 1 MiB cannot be written there) and with the number of routes on one source
 (the same chain and namespace, K routes, the records split among them by key prefix,
-all into the destination).
+all into the destination). Records per row: N (default 400) for 1 KiB, fewer for larger
+records (4 MiB of payload, at least 60); times 4 between two custom ledgers (they take
+about a thousand writes a second), times 2 between a custom ledger and Fabric.
 
     .venv/bin/python bench/relay.py [--quick] [--records N] [--pairs custom-custom,...] [--json]
 """
@@ -116,6 +126,10 @@ class CustomEnd:
     kind = "custom"
 
     block_ms = 100
+    # Records per row: the --records count times the smaller `steady` of the two ends.
+    # At ~1000 writes a second 400 records last under half a second, too short to be
+    # steady (the relay's start then weighs as much as its rate).
+    steady = 4
 
     def __init__(self, state: Path) -> None:
         self.devnet = CustomDevnet(state, block_interval_ms=self.block_ms)
@@ -173,6 +187,7 @@ class EvmEnd:
     kind = "evm"
 
     block_ms = 500
+    steady = 1
 
     def __init__(self, state: Path) -> None:
         self.devnet = EvmDevnet(state, block_time=self.block_ms / 1000)
@@ -251,6 +266,7 @@ class FabricEnd:
 
     kind = "fabric"
     block_ms = 200  # the orderer's batch timeout (devnets/fabric/layout.py)
+    steady = 2  # 60 records of 255 KiB took 5 s: the relay's start weighed a fifth
 
     def __init__(self, state: Path) -> None:
         self.devnet = FabricDevnet(state)
@@ -323,7 +339,10 @@ DIRECT_METHOD = (
     "freed when the destination accepts; accepted ones asked about at each new final block "
     "(adapter final_heights) or every {poll}s where the adapter cannot tell, 32 checks at "
     "a time, each of up to {batch} deliveries where the adapter can ask about many at once: "
-    "exactly the deliverer's pipeline without hub, store or verification. relay: "
+    "exactly the deliverer's pipeline without hub, store or verification; both sides warmed "
+    "by one delivery first; run before and after each relay run, a row's baseline the fastest "
+    "run of the rows with the same records. "
+    "relay: "
     "records already final on the source, routes created starting at the block after the "
     "source's head before the writes, confirmations timed by the hub's store. Both rates: "
     "N / (last confirmation - start of the work: first submit, or first route created "
@@ -331,23 +350,21 @@ DIRECT_METHOD = (
 )
 
 
-async def direct_rate(dst: End, n: int, size: int) -> float:
-    """Records/s the destination confirms when the same deliveries are submitted straight
-    through its adapter, pipelined the deliverer's way (see DIRECT_METHOD)."""
-    adapter = destination_adapter(dst.chain)
+def direct_deliveries(dst: End, keys: list[str], size: int) -> list[relay_pb2.Delivery]:
+    """Deliveries of new records (this run's tx ids) to the destination's direct inbox."""
     run = secrets.token_hex(4)
-    deliveries = []
-    for i in range(n):
+    ns = dst.inbox("bench-direct")
+    out = []
+    for i, key in enumerate(keys):
         record = records_pb2.Record(
-            ref=records_pb2.RecordRef(chain_id="bench-src", namespace="bench", key=f"d{i:06d}"),
+            ref=records_pb2.RecordRef(chain_id="bench-src", namespace="bench", key=key),
             schema=SCHEMA,
             value=canonical_json(payload(i, size)),
             version=1,
             block_height=1,
             tx_id=f"{run}-{i}",
         )
-        ns = dst.inbox("bench-direct")
-        deliveries.append(
+        out.append(
             relay_pb2.Delivery(
                 delivery_id=delivery_id(record, dst.chain.chain_id, ns),
                 record=record,
@@ -356,6 +373,56 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
                 destination_namespace=ns,
             )
         )
+    return out
+
+
+async def warm_direct(adapter: Any, dst: End) -> None:
+    """One delivery sent and confirmed before any clock: every connection a submission
+    needs (Fabric: discovery, each endorsing peer, the orderer) is open, as the hub's
+    adapter's are after warm_relay."""
+    (d,) = direct_deliveries(dst, ["warmup"], 64)
+    sub = await adapter.submit(d)
+    deadline = time.monotonic() + 120
+    while not _final(sub):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the direct warm-up delivery was not confirmed in 120 s")
+        await asyncio.sleep(0.1)
+        sub = await adapter.submission(d.delivery_id)
+
+
+async def warm_relay(src: End, dst: End, hub: HubProcess) -> None:
+    """One record relayed through a route made and deleted for it, before any clock: the
+    hub's scan, verification and destination connections are open, as the direct
+    adapter's are after warm_direct."""
+    async with open_channel(hub.address, hub.credentials) as channel:
+        head = await chains_pb2_grpc.ChainRegistryStub(channel).GetChainStatus(
+            chains_pb2.GetChainStatusRequest(chain_id=src.chain.chain_id)
+        )
+        await src.write(["warmup-0"], 64)
+        await src.settled()
+        relay = relay_pb2_grpc.RelayStub(channel)
+        await relay.CreateRoute(
+            relay_pb2.CreateRouteRequest(
+                route=relay_pb2.Route(
+                    route_id="r-warmup",
+                    source_chain_id=src.chain.chain_id,
+                    source_namespace=src.namespace,
+                    destination_chain_id=dst.chain.chain_id,
+                    destination_namespace=dst.inbox("bench-warmup"),
+                    key_prefix="warmup-",
+                    start_height=head.head.height + 1,
+                )
+            )
+        )
+        await wait_confirmed(channel, ["r-warmup"], 1, timeout=120)
+        await relay.DeleteRoute(relay_pb2.DeleteRouteRequest(route_id="r-warmup"))
+
+
+async def direct_rate(adapter: Any, dst: End, n: int, size: int) -> float:
+    """Records/s the destination confirms when the same deliveries are submitted straight
+    through its adapter (warm: `warm_direct`), pipelined the deliverer's way (see
+    DIRECT_METHOD)."""
+    deliveries = direct_deliveries(dst, [f"d{i:06d}" for i in range(n)], size)
     confirmed_at: dict[str, float] = {}
     awaiting: dict[str, relay_pb2.Delivery] = {}
     all_done = asyncio.Event()
@@ -422,7 +489,6 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
 
         await asyncio.gather(*(one(d) for d in deliveries))
 
-    await adapter.head()  # connected before the clock starts, as the hub's adapter is
     helpers = [asyncio.create_task(blocks()), asyncio.create_task(confirmer())]
     try:
         started = time.time()
@@ -432,7 +498,21 @@ async def direct_rate(dst: End, n: int, size: int) -> float:
         for task in [*helpers, *checking]:
             task.cancel()
         await asyncio.gather(*helpers, *checking, return_exceptions=True)
-        await adapter.close()
+
+
+def share_baselines(rows: list[dict[str, Any]]) -> None:
+    """Each row's baseline: the fastest direct run of every row of the pair with the same
+    records (count and size); the direct side does the same work in each of them (the
+    routes differ only on the relay's side)."""
+    best: dict[tuple[int, int], float] = {}
+    for row in rows:
+        if "direct_runs_per_s" in row:
+            same = (row["records"], row["record_bytes"])
+            best[same] = max(best.get(same, 0.0), *row["direct_runs_per_s"])
+    for row in rows:
+        if "direct_runs_per_s" in row and "relay_per_s" in row:
+            row["direct_per_s"] = best[(row["records"], row["record_bytes"])]
+            row["relay_vs_direct"] = ratio(row["relay_per_s"], row["direct_per_s"])
 
 
 def rate(started: float, confirmed_at: list[float]) -> float:
@@ -564,23 +644,36 @@ async def pair(
         src = make_end(src_kind, state / "src")
         dst = make_end(dst_kind, state / "dst")
         hub = HubProcess(state / "hub")
+        direct: Any = None
         try:
             await asyncio.gather(src.up(f"{src_kind}-src"), dst.up(f"{dst_kind}-dst"))
+            # The direct side's adapter lives as long as the hub's: made once, warmed once.
+            direct = destination_adapter(dst.chain)
             hub.start()
             await hub.wait_serving()
             async with open_channel(hub.address, hub.credentials) as channel:
                 registry = chains_pb2_grpc.ChainRegistryStub(channel)
                 for chain in (src.chain, dst.chain):
                     await registry.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
-                    # The hub's adapter made and connected before any clock starts, as
-                    # the direct run's is (`adapter.head()` before its clock): otherwise
-                    # the first row's relay time includes loading the adapter's modules.
+                    # The hub's adapter made and connected before any clock starts
+                    # (then warmed by warm_relay, as the direct side's by warm_direct):
+                    # otherwise the first row's relay time includes loading its modules.
                     await registry.GetChainStatus(
                         chains_pb2.GetChainStatusRequest(chain_id=chain.chain_id)
                     )
+            try:
+                await warm_direct(direct, dst)
+                await warm_relay(src, dst, hub)
+            except Exception as exc:
+                reason = f"failed to warm up: {type(exc).__name__}: {str(exc)[:160]}"
+                return [
+                    {"pair": f"{src_kind}→{dst_kind}", "record_bytes": KIB, "routes": 1,
+                     "block_ms": f"{src.block_ms}/{dst.block_ms}", "records": 0,
+                     "skipped": reason}
+                ]  # fmt: skip
             for size in sizes:
                 for routes in route_counts if size == sizes[0] else [1]:
-                    count = max(60, min(n, (4 * n * KIB) // size))
+                    count = max(60, min(n, (4 * n * KIB) // size)) * min(src.steady, dst.steady)
                     row: dict[str, Any] = {
                         "pair": f"{src_kind}→{dst_kind}",
                         "record_bytes": size,
@@ -596,17 +689,20 @@ async def pair(
                         continue
                     tag = f"s{size}k{routes}"
                     try:
-                        row["direct_per_s"] = round(await direct_rate(dst, count, size), 1)
+                        before = await direct_rate(direct, dst, count, size)
                         row.update(await relay_run(src, dst, hub, count, size, routes, tag))
+                        after = await direct_rate(direct, dst, count, size)
+                        # The row's baseline is chosen from these (share_baselines).
+                        row["direct_runs_per_s"] = [round(before, 1), round(after, 1)]
                     except Exception as exc:  # e.g. a value over a chain's own limits
                         row["skipped"] = f"failed: {type(exc).__name__}: {str(exc)[:160]}"
-                        rows.append(row)
-                        print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
-                        continue
-                    row["relay_vs_direct"] = ratio(row["relay_per_s"], row["direct_per_s"])
                     rows.append(row)
-                    print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
+            share_baselines(rows)
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
         finally:
+            if direct is not None:
+                await direct.close()
             hub.stop()
             await asyncio.gather(src.down(), dst.down(), return_exceptions=True)
     return rows

@@ -210,8 +210,8 @@ def markdown(r: dict[str, Any]) -> str:
         "latency from source commit to the hub storing the destination's confirmation, "
         "beside the chains' own block times. " + rl.get("method", ""),
         "",
-        "| pair | record | routes on one source | records | direct / s | relay / s "
-        "| relay / direct | latency p50 / p99 ms | blocks ms src / dst |",
+        "| pair | record | routes on one source | records | direct / s (runs before, after) "
+        "| relay / s | relay / direct | latency p50 / p99 ms | blocks ms src / dst |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     if "error" in rl:
@@ -223,8 +223,9 @@ def markdown(r: dict[str, Any]) -> str:
             if "skipped" in row:
                 out.append(f"{head} {row['skipped']} | | | | |")
                 continue
+            runs = ", ".join(str(x) for x in row.get("direct_runs_per_s", []))
             out.append(
-                f"{head} {row['direct_per_s']} | {row['relay_per_s']} | "
+                f"{head} {row['direct_per_s']} ({runs}) | {row['relay_per_s']} | "
                 f"{pct(row['relay_vs_direct'])} | {row['latency_p50_ms']} / "
                 f"{row['latency_p99_ms']} | {row['block_ms']} |"
             )
