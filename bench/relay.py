@@ -390,28 +390,41 @@ async def warm_direct(adapter: Any, dst: End) -> None:
         sub = await adapter.submission(d.delivery_id)
 
 
+async def next_height(channel: grpc.aio.Channel, src: End) -> int:
+    """The source's block after its head, as the hub sees it."""
+    status = await chains_pb2_grpc.ChainRegistryStub(channel).GetChainStatus(
+        chains_pb2.GetChainStatusRequest(chain_id=src.chain.chain_id)
+    )
+    return int(status.head.height) + 1
+
+
+def route(
+    src: End, dst: End, route_id: str, inbox: str, key_prefix: str, start_height: int
+) -> relay_pb2.Route:
+    """A route of the source's keys under `key_prefix` into the destination's `inbox`."""
+    return relay_pb2.Route(
+        route_id=route_id,
+        source_chain_id=src.chain.chain_id,
+        source_namespace=src.namespace,
+        destination_chain_id=dst.chain.chain_id,
+        destination_namespace=dst.inbox(inbox),
+        key_prefix=key_prefix,
+        start_height=start_height,
+    )
+
+
 async def warm_relay(src: End, dst: End, hub: HubProcess) -> None:
     """One record relayed through a route made and deleted for it, before any clock: the
     hub's scan, verification and destination connections are open, as the direct
     adapter's are after warm_direct."""
     async with open_channel(hub.address, hub.credentials) as channel:
-        head = await chains_pb2_grpc.ChainRegistryStub(channel).GetChainStatus(
-            chains_pb2.GetChainStatusRequest(chain_id=src.chain.chain_id)
-        )
+        start_height = await next_height(channel, src)
         await src.write(["warmup-0"], 64)
         await src.settled()
         relay = relay_pb2_grpc.RelayStub(channel)
         await relay.CreateRoute(
             relay_pb2.CreateRouteRequest(
-                route=relay_pb2.Route(
-                    route_id="r-warmup",
-                    source_chain_id=src.chain.chain_id,
-                    source_namespace=src.namespace,
-                    destination_chain_id=dst.chain.chain_id,
-                    destination_namespace=dst.inbox("bench-warmup"),
-                    key_prefix="warmup-",
-                    start_height=head.head.height + 1,
-                )
+                route=route(src, dst, "r-warmup", "bench-warmup", "warmup-", start_height)
             )
         )
         await wait_confirmed(channel, ["r-warmup"], 1, timeout=120)
@@ -586,9 +599,7 @@ async def relay_run(
         # The routes start at the first block of this row's records, as an operator's
         # new route starts where its records do: not at block 0, which would time
         # reading every earlier row's records off the source too.
-        head = await chains_pb2_grpc.ChainRegistryStub(channel).GetChainStatus(
-            chains_pb2.GetChainStatusRequest(chain_id=src.chain.chain_id)
-        )
+        start_height = await next_height(channel, src)
         await src.write(keys, size)
         await src.settled()
         relay = relay_pb2_grpc.RelayStub(channel)
@@ -596,17 +607,10 @@ async def relay_run(
         start = time.time()
         for c in range(routes):
             route_id = f"r-{tag}-{c}"
+            prefix = f"{tag}-c{c:02d}-"
             await relay.CreateRoute(
                 relay_pb2.CreateRouteRequest(
-                    route=relay_pb2.Route(
-                        route_id=route_id,
-                        source_chain_id=src.chain.chain_id,
-                        source_namespace=src.namespace,
-                        destination_chain_id=dst.chain.chain_id,
-                        destination_namespace=dst.inbox(f"bench-{tag}"),
-                        key_prefix=f"{tag}-c{c:02d}-",
-                        start_height=head.head.height + 1,
-                    )
+                    route=route(src, dst, route_id, f"bench-{tag}", prefix, start_height)
                 )
             )
             route_ids.append(route_id)

@@ -118,39 +118,37 @@ class CustomAdapter:
         return _submission(delivery.delivery_id, got)
 
     async def submission(self, delivery_id: str) -> adapter_pb2.Submission:
-        if not _DELIVERY_ID.match(delivery_id):
-            raise InvalidAdapterRequest(f"delivery id {delivery_id[:80]!r} is malformed")
-        got = await self.client.delivery(delivery_id)
-        if got is None:
-            return adapter_pb2.Submission(delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN)
-        return _submission(delivery_id, got)
+        return _seen(delivery_id, await self.client.delivery(_checked_id(delivery_id)))
 
     async def submissions(self, delivery_ids: Sequence[str]) -> list[adapter_pb2.Submission]:
         """`adapters.base.ChecksManySubmissions`: one request per STATUS_BATCH ids."""
-        for delivery_id in delivery_ids:
-            if not _DELIVERY_ID.match(delivery_id):
-                raise InvalidAdapterRequest(f"delivery id {delivery_id[:80]!r} is malformed")
+        ids = [_checked_id(delivery_id) for delivery_id in delivery_ids]
         out: list[adapter_pb2.Submission] = []
-        for i in range(0, len(delivery_ids), STATUS_BATCH):
-            ids = delivery_ids[i : i + STATUS_BATCH]
-            for delivery_id, got in zip(ids, await self.client.deliveries(ids), strict=True):
-                if got is None:
-                    out.append(
-                        adapter_pb2.Submission(
-                            delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN
-                        )
-                    )
-                else:
-                    out.append(_submission(delivery_id, got))
+        for i in range(0, len(ids), STATUS_BATCH):
+            batch = ids[i : i + STATUS_BATCH]
+            got = await self.client.deliveries(batch)
+            out += [_seen(d, tx) for d, tx in zip(batch, got, strict=True)]
         return out
 
     async def close(self) -> None:
         await self.client.close()
 
 
+def _checked_id(delivery_id: str) -> str:
+    if not _DELIVERY_ID.match(delivery_id):
+        raise InvalidAdapterRequest(f"delivery id {delivery_id[:80]!r} is malformed")
+    return delivery_id
+
+
+def _seen(delivery_id: str, tx: wire.TxStatus | None) -> adapter_pb2.Submission:
+    """The inbox's view of a delivery; UNKNOWN when it never saw it."""
+    if tx is None:
+        return adapter_pb2.Submission(delivery_id=delivery_id, state=S.SUBMISSION_STATE_UNKNOWN)
+    return _submission(delivery_id, tx)
+
+
 def _inbox_body(d: relay_pb2.Delivery) -> dict[str, object]:
-    if not _DELIVERY_ID.match(d.delivery_id):
-        raise InvalidAdapterRequest(f"delivery id {d.delivery_id[:80]!r} is malformed")
+    _checked_id(d.delivery_id)
     if not d.destination_namespace:
         raise InvalidAdapterRequest("delivery has no destination_namespace (collection)")
     if len(d.proof_digest) != 32:

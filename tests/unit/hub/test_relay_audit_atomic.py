@@ -44,12 +44,17 @@ class Inbox:
             self.crash_at, self.crashed = "", True
             raise Crash(point)
 
-    async def submit(self, d: relay_pb2.Delivery) -> adapter_pb2.Submission:
+    def _apply(self, d: relay_pb2.Delivery) -> bool:
+        """Applies `d` once, between the two crash points; whether it was a repeat."""
         self._maybe("before-submit")
         duplicate = d.delivery_id in self.applied
         if not duplicate:
             self.applied.append(d.delivery_id)
         self._maybe("after-submit")
+        return duplicate
+
+    async def submit(self, d: relay_pb2.Delivery) -> adapter_pb2.Submission:
+        duplicate = self._apply(d)
         state = S.SUBMISSION_STATE_DUPLICATE if duplicate else S.SUBMISSION_STATE_CONFIRMED
         return S.Submission(delivery_id=d.delivery_id, state=state, tx_id="t", block_height=1)
 
@@ -264,11 +269,7 @@ class BatchInbox(Inbox):
         self.final: set[str] = set()
 
     async def submit(self, d: relay_pb2.Delivery) -> adapter_pb2.Submission:
-        self._maybe("before-submit")
-        duplicate = d.delivery_id in self.applied
-        if not duplicate:
-            self.applied.append(d.delivery_id)
-        self._maybe("after-submit")
+        self._apply(d)
         if d.delivery_id in self.final:
             return S.Submission(
                 delivery_id=d.delivery_id, state=S.SUBMISSION_STATE_DUPLICATE, tx_id="t",
