@@ -67,7 +67,9 @@ class CustomAdapter:
             raise InvalidAdapterRequest(
                 f"ledger answered {got.record.collection}/{got.record.key} for {namespace}/{key}"
             )
-        return translate.read_response(got.record, got.block, got.path, self.chain_id)
+        return translate.read_response(
+            got.record, translate.seal(got.block), got.path, self.chain_id
+        )
 
     async def scan(
         self, namespace: str, from_height: int, to_height: int = 0, follow: bool = False
@@ -84,9 +86,11 @@ class CustomAdapter:
             for block in page.blocks:
                 if block.height != height:
                     raise AdapterError(f"ledger sent block {block.height} when {height} was next")
-                for e in block.entries:
-                    rec = translate.read_response(e, block, e.path, self.chain_id)
-                    yield adapter_pb2.ScanResponse(record=rec)
+                if block.entries:
+                    sealed = translate.seal(block)
+                    for e in block.entries:
+                        rec = translate.read_response(e, sealed, e.path, self.chain_id)
+                        yield adapter_pb2.ScanResponse(record=rec)
                 yield adapter_pb2.ScanResponse(block=translate.block_mark(block, h))
                 height += 1
             if not follow and height > page.head_height:
@@ -147,7 +151,10 @@ def _seen(delivery_id: str, tx: wire.TxStatus | None) -> adapter_pb2.Submission:
     return _submission(delivery_id, tx)
 
 
-def _inbox_body(d: relay_pb2.Delivery) -> dict[str, object]:
+def _inbox_body(d: relay_pb2.Delivery) -> bytes:
+    """The inbox request's JSON body. The record's value is sent as the record holds it
+    (its canonical JSON text, checked to be one JSON value): decoding it and encoding
+    it again cost as much as the rest of a submission for large records."""
     _checked_id(d.delivery_id)
     if not d.destination_namespace:
         raise InvalidAdapterRequest("delivery has no destination_namespace (collection)")
@@ -170,12 +177,15 @@ def _inbox_body(d: relay_pb2.Delivery) -> dict[str, object]:
     }
     if r.deleted:
         body["deleted"] = True
-    else:
-        try:
-            body["value"] = json.loads(r.value.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise InvalidAdapterRequest(f"delivery value is not JSON: {exc}") from None
-    return body
+        return json.dumps(body).encode()
+    try:
+        value = r.value.decode("utf-8")
+        # One whole JSON value, or refused here: anything after it (`1, "key": "x"`)
+        # would otherwise become fields of the request.
+        json.loads(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidAdapterRequest(f"delivery value is not JSON: {exc}") from None
+    return (json.dumps(body)[:-1] + ', "value": ' + value + "}").encode()
 
 
 def _submission(delivery_id: str, tx: wire.TxStatus) -> adapter_pb2.Submission:

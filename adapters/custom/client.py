@@ -14,6 +14,7 @@ from adapters.base import AdapterError, ChainUnavailable, InvalidAdapterRequest,
 from adapters.custom import wire
 
 M = TypeVar("M", bound=BaseModel)
+_JSON = {"Content-Type": "application/json"}
 
 
 class LedgerClient:
@@ -42,14 +43,23 @@ class LedgerClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | bytes | None = None,
         extra_wait: float = 0.0,
     ) -> M:
+        """`body`: JSON to send, or a JSON document already encoded."""
         what = f"{method} {path}"
         timeout = aiohttp.ClientTimeout(total=self.timeout + extra_wait)
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
         try:
             async with self._http().request(
-                method, self.url + path, params=params, json=body, timeout=timeout
+                method,
+                self.url + path,
+                params=params,
+                data=data,
+                headers=None if data is None else _JSON,
+                timeout=timeout,
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
@@ -101,7 +111,8 @@ class LedgerClient:
             wire.BlockPage, "GET", "/v1/blocks", params=params, extra_wait=wait_ms / 1000
         )
 
-    async def deliver(self, body: dict[str, Any]) -> wire.TxStatus:
+    async def deliver(self, body: bytes) -> wire.TxStatus:
+        """`body`: the inbox request, JSON encoded."""
         return await self._call(wire.TxStatus, "POST", "/v1/inbox", body=body)
 
     async def delivery(self, delivery_id: str) -> wire.TxStatus | None:

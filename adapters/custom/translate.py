@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -46,7 +47,17 @@ def record(entry: wire.Entry, chain_id: str) -> records_pb2.Record:
     )
 
 
-def proof(block: wire.SignedBlock, leaf_index: int, path: list[wire.PathStep]) -> records_pb2.Proof:
+@dataclass(frozen=True)
+class Seal:
+    """A block's header bytes and validator signatures, as every record proof of the
+    block carries them: decoded once per block, not once per record."""
+
+    height: int
+    header: bytes
+    signatures: tuple[records_pb2.ValidatorSignature, ...]
+
+
+def seal(block: wire.SignedBlock) -> Seal:
     sigs = []
     for s in block.signatures:
         try:
@@ -56,10 +67,14 @@ def proof(block: wire.SignedBlock, leaf_index: int, path: list[wire.PathStep]) -
                 f"block {block.height}: signature of {s.validator_id!r} is not hex"
             ) from None
         sigs.append(records_pb2.ValidatorSignature(validator_id=s.validator_id, signature=sig))
+    return Seal(block.height, block.header.encode("utf-8"), tuple(sigs))
+
+
+def proof(sealed: Seal, leaf_index: int, path: list[wire.PathStep]) -> records_pb2.Proof:
     return records_pb2.Proof(
         signed_merkle=records_pb2.SignedMerkleProof(
-            header=block.header.encode("utf-8"),
-            signatures=sigs,
+            header=sealed.header,
+            signatures=sealed.signatures,
             leaf_index=leaf_index,
             path=[
                 records_pb2.MerkleStep(
@@ -72,15 +87,15 @@ def proof(block: wire.SignedBlock, leaf_index: int, path: list[wire.PathStep]) -
 
 
 def read_response(
-    entry: wire.Entry, block: wire.SignedBlock, path: list[wire.PathStep], chain_id: str
+    entry: wire.Entry, sealed: Seal, path: list[wire.PathStep], chain_id: str
 ) -> adapter_pb2.ReadRecordResponse:
-    if entry.block_height != block.height:
+    if entry.block_height != sealed.height:
         raise AdapterError(
             f"ledger sent record {entry.collection}/{entry.key} of block {entry.block_height} "
-            f"with the header of block {block.height}"
+            f"with the header of block {sealed.height}"
         )
     return adapter_pb2.ReadRecordResponse(
-        record=record(entry, chain_id), proof=proof(block, entry.leaf_index, path)
+        record=record(entry, chain_id), proof=proof(sealed, entry.leaf_index, path)
     )
 
 

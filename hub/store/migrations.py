@@ -145,6 +145,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX deliveries_age ON deliveries (route_id, state, created_at)
         """,
     ),
+    (
+        8,
+        "relay: a delivery's record apart from its state",
+        # Every state change rewrote the whole row, record and proof included (SQLite
+        # writes a row anew, overflow pages and all: 255 KiB three times a delivery);
+        # the record is written once now, and a state change writes a small row.
+        """
+        CREATE TABLE delivery_records (
+            delivery_id TEXT PRIMARY KEY REFERENCES deliveries (delivery_id) ON DELETE CASCADE,
+            delivery    BLOB NOT NULL
+        );
+        INSERT INTO delivery_records (delivery_id, delivery)
+            SELECT delivery_id, delivery FROM deliveries;
+        ALTER TABLE deliveries DROP COLUMN delivery
+        """,
+    ),
 ]
 
 # What one backend needs beyond the shared SQL of a migration (same version).

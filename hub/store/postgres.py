@@ -33,6 +33,7 @@ from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCom
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
+    DELIVERY_TABLES,
     ROUTE_SELECT,
     UNFINISHED,
     Backlog,
@@ -95,6 +96,8 @@ class PostgresStore(OneBlockCommit):
         self._url = url
         self._replica_id = replica_id
         self._token = secrets.token_hex(8)
+        # The lease epoch this process last acquired, by route.
+        self._held: dict[str, int] = {}
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._listeners: list[Callable[[relay_pb2.Delivery], None]] = []
@@ -295,17 +298,16 @@ class PostgresStore(OneBlockCommit):
                 out[i] = True
                 if c.deliveries:
                     await conn.executemany(
-                        "INSERT INTO deliveries (delivery_id, route_id, state, delivery,"
+                        "INSERT INTO deliveries (delivery_id, route_id, state,"
                         " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
                         " destination_chain_id, order_key, version, rejection)"
-                        " VALUES ($1, $2, $3, $4, 0, $5, $6, $5, $5, nextval('deliveries_seq'),"
-                        " $7, $8, $9, $10) ON CONFLICT (delivery_id) DO NOTHING",
+                        " VALUES ($1, $2, $3, 0, $4, $5, $4, $4, nextval('deliveries_seq'),"
+                        " $6, $7, $8, $9) ON CONFLICT (delivery_id) DO NOTHING",
                         [
                             (
                                 d.delivery_id,
                                 c.route_id,
                                 d.state,
-                                d.SerializeToString(deterministic=True),
                                 now,
                                 d.last_error,
                                 d.destination_chain_id,
@@ -313,6 +315,14 @@ class PostgresStore(OneBlockCommit):
                                 d.record.version,
                                 d.rejection,
                             )
+                            for d in c.deliveries
+                        ],
+                    )
+                    await conn.executemany(
+                        "INSERT INTO delivery_records (delivery_id, delivery) VALUES ($1, $2)"
+                        " ON CONFLICT (delivery_id) DO NOTHING",
+                        [
+                            (d.delivery_id, d.SerializeToString(deterministic=True))
                             for d in c.deliveries
                         ],
                     )
@@ -340,7 +350,21 @@ class PostgresStore(OneBlockCommit):
                 self._token,
                 float(ttl),
             )
-        return None if epoch is None else int(epoch)
+            if epoch is None:
+                return None
+            if self._held.get(route_id) != epoch:
+                # Taken (a start, a takeover): the route's submitted deliveries were sent
+                # by a process that no longer follows their destinations' final blocks;
+                # this one asks about them at once, not after CONFIRM_FALLBACK.
+                await conn.execute(
+                    "UPDATE deliveries SET next_attempt_at = $1"
+                    " WHERE route_id = $2 AND state = $3 AND next_attempt_at > $1",
+                    time.time(),
+                    route_id,
+                    relay_pb2.DELIVERY_STATE_SUBMITTED,
+                )
+                self._held[route_id] = int(epoch)
+        return int(epoch)
 
     async def release_lease(self, route_id: str) -> None:
         async with self._conn() as conn:
@@ -369,9 +393,10 @@ class PostgresStore(OneBlockCommit):
                 " AND e.order_key = d.order_key AND e.state = ANY($2::bigint[])"
                 " AND (e.version < d.version OR (e.version = d.version AND e.seq < d.seq)))"
                 " ORDER BY d.seq LIMIT $6 FOR UPDATE OF d SKIP LOCKED)"
-                " UPDATE deliveries SET claimed_by = $1, claim_epoch = c.epoch FROM c"
-                " WHERE deliveries.delivery_id = c.delivery_id"
-                f" RETURNING {_qualified(DELIVERY_COLUMNS)}, deliveries.seq",
+                " UPDATE deliveries SET claimed_by = $1, claim_epoch = c.epoch"
+                " FROM c, delivery_records WHERE deliveries.delivery_id = c.delivery_id"
+                " AND delivery_records.delivery_id = deliveries.delivery_id"
+                f" RETURNING {DELIVERY_COLUMNS}, deliveries.seq",
                 self._token,
                 list(UNFINISHED),
                 time.time(),
@@ -454,7 +479,9 @@ class PostgresStore(OneBlockCommit):
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
         async with self._conn() as conn:
             row = await conn.fetchrow(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1", delivery_id
+                f"SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_TABLES}"
+                " WHERE deliveries.delivery_id = $1",
+                delivery_id,
             )
         return None if row is None else delivery_from_row(row)
 
@@ -463,7 +490,7 @@ class PostgresStore(OneBlockCommit):
     ) -> list[tuple[int, relay_pb2.Delivery]]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                f"SELECT {DELIVERY_COLUMNS}, seq FROM deliveries WHERE seq > $1"
+                f"SELECT {DELIVERY_COLUMNS}, seq FROM {DELIVERY_TABLES} WHERE seq > $1"
                 " AND ($2 = '' OR route_id = $2) AND ($3 = 0 OR state = $3)"
                 " ORDER BY seq LIMIT $4",
                 after_seq,
@@ -503,7 +530,8 @@ class PostgresStore(OneBlockCommit):
     async def recent_deliveries(self, limit: int) -> list[relay_pb2.Delivery]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq DESC LIMIT $1", limit
+                f"SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_TABLES} ORDER BY seq DESC LIMIT $1",
+                limit,
             )
         return [delivery_from_row(r) for r in rows]
 
@@ -721,10 +749,6 @@ def _event(row: Any) -> audit_pb2.AuditEvent:
 
 def _set(event: asyncio.Event, _conn: object) -> None:
     event.set()
-
-
-def _qualified(columns: str) -> str:
-    return ", ".join(f"deliveries.{c.strip()}" for c in columns.split(","))
 
 
 def _count(status: str) -> int:

@@ -19,9 +19,25 @@ ROUTE_SELECT = (
     " COALESCE(l.holder, ''), COALESCE(l.epoch, 0), COALESCE(l.expires_at, 0)"
     " FROM routes r LEFT JOIN route_leases l ON l.route_id = r.route_id"
 )
-DELIVERY_COLUMNS = (
-    "delivery, state, attempts, last_error, dest_tx_id, dest_block_height, created_at, updated_at,"
-    " rejection"
+# A delivery's state row with its record (the record is written once, apart: a state
+# change rewrites only the small row); every read of whole deliveries selects
+# DELIVERY_COLUMNS from DELIVERY_TABLES.
+DELIVERY_TABLES = (
+    "deliveries JOIN delivery_records ON delivery_records.delivery_id = deliveries.delivery_id"
+)
+DELIVERY_COLUMNS = ", ".join(
+    f"deliveries.{c}" if c != "delivery" else "delivery_records.delivery"
+    for c in (
+        "delivery",
+        "state",
+        "attempts",
+        "last_error",
+        "dest_tx_id",
+        "dest_block_height",
+        "created_at",
+        "updated_at",
+        "rejection",
+    )
 )
 # States a delivery leaves no more on its own (an operator may retry some).
 UNFINISHED = (relay_pb2.DELIVERY_STATE_PENDING, relay_pb2.DELIVERY_STATE_SUBMITTED)

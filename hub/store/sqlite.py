@@ -30,6 +30,7 @@ from hub.store.base import (
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
+    DELIVERY_TABLES,
     ROUTE_SELECT,
     UNFINISHED,
     Backlog,
@@ -80,6 +81,7 @@ class SqliteStore(OneBlockCommit):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await asyncio.to_thread(self._connect)
         await self._run(self._migrate)
+        await self._run(_transaction(_submitted_due_now))
         self._reader = await asyncio.to_thread(self._connect_reader)
 
     def _connect(self) -> sqlite3.Connection:
@@ -298,7 +300,6 @@ class SqliteStore(OneBlockCommit):
                             d.delivery_id,
                             c.route_id,
                             d.state,
-                            d.SerializeToString(deterministic=True),
                             now,
                             d.last_error,
                             now,
@@ -311,11 +312,18 @@ class SqliteStore(OneBlockCommit):
                         )
                     )
                 conn.executemany(
-                    "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state, delivery,"
+                    "INSERT OR IGNORE INTO deliveries (delivery_id, route_id, state,"
                     " attempts, next_attempt_at, last_error, created_at, updated_at, seq,"
                     " destination_chain_id, order_key, version, rejection)"
-                    " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO delivery_records (delivery_id, delivery) VALUES (?, ?)",
+                    [
+                        (d.delivery_id, d.SerializeToString(deterministic=True))
+                        for d in c.deliveries
+                    ],
                 )
                 events += _chain_all(conn, c.also)
                 steps += c.also
@@ -346,7 +354,7 @@ class SqliteStore(OneBlockCommit):
             # The due ones are chosen on indexes alone (deliveries_due, deliveries_order),
             # and only the chosen rows are read, records and all.
             rows = conn.execute(
-                f"SELECT {_qualified(DELIVERY_COLUMNS)} FROM (SELECT d.rowid AS id, d.seq"
+                f"SELECT {DELIVERY_COLUMNS} FROM (SELECT d.rowid AS id, d.seq"
                 " FROM deliveries d WHERE state IN (?, ?) AND next_attempt_at <= ?"
                 f" AND destination_chain_id NOT IN ({','.join('?' * len(rest))})"
                 f" AND delivery_id NOT IN ({','.join('?' * len(skip))})"
@@ -354,7 +362,8 @@ class SqliteStore(OneBlockCommit):
                 " AND e.order_key = d.order_key AND e.state IN (?, ?)"
                 " AND (e.version < d.version OR (e.version = d.version AND e.seq < d.seq)))"
                 " ORDER BY d.seq LIMIT ?) due"
-                " JOIN deliveries ON deliveries.rowid = due.id ORDER BY due.seq",
+                " JOIN deliveries ON deliveries.rowid = due.id JOIN delivery_records"
+                " ON delivery_records.delivery_id = deliveries.delivery_id ORDER BY due.seq",
                 (*UNFINISHED, now, *rest, *skip, *UNFINISHED, limit),
             ).fetchall()
             return [delivery_from_row(r) for r in rows]
@@ -395,7 +404,8 @@ class SqliteStore(OneBlockCommit):
     async def get_delivery(self, delivery_id: str) -> relay_pb2.Delivery | None:
         def q(conn: sqlite3.Connection) -> relay_pb2.Delivery | None:
             row = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = ?",
+                f"SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_TABLES}"
+                " WHERE deliveries.delivery_id = ?",
                 (delivery_id,),
             ).fetchone()
             return None if row is None else delivery_from_row(row)
@@ -409,7 +419,7 @@ class SqliteStore(OneBlockCommit):
 
         def q(conn: sqlite3.Connection) -> list[tuple[int, relay_pb2.Delivery]]:
             rows = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS}, seq FROM deliveries WHERE seq > ?"
+                f"SELECT {DELIVERY_COLUMNS}, seq FROM {DELIVERY_TABLES} WHERE seq > ?"
                 " AND (? = '' OR route_id = ?) AND (? = 0 OR state = ?) ORDER BY seq LIMIT ?",
                 (after_seq, route_id, route_id, state, state, limit),
             ).fetchall()
@@ -454,7 +464,8 @@ class SqliteStore(OneBlockCommit):
 
         def q(conn: sqlite3.Connection) -> list[relay_pb2.Delivery]:
             rows = conn.execute(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq DESC LIMIT ?", (limit,)
+                f"SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_TABLES} ORDER BY seq DESC LIMIT ?",
+                (limit,),
             ).fetchall()
             return [delivery_from_row(r) for r in rows]
 
@@ -608,9 +619,15 @@ class SqliteStore(OneBlockCommit):
         return await self._run(_transaction(q))
 
 
-def _qualified(columns: str) -> str:
-    """`columns` (a DELIVERY_COLUMNS list) each prefixed with the deliveries table."""
-    return ", ".join(f"deliveries.{c.strip()}" for c in columns.split(","))
+def _submitted_due_now(conn: sqlite3.Connection) -> None:
+    """Makes every submitted delivery due: the process that sent them, and its
+    following of their destinations' final blocks, are gone (one process opens this
+    store), so the deliverer asks about them at once, not after CONFIRM_FALLBACK."""
+    now = time.time()
+    conn.execute(
+        "UPDATE deliveries SET next_attempt_at = ? WHERE state = ? AND next_attempt_at > ?",
+        (now, relay_pb2.DELIVERY_STATE_SUBMITTED, now),
+    )
 
 
 def _fence(conn: sqlite3.Connection, route_id: str, epoch: int) -> LeaseLost | None:

@@ -7,10 +7,13 @@ checks what the relay, the audit log and the predicate budget rely on."""
 from __future__ import annotations
 
 import asyncio
+import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from hub.audit.chain_check import check_chain
@@ -250,3 +253,142 @@ async def test_predicate_budget_is_shared(replicas: Opener) -> None:
         await PredicateBudget(a, window=100, clock=lambda: now).spend(
             "agency", "c/n/k", "rule", [Question("x", "x < 3")], limits
         )
+
+
+async def _raw(
+    url: str, tmp_path: Path, sql: str, rows: list[tuple[object, ...]]
+) -> list[tuple[object, ...]]:
+    """`sql` straight on the store's database, no store: run once per row of `rows`, or
+    a query's rows when `rows` is empty (`?` placeholders, numbered for PostgreSQL)."""
+    if url:
+        numbers = iter(range(1, 100))
+        pg_sql = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+        conn = await asyncpg.connect(url)
+        try:
+            if rows:
+                await conn.executemany(pg_sql, rows)
+                return []
+            return [tuple(r) for r in await conn.fetch(pg_sql)]
+        finally:
+            await conn.close()
+    db = sqlite3.connect(tmp_path / "hub.sqlite3", isolation_level=None)
+    try:
+        if rows:
+            db.executemany(sql, rows)
+            return []
+        return [tuple(r) for r in db.execute(sql).fetchall()]
+    finally:
+        db.close()
+
+
+async def test_migration_8_moves_every_stored_record_apart_and_loses_none(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database migration 7 left, with deliveries in every state and a 255 KiB record,
+    opens at the last version with each delivery whole; deleting the route then
+    deletes its unconfirmed deliveries' records with them."""
+    import hub.store.postgres
+    import hub.store.sqlite
+
+    up_to_7 = [m for m in MIGRATIONS if m[0] <= 7]
+    monkeypatch.setattr(hub.store.sqlite, "MIGRATIONS", up_to_7)
+    monkeypatch.setattr(hub.store.postgres, "MIGRATIONS", up_to_7)
+    old = store_for(store_url, tmp_path, "a")
+    await old.open()
+    assert await old.schema_version() == 7
+    await old.add_route(route())
+    await old.close()
+
+    states = [
+        relay_pb2.DELIVERY_STATE_PENDING,
+        relay_pb2.DELIVERY_STATE_SUBMITTED,
+        relay_pb2.DELIVERY_STATE_CONFIRMED,
+        relay_pb2.DELIVERY_STATE_PARKED,
+    ]
+    ds = []
+    for i, state in enumerate(states):
+        d = delivery(f"k{i}")
+        d.record.value = (b'"' + b"x" * 255 * 1024 + b'"') if i == 0 else b'{"n": %d}' % i
+        d.proof_digest = bytes([i]) * 32
+        d.state = state
+        ds.append(d)
+    await _raw(
+        store_url,
+        tmp_path,
+        "INSERT INTO deliveries (delivery_id, route_id, state, delivery, attempts,"
+        " next_attempt_at, last_error, dest_tx_id, dest_block_height, created_at, updated_at,"
+        " seq, destination_chain_id, order_key, version, rejection)"
+        " VALUES (?, 'r', ?, ?, ?, 0, '', ?, ?, 1000, 2000, ?, 'dst', ?, 1, 0)",
+        [
+            (d.delivery_id, d.state, d.SerializeToString(), i, f"tx{i}", i, i + 1, f"o{i}")
+            for i, d in enumerate(ds)
+        ],
+    )
+
+    monkeypatch.setattr(hub.store.sqlite, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(hub.store.postgres, "MIGRATIONS", MIGRATIONS)
+    store = store_for(store_url, tmp_path, "a")
+    await store.open()
+    assert await store.schema_version() == MIGRATIONS[-1][0] == 8
+    for i, d in enumerate(ds):
+        got = await store.get_delivery(d.delivery_id)
+        assert got is not None
+        assert (got.record, got.proof_digest, got.state) == (d.record, d.proof_digest, d.state)
+        assert (got.attempts, got.destination_tx_id, got.destination_block_height) == (
+            i,
+            f"tx{i}",
+            i,
+        )
+    listed = await store.list_deliveries("r", 0, 0, 10)
+    assert [(seq, x.delivery_id) for seq, x in listed] == [
+        (i + 1, d.delivery_id) for i, d in enumerate(ds)
+    ]
+    assert [x.delivery_id for x in await store.recent_deliveries(2)] == [
+        ds[3].delivery_id,
+        ds[2].delivery_id,
+    ]
+    assert await store.acquire_lease("r", 30) == 1
+    due = await store.due_deliveries(10, set())
+    assert [x.delivery_id for x in due] == [ds[0].delivery_id, ds[1].delivery_id]
+    assert due[0].record == ds[0].record
+
+    assert await store.delete_route("r")
+    assert await store.get_delivery(ds[0].delivery_id) is None
+    kept = await store.get_delivery(ds[2].delivery_id)  # confirmed: kept as history
+    assert kept is not None and kept.record == ds[2].record
+    left = await _raw(store_url, tmp_path, "SELECT delivery_id FROM delivery_records", [])
+    assert left == [(ds[2].delivery_id,)]
+    await store.close()
+
+
+async def test_a_submitted_delivery_is_due_at_once_for_the_process_that_takes_over(
+    replicas: Opener,
+) -> None:
+    """Whoever sent it is gone (a restart, a takeover), and with it the following of
+    the destination's final blocks: the next process asks about it now, not after
+    the fallback delay the sender had set."""
+    a = await replicas("a")
+    await a.add_route(route())
+    assert await a.acquire_lease("r", 30) == 1
+    sent, waiting = delivery("k0"), delivery("k1")
+    await a.commit_block("r", [sent, waiting], 1, b"h1", lease_epoch=1)
+    assert len(await a.due_deliveries(10, set())) == 2
+    later = time.time() + 600
+    await a.update_deliveries([
+        DeliveryUpdate(sent.delivery_id, relay_pb2.DELIVERY_STATE_SUBMITTED, 1, later,
+                       dest_tx_id="t0", claimed=True),
+        DeliveryUpdate(waiting.delivery_id, relay_pb2.DELIVERY_STATE_PENDING, 1, later,
+                       last_error="retry later", claimed=True),
+    ])  # fmt: skip
+    assert await a.due_deliveries(10, set()) == []
+    assert await a.acquire_lease("r", 30) == 1  # a renewal by the sender changes nothing
+    assert await a.due_deliveries(10, set()) == []
+    await a.release_lease("r")
+    await a.close()
+
+    b = await replicas("b")
+    assert await b.acquire_lease("r", 30) == 2
+    due = await b.due_deliveries(10, set())
+    assert [(d.delivery_id, d.state) for d in due] == [
+        (sent.delivery_id, relay_pb2.DELIVERY_STATE_SUBMITTED)
+    ]  # the pending one keeps its retry time

@@ -287,6 +287,12 @@ async def test_submit_builds_the_inbox_body(fake: tuple[FakeLedger, Adapter]) ->
         (lambda d: setattr(d, "destination_namespace", ""), "destination_namespace"),
         (lambda d: setattr(d, "proof_digest", b"\x00"), "proof_digest is 1 bytes"),
         (lambda d: setattr(d.record, "value", b"{not json"), "not JSON"),
+        # Text after one JSON value would become fields of the request (a second "key").
+        (
+            lambda d: setattr(d.record, "value", b'1, "key": "other"'),
+            r"delivery value is not JSON: Extra data: line 1 column 2 \(char 1\)",
+        ),
+        (lambda d: setattr(d.record, "value", b"\xff"), "delivery value is not JSON: 'utf-8'"),
     ],
 )
 async def test_submit_refuses_bad_deliveries_before_sending(
@@ -303,6 +309,30 @@ async def test_submit_refuses_bad_deliveries_before_sending(
     with pytest.raises(InvalidAdapterRequest, match=why):
         await adapter.submit(d)
     assert ledger.seen == []
+
+
+async def test_submit_sends_the_value_as_the_record_holds_it(
+    fake: tuple[FakeLedger, Adapter],
+) -> None:
+    ledger, adapter = fake
+    ledger.replies["/v1/inbox"] = json_reply(
+        {"tx_id": "t1", "status": "pending", "block_height": None, "duplicate": False}
+    )
+    value = '{"a":"\u00e9\u901a","b":[1,2.5,null],"c":{"d":true}}'.encode()
+    d = relay_pb2.Delivery(
+        delivery_id="d1",
+        record=records_pb2.Record(value=value),
+        proof_digest=bytes(32),
+        destination_namespace="c",
+    )
+    await adapter.submit(d)
+    d.delivery_id, d.record.deleted = "d2", True
+    await adapter.submit(d)
+    sent, deleted = ledger.bodies
+    assert sent.endswith(b', "value": ' + value + b"}")  # byte for byte, not re-encoded
+    assert json.loads(sent)["value"] == json.loads(value)
+    assert ledger.seen[0].content_type == "application/json"
+    assert json.loads(deleted)["deleted"] is True and "value" not in json.loads(deleted)
 
 
 async def test_unknown_submission(fake: tuple[FakeLedger, Adapter]) -> None:
