@@ -34,7 +34,6 @@ from hub.registry import ChainRegistry
 from hub.relay.group_commit import GroupCommit
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
-from hub.router import Router
 from hub.store.base import DeliveryUpdate, Store, TxStep
 from tonglian.v1 import adapter_pb2, relay_pb2
 
@@ -69,7 +68,6 @@ class Deliverer:
         self,
         store: Store,
         registry: ChainRegistry,
-        router: Router,
         notifier: DeliveryNotifier,
         wakeup: asyncio.Event,
         retry: RetryPolicy,
@@ -78,7 +76,6 @@ class Deliverer:
     ) -> None:
         self._store = store
         self._registry = registry
-        self._router = router
         self._notifier = notifier
         self._wakeup = wakeup
         self._retry = retry
@@ -232,8 +229,7 @@ class Deliverer:
     async def _deliver(self, d: relay_pb2.Delivery, answered: Callable[[], None]) -> None:
         try:
             try:
-                chain = await self._registry.get(d.destination_chain_id)
-                adapter = await self._router.adapter_for(chain)
+                adapter = await self._registry.adapter(d.destination_chain_id)
                 # The destination's newest final block known before asking: a block that
                 # comes while the answer is stored must not go unnoticed (_await_final).
                 self._seen_before[d.delivery_id] = self._seen.get(d.destination_chain_id, -1)
@@ -280,8 +276,7 @@ class Deliverer:
                 probe += 1
                 await asyncio.sleep(self._retry.probe_delay(probe))
                 try:
-                    chain = await self._registry.get(chain_id)
-                    await (await self._router.adapter_for(chain)).head()
+                    await (await self._registry.adapter(chain_id)).head()
                     log.info("destination %s answers again after %d probes", chain_id, probe)
                     return
                 except ChainUnreachable:

@@ -79,7 +79,6 @@ class Relay:
         deliverer = Deliverer(
             self._store,
             self._registry,
-            self._router,
             self.notifier,
             self._wakeup,
             self._retry,

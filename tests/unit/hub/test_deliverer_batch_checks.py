@@ -94,10 +94,7 @@ class TickingChain:
             self.pending.clear()
             yield self.height
 
-    async def get(self, chain_id: str) -> chains_pb2.Chain:
-        return self.chain
-
-    async def adapter_for(self, chain: chains_pb2.Chain) -> TickingChain:
+    async def adapter(self, chain_id: str) -> TickingChain:
         return self
 
 
@@ -108,9 +105,7 @@ async def relay(tmp_path: Path, chain: TickingChain, n: int) -> tuple[SqliteStor
     ds = [delivery(f"k{i:04d}") for i in range(n)]
     assert await store.commit_block("r", ds, 1, b"h1")
     chains: Any = chain
-    deliverer = Deliverer(
-        store, chains, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit
-    )
+    deliverer = Deliverer(store, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit)
     task = asyncio.create_task(deliverer.run())
     try:
         for _ in range(500):

@@ -53,9 +53,7 @@ async def test_unforeseen_store_failures_do_not_end_the_deliverer(
     faulty: Any = Faulty(store, fails=3)
     inbox = Inbox(crash_at="")
     chains: Any = Chains(inbox)
-    deliverer = Deliverer(
-        faulty, chains, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit
-    )
+    deliverer = Deliverer(faulty, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit)
     task = asyncio.create_task(deliverer.run())
     try:
         await asyncio.sleep(0.1)  # the first failures come while there is nothing to do

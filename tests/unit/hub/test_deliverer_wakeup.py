@@ -79,10 +79,7 @@ class QuietChain:
                 seen = self.height
             yield seen
 
-    async def get(self, chain_id: str) -> chains_pb2.Chain:
-        return chains_pb2.Chain(chain_id=chain_id)
-
-    async def adapter_for(self, chain: chains_pb2.Chain) -> QuietChain:
+    async def adapter(self, chain_id: str) -> QuietChain:
         return self
 
 
@@ -98,7 +95,7 @@ async def test_block_while_storing_the_submission_is_not_missed(
     chain.block_after = second.delivery_id  # and no block after that one
     chains: Any = chain
     deliverer = Deliverer(
-        store, chains, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit,
+        store, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit,
         concurrency=1,
     )  # fmt: skip
     task = asyncio.create_task(deliverer.run())

@@ -70,10 +70,7 @@ class Chains:
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
 
-    async def get(self, chain_id: str) -> chains_pb2.Chain:
-        return chains_pb2.Chain(chain_id=chain_id)
-
-    async def adapter_for(self, chain: chains_pb2.Chain) -> Inbox:
+    async def adapter(self, chain_id: str) -> Inbox:
         return self.inbox
 
 
@@ -113,9 +110,7 @@ async def add_route(store: SqliteStore) -> None:
 async def deliver_until_quiet(store: SqliteStore, audit: AuditLog, inbox: Inbox) -> None:
     """Runs a deliverer until nothing is left to do, or until the injected crash."""
     chains: Any = Chains(inbox)
-    deliverer = Deliverer(
-        store, chains, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit
-    )
+    deliverer = Deliverer(store, chains, DeliveryNotifier(), asyncio.Event(), RetryPolicy(), audit)
     task = asyncio.create_task(deliverer.run())
     try:
         for _ in range(1000):
