@@ -17,6 +17,7 @@ from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
 from hub.errors import InvalidInput
+from hub.gc_tuning import settle_for_serving
 from hub.observability.interceptor import ObservingInterceptor
 from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
 from hub.predicate_budget import PredicateBudget
@@ -243,6 +244,7 @@ def _tls_files(settings: HubSettings) -> TlsFiles | None:
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:
     """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits."""
     hub = await start_hub(settings)
+    settle_for_serving()
     host = settings.listen.rpartition(":")[0]
     log.info("hub listening on %s:%d, data in %s", host, hub.port, settings.data_dir)
     if hub.http is not None:
