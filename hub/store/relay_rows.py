@@ -25,19 +25,10 @@ ROUTE_SELECT = (
 DELIVERY_TABLES = (
     "deliveries JOIN delivery_records ON delivery_records.delivery_id = deliveries.delivery_id"
 )
-DELIVERY_COLUMNS = ", ".join(
-    f"deliveries.{c}" if c != "delivery" else "delivery_records.delivery"
-    for c in (
-        "delivery",
-        "state",
-        "attempts",
-        "last_error",
-        "dest_tx_id",
-        "dest_block_height",
-        "created_at",
-        "updated_at",
-        "rejection",
-    )
+DELIVERY_COLUMNS = (
+    "delivery_records.delivery, deliveries.state, deliveries.attempts, deliveries.last_error,"
+    " deliveries.dest_tx_id, deliveries.dest_block_height, deliveries.created_at,"
+    " deliveries.updated_at, deliveries.rejection"
 )
 # States a delivery leaves no more on its own (an operator may retry some).
 UNFINISHED = (relay_pb2.DELIVERY_STATE_PENDING, relay_pb2.DELIVERY_STATE_SUBMITTED)
