@@ -33,11 +33,25 @@ class ProcessHandle:
     log_path: Path
 
 
+# Ports free_port handed out in this process.
+_handed_out: set[int] = set()
+# Ports asked of the OS before free_port gives up.
+_PORT_TRIES = 1000
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A TCP port that is free now (the OS picks it) and that this process never handed
+    out before: the port is free again once the probe closes, so two callers asking in a
+    row could get the same one, and the second to bind it failed (two hubs of one test
+    given one port: the second exited, and the first answered for both)."""
+    for _ in range(_PORT_TRIES):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise DevnetError(f"no TCP port on {host} that this process has not handed out already")
 
 
 def spawn(
