@@ -1,16 +1,16 @@
-"""The only code that speaks HTTP to an Annals node: one session, typed errors, strict answers."""
+"""The only code that speaks HTTP to an Annals node: one client, typed errors, strict answers."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from adapters.annals import wire
 from adapters.base import AdapterError, ChainUnavailable, InvalidAdapterRequest, RecordNotFound
+from adapters.http1 import AnswerTooLarge, Http1Client, HttpFailure
 
 M = TypeVar("M", bound=BaseModel)
 MAX_ANSWER_BYTES = 32 << 20
@@ -28,17 +28,10 @@ class AnnalsClient:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url.rstrip("/") + "/api/v2"
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._session
+        self._http = Http1Client(self.url, max_body=MAX_ANSWER_BYTES)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def _call(
         self,
@@ -51,20 +44,25 @@ class AnnalsClient:
     ) -> M:
         what = f"{method} {path}"
         try:
-            async with self._http().request(
-                method, self.url + path, params=params, json=body
-            ) as resp:
-                raw = await resp.content.read(MAX_ANSWER_BYTES + 1)
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Every call may be repeated: reads, and writes the node keeps once per
+            # client_ref (a repeat answers DUPLICATE_CLIENT_REF with the first write).
+            answer = await self._http.request(
+                method,
+                path + ("?" + urlencode(params) if params else ""),
+                body=None if body is None else json.dumps(body).encode(),
+                timeout=self.timeout,
+                retry_safe=True,
+            )
+        except AnswerTooLarge as exc:
+            raise AdapterError(
+                f"annals node answered {what} with more than {MAX_ANSWER_BYTES} bytes"
+            ) from exc
+        except (HttpFailure, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             raise ChainUnavailable(
                 f"annals node {self.url} did not answer {what}: {reason}"
             ) from exc
-        if len(raw) > MAX_ANSWER_BYTES:
-            raise AdapterError(
-                f"annals node answered {what} with more than {MAX_ANSWER_BYTES} bytes"
-            )
+        raw, status = answer.body, answer.status
         if status >= 400:
             raise _status_error(status, what, raw)
         try:

@@ -5,36 +5,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import AdapterError, ChainUnavailable, InvalidAdapterRequest, RecordNotFound
 from adapters.custom import wire
+from adapters.http1 import Http1Client, HttpFailure
 
 M = TypeVar("M", bound=BaseModel)
-_JSON = {"Content-Type": "application/json"}
 
 
 class LedgerClient:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                raise_for_status=False,
-            )
-        return self._session
+        self._http = Http1Client(self.url)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def _call(
         self,
@@ -48,26 +37,25 @@ class LedgerClient:
     ) -> M:
         """`body`: JSON to send, or a JSON document already encoded."""
         what = f"{method} {path}"
-        timeout = aiohttp.ClientTimeout(total=self.timeout + extra_wait)
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
         try:
-            async with self._http().request(
+            # Every call may be repeated: reads, and inbox deliveries the ledger keeps
+            # once per delivery id.
+            answer = await self._http.request(
                 method,
-                self.url + path,
-                params=params,
-                data=data,
-                headers=None if data is None else _JSON,
-                timeout=timeout,
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                path + ("?" + urlencode(params) if params else ""),
+                body=data,
+                timeout=self.timeout + extra_wait,
+                retry_safe=True,
+            )
+        except (HttpFailure, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             raise ChainUnavailable(
                 f"custom ledger {self.url} did not answer {what}: {reason}"
             ) from exc
+        raw, status = answer.body, answer.status
         if status >= 400:
             raise _status_error(status, what, raw)
         try:

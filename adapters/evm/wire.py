@@ -1,6 +1,6 @@
 """The only module that speaks JSON-RPC to the node; everything above it works with values.
 
-Calls are raw JSON-RPC over one aiohttp session of its own, so blocks, proofs and
+Calls are raw JSON-RPC over a lean HTTP client of its own, so blocks, proofs and
 logs arrive exactly as the node encoded them (no formatter renames or drops a
 header field). Not web3's AsyncHTTPProvider: its session cache takes a
 process-wide threading lock through an executor on every call, and a call
@@ -19,9 +19,8 @@ import json
 from collections.abc import Coroutine
 from typing import Any, cast
 
-import aiohttp
-
 from adapters.base import AdapterError, ChainUnavailable
+from adapters.http1 import AnswerTooLarge, Http1Client, HttpFailure
 
 Json = dict[str, Any]
 # A node's answer larger than this is refused (a 255 KiB record's proof is far below it).
@@ -49,20 +48,11 @@ class EvmRpc:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._http = Http1Client(url, max_body=MAX_ANSWER_BYTES)
         self._ids = itertools.count(1)
         # eth_getProof calls made in the same turn of the loop, by (account, block hash).
         self._pending: dict[tuple[str, str], list[tuple[list[str], asyncio.Future[Json]]]] = {}
         self._sending: set[asyncio.Task[None]] = set()
-
-    def _client(self) -> aiohttp.ClientSession:
-        """The session, made on first use (it belongs to the loop that uses it)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                json_serialize=json.dumps,
-            )
-        return self._session
 
     async def request(self, method: str, params: list[Any]) -> Any:
         call = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
@@ -163,26 +153,25 @@ class EvmRpc:
     async def _post(self, payload: Json | list[Json], method: str) -> Any:
         """POSTs a JSON-RPC call or batch; its decoded answer, failures mapped."""
         try:
-            async with (
-                asyncio.timeout(self.timeout),
-                self._client().post(self.url, json=payload) as response,
-            ):
-                status = response.status
-                body = bytearray()
-                async for chunk in response.content.iter_any():
-                    body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
-                        break
+            answer = await self._http.request(
+                "POST",
+                "",
+                body=json.dumps(payload).encode(),
+                timeout=self.timeout,
+                # A node keeps a signed transaction once: sent again it answers an error.
+                retry_safe=method != "eth_sendRawTransaction",
+            )
         except TimeoutError as exc:
             raise ChainUnavailable(
                 f"{self.url}: no answer to {method} within {self.timeout:g}s"
             ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except AnswerTooLarge as exc:
+            raise ChainUnavailable(f"{self.url}: the answer to {method} is too large") from exc
+        except HttpFailure as exc:
             raise ChainUnavailable(f"{self.url}: cannot reach the node ({exc})") from exc
-        if len(body) > MAX_ANSWER_BYTES:
-            raise ChainUnavailable(f"{self.url}: the answer to {method} is too large")
+        status = answer.status
         try:
-            return json.loads(body)
+            return json.loads(answer.body)
         except ValueError as exc:
             raise ChainUnavailable(
                 f"{self.url}: {method} answered HTTP {status} with no JSON-RPC reply"
@@ -240,9 +229,7 @@ class EvmRpc:
     async def close(self) -> None:
         for task in list(self._sending):
             task.cancel()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
 
 def _result(method: str, answer: Json) -> Any:

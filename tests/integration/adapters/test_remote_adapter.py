@@ -4,16 +4,11 @@ and adapters that hang, cut streams, answer garbage or lie; the hub survives all
 from __future__ import annotations
 
 import asyncio
-import datetime
 import sys
 from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.protobuf.json_format import ParseDict
 
 from adapters.base import (
@@ -28,6 +23,7 @@ from adapters.remote import RemoteAdapter, RemoteOptions
 from adapters.serve import start_server
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
+from tests.self_signed import self_signed
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
 from tonglian_tools.hub_process import HubProcess
 
@@ -132,38 +128,10 @@ async def test_hang_garbage_and_cut_stream(custom_ledger: DevnetInfo) -> None:
             await s.stop(None)
 
 
-def _self_signed(tmp: Path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 async def test_tls(custom_ledger: DevnetInfo, tmp_path: Path) -> None:
     from adapters.tls import TlsFiles
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server, port = await start_server(
         custom_adapter(custom_ledger), "127.0.0.1:0", TlsFiles(cert=cert, key=key)
     )
