@@ -319,12 +319,14 @@ class SourceScan:
             m.route.route_id: [i for i, a in enumerate(batch) if matches_route(a.record, m.route)]
             for m in due
         }
-        for m in list(due):
-            # Only a block with records for the route can grow its backlog.
-            if wanted[m.route.route_id] and await self._over_high_mark(m.route.route_id):
-                del members[m.route.route_id]
-                due.remove(m)
-                del wanted[m.route.route_id]
+        # Only a block with records for the route can grow its backlog.
+        held = await self._over_high_mark(
+            [m.route.route_id for m in due if wanted[m.route.route_id]]
+        )
+        for route_id in held:
+            del members[route_id]
+            del wanted[route_id]
+        due = [m for m in due if m.route.route_id not in held]
         needed = sorted({i for picks in wanted.values() for i in picks})
         verdict_of = await verified if needed else {}
         if missing := [i for i in needed if i not in verdict_of]:  # (the pass's routes only shrink)
@@ -457,30 +459,37 @@ class SourceScan:
             detail={"route_id": d.route_id, "delivery_id": d.delivery_id},
         )
 
-    async def _over_high_mark(self, route_id: str) -> bool:
-        """True when the route must stop taking blocks; it rejoins below the low mark.
-        The backlog is counted at most every BACK_PRESSURE_POLL s per route (a block
-        more or less over the mark is nothing; a count per route and block was)."""
+    async def _over_high_mark(self, route_ids: list[str]) -> set[str]:
+        """The routes that must stop taking blocks; each rejoins below the low mark.
+        A route's backlog is counted at most every BACK_PRESSURE_POLL s (a block more or
+        less over the mark is nothing; a count per route and block was), those of a
+        block's routes in one query."""
         now = time.monotonic()
-        if now - self._counted.get(route_id, -BACK_PRESSURE_POLL) < BACK_PRESSURE_POLL:
-            return False
-        self._counted[route_id] = now
-        backlog = await self._store.backlog(route_id)
-        if backlog.pending + backlog.submitted < self._bp.high:
-            return False
-        log.info(
-            "route %s: %d unconfirmed deliveries; it stops taking blocks",
-            route_id,
-            backlog.pending + backlog.submitted,
-        )
-        self._held[route_id] = asyncio.create_task(self._rejoin_later(route_id))
-        return True
+        due = [
+            route_id
+            for route_id in route_ids
+            if now - self._counted.get(route_id, -BACK_PRESSURE_POLL) >= BACK_PRESSURE_POLL
+        ]
+        if not due:
+            return set()
+        for route_id in due:
+            self._counted[route_id] = now
+        unconfirmed = await self._store.unconfirmed_by_route(due)
+        held = {route_id for route_id in due if unconfirmed[route_id] >= self._bp.high}
+        for route_id in sorted(held):
+            log.info(
+                "route %s: %d unconfirmed deliveries; it stops taking blocks",
+                route_id,
+                unconfirmed[route_id],
+            )
+            self._held[route_id] = asyncio.create_task(self._rejoin_later(route_id))
+        return held
 
     async def _rejoin_later(self, route_id: str) -> None:
         while True:
             await asyncio.sleep(BACK_PRESSURE_POLL)
-            backlog = await self._store.backlog(route_id)
-            if backlog.pending + backlog.submitted < self._bp.low:
+            unconfirmed = await self._store.unconfirmed_by_route([route_id])
+            if unconfirmed[route_id] < self._bp.low:
                 break
         self._held.pop(route_id, None)
         self._changed.set()

@@ -206,6 +206,12 @@ class DeliveryQueue(Protocol):
 
     async def count_unconfirmed(self) -> int: ...
 
+    async def unconfirmed_by_route(self, route_ids: Collection[str]) -> dict[str, int]:
+        """Pending and submitted deliveries of each of `route_ids` (0 for one with none),
+        counted on the route index: the scan's back-pressure check, the routes of a
+        block in one query however long their history of confirmed deliveries."""
+        ...
+
     def on_delivery_changed(self, callback: Callable[[relay_pb2.Delivery], None]) -> None:
         """Calls `callback` with each delivery another replica moved (LISTEN/NOTIFY);
         a single-process store never calls it."""

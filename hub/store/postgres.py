@@ -543,6 +543,20 @@ class PostgresStore(OneBlockCommit):
             )
         return int(n)
 
+    async def unconfirmed_by_route(self, route_ids: Collection[str]) -> dict[str, int]:
+        ids = sorted(set(route_ids))
+        if not ids:
+            return {}
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT route_id, COUNT(*) FROM deliveries WHERE route_id = ANY($1::text[])"
+                " AND state = ANY($2::bigint[]) GROUP BY route_id",
+                ids,
+                list(UNFINISHED),
+            )
+        got = {str(r[0]): int(r[1]) for r in rows}
+        return {route_id: got.get(route_id, 0) for route_id in ids}
+
     def on_delivery_changed(self, callback: Callable[[relay_pb2.Delivery], None]) -> None:
         self._listeners.append(callback)
 

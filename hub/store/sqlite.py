@@ -471,6 +471,24 @@ class SqliteStore(OneBlockCommit):
 
         return await self._read(q)
 
+    async def unconfirmed_by_route(self, route_ids: Collection[str]) -> dict[str, int]:
+        ids = sorted(set(route_ids))
+        if not ids:
+            return {}
+
+        def q(conn: sqlite3.Connection) -> dict[str, int]:
+            got = dict(
+                conn.execute(
+                    "SELECT route_id, COUNT(*) FROM deliveries"
+                    f" WHERE route_id IN ({','.join('?' * len(ids))}) AND state IN (?, ?)"
+                    " GROUP BY route_id",
+                    (*ids, *UNFINISHED),
+                ).fetchall()
+            )
+            return {route_id: int(got.get(route_id, 0)) for route_id in ids}
+
+        return await self._read(q)
+
     def on_delivery_changed(self, callback: Callable[[relay_pb2.Delivery], None]) -> None:
         """One process is the only writer: every change is already published locally."""
 

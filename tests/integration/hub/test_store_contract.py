@@ -220,6 +220,8 @@ async def test_key_order_and_resting_destinations(replicas: Opener) -> None:
     assert [(x.record.ref.key, x.record.version) for x in due] == [("a", 2), ("c", 1)]
     backlog = await store.backlog("r")
     assert (backlog.pending, backlog.confirmed) == (4, 1)
+    assert await store.unconfirmed_by_route(["r", "r", "none"]) == {"r": 4, "none": 0}
+    assert await store.unconfirmed_by_route([]) == {}
     listed = await store.list_deliveries("r", relay_pb2.DELIVERY_STATE_CONFIRMED, 0, 10)
     assert [d.record.ref.key for _, d in listed] == ["a"]
     assert await store.count_unconfirmed() == 4
