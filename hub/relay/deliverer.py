@@ -52,6 +52,9 @@ CONFIRM_FALLBACK = 10.0
 CHECK_BATCH = 128
 # Deliveries in hand at most (answered ones being stored count), in submission slots.
 MAX_IN_HAND = 4
+# Due deliveries fetched in one query, at most, in submission slots: more than the free
+# slots, so that the slots freed one by one under load are refilled from memory.
+FETCH_AHEAD = 2
 # Longest sleep without a wake-up: deliveries whose retry time comes are found then.
 IDLE_WAIT = 1.0
 # States that end a delivery's journey, each with its audit outcome.
@@ -84,6 +87,9 @@ class Deliverer:
         # State changes are stored in group commits (one transaction for all that wait).
         self._writer = GroupCommit(store)
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        # Due deliveries fetched from the store and not started yet, oldest first: slots
+        # freed one at a time are filled from here, not by a query each.
+        self._ready: dict[str, relay_pb2.Delivery] = {}
         # Deliveries of `_inflight` whose destination has not answered yet: the slots.
         # A slot is freed when the destination answers, as the storing of the answer
         # needs none (the delivery stays in `_inflight`, out of the store's hands).
@@ -134,33 +140,47 @@ class Deliverer:
             await asyncio.gather(writer, return_exceptions=True)
 
     async def _round(self) -> None:
-        """Takes what is due and fits in the free slots; sleeps when nothing more fits."""
-        room = min(
-            self._concurrency - len(self._sending),
-            MAX_IN_HAND * self._concurrency - len(self._inflight),
-        )
-        due = (
-            await self._store.due_deliveries(
-                room, {*self._inflight, *self._checking}, resting=set(self._resting)
-            )
-            if room > 0
-            else []
-        )
-        for d in due:
+        """Fills the free submission slots from the deliveries fetched ahead, fetching
+        more when those run short; sleeps when every slot is busy or nothing is due."""
+        # Cleared first: a wake-up while this round waits for the store is kept.
+        self._wakeup.clear()
+        fetched, drained = False, False
+        if self._concurrency - len(self._sending) > len(self._ready):
+            room = MAX_IN_HAND * self._concurrency - len(self._inflight) - len(self._ready)
+            want = min(room, FETCH_AHEAD * self._concurrency)
+            if want > 0:
+                due = await self._store.due_deliveries(
+                    want,
+                    {*self._inflight, *self._checking, *self._ready},
+                    resting=set(self._resting),
+                )
+                self._ready.update((d.delivery_id, d) for d in due)
+                fetched, drained = True, len(due) < want
+        free = self._concurrency - len(self._sending)
+        started = 0
+        while started < free and self._ready:
+            d = self._ready.pop(next(iter(self._ready)))
+            if d.destination_chain_id in self._resting:
+                continue  # the store hands it out again once its destination answers
             self._sending.add(d.delivery_id)
             answered = functools.partial(self._answered, d.delivery_id)
             task = asyncio.create_task(self._handle(d, answered))
             self._inflight[d.delivery_id] = task
             task.add_done_callback(self._done)
-        if not due or room <= len(due):
-            self._wakeup.clear()
-            idle = await self._idle_wait()
-            # asyncio.timeout, not wait_for: on 3.11 a cancel that comes as wait_for's
-            # timeout fires turns into its TimeoutError and is lost (the deliverer then
-            # never stopped).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(idle):
-                    await self._wakeup.wait()
+            started += 1
+        if started >= free or not fetched:
+            # Every slot busy (a freed one wakes the loop), or as many in hand as may be.
+            idle = IDLE_WAIT
+        elif drained:
+            idle = await self._idle_wait()  # nothing more is due now
+        else:
+            return  # more may be due: the next round asks at once
+        # asyncio.timeout, not wait_for: on 3.11 a cancel that comes as wait_for's
+        # timeout fires turns into its TimeoutError and is lost (the deliverer then
+        # never stopped).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(idle):
+                await self._wakeup.wait()
 
     async def _idle_wait(self) -> float:
         """Until the next delivery falls due (or a wake-up: new work, a finished one)."""
@@ -321,22 +341,25 @@ class Deliverer:
         """Asks about every waiting delivery of `chain_id` not being asked about already:
         CHECK_BATCH in one request where the adapter can, otherwise one by one."""
         waiting = self._awaiting.get(chain_id, {})
-        ready = [
+        # One in hand already (fetched to be sent, being sent) is asked about by its task.
+        askable = [
             d
             for delivery_id, d in waiting.items()
-            if delivery_id not in self._inflight and delivery_id not in self._checking
+            if delivery_id not in self._inflight
+            and delivery_id not in self._checking
+            and delivery_id not in self._ready
         ]
-        for d in ready:
+        for d in askable:
             del waiting[d.delivery_id]
         adapter = self._destinations.get(chain_id)
         if adapter is not None and adapter.checks_many:
-            for i in range(0, len(ready), CHECK_BATCH):
-                batch = ready[i : i + CHECK_BATCH]
+            for i in range(0, len(askable), CHECK_BATCH):
+                batch = askable[i : i + CHECK_BATCH]
                 task = asyncio.create_task(self._check_many(batch, adapter))
                 for d in batch:
                     self._checking[d.delivery_id] = task
             return
-        for d in ready:
+        for d in askable:
             self._checking[d.delivery_id] = asyncio.create_task(self._check(d))
 
     async def _check_many(self, ds: list[relay_pb2.Delivery], adapter: GuardedAdapter) -> None:
