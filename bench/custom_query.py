@@ -4,7 +4,8 @@ signed-Merkle verifier throughput against the raw Ed25519 bound, in one run.
 - verified read: GetRecord over gRPC with mutual TLS on a real `tonglian serve`
   (policy, adapter proof read, k-of-n Ed25519 + Merkle verification, audit append);
 - direct read: the same record straight from the ledger's HTTP API
-  (GET /v1/records), no proof; both timed in alternation, one at a time;
+  (GET /v1/records), no proof, on one kept-alive connection of the HTTP client the
+  adapter itself uses (adapters/http1.py); both timed in alternation, one at a time;
 - growth: with the record size (1 KiB to 256 KiB, the custom ledger's value limit;
   1 MiB cannot be written there) and with the number of linked chains (the ledger
   registered under 1 to 20 chain ids, reads spread over them);
@@ -25,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,6 +37,7 @@ from google.protobuf import json_format  # noqa: E402
 
 from adapters.base import AdapterContext  # noqa: E402
 from adapters.custom import create_adapter  # noqa: E402
+from adapters.http1 import Http1Client  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.stats import alternating_rates, interleaved, p50_p99_ms, ratio  # noqa: E402
 from devnets.custom.ledger.inputs import MAX_VALUE_BYTES  # noqa: E402
@@ -63,6 +66,8 @@ async def run(reads: int, seconds: float, quick: bool) -> dict[str, Any]:
         url = info.endpoints["http"]
         chain = json_format.ParseDict(info.chain, chains_pb2.Chain())
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        reader = Http1Client(url)
+        stack.push_async_callback(reader.close)
         hub = HubProcess(state / "hub")
         hub.start()
         stack.callback(hub.stop)
@@ -105,10 +110,9 @@ async def run(reads: int, seconds: float, quick: bool) -> dict[str, Any]:
                     await client.get_record(ref, purpose="benchmark")
 
                 async def direct(i: int, coll: str = collection) -> None:
-                    params = {"collection": coll, "key": f"k{i % KEYS}"}
-                    async with http.get(f"{url}/v1/records", params=params) as resp:
-                        assert resp.status == 200
-                        await resp.read()
+                    query = urlencode({"collection": coll, "key": f"k{i % KEYS}"})
+                    got = await reader.request("GET", f"/v1/records?{query}", timeout=10)
+                    assert got.status == 200
 
                 n = reads if size <= 16 * KIB else max(20, reads // 4)
                 hub_t, direct_t = await interleaved([via_hub, direct], n)
