@@ -1,13 +1,13 @@
 """The audit log's tables in the SQLite store (migration 3): plain functions on a connection.
 
-SqliteStore runs each under its lock, and `chain` inside a write transaction, so an
+SqliteStore runs each on its writer connection, and `chain_all` inside a write transaction, so an
 append reads the head and writes the next event atomically: the chain cannot fork.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tonglian.v1 import audit_pb2
 from tonglian_proof.audit_hash import GENESIS, event_hash, time_us, timestamp_of
@@ -57,7 +57,7 @@ def append_batch(
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                events = [chain(conn, draft, evidence) for draft, evidence in items]
+                events = chain_all(conn, items)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -70,40 +70,51 @@ def append_batch(
     return q
 
 
-def chain(
-    conn: sqlite3.Connection, draft: audit_pb2.AuditEvent, evidence: bytes | None = None
-) -> audit_pb2.AuditEvent:
-    """Chains `draft` onto the head inside the caller's transaction (which must hold the
-    write lock), so an event commits with the state change it records."""
+def chain_all(
+    conn: sqlite3.Connection, items: Sequence[tuple[audit_pb2.AuditEvent, bytes | None]]
+) -> list[audit_pb2.AuditEvent]:
+    """Chains each draft of `items` onto the head, in order, inside the caller's
+    transaction (which must hold the write lock), so events commit with the state
+    changes they record. The head is read once and the events written in one statement
+    (a group commit of 30 confirmations had made 60)."""
+    if not items:
+        return []
     row = conn.execute(
         "SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1"
     ).fetchone()
-    event = audit_pb2.AuditEvent()
-    event.CopyFrom(draft)
-    event.sequence = 1 if row is None else int(row[0]) + 1
-    event.previous_hash = GENESIS if row is None else bytes(row[1])
-    event.hash = event_hash(event)
-    conn.execute(
+    sequence, previous = (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
+    events: list[audit_pb2.AuditEvent] = []
+    for draft, _ in items:
+        event = audit_pb2.AuditEvent()
+        event.CopyFrom(draft)
+        sequence += 1
+        event.sequence = sequence
+        event.previous_hash = previous
+        event.hash = previous = event_hash(event)
+        events.append(event)
+    conn.executemany(
         f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.sequence,
-            event.previous_hash,
-            event.hash,
-            time_us(event.time),
-            event.principal,
-            event.action,
-            event.target,
-            event.purpose,
-            event.outcome,
-            event.detail_json,
-        ),
+        [
+            (
+                e.sequence,
+                e.previous_hash,
+                e.hash,
+                time_us(e.time),
+                e.principal,
+                e.action,
+                e.target,
+                e.purpose,
+                e.outcome,
+                e.detail_json,
+            )
+            for e in events
+        ],
     )
-    if evidence is not None:
-        conn.execute(
-            "INSERT INTO predicate_evidence (audit_sequence, bundle) VALUES (?, ?)",
-            (event.sequence, evidence),
-        )
-    return event
+    conn.executemany(
+        "INSERT INTO predicate_evidence (audit_sequence, bundle) VALUES (?, ?)",
+        [(e.sequence, ev) for e, (_, ev) in zip(events, items, strict=True) if ev is not None],
+    )
+    return events
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:

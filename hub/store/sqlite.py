@@ -667,7 +667,7 @@ def _chain_all(
 ) -> list[audit_pb2.AuditEvent]:
     """Chains each step's event onto the audit log inside the caller's transaction (the
     caller announces them once it has committed)."""
-    return [audit_rows.chain(conn, step.draft, step.evidence) for step in steps]
+    return audit_rows.chain_all(conn, [(step.draft, step.evidence) for step in steps])
 
 
 def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:

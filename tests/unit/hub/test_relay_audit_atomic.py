@@ -129,14 +129,16 @@ crash_in_transaction = AuditAppend(audit_pb2.AuditEvent(action="crash"))
 @pytest.fixture(autouse=True)
 def _crash_on_its_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """Writing the event of `crash_in_transaction` dies inside the store's transaction."""
-    real = audit_rows.chain
+    real = audit_rows.chain_all
 
-    def chain(conn: Any, draft: audit_pb2.AuditEvent, evidence: bytes | None = None) -> Any:
-        if draft.action == "crash":
-            raise Crash("while writing an audit event, inside the transaction")
-        return real(conn, draft, evidence)
+    def chain_all(conn: Any, items: list[tuple[audit_pb2.AuditEvent, bytes | None]]) -> Any:
+        for i, (draft, _) in enumerate(items):
+            if draft.action == "crash":
+                real(conn, items[:i])  # the events before it are written, then it dies
+                raise Crash("while writing an audit event, inside the transaction")
+        return real(conn, items)
 
-    monkeypatch.setattr(audit_rows, "chain", chain)
+    monkeypatch.setattr(audit_rows, "chain_all", chain_all)
 
 
 async def events(audit: AuditLog, action: str) -> list[str]:
@@ -205,20 +207,20 @@ async def test_an_event_is_announced_once_and_only_once_committed(tmp_path: Path
     # The first group of two fails once (not the store being down): each is then
     # written alone, and each event is heard of once.
     failures = iter([RuntimeError("disk I/O error")])
-    real = audit_rows.chain
+    real = audit_rows.chain_all
 
-    def flaky(conn: Any, draft: audit_pb2.AuditEvent, evidence: bytes | None = None) -> Any:
-        if draft.target == "k2":
+    def flaky(conn: Any, items: list[tuple[audit_pb2.AuditEvent, bytes | None]]) -> Any:
+        if any(draft.target == "k2" for draft, _ in items):
             err = next(failures, None)
             if err is not None:
                 raise err
-        return real(conn, draft, evidence)
+        return real(conn, items)
 
     writer = GroupCommit(store)
     task = asyncio.create_task(writer.run())
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(audit_rows, "chain", flaky)
+            mp.setattr(audit_rows, "chain_all", flaky)
             await asyncio.gather(
                 writer.save(confirm(ds[1], step("k1"))), writer.save(confirm(ds[2], step("k2")))
             )
