@@ -18,8 +18,9 @@ import asyncio
 import base64
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 # An answer's status line and headers; a longer head is refused, not buffered.
 MAX_HEAD_BYTES = 64 * 1024
@@ -95,16 +96,20 @@ class Http1Client:
         method: str,
         target: str,
         *,
+        query: Mapping[str, str] | None = None,
         body: bytes | None = None,
         content_type: str = "application/json",
         timeout: float,
         retry_safe: bool = False,
     ) -> Answer:
-        """`target`: the path under the base URL, with its query, already encoded ("" for
-        the base URL itself)."""
+        """`target`: the path under the base URL, already encoded ("" for the base URL
+        itself); `query`, its parameters to encode."""
+        target = self._base + target or "/"
+        if query:
+            target += "?" + urlencode(query)
         head = b"%s %s HTTP/1.1\r\n%s" % (
             method.encode("ascii"),
-            (self._base + target or "/").encode("ascii"),
+            target.encode("ascii"),
             self._fixed,
         )
         if body is not None:
@@ -158,12 +163,12 @@ class Http1Client:
         reused = conn is not None
         if conn is None:
             conn = await self._connect()
-        keep = False
+        reusable = False  # set once the whole answer is read and the server keeps it open
         try:
             try:
                 conn.writer.write(message)
                 await conn.writer.drain()
-                head = await conn.reader.readuntil(b"\r\n\r\n")
+                head = await _read_head(conn.reader)
             except asyncio.IncompleteReadError as exc:
                 if exc.partial:
                     raise HttpFailure("the server closed the connection mid-answer") from exc
@@ -174,35 +179,23 @@ class Http1Client:
                 if reused:
                     raise _Closed("the server closed a kept-alive connection") from exc
                 raise HttpFailure(f"connection lost: {exc}") from exc
-            except asyncio.LimitOverrunError as exc:
-                raise HttpFailure(
-                    f"the answer's head is longer than {MAX_HEAD_BYTES} bytes"
-                ) from exc
             status, headers, keep = _parse_head(head)
             while 100 <= status < 200:  # an interim answer: the final one follows
-                head = await conn.reader.readuntil(b"\r\n\r\n")
-                status, headers, keep = _parse_head(head)
+                status, headers, keep = _parse_head(await _read_head(conn.reader))
             body, ended_with_connection = await self._body(conn.reader, method, status, headers)
-            answer = Answer(status, body)
-            keep = keep and not ended_with_connection
+            reusable = keep and not ended_with_connection
+            return Answer(status, body)
         except asyncio.IncompleteReadError as exc:
-            keep = False
             raise HttpFailure("the server closed the connection mid-answer") from exc
         except asyncio.LimitOverrunError as exc:
-            keep = False
             raise HttpFailure(f"a chunk-size line is longer than {MAX_HEAD_BYTES} bytes") from exc
         except OSError as exc:
-            keep = False
             raise HttpFailure(f"connection lost: {exc}") from exc
-        except BaseException:
-            keep = False
-            raise
         finally:
-            if keep and len(self._idle) < self._limit:
+            if reusable and len(self._idle) < self._limit:
                 self._idle.append(conn)
             else:
                 conn.close()
-        return answer
 
     async def _connect(self) -> _Connection:
         try:
@@ -268,6 +261,14 @@ class Http1Client:
     def _within_limit(self, size: int) -> None:
         if size > self._max_body:
             raise AnswerTooLarge(f"the answer's body is larger than {self._max_body} bytes")
+
+
+async def _read_head(reader: asyncio.StreamReader) -> bytes:
+    """An answer's status line and headers, up to the blank line."""
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError as exc:
+        raise HttpFailure(f"the answer's head is longer than {MAX_HEAD_BYTES} bytes") from exc
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str], bool]:

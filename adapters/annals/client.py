@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
@@ -48,7 +48,8 @@ class AnnalsClient:
             # client_ref (a repeat answers DUPLICATE_CLIENT_REF with the first write).
             answer = await self._http.request(
                 method,
-                path + ("?" + urlencode(params) if params else ""),
+                path,
+                query=params,
                 body=None if body is None else json.dumps(body).encode(),
                 timeout=self.timeout,
                 retry_safe=True,

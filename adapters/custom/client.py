@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,7 +45,8 @@ class LedgerClient:
             # once per delivery id.
             answer = await self._http.request(
                 method,
-                path + ("?" + urlencode(params) if params else ""),
+                path,
+                query=params,
                 body=data,
                 timeout=self.timeout + extra_wait,
                 retry_safe=True,

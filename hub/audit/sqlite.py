@@ -1,7 +1,8 @@
 """The audit log's tables in the SQLite store (migration 3): plain functions on a connection.
 
-SqliteStore runs each on its writer connection, and `chain_all` inside a write transaction, so an
-append reads the head and writes the next event atomically: the chain cannot fork.
+SqliteStore runs each on its writer connection, and `chain_all` inside a write
+transaction, so an append reads the head and writes the next events atomically: the
+chain cannot fork.
 """
 
 from __future__ import annotations

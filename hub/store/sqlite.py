@@ -111,8 +111,8 @@ class SqliteStore(OneBlockCommit):
         return await self._reader.call(fn)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Runs `fn` on the connection under the store's lock, in a worker thread: for a
-        module that owns its own tables (the audit log, hub/audit/sqlite.py)."""
+        """Runs `fn` on the writer connection, in its thread, after the calls made before
+        it: for a module that owns its own tables (the audit log, hub/audit/sqlite.py)."""
         return await self._run(fn)
 
     @staticmethod
@@ -291,8 +291,9 @@ class SqliteStore(OneBlockCommit):
             records: list[tuple[str, bytes]] = []
             steps: list[TxStep] = []
             for c in commits:
-                if c.lease_epoch is not None and epochs.get(c.route_id) != c.lease_epoch:
-                    out.append(_lease_lost(c.route_id, c.lease_epoch, epochs.get(c.route_id)))
+                epoch = epochs.get(c.route_id)
+                if c.lease_epoch is not None and epoch != c.lease_epoch:
+                    out.append(_lease_lost(c.route_id, c.lease_epoch, epoch))
                     continue
                 at = checkpoints.get(c.route_id)
                 # Stored only by a route that exists and is not past the block already.

@@ -10,6 +10,7 @@ import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from aiohttp import web
@@ -65,9 +66,11 @@ async def scripted(script: Script) -> AsyncIterator[tuple[str, Scripted]]:
         await asyncio.gather(*server.handlers, return_exceptions=True)
 
 
-def answering(*answers: bytes) -> Script:
-    """Reads a request and writes the next answer, until the answers run out (then
-    waits for the client to close)."""
+def answering(*answers: bytes, then: Literal["wait", "close", "close_on_next"] = "wait") -> Script:
+    """Reads a request and writes the next answer, until the answers run out; then
+    waits for the client to close, closes, or reads one more request and closes without
+    answering it (a server that timed out an idle connection just as the client sent
+    on it)."""
 
     async def script(
         server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -77,7 +80,10 @@ def answering(*answers: bytes) -> Script:
                 return
             writer.write(answer)
             await writer.drain()
-        await reader.read()
+        if then == "wait":
+            await reader.read()
+        elif then == "close_on_next":
+            await server.read_request(reader)
 
     return script
 
@@ -127,13 +133,17 @@ async def test_a_body_a_query_and_a_base_path_arrive_as_sent() -> None:
     async with serving(echo_app()) as url:
         client = Http1Client(url + "/base/")
         answer = await client.request(
-            "POST", "/v1/inbox?a=1&b=x%20y", body=b'{"k": "\xc3\xa9"}', timeout=5
+            "POST",
+            "/v1/inbox",
+            query={"a": "1", "b": "x y&z"},
+            body=b'{"k": "\xc3\xa9"}',
+            timeout=5,
         )
         root = await Http1Client(url).request("GET", "", timeout=5)
         await client.close()
     doc = json.loads(answer.body)
     assert (answer.status, doc["method"], doc["path"]) == (200, "POST", "/base/v1/inbox")
-    assert doc["query"] == {"a": "1", "b": "x y"}
+    assert doc["query"] == {"a": "1", "b": "x y&z"}
     assert (doc["type"], doc["body"]) == ("application/json", '{"k": "é"}')
     assert json.loads(root.body)["path"] == "/"
 
@@ -183,13 +193,8 @@ async def test_a_chunked_body_with_extensions_and_trailers() -> None:
 
 
 async def test_a_body_that_ends_with_the_connection_is_read_and_the_connection_dropped() -> None:
-    async def script(
-        server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
-
-    async with scripted(script) as (url, server):
+    until_close = answering(b"HTTP/1.0 200 OK\r\n\r\nuntil the end", then="close")
+    async with scripted(until_close) as (url, server):
         client = Http1Client(url)
         first = await client.request("GET", "/", timeout=5)
         second = await client.request("GET", "/", timeout=5)
@@ -219,27 +224,11 @@ async def test_an_interim_answer_is_skipped_and_no_content_has_no_body() -> None
     assert server.connections == 1
 
 
-def closing_the_second_request() -> Script:
-    """Answers one request per connection keep-alive, then closes the connection
-    without answering the next: a server that timed out an idle connection just as
-    the client sent on it."""
-
-    async def script(
-        server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_request(reader)
-        writer.write(OK)
-        await writer.drain()
-        await server.read_request(reader)
-
-    return script
-
-
 @pytest.mark.parametrize("retry_safe", [True, False])
 async def test_a_kept_alive_connection_the_server_closed_is_retried_only_when_safe(
     retry_safe: bool,
 ) -> None:
-    async with scripted(closing_the_second_request()) as (url, server):
+    async with scripted(answering(OK, then="close_on_next")) as (url, server):
         client = Http1Client(url)
         await client.request("GET", "/", timeout=5)
         if retry_safe:
@@ -255,12 +244,7 @@ async def test_a_kept_alive_connection_the_server_closed_is_retried_only_when_sa
 
 
 async def test_a_new_connection_closed_without_an_answer_is_not_retried() -> None:
-    async def script(
-        server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_request(reader)
-
-    async with scripted(script) as (url, server):
+    async with scripted(answering(then="close_on_next")) as (url, server):
         client = Http1Client(url)
         with pytest.raises(
             HttpFailure, match=r"^the server closed the connection without answering$"
@@ -309,14 +293,7 @@ async def test_a_new_connection_closed_without_an_answer_is_not_retried() -> Non
     ],
 )
 async def test_a_malformed_answer_is_a_precise_failure(answer: bytes, error: str) -> None:
-    async def script(
-        server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_request(reader)
-        writer.write(answer)
-        await writer.drain()
-
-    async with scripted(script) as (url, _):
+    async with scripted(answering(answer, then="close")) as (url, _):
         client = Http1Client(url)
         with pytest.raises(HttpFailure) as failure:
             await client.request("GET", "/", timeout=5)
@@ -335,13 +312,7 @@ async def test_a_malformed_answer_is_a_precise_failure(answer: bytes, error: str
     ids=["content-length", "chunked", "until-close"],
 )
 async def test_a_body_over_the_limit_is_refused(answer: bytes) -> None:
-    async def script(
-        server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_request(reader)
-        writer.write(answer)
-
-    async with scripted(script) as (url, _):
+    async with scripted(answering(answer, then="close")) as (url, _):
         client = Http1Client(url, max_body=10)
         with pytest.raises(HttpFailure) as failure:
             await client.request("GET", "/", timeout=5)
