@@ -13,6 +13,7 @@ Layout of a PKI folder:
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,14 @@ HUB_NAME = "hub"
 HUB_ORG = "tonglian-hub"
 HUB_ROLE = "hub"
 DEFAULT_DAYS = 365
+# Longer than any CA should be trusted for; also keeps the end date within what a
+# certificate can carry.
+MAX_DAYS = 36500
+# A new certificate's validity starts this far back, for clients whose clocks run late.
+BACKDATE = timedelta(minutes=5)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# X.509's upper bound for a common name and an organisation name (RFC 5280).
+MAX_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,44 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+def check_days(days: float, *, start: datetime | None = None) -> None:
+    """InvalidInput unless a certificate valid for `days` from `start` (default: now, back-
+    dated by BACKDATE) is valid now and for at most MAX_DAYS: a negative, zero, endless or
+    not-a-number validity would make a certificate nobody can use, or none at all."""
+    if not math.isfinite(days) or days <= 0 or days > MAX_DAYS:
+        raise InvalidInput(
+            f"validity of {days:g} days: a certificate must be valid for more than 0 and "
+            f"at most {MAX_DAYS} days"
+        )
+    if start is None and timedelta(days=days) <= BACKDATE:
+        raise InvalidInput(
+            f"validity of {days:g} days: a new certificate starts {BACKDATE.seconds // 60} "
+            "minutes back (for late clocks), so it would have expired when issued"
+        )
+
+
+def check_subject(name: str, org: str, role: str) -> None:
+    """InvalidInput unless the subject is one the hub reads a principal from and the files
+    NAME.crt/NAME.key are not the CA's or (for a client) the hub's own."""
+    if not name or len(name) > MAX_NAME or set(name) - NAME_CHARS or name.startswith("."):
+        raise InvalidInput(
+            f"certificate name {name!r} must be 1 to {MAX_NAME} letters, digits, '-', '_' "
+            "or '.', not starting with '.'"
+        )
+    if role != HUB_ROLE and role not in ROLES:
+        raise InvalidInput(f"role {role!r} must be one of {', '.join(sorted(ROLES))}")
+    if name == CA_CERT.removesuffix(".crt") or (name == HUB_NAME and role != HUB_ROLE):
+        raise InvalidInput(
+            f"certificate name {name!r} is taken: {name}.crt and {name}.key are the "
+            f"{'CA' if name != HUB_NAME else 'hub'}'s own files"
+        )
+    if not org or len(org) > MAX_NAME or "/" in org or any(ord(c) < 0x20 for c in org):
+        raise InvalidInput(
+            f"organisation {org!r} must be 1 to {MAX_NAME} characters, with no '/' and no "
+            "control characters"
+        )
+
+
 def _ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     if not (folder / CA_CERT).exists():
         raise InvalidInput(f"no CA in {folder}: create one with `tonglian pki init --dir {folder}`")
@@ -99,6 +145,7 @@ def init_ca(
     hub_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
 ) -> Issued:
     """Creates a CA, an empty CRL and the hub's certificate in a new `folder`."""
+    check_days(days)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / CA_CERT).exists():
         raise InvalidInput(f"{folder / CA_CERT} exists already; choose another folder")
@@ -116,7 +163,7 @@ def init_ca(
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_before(now - BACKDATE)
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -157,15 +204,11 @@ def issue(
     The hub's own certificate (role "hub") is a TLS server certificate for `hosts`;
     every other role gets a client certificate.
     """
-    if not name or set(name) - NAME_CHARS or name.startswith("."):
-        raise InvalidInput(f"certificate name {name!r} must be letters, digits, '-', '_' or '.'")
-    if role != HUB_ROLE and role not in ROLES:
-        raise InvalidInput(f"role {role!r} must be one of {', '.join(sorted(ROLES))}")
-    if not org or "/" in org:
-        raise InvalidInput(f"organisation {org!r} must be non-empty and contain no '/'")
+    check_subject(name, org, role)
+    check_days(days, start=not_before)
     ca_cert, ca_key = _ca(folder)
     key = _new_key()
-    start = not_before or datetime.now(UTC) - timedelta(minutes=5)
+    start = not_before or datetime.now(UTC) - BACKDATE
     builder = (
         x509.CertificateBuilder()
         .subject_name(
@@ -279,7 +322,7 @@ def own_statement_key(data_dir: Path, *, years: int = 10) -> tuple[Path, Path]:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_before(now - BACKDATE)
         .not_valid_after(now + timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())

@@ -161,7 +161,11 @@ async def start_hub(settings: HubSettings) -> Hub:
     audit_pb2_grpc.add_AuditServicer_to_server(
         AuditService(
             AuditReading(
-                audit, operators, settings.audit_anchor_chain, settings.audit_anchor_namespace
+                audit,
+                operators,
+                settings.audit_anchor_chain,
+                settings.audit_anchor_namespace,
+                reader,
             )
         ),
         server,

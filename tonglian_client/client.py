@@ -336,3 +336,17 @@ class AsyncClient:
     async def audit_anchors(self) -> list[audit_pb2.AuditAnchor]:
         resp = await self._call(self._audit.ListAnchors(audit_pb2.ListAnchorsRequest()))
         return list(resp.anchors)
+
+    async def audit_chain_heads(self) -> AsyncIterator[records_pb2.VerifiedRecord]:
+        """The audit heads on the hub's anchor chain, verified (none if it anchors on none):
+        readable by whoever may read the log, with no read rule on that chain."""
+        token = ""
+        while True:
+            resp = await self._call(
+                self._audit.ListChainHeads(audit_pb2.ListChainHeadsRequest(page_token=token))
+            )
+            for record in resp.records:
+                yield record
+            token = resp.next_page_token
+            if not token:
+                return

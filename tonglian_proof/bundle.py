@@ -30,6 +30,7 @@ from tonglian_proof.statement import (
     parse_signer,
     trusted_signer,
 )
+from tonglian_proof.verdict_report import ReportLine, proof_lines, signature_lines
 from tonglian_proof.verify import PROOF_KIND_OF_CHAIN, verify_proof
 
 if TYPE_CHECKING:
@@ -134,17 +135,22 @@ class BundleVerdict:
     anchored_in: str
     # When the serving hub signed the bundle, if it did and the signature is intact.
     hub_signed_at: datetime | None = None
-    # Who signed it (subject of the hub's statement certificate).
+    # Who signed it, as the statement certificate beside the signature names it: that is
+    # the hub only when `hub_key_checked` (a hub key the reader gave checked it).
     hub_signer: str = ""
+    hub_key_checked: bool = False
+    # The facts for people, each marked checked or resting on the bundle's own material
+    # (tonglian_proof/verdict_report.py).
+    report: tuple[ReportLine, ...] = ()
 
 
 def _hub_signature(
     bundle: records_pb2.ProofBundle, hub_keys: tuple[HubKey, ...], checks: list[str]
-) -> tuple[bool, str, datetime | None]:
-    """(vouched, signer, signed_at): a broken signature is refused, an untrusted one is not
-    an anchor."""
+) -> tuple[bool, str, datetime | None, list[ReportLine]]:
+    """(vouched, signer, signed_at, report lines): a broken signature is refused, an
+    untrusted one is not an anchor."""
     if not bundle.HasField("hub_signature"):
-        return False, "", None
+        return False, "", None, []
     sig = bundle.hub_signature
     cert = parse_signer(sig.signer_certificate)
     check_signature(cert, sig.signature, bundle_statement(bundle.digest, sig.signed_at))
@@ -153,14 +159,15 @@ def _hub_signature(
         raise ProofRejected("the hub's statement certificate was not valid at signed_at")
     signer = cert.subject.rfc4514_string()
     checks.append(f"hub signature by {signer} over the bundle digest is intact")
+    untrusted = signature_lines(signer, keys_given=bool(hub_keys), trusted_how=None)
     if not hub_keys:
-        return False, signer, signed_at
+        return False, signer, signed_at, untrusted
     try:
         how = trusted_signer(cert, hub_keys)
     except ProofRejected:
-        return False, signer, signed_at
+        return False, signer, signed_at, untrusted
     checks.append(how)
-    return True, signer, signed_at
+    return True, signer, signed_at, signature_lines(signer, keys_given=True, trusted_how=how)
 
 
 def _evm_header(
@@ -213,10 +220,20 @@ def verify_bundle(
             "bundle digest does not match its content: the file was altered after the hub made it"
         )
     checks.append("bundle digest matches its content")
-    vouched, signer, signed_at = _hub_signature(bundle, trust.hub_keys, checks)
+    consistency = list(checks)
+    vouched, signer, signed_at, signature = _hub_signature(bundle, trust.hub_keys, checks)
     anchored, anchored_in = _anchoring(trust, proof_kind, evm_source, vouched, signer, signed_at)
+    report = (*proof_lines(consistency, anchored), *signature)
     return BundleVerdict(
-        bundle.record, proof_kind, checks, anchored, anchored_in, signed_at, signer
+        bundle.record,
+        proof_kind,
+        checks,
+        anchored,
+        anchored_in,
+        signed_at,
+        signer,
+        hub_key_checked=vouched,
+        report=report,
     )
 
 
@@ -253,8 +270,8 @@ def _anchoring(
     if signer:
         return False, (
             f"checked against the trust anchors inside the bundle, which anyone can make; "
-            f"it is signed by hub {signer}, which is not a hub key you gave: pass --anchor "
-            "FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+            f"it is signed by a certificate that names {signer}, which is not a hub key you "
+            "gave: pass --anchor FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
         )
     return False, (
         "checked against the trust anchors inside the bundle, which anyone can make: "

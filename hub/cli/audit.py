@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.audit.anchor_check import check_anchor_proofs
-from hub.audit.anchoring import HEAD_SCHEMA
 from hub.audit.chain_anchors import (
-    HEAD_KEY_PREFIX,
     UnanchoredTail,
     compare_with_table,
     heads_on_chain,
@@ -27,13 +25,10 @@ from hub.cli.json_input import parse_json_file
 from hub.cli.output import print_json, table, to_json
 from hub.cli.progress import Meter
 from hub.errors import InvalidInput
-from tonglian.v1 import audit_pb2, chains_pb2, query_pb2
+from tonglian.v1 import audit_pb2, chains_pb2
 
 if TYPE_CHECKING:
     from tonglian_client.client import AsyncClient
-
-# The purpose the hub's audit log records for reading the anchored heads back.
-VERIFY_PURPOSE = "audit-verification"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -215,18 +210,8 @@ async def _fetch_with_chain(args: argparse.Namespace) -> tuple[AuditExport, Chai
         table = await hub.audit_anchors()
         on_chain = None
         if head.anchor_chain_id:
-            records = [
-                r
-                async for r in hub.list_records(
-                    query_pb2.RecordFilter(
-                        chain_id=head.anchor_chain_id,
-                        namespace=head.anchor_namespace,
-                        key_prefix=HEAD_KEY_PREFIX,
-                        schema=HEAD_SCHEMA,
-                    ),
-                    purpose=VERIFY_PURPOSE,
-                )
-            ]
+            # Read through the Audit service: the right to read the log implies these reads.
+            records = [r async for r in hub.audit_chain_heads()]
             anchors, findings = heads_on_chain(records)
             on_chain = ChainHeads(head.anchor_chain_id, head.anchor_namespace, anchors, findings)
             table = await _table_catching_up(hub, table, {a.sequence for a in anchors})

@@ -35,7 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     issue.add_argument("--org", required=True, help="the agency (O), as the policy names it")
     issue.add_argument("--role", choices=sorted(ROLES), default="agency")
     issue.add_argument("--dir", type=Path, default=DEFAULT_DIR)
-    issue.add_argument("--days", type=float, default=pki.DEFAULT_DAYS)
+    issue.add_argument(
+        "--days",
+        type=float,
+        default=pki.DEFAULT_DAYS,
+        help=f"validity, more than 0 and at most {pki.MAX_DAYS} (default {pki.DEFAULT_DAYS})",
+    )
     issue.add_argument("--json", action="store_true", help="print the files written as JSON")
     issue.set_defaults(func=run_issue)
 

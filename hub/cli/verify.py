@@ -3,7 +3,9 @@
 It says "verified" and exits 0 only when something the reader chose anchors the
 bundle: `--anchor FILE`, the chain's file in the anchors folder, or the serving
 hub's signature under `--hub-key FILE`. A bundle that merely agrees with the
-anchors it carries is reported as consistent but NOT anchored, exit 1.
+anchors it carries is reported as consistent but NOT anchored, exit 1, and each of
+its facts is marked "·" and "(not anchored)", never ✓; the hub is named as the
+signer only when `--hub-key` checked it (tonglian_proof/verdict_report.py).
 
 (`tonglian verify fabric-block ...` is dispatched to hub/cli/verify_fabric_block.py.)
 """
@@ -115,13 +117,18 @@ def run(args: argparse.Namespace) -> int:
                 "consistent": True,
                 "anchored_in": verdict.anchored_in,
                 "anchor_file": anchor_source,
-                "hub_signer": verdict.hub_signer,
+                # Named as the signer only when a hub key the reader gave checked it.
+                "hub_signer": verdict.hub_signer if verdict.hub_key_checked else "",
                 "hub_signed_at": verdict.hub_signed_at.isoformat()
-                if verdict.hub_signed_at
+                if verdict.hub_signed_at and verdict.hub_key_checked
                 else None,
+                "unchecked_signer_certificate": ""
+                if verdict.hub_key_checked
+                else verdict.hub_signer,
                 "proof_kind": verdict.proof_kind,
                 "record": to_json(verdict.record),
-                "checks": verdict.checks,
+                "checks": [line.text for line in verdict.report if line.checked],
+                "unchecked": [line.text for line in verdict.report if not line.checked],
             }
         )
         return exit_codes.OK if verdict.anchored else exit_codes.FAILED
@@ -129,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.file}: verified {name} ({verdict.proof_kind} proof)")
     else:
         print(f"{args.file}: consistent but NOT anchored: {name} ({verdict.proof_kind} proof)")
-    for check in verdict.checks:
-        print(f"  ✓ {check}")
+    for line in verdict.report:
+        print(f"  {line}")
     print(("anchored in: " if verdict.anchored else "not anchored: ") + verdict.anchored_in)
     return exit_codes.OK if verdict.anchored else exit_codes.FAILED
 

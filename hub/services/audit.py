@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from hub.audit.call import current_call
+from hub.audit.chain_anchors import HEAD_KEY_PREFIX
 from hub.services.status import Context, streaming, unary
 from hub.usecases.audit_reading import AuditReading
 from tonglian.v1 import audit_pb2, audit_pb2_grpc
@@ -61,4 +62,22 @@ class AuditService(audit_pb2_grpc.AuditServicer):
         call = current_call()
         return audit_pb2.ListAnchorsResponse(
             anchors=await self._reading.anchors(call.principal, call)
+        )
+
+    @unary
+    async def ListChainHeads(
+        self, request: audit_pb2.ListChainHeadsRequest, context: Context
+    ) -> audit_pb2.ListChainHeadsResponse:
+        call = current_call()
+        chain_id, namespace = self._reading.anchor_chain
+        if chain_id:
+            call.target = f"{chain_id}/{namespace}/{HEAD_KEY_PREFIX}*"
+        page = await self._reading.chain_heads(
+            call.principal, request.page_size, request.page_token, call
+        )
+        return audit_pb2.ListChainHeadsResponse(
+            records=page.records,
+            next_page_token=page.next_page_token,
+            chain_id=chain_id,
+            namespace=namespace,
         )

@@ -4,12 +4,17 @@ The attack of issue 14: with the hub stopped, change event 4 in its store,
 re-hash every event after it, cut the events after the last anchor and
 `DELETE FROM audit_anchors`. The log is then consistent with itself and the
 hub's table is empty; the heads on the custom ledger still name the old hashes.
+
+And the attack of issue 27 (item 7): the operator who runs `audit verify` has operator
+rights and no read rule at all. Reading the heads back is implied by the right to read
+the log, audited as such; an agency, or an operator scoped to some chains, is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+import grpc
 import pytest
 from google.protobuf.json_format import ParseDict
 
@@ -25,19 +31,28 @@ from devnets.custom.writer import write_record
 from hub.cli import exit_codes
 from tonglian.v1 import audit_pb2, chains_pb2
 from tonglian_client.client import AsyncClient
+from tonglian_client.credentials import Credentials
+from tonglian_client.errors import PolicyDenied
 from tonglian_proof.audit_hash import event_hash, timestamp_of
 from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 
 CHAIN = "custom-1"
+AGENCY_ORG = "market-regulator"
+SCOPED_ORG = "custom-ops"
+# The operator may read the audit log (operator rights over every chain) and no record:
+# no rule of this policy allows any read of the anchor chain.
 POLICY = f"""\
 version: 1
 principals:
   {OPERATOR_ORG}:
     operator: true
+  {SCOPED_ORG}:
+    operator: {{name: ops-custom, chains: ["custom-*"]}}
+  {AGENCY_ORG}:
     rules:
-      - name: ops-reads-everything
+      - name: regulator-reads-custom
         chains: ["*"]
         namespaces: ["*"]
         purposes: ["*"]
@@ -45,9 +60,11 @@ principals:
 LICENCE = {"licence_no": "L-7", "holder": "Acme", "status": "active", "issued_on": "2026-01-05"}
 
 
-def cli(hub: HubProcess, *args: str, check: int) -> subprocess.CompletedProcess[str]:
-    assert hub.credentials is not None
-    creds = hub.credentials
+def cli(
+    hub: HubProcess, *args: str, check: int, creds: Credentials | None = None
+) -> subprocess.CompletedProcess[str]:
+    creds = creds or hub.credentials
+    assert creds is not None
     result = subprocess.run(
         [
             sys.executable,
@@ -147,17 +164,32 @@ async def test_audit_verify_reads_the_anchored_heads_back_from_the_chain(
             await ops.register_chain(chain)
             deadline = time.monotonic() + 60
             while True:
-                await ops.get_record(f"{CHAIN}/licences/L-7", purpose="inspection")
+                await ops.audit_head()
                 anchors = await ops.audit_anchors()
                 if len(anchors) >= 2 and anchors[-1].sequence >= 6:
                     break
                 assert time.monotonic() < deadline, first.log_tail()
                 await asyncio.sleep(0.3)
 
-        intact = cli(first, "audit", "verify", check=exit_codes.OK).stdout
-        assert "the hub's log: intact" in intact
-        assert f"heads on chain {CHAIN}/{namespace}: " in intact
-        assert "unanchored tail: " in intact
+            with pytest.raises(PolicyDenied) as no_read_rule:
+                await ops.get_record(f"{CHAIN}/licences/L-7", purpose="audit-verification")
+            assert no_read_rule.value.status == grpc.StatusCode.PERMISSION_DENIED
+
+        intact = cli(first, "audit", "verify", check=exit_codes.OK)
+        assert intact.stderr == ""
+        lines = intact.stdout.splitlines()
+        assert len(lines) == 2, intact.stdout
+        assert re.fullmatch(
+            r"the hub's log: intact: \d+ events chained by hash; anchors verified: "
+            rf"\d+@{CHAIN}(, \d+@{CHAIN})+",
+            lines[0],
+        ), lines[0]
+        assert re.fullmatch(
+            rf"  heads on chain {CHAIN}/{namespace}: \d+; unanchored tail: \d+ event\(s\) "
+            r"after event \d+, which could be cut without notice until the next anchor",
+            lines[1],
+        ), lines[1]
+        await _implied_read_is_audited_and_refused_without_audit_rights(first, namespace)
     finally:
         first.stop()
 
@@ -214,3 +246,57 @@ async def test_audit_verify_reads_the_anchored_heads_back_from_the_chain(
     }
     assert report["head_sequence"] > last_anchored
     assert f"event(s) after event {last_anchored}, which could be cut without notice" in text
+
+
+async def _implied_read_is_audited_and_refused_without_audit_rights(
+    hub: HubProcess, namespace: str
+) -> None:
+    """The operator's read of the heads is in the log under the implied right; an agency
+    (whose read rules cover the anchor chain) and an operator scoped to custom-* are
+    refused, through the CLI and the RPC alike, and their refusals are in the log."""
+    agency = hub.issue("alice", org=AGENCY_ORG)
+    scoped = hub.issue("carol", org=SCOPED_ORG, role="operator")
+    refused_agency = cli(hub, "audit", "verify", check=exit_codes.DENIED, creds=agency)
+    assert refused_agency.stdout == ""
+    assert refused_agency.stderr == (
+        "tonglian: PERMISSION_DENIED: tonglian.v1.Audit.GetLogHead needs operator rights: "
+        f"the certificate of {AGENCY_ORG}/alice has role agency\n"
+    )
+    refused_scoped = cli(hub, "audit", "verify", check=exit_codes.DENIED, creds=scoped)
+    assert refused_scoped.stderr == (
+        "tonglian: PERMISSION_DENIED: rule 'ops-custom' lets custom-ops operate chains "
+        "['custom-*'] only; "
+        "tonglian.v1.Audit.GetLogHead (the audit log) spans every chain and needs an "
+        "operator rule for chains ['*']\n"
+    )
+    for creds, message in (
+        (agency, f"the certificate of {AGENCY_ORG}/alice has role agency"),
+        (scoped, "rule 'ops-custom' lets custom-ops operate chains ['custom-*'] only"),
+    ):
+        async with AsyncClient(hub.address, creds) as caller:
+            with pytest.raises(PolicyDenied) as denied:
+                _ = [r async for r in caller.audit_chain_heads()]
+        assert denied.value.status == grpc.StatusCode.PERMISSION_DENIED
+        assert message in str(denied.value)
+        assert "tonglian.v1.Audit.ListChainHeads" in str(denied.value)
+
+    assert hub.credentials is not None
+    async with AsyncClient(hub.address, hub.credentials) as ops:
+        reads = await ops.audit_events(action="audit.list_chain_heads")
+    target = f"{CHAIN}/{namespace}/head-*"
+    granted = [e for e in reads if e.outcome == "ok"]
+    assert granted, [(e.principal, e.outcome) for e in reads]
+    for event in granted:
+        assert (event.principal, event.target, event.purpose) == (
+            f"{OPERATOR_ORG}/operator",
+            target,
+            "audit-verification",
+        )
+        detail = json.loads(event.detail_json)
+        assert detail["rule"] == "audit-rights"
+        assert detail["records"] >= 2
+    refused = {(e.principal, e.outcome.partition(":")[0]) for e in reads if e.outcome != "ok"}
+    assert refused == {
+        (f"{AGENCY_ORG}/alice", "denied"),
+        (f"{SCOPED_ORG}/carol", "denied"),
+    }

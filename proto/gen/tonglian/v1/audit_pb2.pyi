@@ -259,3 +259,50 @@ class ListAnchorsResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["anchors", b"anchors"]) -> None: ...
 
 Global___ListAnchorsResponse: typing_extensions.TypeAlias = ListAnchorsResponse
+
+@typing.final
+class ListChainHeadsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    page_token: builtins.str
+    def __init__(
+        self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "page_token", b"page_token"]) -> None: ...
+
+Global___ListChainHeadsRequest: typing_extensions.TypeAlias = ListChainHeadsRequest
+
+@typing.final
+class ListChainHeadsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    CHAIN_ID_FIELD_NUMBER: builtins.int
+    NAMESPACE_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    chain_id: builtins.str
+    namespace: builtins.str
+    @property
+    def records(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[tonglian.v1.records_pb2.VerifiedRecord]:
+        """Head records of GetLogHeadResponse's anchor chain and namespace, each with its
+        proof bundle; empty when the hub anchors its log on no chain.
+        """
+
+    def __init__(
+        self,
+        *,
+        records: collections.abc.Iterable[tonglian.v1.records_pb2.VerifiedRecord] | None = ...,
+        next_page_token: builtins.str = ...,
+        chain_id: builtins.str = ...,
+        namespace: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chain_id", b"chain_id", "namespace", b"namespace", "next_page_token", b"next_page_token", "records", b"records"]) -> None: ...
+
+Global___ListChainHeadsResponse: typing_extensions.TypeAlias = ListChainHeadsResponse

@@ -55,6 +55,11 @@ class AuditStub(object):
                 request_serializer=tonglian_dot_v1_dot_audit__pb2.ListAnchorsRequest.SerializeToString,
                 response_deserializer=tonglian_dot_v1_dot_audit__pb2.ListAnchorsResponse.FromString,
                 _registered_method=True)
+        self.ListChainHeads = channel.unary_unary(
+                '/tonglian.v1.Audit/ListChainHeads',
+                request_serializer=tonglian_dot_v1_dot_audit__pb2.ListChainHeadsRequest.SerializeToString,
+                response_deserializer=tonglian_dot_v1_dot_audit__pb2.ListChainHeadsResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServicer(object):
@@ -85,6 +90,15 @@ class AuditServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChainHeads(self, request, context):
+        """The audit heads as the anchor chain holds them, read and verified like any
+        record: the right to read them is implied by the right to read the log, so
+        `tonglian audit verify` needs no read rule on the anchor chain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +121,11 @@ def add_AuditServicer_to_server(servicer, server):
                     servicer.ListAnchors,
                     request_deserializer=tonglian_dot_v1_dot_audit__pb2.ListAnchorsRequest.FromString,
                     response_serializer=tonglian_dot_v1_dot_audit__pb2.ListAnchorsResponse.SerializeToString,
+            ),
+            'ListChainHeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChainHeads,
+                    request_deserializer=tonglian_dot_v1_dot_audit__pb2.ListChainHeadsRequest.FromString,
+                    response_serializer=tonglian_dot_v1_dot_audit__pb2.ListChainHeadsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -218,6 +237,33 @@ class Audit(object):
             '/tonglian.v1.Audit/ListAnchors',
             tonglian_dot_v1_dot_audit__pb2.ListAnchorsRequest.SerializeToString,
             tonglian_dot_v1_dot_audit__pb2.ListAnchorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChainHeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tonglian.v1.Audit/ListChainHeads',
+            tonglian_dot_v1_dot_audit__pb2.ListChainHeadsRequest.SerializeToString,
+            tonglian_dot_v1_dot_audit__pb2.ListChainHeadsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,7 +89,23 @@ _AuditListAnchorsType = typing_extensions.TypeVar(
     ],
 )
 
-class AuditStub(typing.Generic[_AuditListEventsType, _AuditGetLogHeadType, _AuditExportEventsType, _AuditListAnchorsType]):
+_AuditListChainHeadsType = typing_extensions.TypeVar(
+    '_AuditListChainHeadsType',
+    grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.audit_pb2.ListChainHeadsRequest,
+        tonglian.v1.audit_pb2.ListChainHeadsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.audit_pb2.ListChainHeadsRequest,
+        tonglian.v1.audit_pb2.ListChainHeadsResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.audit_pb2.ListChainHeadsRequest,
+        tonglian.v1.audit_pb2.ListChainHeadsResponse,
+    ],
+)
+
+class AuditStub(typing.Generic[_AuditListEventsType, _AuditGetLogHeadType, _AuditExportEventsType, _AuditListAnchorsType, _AuditListChainHeadsType]):
     """Audit shows the log and lets anyone check it."""
 
     @typing.overload
@@ -109,6 +125,10 @@ class AuditStub(typing.Generic[_AuditListEventsType, _AuditGetLogHeadType, _Audi
         grpc.UnaryUnaryMultiCallable[
             tonglian.v1.audit_pb2.ListAnchorsRequest,
             tonglian.v1.audit_pb2.ListAnchorsResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            tonglian.v1.audit_pb2.ListChainHeadsRequest,
+            tonglian.v1.audit_pb2.ListChainHeadsResponse,
         ],
     ], channel: grpc.Channel) -> None: ...
 
@@ -130,6 +150,10 @@ class AuditStub(typing.Generic[_AuditListEventsType, _AuditGetLogHeadType, _Audi
             tonglian.v1.audit_pb2.ListAnchorsRequest,
             tonglian.v1.audit_pb2.ListAnchorsResponse,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            tonglian.v1.audit_pb2.ListChainHeadsRequest,
+            tonglian.v1.audit_pb2.ListChainHeadsResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     ListEvents: _AuditListEventsType
@@ -139,6 +163,12 @@ class AuditStub(typing.Generic[_AuditListEventsType, _AuditGetLogHeadType, _Audi
     ExportEvents: _AuditExportEventsType
 
     ListAnchors: _AuditListAnchorsType
+
+    ListChainHeads: _AuditListChainHeadsType
+    """The audit heads as the anchor chain holds them, read and verified like any
+    record: the right to read them is implied by the right to read the log, so
+    `tonglian audit verify` needs no read rule on the anchor chain.
+    """
 
 AuditAsyncStub: typing_extensions.TypeAlias = AuditStub[
     grpc.aio.UnaryUnaryMultiCallable[
@@ -156,6 +186,10 @@ AuditAsyncStub: typing_extensions.TypeAlias = AuditStub[
     grpc.aio.UnaryUnaryMultiCallable[
         tonglian.v1.audit_pb2.ListAnchorsRequest,
         tonglian.v1.audit_pb2.ListAnchorsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.audit_pb2.ListChainHeadsRequest,
+        tonglian.v1.audit_pb2.ListChainHeadsResponse,
     ],
 ]
 
@@ -189,5 +223,16 @@ class AuditServicer(metaclass=abc.ABCMeta):
         request: tonglian.v1.audit_pb2.ListAnchorsRequest,
         context: _ServicerContext,
     ) -> typing.Union[tonglian.v1.audit_pb2.ListAnchorsResponse, collections.abc.Awaitable[tonglian.v1.audit_pb2.ListAnchorsResponse]]: ...
+
+    @abc.abstractmethod
+    def ListChainHeads(
+        self,
+        request: tonglian.v1.audit_pb2.ListChainHeadsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[tonglian.v1.audit_pb2.ListChainHeadsResponse, collections.abc.Awaitable[tonglian.v1.audit_pb2.ListChainHeadsResponse]]:
+        """The audit heads as the anchor chain holds them, read and verified like any
+        record: the right to read them is implied by the right to read the log, so
+        `tonglian audit verify` needs no read rule on the anchor chain.
+        """
 
 def add_AuditServicer_to_server(servicer: AuditServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
