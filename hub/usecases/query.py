@@ -55,7 +55,7 @@ class RecordQueries:
     ) -> query_pb2.ListRecordsResponse:
         """One page of the records `flt` selects that the policy lets `principal` read;
         records withheld by policy leave no trace in the page or its token; records that
-        fail their catalog schema are left out and audited (`skipped`)."""
+        fail their catalog schema are left out, named in `skipped` and audited."""
         check_filter(flt)
         if page_token:
             decode_page_token(page_token, flt)
@@ -80,4 +80,5 @@ class RecordQueries:
             audit.detail["skipped"] = [s.fact() for s in skipped]
         del page.records[:]
         page.records.extend(allowed)
+        page.skipped.extend(s.message() for s in skipped)
         return page

@@ -35,13 +35,19 @@ log = logging.getLogger("tonglian.hub")
 class Skipped:
     """A record a listing or watch left out because it fails its catalog schema."""
 
-    ref: str
+    ref: records_pb2.RecordRef
     version: int
     reason: str
 
     def fact(self) -> dict[str, Any]:
         """What the audit event says of it (the reason names a field, never a value)."""
-        return {"ref": self.ref, "version": self.version, "reason": self.reason}
+        ref = self.ref
+        where = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
+        return {"ref": where, "version": self.version, "reason": self.reason}
+
+    def message(self) -> query_pb2.SkippedRecord:
+        """What the listing tells its caller."""
+        return query_pb2.SkippedRecord(ref=self.ref, version=self.version, reason=self.reason)
 
 
 def proof_digest(record: records_pb2.VerifiedRecord) -> str:
@@ -166,6 +172,5 @@ class RecordAccess:
         try:
             return self.admit(policy, principal, vr, purpose, READ)
         except SchemaViolation as exc:
-            ref = vr.record.ref
             log.warning("left out of a listing or watch for %s: %s", principal.name, exc)
-            return Skipped(f"{ref.chain_id}/{ref.namespace}/{ref.key}", vr.record.version, str(exc))
+            return Skipped(vr.record.ref, vr.record.version, str(exc))

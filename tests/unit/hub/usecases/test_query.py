@@ -98,6 +98,8 @@ async def test_a_listing_leaves_out_a_record_failing_its_schema_and_audits_it(
         OFFICE, query_pb2.RecordFilter(chain_id="c", namespace="shops"), 10, "", "why", audit
     )
     assert [r.record.ref.key for r in page.records] == ["good"]
+    assert [(s.ref.key, s.version) for s in page.skipped] == [("bad", 3)]
+    assert page.skipped[0].reason == audit.detail["skipped"][0]["reason"]
     assert audit.detail["returned"] == 1 and audit.detail["withheld"] == 0
     assert audit.detail["skipped"] == [
         {
