@@ -107,11 +107,13 @@ DEFAULT_LIMITS = PredicateLimits(
 )
 
 
+_BLOCK = "block"
+
+
 def _predicates_kind(value: object) -> str:
     return UNLIMITED if isinstance(value, str) else _BLOCK
 
 
-_BLOCK = "block"
 # A rule's `predicates:`: a block of limits, or the word "unlimited" (nothing else).
 RulePredicates = Annotated[
     Annotated[PredicateLimits, Tag(_BLOCK)] | Annotated[Literal["unlimited"], Tag(UNLIMITED)],

@@ -71,7 +71,8 @@ class Predicates:
         target = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
         try:
             # Every rule that may allow it must allow it: its schema is not known yet.
-            questions = [check_limits(bound, predicate) for bound in bounds][-1]
+            for bound in bounds:
+                questions = check_limits(bound, predicate)
             strictest = min(bounds, key=lambda b: b.limits.per_field_per_day)
             await self._budget.spend(principal.agency, target, strictest, questions)
         except PermissionDenied as exc:
