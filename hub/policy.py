@@ -20,30 +20,42 @@ matches it allows it, and every decision names the rule that made it.
             purposes: [business-registration]
             predicates:                 # optional: bounds the yes/no questions this rule allows
               per_field_per_day: 3      # distinct questions per record and field in 24 hours
+                                        # (default 10)
               operators: [equals, less_than]      # default: every operator
               thresholds:               # ordering operands allowed, per field (JSON text);
                 amount_due: ["0", "10000"]        # a field not listed gets no ordering question
     namespace_schemas:                  # optional: the schemas a namespace holds, so that
       "custom-1/residence": [gov.residence.certificate/v1]   # reads are decided before reading
 
-Patterns are fnmatch globs, matched case-sensitively.
+Patterns are fnmatch globs, matched case-sensitively. docs/examples/policy.yaml is a
+whole example; docs/security.md says what a plain policy guarantees.
 
-A decision that turns on a record's schema (a rule lists schemas) cannot be made
-before the read unless `namespace_schemas` declares the namespace; the hub then
-refuses a missing record and a forbidden one with the same answer, so a deny rule
-never tells whether a record exists.
+A plain policy (no `namespace_schemas`, no `predicates:`) is a safe one:
+
+- What chain, namespace and purpose decide is decided before the read, so a rule
+  that does not list schemas never reads the record to refuse it. A decision that
+  turns on a record's schema cannot be made before the read unless
+  `namespace_schemas` declares the namespace; the hub then refuses a missing record
+  and a forbidden one with the same status and message (the true reason goes to the
+  audit log), so no answer tells whether a record exists. A listing or watch of a
+  namespace the agency may not read is refused naming the rule.
+- A rule that allows yes/no questions without a `predicates:` block gets the default
+  budget (DEFAULT_LIMITS): `equals` and `exists` only, so no ordering question, and 10
+  distinct questions per agency, record and field a day. No limits at all is written
+  `predicates: unlimited`, and the hub logs a warning each time it loads such a policy.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from hub.errors import InvalidInput, PermissionDenied
 
@@ -72,6 +84,10 @@ PredicateOperatorName = Literal[
     "exists",
 ]
 BUDGET_WINDOW_SECONDS = 86400.0
+DEFAULT_PER_FIELD_PER_DAY = 10
+UNLIMITED = "unlimited"
+
+log = logging.getLogger("tonglian.hub")
 
 
 class PredicateLimits(BaseModel):
@@ -79,9 +95,40 @@ class PredicateLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_field_per_day: int | None = Field(default=None, ge=1, le=10_000)
+    per_field_per_day: int = Field(default=DEFAULT_PER_FIELD_PER_DAY, ge=1, le=10_000)
     operators: list[PredicateOperatorName] | None = Field(default=None, min_length=1)
     thresholds: dict[str, list[str]] | None = None
+
+
+# The budget of a rule that allows yes/no questions and has no `predicates:` block: no
+# ordering question (so no bisection), and a few distinct questions a day.
+DEFAULT_LIMITS = PredicateLimits(
+    per_field_per_day=DEFAULT_PER_FIELD_PER_DAY, operators=["equals", "exists"], thresholds={}
+)
+
+
+_BLOCK = "block"
+
+
+def _predicates_kind(value: object) -> str:
+    return UNLIMITED if isinstance(value, str) else _BLOCK
+
+
+# A rule's `predicates:`: a block of limits, or the word "unlimited" (nothing else).
+RulePredicates = Annotated[
+    Annotated[PredicateLimits, Tag(_BLOCK)] | Annotated[Literal["unlimited"], Tag(UNLIMITED)],
+    Discriminator(_predicates_kind),
+]
+
+
+@dataclass(frozen=True)
+class RuleLimits:
+    """The predicate limits in force for one rule, and whether they are the default
+    (the rule has no `predicates:` block), so that a refusal can say where they come from."""
+
+    rule: str
+    limits: PredicateLimits
+    default: bool
 
 
 class Rule(BaseModel):
@@ -94,7 +141,8 @@ class Rule(BaseModel):
     namespaces: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     schemas: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     purposes: list[str] = Field(min_length=1)
-    predicates: PredicateLimits | None = None
+    # None: DEFAULT_LIMITS; "unlimited": no bound at all (logged when loaded).
+    predicates: RulePredicates | None = None
 
 
 class OperatorRule(BaseModel):
@@ -150,8 +198,10 @@ class Decision:
 
 
 def _any(patterns: list[str], value: str | None, *, unknown_matches: bool) -> bool:
+    """Whether `value` matches; an unknown value matches a "*" pattern whatever it is,
+    and any other pattern only when `unknown_matches`."""
     if value is None:
-        return unknown_matches
+        return unknown_matches or "*" in patterns
     return any(fnmatchcase(value, p) for p in patterns)
 
 
@@ -181,10 +231,6 @@ class Policy:
             ):
                 continue
             if deny:
-                if request.namespace is None and "*" not in rule.namespaces:
-                    continue
-                if request.schema is None and "*" not in rule.schemas:
-                    continue
                 return Decision(
                     False,
                     rule.name,
@@ -225,23 +271,48 @@ class Policy:
 
     def decide_before_read(self, agency: str, request: Request) -> Decision | Undecided:
         """Decides a request whose record schema is not known yet: a Decision when it holds
-        for every schema the namespace may hold, else the rules that turn on the schema."""
+        for every schema the namespace may hold, else the rules that turn on the schema.
+        A decision that chain, namespace and purpose make alone never names a schema."""
         if self._allow_all or request.schema is not None:
             return self.decide(agency, request)
-        declared = (
-            self.declared_schemas(request.chain_id, request.namespace)
-            if request.namespace is not None
-            else None
-        )
+        turning, terminal = self._rules_before_schema(agency, request)
+        effects = {rule.effect for rule in turning} | {terminal.effect if terminal else "deny"}
+        if len(effects) == 1:
+            return self.decide(agency, request)
+        declared = self._declared(request)
         if declared:
             decisions = [self.decide(agency, replace(request, schema=s)) for s in declared]
             if all(d.allowed for d in decisions) or not any(d.allowed for d in decisions):
                 return decisions[0]
             return Undecided(tuple(dict.fromkeys(d.rule for d in decisions if d.rule)))
+        return Undecided(tuple(r.name for r in [*turning, *([terminal] if terminal else [])]))
+
+    def allowing_rules(self, agency: str, request: Request) -> list[str]:
+        """The allow rules that may decide `request` for some schema its record could have:
+        before the read, the rules whose limits a predicate must meet, whatever the record."""
+        if self._allow_all:
+            return [self._allow_all]
+        if request.schema is not None:
+            decision = self.decide(agency, request)
+            return [decision.rule] if decision.allowed else []
+        declared = self._declared(request)
+        if declared:
+            decisions = [self.decide(agency, replace(request, schema=s)) for s in declared]
+            return list(dict.fromkeys(d.rule for d in decisions if d.allowed))
+        turning, terminal = self._rules_before_schema(agency, request)
+        rules = [*turning, *([terminal] if terminal else [])]
+        return [rule.name for rule in rules if rule.effect == "allow"]
+
+    def _declared(self, request: Request) -> list[str] | None:
+        if request.namespace is None:
+            return None
+        return self.declared_schemas(request.chain_id, request.namespace)
+
+    def _rules_before_schema(self, agency: str, request: Request) -> tuple[list[Rule], Rule | None]:
+        """The rules that may match `request` whatever its schema, in order: those that list
+        schemas (whose outcome turns on the schema), and the first that matches any schema."""
         entry = self.document.principals.get(agency)
-        turning: list[str] = []
-        effects: set[str] = set()
-        terminal: Rule | None = None
+        turning: list[Rule] = []
         for rule in entry.rules if entry else []:
             if not (
                 _any(rule.chains, request.chain_id, unknown_matches=False)
@@ -252,21 +323,23 @@ class Policy:
             if rule.effect == "allow" and request.access == READ and rule.access == PREDICATE:
                 continue
             if "*" in rule.schemas and (request.namespace is not None or "*" in rule.namespaces):
-                terminal = rule
-                break
-            turning.append(rule.name)
-            effects.add(rule.effect)
-        effects.add(terminal.effect if terminal else "deny")
-        if len(effects) == 1:
-            return self.decide(agency, request)
-        return Undecided(tuple(turning + ([terminal.name] if terminal else [])))
+                return turning, rule
+            turning.append(rule)
+        return turning, None
 
-    def predicate_limits(self, rule_name: str) -> PredicateLimits | None:
-        """The predicate limits of the rule that allowed a question (None: unbounded)."""
+    def predicate_limits(self, rule_name: str) -> RuleLimits | None:
+        """The predicate limits of an allowing rule: its `predicates:` block, or
+        DEFAULT_LIMITS when it has none; None when it says `predicates: unlimited` (or the
+        hub allows everything, --insecure without a policy)."""
         for entry in self.document.principals.values():
             for rule in entry.rules:
-                if rule.name == rule_name:
-                    return rule.predicates
+                if rule.name != rule_name:
+                    continue
+                if isinstance(rule.predicates, PredicateLimits):
+                    return RuleLimits(rule.name, rule.predicates, default=False)
+                if rule.predicates is None:
+                    return RuleLimits(rule.name, DEFAULT_LIMITS, default=True)
+                return None  # predicates: unlimited
         return None
 
     def operator_scope(self, agency: str) -> OperatorScope | None:
@@ -354,7 +427,7 @@ def parse_policy(data: bytes, path: Path) -> Policy:
         document = PolicyDocument.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(_location(e['loc'])) or 'policy'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"policy file {path} is not a valid policy: {problems}") from exc
     seen: set[str] = set()
@@ -368,6 +441,13 @@ def parse_policy(data: bytes, path: Path) -> Policy:
             seen.add(name)
         for rule in entry.rules:
             _check_thresholds(rule, path)
+            if rule.predicates == UNLIMITED and rule.effect == "allow":
+                log.warning(
+                    "policy file %s: rule %r allows yes/no questions without limits "
+                    "(predicates: unlimited): a run of them can recover a value",
+                    path,
+                    rule.name,
+                )
     for where, schemas in document.namespace_schemas.items():
         if where.count("/") != 1 or not all(where.split("/")) or not schemas:
             raise InvalidInput(
@@ -377,8 +457,17 @@ def parse_policy(data: bytes, path: Path) -> Policy:
     return Policy(document)
 
 
+def _location(loc: tuple[int | str, ...]) -> list[str]:
+    """A validation error's place in the file, without the union tags of `predicates:`."""
+    return [
+        str(part)
+        for i, part in enumerate(loc)
+        if not (i and loc[i - 1] == "predicates" and part in (_BLOCK, UNLIMITED))
+    ]
+
+
 def _check_thresholds(rule: Rule, path: Path) -> None:
-    limits = rule.predicates
+    limits = rule.predicates if isinstance(rule.predicates, PredicateLimits) else None
     for field, values in (limits.thresholds or {}).items() if limits else ():
         for value in values:
             try:

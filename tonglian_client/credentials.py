@@ -74,6 +74,18 @@ class Credentials:
         except ValueError as exc:
             raise CredentialsError(f"client certificate {self.cert} is not PEM: {exc}") from exc
 
+    def principal_name(self) -> str:
+        """How the hub names this client in its audit log and signed answers: O/CN of the
+        certificate's subject ("agency/client")."""
+        from cryptography.x509.oid import NameOID
+
+        subject = self.certificate().subject
+        parts = [
+            subject.get_attributes_for_oid(oid)
+            for oid in (NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME)
+        ]
+        return "/".join(str(p[0].value) if p else "" for p in parts)
+
     def authorities(self) -> list[x509.Certificate]:
         from cryptography import x509
 

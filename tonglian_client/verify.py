@@ -4,7 +4,9 @@
 same code the hub runs) and insists that something the caller trusts anchors it:
 the chain's trust anchors the caller supplies, or the hub's signature under a hub
 key the caller supplies. `verify_answer` checks a predicate answer's signature
-against the CA the client trusts (tonglian_proof/statement.py).
+against the CA the client trusts (tonglian_proof/statement.py), and that what the
+answer shows (its yes/no, its time, its audit event) and who it was for (principal,
+purpose) are what the hub signed: a signature is only worth what it covers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from tonglian.v1 import chains_pb2, query_pb2, records_pb2
 from tonglian_client.errors import CredentialsError
@@ -47,9 +50,16 @@ def verify_record(
 
 
 def verify_answer(
-    answer: query_pb2.EvaluatePredicateResponse, trusted: Path | list[x509.Certificate]
+    answer: query_pb2.EvaluatePredicateResponse,
+    trusted: Path | list[x509.Certificate],
+    *,
+    principal: str | None = None,
+    purpose: str | None = None,
 ) -> VerifiedStatement:
-    """Checks the hub's signature on a predicate answer and that it says `answer.answer`."""
+    """Checks the hub's signature on a predicate answer, and that the answer, its time
+    (`evaluated_at`) and audit event are those signed; with `principal` ("agency/client",
+    as the caller's certificate names it) and `purpose`, that it was answered for them.
+    ProofRejected names the first difference."""
     if isinstance(trusted, Path):
         try:
             cas = x509.load_pem_x509_certificates(trusted.read_bytes())
@@ -63,4 +73,20 @@ def verify_answer(
         or verified.body.get("audit_sequence") != answer.audit_sequence
     ):
         raise ProofRejected("the response's answer differs from the signed statement")
+    body = verified.body
+    signed_at = Timestamp()
+    try:
+        signed_at.FromJsonString(str(body.get("evaluated_at")))
+    except ValueError:
+        raise ProofRejected("the statement has no valid evaluated_at") from None
+    if answer.evaluated_at != signed_at:
+        raise ProofRejected(
+            f"the response's time {answer.evaluated_at.ToJsonString()} differs from the "
+            f"signed time {signed_at.ToJsonString()}"
+        )
+    for what, expected in (("principal", principal), ("purpose", purpose)):
+        if expected is not None and body.get(what) != expected:
+            raise ProofRejected(
+                f"the statement was signed for {what} {body.get(what)!r}, not {expected!r}"
+            )
     return verified

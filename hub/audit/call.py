@@ -50,6 +50,18 @@ class AuditedCall:
             )
         return self.event
 
+    async def note(self, outcome: str, detail: dict[str, Any]) -> audit_pb2.AuditEvent:
+        """Appends a further event of this call, after its own (a record a watch left out):
+        same principal, action, target and purpose, its own outcome and detail."""
+        return await self.log.append(
+            principal=self.principal.name,
+            action=self.action,
+            target=self.target,
+            purpose=self.purpose,
+            outcome=outcome,
+            detail={**detail, "serial": self.principal.serial} if self.principal.serial else detail,
+        )
+
     async def fail(self, code: grpc.StatusCode, details: str) -> audit_pb2.AuditEvent:
         """Appends the event of a call that ends with status `code`: before the status is
         sent (gRPC's abort sends at once), so no caller is answered before its call is

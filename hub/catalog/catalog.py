@@ -59,6 +59,45 @@ def load_schema(path: Path) -> CatalogEntry:
     return CatalogEntry(name, path, Draft202012Validator(schema))
 
 
+# What each JSON Schema keyword asks of a value, said from the schema's side: a violation
+# is reported by the rule it breaks, never by the value that breaks it (the value may be
+# what the policy keeps from the caller, as in a yes/no question about it).
+_RULES = {
+    "required": "is required",
+    "type": "must be of type {}",
+    "enum": "must be one of {}",
+    "const": "must equal {}",
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+    "exclusiveMinimum": "must be greater than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "multipleOf": "must be a multiple of {}",
+    "minLength": "must have at least {} characters",
+    "maxLength": "must have at most {} characters",
+    "pattern": "must match the pattern {!r}",
+    "format": "must be a valid {}",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "uniqueItems": "must not repeat items",
+    "minProperties": "must have at least {} properties",
+    "maxProperties": "must have at most {} properties",
+    "additionalProperties": "has a property the schema does not allow",
+}
+_SCALAR = (str, int, float, bool, list)
+
+
+def broken_rule(error: ValidationError) -> str:
+    """The schema rule a value breaks, e.g. "must be at least 0 (minimum)": the schema's
+    words, with no part of the value."""
+    keyword = str(error.validator)
+    template = _RULES.get(keyword)
+    if template is None:
+        return f"fails the schema's {keyword!r} rule"
+    bound = error.validator_value
+    shown = bound if isinstance(bound, _SCALAR) and len(str(bound)) <= 200 else "…"
+    return f"{template.format(shown)} ({keyword})"
+
+
 def _field(error: ValidationError) -> str:
     path = str(error.json_path)
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -96,11 +135,14 @@ class SchemaCatalog:
         return name in self._entries
 
     def check_value(self, name: str, value: Any, what: str) -> None:
-        """Raises SchemaViolation naming the first failing field of `value`."""
+        """Raises SchemaViolation naming the first failing field of `value` and the rule it
+        breaks, never the value."""
         entry = self._entries[name]
         error = best_match(entry.validator.iter_errors(value))
         if error is not None:
-            raise SchemaViolation(f"{what} violates {name} at {_field(error)}: {error.message}")
+            raise SchemaViolation(
+                f"{what} violates {name} at {_field(error)}: {broken_rule(error)}"
+            )
 
     def check(self, record: records_pb2.Record) -> bool:
         """Checks a record's value against its schema: True when checked, False when its
@@ -118,10 +160,8 @@ class SchemaCatalog:
             return True
         try:
             value = json.loads(record.value)
-        except ValueError as exc:
-            raise SchemaViolation(
-                f"{what} violates {record.schema} at $: not JSON ({exc})"
-            ) from exc
+        except ValueError:
+            raise SchemaViolation(f"{what} violates {record.schema} at $: not JSON") from None
         self.check_value(record.schema, value, what)
         return True
 

@@ -1,7 +1,9 @@
 """`tonglian predicate REF ...`: ask the hub a yes/no question about a record, check its signature.
 
 The record stays at the hub; the answer is a statement signed by the hub's key,
-checked here against the CA given by --ca / TONGLIAN_CA.
+checked here against the CA given by --ca / TONGLIAN_CA, with the time, principal and
+purpose it shows: an answer whose shown time differs from the signed one, or that was
+signed for another principal or purpose, is refused (exit 1).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from pathlib import Path
 
 from hub.cli import exit_codes
-from hub.cli.connection import client, trusted_ca
+from hub.cli.connection import client, credentials_from, trusted_ca
 from hub.cli.output import print_json
 from hub.errors import InvalidInput
 from tonglian.v1 import query_pb2
@@ -76,7 +78,17 @@ async def run(args: argparse.Namespace) -> int:
     async with client(args) as hub:
         answer = await hub.evaluate_predicate(args.ref, predicate, purpose=args.purpose)
     ca = trusted_ca(args)
-    verified = verify_answer(answer, ca) if ca else None
+    creds = credentials_from(args)
+    verified = (
+        verify_answer(
+            answer,
+            ca,
+            principal=creds.principal_name() if creds else None,
+            purpose=args.purpose,
+        )
+        if ca
+        else None
+    )
     if args.out:
         args.out.write_text(
             json.dumps(
@@ -102,7 +114,10 @@ async def run(args: argparse.Namespace) -> int:
         print(f"answer   {'yes' if answer.answer else 'no'}")
         print(f"audit    event {answer.audit_sequence} holds the proof digest")
         if verified:
-            for check in verified.checks:
+            body = verified.body
+            print(f"for      {body['principal']}, purpose {body['purpose']!r}")
+            print(f"at       {body['evaluated_at']}")
+            for check in [*verified.checks, "time, principal and purpose are those signed"]:
                 print(f"  ✓ {check}")
         else:
             print("  (signature not checked: give --ca or TONGLIAN_CA)")

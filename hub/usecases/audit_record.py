@@ -27,3 +27,7 @@ class AuditRecord(Protocol):
     ) -> audit_pb2.AuditEvent:
         """Appends the event now (once); later calls return the same event."""
         ...
+
+    async def note(self, outcome: str, detail: dict[str, Any]) -> audit_pb2.AuditEvent:
+        """Appends a further event of this call, after its own (a record a watch left out)."""
+        ...

@@ -1,5 +1,11 @@
 """EvaluatePredicate: a yes/no question about a record, answered in a signed statement
-while the record and its proof stay at the hub, within the allowing rule's budget."""
+while the record and its proof stay at the hub, within the allowing rule's budget.
+
+Order: purpose, what the policy decides before the read, the rule's operators,
+thresholds and budget (a rule without `predicates:` has the default), the read, the
+decision on the record's schema, the catalog check. The statement the hub signs names
+when it was answered, for whom (principal) and why (purpose); the SDK's check refuses
+an answer whose shown time or audience differs (tonglian_client/verify.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.errors import FailedPrecondition, InvalidInput, PermissionDenied
-from hub.policy import PREDICATE, Policy, Request
+from hub.policy import PREDICATE, Decision, Policy, Request
 from hub.predicate import check_predicate, describe, evaluate
 from hub.predicate_budget import PredicateBudget, check_limits
 from hub.principal import Principal
 from hub.records import check_ref
 from hub.usecases.audit_record import AuditRecord
 from hub.usecases.purpose import declare_purpose
-from hub.usecases.record_access import RecordAccess, proof_digest
+from hub.usecases.record_access import RecordAccess, enforce, proof_digest
 from tonglian.v1 import query_pb2, records_pb2
 from tonglian_proof.bundle import encode_bundle
 from tonglian_proof.statement import StatementSigner, encode_statement
@@ -49,21 +55,28 @@ class Predicates:
         self,
         policy: Policy,
         principal: Principal,
+        request: Request,
         ref: records_pb2.RecordRef,
         predicate: query_pb2.Predicate,
         audit: AuditRecord,
     ) -> None:
-        """Refuses a question the allowing rule's `predicates` limits forbid, naming the limit;
-        counts it against the rule's budget otherwise."""
-        rule = str(audit.detail.get("rule", ""))
-        limits = policy.predicate_limits(rule) if rule else None
-        if limits is None:
+        """Before the read: refuses a question the limits of a rule that may allow it forbid
+        (every such rule, while the record's schema is unknown), naming the limit; counts it
+        against the strictest budget otherwise. So a refusal, like a count, is the same for
+        a record that exists and one that does not."""
+        rules = policy.allowing_rules(principal.agency, request)
+        bounds = [b for b in map(policy.predicate_limits, rules) if b is not None]
+        if not bounds:
             return
         target = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
         try:
-            questions = check_limits(rule, limits, predicate)
-            await self._budget.spend(principal.agency, target, rule, questions, limits)
+            # Every rule that may allow it must allow it: its schema is not known yet.
+            for bound in bounds:
+                questions = check_limits(bound, predicate)
+            strictest = min(bounds, key=lambda b: b.limits.per_field_per_day)
+            await self._budget.spend(principal.agency, target, strictest, questions)
         except PermissionDenied as exc:
+            audit.detail["rules"] = rules
             audit.denied_by = str(exc)
             raise
 
@@ -90,17 +103,18 @@ class Predicates:
             )
         access = self._access
         policy = access.policy.current()
-        record = await access.read(
-            policy,
-            principal,
-            Request(ref.chain_id, ref.namespace, None, purpose, PREDICATE),
-            ref,
-            0,
-            audit,
-        )
+        request = Request(ref.chain_id, ref.namespace, None, purpose, PREDICATE)
+        # Authorize before the read: what chain, namespace and purpose decide, then the
+        # limits and budget; the record is read only for a question that may be answered.
+        early = policy.decide_before_read(principal.agency, request)
+        if isinstance(early, Decision) and not early.allowed:
+            enforce(audit, early)
+        await self._within_budget(policy, principal, request, ref, predicate, audit)
+        record = await access.read(policy, principal, request, ref, 0, audit)
         rec = record.record
+        # A violation names the field and the schema's rule, never the value; the question
+        # was counted above.
         access.catalog.check(rec)
-        await self._within_budget(policy, principal, ref, predicate, audit)
         value = None if rec.deleted else json.loads(rec.value)
         answer = evaluate(predicate, value)
         digest = proof_digest(record)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hub.policy import READ, Request
+from hub.policy import Request
 from hub.principal import Principal
 from hub.records import check_filter, check_ref, decode_page_token
 from hub.usecases.audit_record import AuditRecord
 from hub.usecases.purpose import declare_purpose
-from hub.usecases.record_access import RecordAccess, proof_digest
+from hub.usecases.record_access import RecordAccess, Skipped, proof_digest
 from tonglian.v1 import query_pb2, records_pb2
 
 
@@ -54,7 +54,8 @@ class RecordQueries:
         audit: AuditRecord,
     ) -> query_pb2.ListRecordsResponse:
         """One page of the records `flt` selects that the policy lets `principal` read;
-        records withheld by policy leave no trace in the page or its token."""
+        records withheld by policy leave no trace in the page or its token; records that
+        fail their catalog schema are left out, named in `skipped` and audited."""
         check_filter(flt)
         if page_token:
             decode_page_token(page_token, flt)
@@ -63,8 +64,21 @@ class RecordQueries:
         page = await access.reader.list(
             flt, page_size, page_token, access.visible(principal, purpose)
         )
-        allowed = [r for r in page.records if access.admit(policy, principal, r, purpose, READ)]
-        audit.detail.update(returned=len(allowed), withheld=len(page.records) - len(allowed))
+        allowed: list[records_pb2.VerifiedRecord] = []
+        skipped: list[Skipped] = []
+        for record in page.records:
+            verdict = access.screen(policy, principal, record, purpose)
+            if isinstance(verdict, Skipped):
+                skipped.append(verdict)
+            elif verdict:
+                allowed.append(record)
+        audit.detail.update(
+            returned=len(allowed), withheld=len(page.records) - len(allowed) - len(skipped)
+        )
+        if skipped:
+            # One bad record does not fail the listing: it is left out, and audited.
+            audit.detail["skipped"] = [s.fact() for s in skipped]
         del page.records[:]
         page.records.extend(allowed)
+        page.skipped.extend(s.message() for s in skipped)
         return page

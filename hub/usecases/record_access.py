@@ -4,22 +4,50 @@ where it can be, and so that no answer tells whether a forbidden record exists.
 Order of checks for every read: purpose, a policy pre-check on what is known before
 reading (chain, namespace), the read and its proof, the policy decision on the record
 itself (schema), the schema catalog. Every decision leaves its rule on the audit record.
+
+A listing or a watch passes over a record that fails its catalog schema: it is left
+out, logged and audited (`Skipped`), so one bad record does not deny its namespace to
+everyone; a read of that one record is refused (FAILED_PRECONDITION, naming the field
+and the schema's rule, never the value).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from hub.catalog.catalog import SchemaCatalog
-from hub.errors import NotFound, PermissionDenied
-from hub.policy import Decision, Policy, PolicySource, Request
+from hub.errors import NotFound, PermissionDenied, SchemaViolation
+from hub.policy import READ, Decision, Policy, PolicySource, Request
 from hub.principal import Principal
 from hub.records import RecordReader
 from hub.usecases.audit_record import AuditRecord
 from hub.usecases.purpose import declare_purpose
 from tonglian.v1 import query_pb2, records_pb2
+
+log = logging.getLogger("tonglian.hub")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record a listing or watch left out because it fails its catalog schema."""
+
+    ref: records_pb2.RecordRef
+    version: int
+    reason: str
+
+    def fact(self) -> dict[str, Any]:
+        """What the audit event says of it (the reason names a field, never a value)."""
+        ref = self.ref
+        where = f"{ref.chain_id}/{ref.namespace}/{ref.key}"
+        return {"ref": where, "version": self.version, "reason": self.reason}
+
+    def message(self) -> query_pb2.SkippedRecord:
+        """What the listing tells its caller."""
+        return query_pb2.SkippedRecord(ref=self.ref, version=self.version, reason=self.reason)
 
 
 def proof_digest(record: records_pb2.VerifiedRecord) -> str:
@@ -131,3 +159,18 @@ class RecordAccess:
         if decision.allowed:
             self.catalog.check(vr.record)
         return decision.allowed
+
+    def screen(
+        self,
+        policy: Policy,
+        principal: Principal,
+        vr: records_pb2.VerifiedRecord,
+        purpose: str,
+    ) -> bool | Skipped:
+        """For a listing or watch: True to send `vr`, False when policy withholds it,
+        Skipped (logged) when it fails its catalog schema."""
+        try:
+            return self.admit(policy, principal, vr, purpose, READ)
+        except SchemaViolation as exc:
+            log.warning("left out of a listing or watch for %s: %s", principal.name, exc)
+            return Skipped(vr.record.ref, vr.record.version, str(exc))

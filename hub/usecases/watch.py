@@ -1,15 +1,15 @@
 """WatchRecords: a principal follows new records for a stated purpose, for as long as it
-likes; each record meets the policy in force when it arrives."""
+likes; each record meets the policy in force when it arrives, and one that fails its
+catalog schema is left out and audited without ending the watch."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from hub.policy import READ
 from hub.principal import Principal
 from hub.records import check_filter
 from hub.usecases.audit_record import AuditRecord
-from hub.usecases.record_access import RecordAccess
+from hub.usecases.record_access import RecordAccess, Skipped
 from tonglian.v1 import query_pb2, records_pb2
 
 
@@ -33,5 +33,9 @@ class RecordWatch:
         await audit.commit("ok: watch opened")
         async for record in access.reader.watch(flt, access.visible(principal, purpose)):
             # Policy may change while the watch runs; each record meets the current one.
-            if access.admit(access.policy.current(), principal, record, purpose, READ):
+            verdict = access.screen(access.policy.current(), principal, record, purpose)
+            if isinstance(verdict, Skipped):
+                # One bad record does not end the watch: it is left out, with its own event.
+                await audit.note("skipped: fails its catalog schema", verdict.fact())
+            elif verdict:
                 yield record

@@ -92,6 +92,9 @@ principals:
         namespaces: [{RESIDENCE_NS}]
         schemas: ["gov.residence.certificate/*"]
         purposes: [{PURPOSE}]
+        predicates:             # "resident in the city today": dates, so any operand
+          per_field_per_day: 3
+          operators: [equals, less_or_equal, greater_or_equal]
       - name: regulator-own-licences
         chains: [{regulator_chain}]
         schemas: ["gov.license.business/*"]

@@ -65,6 +65,8 @@ principals:
         chains: [{CHAIN}]
         namespaces: [licences, residence]
         purposes: [tax-assessment]
+        predicates:
+          operators: [equals, less_or_equal, greater_or_equal]
 """
 LICENCE = {"licence_no": "L-1", "holder": "通链科技", "status": "active", "issued_on": "2026-01-05"}
 
@@ -222,8 +224,8 @@ async def test_bad_requests_get_precise_errors(scene: Scene) -> None:
         assert err.status == grpc.StatusCode.FAILED_PRECONDITION
         assert str(err) == (
             "FAILED_PRECONDITION: record custom-1/licences/L-BAD version 1 violates "
-            "gov.license.business/v1 at $.status: 'dormant' is not one of "
-            "['active', 'suspended', 'revoked', 'expired']"
+            "gov.license.business/v1 at $.status: must be one of "
+            "['active', 'suspended', 'revoked', 'expired'] (enum)"
         )
         err = await refused(reg.register_chain(chains_pb2.Chain(chain_id="x")))
         assert err.status == grpc.StatusCode.PERMISSION_DENIED

@@ -45,7 +45,7 @@ def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path:
     )  # fmt: skip
     assert yes["answer"] is True
     no = json.loads(
-        cli("predicate", "custom-1/licences/L-1", "--field", "n", "--greater-than", "5",
+        cli("predicate", "custom-1/licences/L-1", "--field", "n", "--equals", "5",
             "--purpose", "test", "--json").stdout
     )  # fmt: skip
     assert no["answer"] is False

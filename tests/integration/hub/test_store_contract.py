@@ -19,7 +19,7 @@ import pytest
 from hub.audit.chain_check import check_chain
 from hub.audit.log import AuditLog
 from hub.errors import AlreadyExists, LeaseLost, PermissionDenied
-from hub.policy import PredicateLimits
+from hub.policy import PredicateLimits, RuleLimits
 from hub.predicate_budget import PredicateBudget, Question
 from hub.relay.delivery_id import delivery_id
 from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, Store
@@ -245,15 +245,15 @@ async def test_concurrent_audit_appends_from_two_replicas_form_one_chain(
 
 async def test_predicate_budget_is_shared(replicas: Opener) -> None:
     a, b = await replicas("a"), await replicas("b")
-    limits = PredicateLimits(per_field_per_day=2)
+    limits = RuleLimits("rule", PredicateLimits(per_field_per_day=2), default=False)
     now = time.time()
     for store, n in ((a, 1), (b, 2)):
         await PredicateBudget(store, window=100, clock=lambda: now).spend(
-            "agency", "c/n/k", "rule", [Question("x", f"x < {n}")], limits
+            "agency", "c/n/k", limits, [Question("x", f"x < {n}")]
         )
     with pytest.raises(PermissionDenied, match="and 2 were asked about 'x' of c/n/k"):
         await PredicateBudget(a, window=100, clock=lambda: now).spend(
-            "agency", "c/n/k", "rule", [Question("x", "x < 3")], limits
+            "agency", "c/n/k", limits, [Question("x", "x < 3")]
         )
 
 

@@ -52,24 +52,37 @@ def test_conforming_records_pass_and_unknown_schemas_are_not_checked() -> None:
         (
             "gov.tax.clearance/v1",
             {"taxpayer_id": "T", "status": "clear"},
-            "at $.valid_until: 'valid_until' is a required property",
+            "at $.valid_until: is required (required)",
         ),
         (
             "gov.license.business/v1",
             {"status": "active", "issued_on": "5 Jan"},
-            "at $.issued_on: '5 Jan' does not match",
+            "at $.issued_on: must match the pattern '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' (pattern)",
         ),
         (
             "gov.residence.certificate/v1",
             {"person_id": "P", "address": {}, "valid_from": "2020-01-01", "status": "valid"},
-            "at $.address.city: 'city' is a required property",
+            "at $.address.city: is required (required)",
         ),
     ],
 )
 def test_violations_name_the_failing_field(schema: str, value: object, message: str) -> None:
     with pytest.raises(SchemaViolation) as err:
         shipped_catalog().check(record(schema, value))
-    assert str(err.value).startswith(f"record custom-1/ns/K version 2 violates {schema} {message}")
+    assert str(err.value) == f"record custom-1/ns/K version 2 violates {schema} {message}"
+
+
+def test_a_violation_never_quotes_the_value() -> None:
+    value = {"taxpayer_id": "T", "status": "arrears", "valid_until": "2027-01-01"}
+    with pytest.raises(SchemaViolation) as err:
+        shipped_catalog().check(record("gov.tax.clearance/v1", {**value, "amount_due": -98765.43}))
+    assert str(err.value) == (
+        "record custom-1/ns/K version 2 violates gov.tax.clearance/v1 at $.amount_due: "
+        "must be at least 0 (minimum)"
+    )
+    with pytest.raises(SchemaViolation) as err:
+        shipped_catalog().check(record("gov.tax.clearance/v1", {**value, "status": "s3cret"}))
+    assert "s3cret" not in str(err.value) and str(err.value).endswith("(enum)")
 
 
 def test_strict_catalog_refuses_unknown_schemas() -> None:

@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tonglian.v1 import records_pb2 as tonglian_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/query.proto\x12\x0btonglian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"[\n\x10GetRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tat_height\x18\x03 \x01(\x04\"@\n\x11GetRecordResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"\x7f\n\x0cRecordFilter\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x13\n\x0b\x66rom_height\x18\x05 \x01(\x04\x12\x11\n\tto_height\x18\x06 \x01(\x04\"w\n\x12ListRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"w\n\x13ListRecordsResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x19\n\x11scanned_to_height\x18\x03 \x01(\x04\"Q\n\x13WatchRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"C\n\x14WatchRecordsResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"{\n\x18\x45valuatePredicateRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12)\n\tpredicate\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.Predicate\"\xa1\x01\n\tPredicate\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x30\n\x08operator\x18\x02 \x01(\x0e\x32\x1e.tonglian.v1.PredicateOperator\x12\x14\n\x0coperand_json\x18\x03 \x01(\t\x12\x15\n\roperand2_json\x18\x04 \x01(\t\x12&\n\x06\x61ll_of\x18\x05 \x03(\x0b\x32\x16.tonglian.v1.Predicate\"\xb7\x01\n\x19\x45valuatePredicateResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\x08\x12\x11\n\tstatement\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12signer_certificate\x18\x04 \x01(\t\x12\x30\n\x0c\x65valuated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x06 \x01(\x04*\xce\x02\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19PREDICATE_OPERATOR_EQUALS\x10\x01\x12!\n\x1dPREDICATE_OPERATOR_NOT_EQUALS\x10\x02\x12 \n\x1cPREDICATE_OPERATOR_LESS_THAN\x10\x03\x12#\n\x1fPREDICATE_OPERATOR_GREATER_THAN\x10\x04\x12\x1e\n\x1aPREDICATE_OPERATOR_BETWEEN\x10\x05\x12\x1d\n\x19PREDICATE_OPERATOR_EXISTS\x10\x06\x12$\n PREDICATE_OPERATOR_LESS_OR_EQUAL\x10\x07\x12\'\n#PREDICATE_OPERATOR_GREATER_OR_EQUAL\x10\x08\x32\xe0\x02\n\x05Query\x12J\n\tGetRecord\x12\x1d.tonglian.v1.GetRecordRequest\x1a\x1e.tonglian.v1.GetRecordResponse\x12P\n\x0bListRecords\x12\x1f.tonglian.v1.ListRecordsRequest\x1a .tonglian.v1.ListRecordsResponse\x12U\n\x0cWatchRecords\x12 .tonglian.v1.WatchRecordsRequest\x1a!.tonglian.v1.WatchRecordsResponse0\x01\x12\x62\n\x11\x45valuatePredicate\x12%.tonglian.v1.EvaluatePredicateRequest\x1a&.tonglian.v1.EvaluatePredicateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/query.proto\x12\x0btonglian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"[\n\x10GetRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tat_height\x18\x03 \x01(\x04\"@\n\x11GetRecordResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"\x7f\n\x0cRecordFilter\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x13\n\x0b\x66rom_height\x18\x05 \x01(\x04\x12\x11\n\tto_height\x18\x06 \x01(\x04\"w\n\x12ListRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xa4\x01\n\x13ListRecordsResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x19\n\x11scanned_to_height\x18\x03 \x01(\x04\x12+\n\x07skipped\x18\x04 \x03(\x0b\x32\x1a.tonglian.v1.SkippedRecord\"U\n\rSkippedRecord\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x13WatchRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"C\n\x14WatchRecordsResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"{\n\x18\x45valuatePredicateRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12)\n\tpredicate\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.Predicate\"\xa1\x01\n\tPredicate\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x30\n\x08operator\x18\x02 \x01(\x0e\x32\x1e.tonglian.v1.PredicateOperator\x12\x14\n\x0coperand_json\x18\x03 \x01(\t\x12\x15\n\roperand2_json\x18\x04 \x01(\t\x12&\n\x06\x61ll_of\x18\x05 \x03(\x0b\x32\x16.tonglian.v1.Predicate\"\xb7\x01\n\x19\x45valuatePredicateResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\x08\x12\x11\n\tstatement\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12signer_certificate\x18\x04 \x01(\t\x12\x30\n\x0c\x65valuated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x06 \x01(\x04*\xce\x02\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19PREDICATE_OPERATOR_EQUALS\x10\x01\x12!\n\x1dPREDICATE_OPERATOR_NOT_EQUALS\x10\x02\x12 \n\x1cPREDICATE_OPERATOR_LESS_THAN\x10\x03\x12#\n\x1fPREDICATE_OPERATOR_GREATER_THAN\x10\x04\x12\x1e\n\x1aPREDICATE_OPERATOR_BETWEEN\x10\x05\x12\x1d\n\x19PREDICATE_OPERATOR_EXISTS\x10\x06\x12$\n PREDICATE_OPERATOR_LESS_OR_EQUAL\x10\x07\x12\'\n#PREDICATE_OPERATOR_GREATER_OR_EQUAL\x10\x08\x32\xe0\x02\n\x05Query\x12J\n\tGetRecord\x12\x1d.tonglian.v1.GetRecordRequest\x1a\x1e.tonglian.v1.GetRecordResponse\x12P\n\x0bListRecords\x12\x1f.tonglian.v1.ListRecordsRequest\x1a .tonglian.v1.ListRecordsResponse\x12U\n\x0cWatchRecords\x12 .tonglian.v1.WatchRecordsRequest\x1a!.tonglian.v1.WatchRecordsResponse0\x01\x12\x62\n\x11\x45valuatePredicate\x12%.tonglian.v1.EvaluatePredicateRequest\x1a&.tonglian.v1.EvaluatePredicateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tonglian.v1.query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PREDICATEOPERATOR']._serialized_start=1258
-  _globals['_PREDICATEOPERATOR']._serialized_end=1592
+  _globals['_PREDICATEOPERATOR']._serialized_start=1391
+  _globals['_PREDICATEOPERATOR']._serialized_end=1725
   _globals['_GETRECORDREQUEST']._serialized_start=100
   _globals['_GETRECORDREQUEST']._serialized_end=191
   _globals['_GETRECORDRESPONSE']._serialized_start=193
@@ -43,18 +43,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDFILTER']._serialized_end=386
   _globals['_LISTRECORDSREQUEST']._serialized_start=388
   _globals['_LISTRECORDSREQUEST']._serialized_end=507
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=509
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=628
-  _globals['_WATCHRECORDSREQUEST']._serialized_start=630
-  _globals['_WATCHRECORDSREQUEST']._serialized_end=711
-  _globals['_WATCHRECORDSRESPONSE']._serialized_start=713
-  _globals['_WATCHRECORDSRESPONSE']._serialized_end=780
-  _globals['_EVALUATEPREDICATEREQUEST']._serialized_start=782
-  _globals['_EVALUATEPREDICATEREQUEST']._serialized_end=905
-  _globals['_PREDICATE']._serialized_start=908
-  _globals['_PREDICATE']._serialized_end=1069
-  _globals['_EVALUATEPREDICATERESPONSE']._serialized_start=1072
-  _globals['_EVALUATEPREDICATERESPONSE']._serialized_end=1255
-  _globals['_QUERY']._serialized_start=1595
-  _globals['_QUERY']._serialized_end=1947
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=510
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=674
+  _globals['_SKIPPEDRECORD']._serialized_start=676
+  _globals['_SKIPPEDRECORD']._serialized_end=761
+  _globals['_WATCHRECORDSREQUEST']._serialized_start=763
+  _globals['_WATCHRECORDSREQUEST']._serialized_end=844
+  _globals['_WATCHRECORDSRESPONSE']._serialized_start=846
+  _globals['_WATCHRECORDSRESPONSE']._serialized_end=913
+  _globals['_EVALUATEPREDICATEREQUEST']._serialized_start=915
+  _globals['_EVALUATEPREDICATEREQUEST']._serialized_end=1038
+  _globals['_PREDICATE']._serialized_start=1041
+  _globals['_PREDICATE']._serialized_end=1202
+  _globals['_EVALUATEPREDICATERESPONSE']._serialized_start=1205
+  _globals['_EVALUATEPREDICATERESPONSE']._serialized_end=1388
+  _globals['_QUERY']._serialized_start=1728
+  _globals['_QUERY']._serialized_end=2080
 # @@protoc_insertion_point(module_scope)

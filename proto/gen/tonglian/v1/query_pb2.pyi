@@ -162,21 +162,55 @@ class ListRecordsResponse(google.protobuf.message.Message):
     RECORDS_FIELD_NUMBER: builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
     SCANNED_TO_HEIGHT_FIELD_NUMBER: builtins.int
+    SKIPPED_FIELD_NUMBER: builtins.int
     next_page_token: builtins.str
     scanned_to_height: builtins.int
     """The last block examined; a later call may go on from the token."""
     @property
     def records(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[tonglian.v1.records_pb2.VerifiedRecord]: ...
+    @property
+    def skipped(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___SkippedRecord]:
+        """Records of this page the caller may read that fail their catalog schema: left out
+        of `records` (and audited), so one bad record does not fail the listing.
+        """
+
     def __init__(
         self,
         *,
         records: collections.abc.Iterable[tonglian.v1.records_pb2.VerifiedRecord] | None = ...,
         next_page_token: builtins.str = ...,
         scanned_to_height: builtins.int = ...,
+        skipped: collections.abc.Iterable[Global___SkippedRecord] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "records", b"records", "scanned_to_height", b"scanned_to_height"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "records", b"records", "scanned_to_height", b"scanned_to_height", "skipped", b"skipped"]) -> None: ...
 
 Global___ListRecordsResponse: typing_extensions.TypeAlias = ListRecordsResponse
+
+@typing.final
+class SkippedRecord(google.protobuf.message.Message):
+    """A record a listing left out because its value fails its catalog schema."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REF_FIELD_NUMBER: builtins.int
+    VERSION_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    version: builtins.int
+    reason: builtins.str
+    """The field path and the schema rule it breaks; never the value."""
+    @property
+    def ref(self) -> tonglian.v1.records_pb2.RecordRef: ...
+    def __init__(
+        self,
+        *,
+        ref: tonglian.v1.records_pb2.RecordRef | None = ...,
+        version: builtins.int = ...,
+        reason: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["ref", b"ref"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["reason", b"reason", "ref", b"ref", "version", b"version"]) -> None: ...
+
+Global___SkippedRecord: typing_extensions.TypeAlias = SkippedRecord
 
 @typing.final
 class WatchRecordsRequest(google.protobuf.message.Message):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.catalog.catalog import SchemaCatalog
+from hub.catalog.catalog import SchemaCatalog, shipped_catalog
 from hub.errors import NotFound
 from hub.policy import Policy, parse_policy
 from hub.principal import Principal
@@ -63,6 +63,7 @@ class FakeAudit:
     denied_by: str = ""
     commits: list[tuple[str, bytes | None]] = field(default_factory=list)
     event: audit_pb2.AuditEvent | None = None
+    notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def commit(
         self, outcome: str = "ok", evidence: bytes | None = None
@@ -72,6 +73,10 @@ class FakeAudit:
             self.event = audit_pb2.AuditEvent(sequence=41, purpose=self.purpose, outcome=outcome)
             self.event.time.FromSeconds(1_800_000_000)
         return self.event
+
+    async def note(self, outcome: str, detail: dict[str, Any]) -> audit_pb2.AuditEvent:
+        self.notes.append((outcome, detail))
+        return audit_pb2.AuditEvent(sequence=42 + len(self.notes), outcome=outcome)
 
 
 def verified(namespace: str, key: str, schema: str, value: bytes) -> records_pb2.VerifiedRecord:
@@ -158,3 +163,13 @@ def new_scene() -> Scene:
     policy = SwitchablePolicy(parse_policy(POLICY, Path("policy.yaml")))
     access = RecordAccess(reader, policy, SchemaCatalog([], strict=False))  # type: ignore[arg-type]
     return Scene(reader, policy, access)
+
+
+def bad_and_good() -> tuple[RecordAccess, list[records_pb2.VerifiedRecord]]:
+    """Record access over the shipped catalog and two licences, one failing its schema."""
+    records = [
+        verified("shops", "bad", "gov.license.business/v1", b'{"status": "dormant"}'),
+        verified("shops", "good", "gov.license.business/v1", b'{"status": "active"}'),
+    ]
+    policy = SwitchablePolicy(parse_policy(POLICY, Path("policy.yaml")))
+    return RecordAccess(FakeReader(records), policy, shipped_catalog()), records  # type: ignore[arg-type]

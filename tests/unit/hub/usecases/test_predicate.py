@@ -105,3 +105,27 @@ async def test_a_hub_without_a_signing_key_refuses_before_reading(
     with pytest.raises(FailedPrecondition, match="this hub has no signing key"):
         await predicates.evaluate(ASKER, REF, below(11), "why", audit)
     assert scene.reader.reads == []
+
+
+async def test_limits_and_budget_are_checked_before_the_record_is_read(
+    scene: Scene, signer: StatementSigner
+) -> None:
+    predicates = Predicates(scene.access, signer, PredicateBudget(MemoryQuestions()))
+    missing = records_pb2.RecordRef(chain_id="c", namespace="people", key="NOBODY")
+    exists = query_pb2.Predicate(field="income", operator=Op.PREDICATE_OPERATOR_EXISTS)
+    answers = []
+    for ref in (REF, missing):
+        with pytest.raises(PermissionDenied) as exc:
+            await predicates.evaluate(ASKER, ref, exists, "why", FakeAudit())
+        answers.append(str(exc.value))
+    # The same refusal for a record that exists and one that does not, and nothing read.
+    assert (
+        answers
+        == ["rule 'ask-twice' does not allow exists questions (predicates.operators: less_than)"]
+        * 2
+    )
+    assert scene.reader.reads == []
+    await predicates.evaluate(ASKER, REF, below(11), "why", FakeAudit())
+    with pytest.raises(PermissionDenied, match="predicate budget spent"):
+        await predicates.evaluate(ASKER, REF, below(12), "why", FakeAudit())
+    assert scene.reader.reads == ["c/people/tax-1"]

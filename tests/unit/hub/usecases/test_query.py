@@ -7,7 +7,14 @@ import pytest
 
 from hub.errors import InvalidInput, PermissionDenied
 from hub.usecases.query import RecordQueries
-from tests.unit.hub.usecases.fakes import RECORDS, FakeAudit, Scene, digest, principal
+from tests.unit.hub.usecases.fakes import (
+    RECORDS,
+    FakeAudit,
+    Scene,
+    bad_and_good,
+    digest,
+    principal,
+)
 from tonglian.v1 import query_pb2, records_pb2
 
 OFFICE = principal("office")
@@ -81,3 +88,24 @@ async def test_a_listing_withholds_what_policy_forbids(scene: Scene, audit: Fake
     assert [r.record.ref.key for r in page.records] == ["lic-1"]
     assert audit.detail == {"rules": ["no-tax", "rest"], "returned": 1, "withheld": 0}
     assert audit.purpose == "why"
+
+
+async def test_a_listing_leaves_out_a_record_failing_its_schema_and_audits_it(
+    audit: FakeAudit,
+) -> None:
+    access, _ = bad_and_good()
+    page = await RecordQueries(access).list_records(
+        OFFICE, query_pb2.RecordFilter(chain_id="c", namespace="shops"), 10, "", "why", audit
+    )
+    assert [r.record.ref.key for r in page.records] == ["good"]
+    assert [(s.ref.key, s.version) for s in page.skipped] == [("bad", 3)]
+    assert page.skipped[0].reason == audit.detail["skipped"][0]["reason"]
+    assert audit.detail["returned"] == 1 and audit.detail["withheld"] == 0
+    assert audit.detail["skipped"] == [
+        {
+            "ref": "c/shops/bad",
+            "version": 3,
+            "reason": "record c/shops/bad version 3 violates gov.license.business/v1 at "
+            "$.status: must be one of ['active', 'suspended', 'revoked', 'expired'] (enum)",
+        }
+    ]

@@ -10,7 +10,7 @@ import pytest
 from hub.errors import PermissionDenied
 from hub.policy import parse_policy
 from hub.usecases.watch import RecordWatch
-from tests.unit.hub.usecases.fakes import FakeAudit, Scene, principal
+from tests.unit.hub.usecases.fakes import FakeAudit, Scene, bad_and_good, principal
 from tonglian.v1 import query_pb2
 
 OFFICE = principal("office")
@@ -46,3 +46,14 @@ async def test_a_filter_no_rule_allows_is_refused_at_once(scene: Scene, audit: F
     with pytest.raises(PermissionDenied, match="no rule allows office to read other/\\*"):
         await anext(watch)
     assert audit.commits == []
+
+
+async def test_a_record_failing_its_schema_does_not_end_the_watch(audit: FakeAudit) -> None:
+    access, _ = bad_and_good()
+    watch = RecordWatch(access).watch(
+        OFFICE, query_pb2.RecordFilter(chain_id="c", namespace="shops"), "why", audit
+    )
+    assert [r.record.ref.key async for r in watch] == ["good"]
+    assert [(outcome, fact["ref"]) for outcome, fact in audit.notes] == [
+        ("skipped: fails its catalog schema", "c/shops/bad")
+    ]
