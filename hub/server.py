@@ -222,7 +222,7 @@ async def start_hub(settings: HubSettings) -> Hub:
             HubState(store, registry, router, relay, audit),
             lambda: hub.serving,
             f"{settings.listen.rpartition(':')[0]}:{port}",
-            ListenerAccess(security.authenticator, audit),
+            ListenerAccess(security.authenticator, audit, settings.client_ca),
             OperatorView(operators, relay_admin, audit_reading),
             _tls_files(settings),
         )

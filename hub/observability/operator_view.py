@@ -17,7 +17,7 @@ from hub.observability.snapshot import AUDIT, HUB_WIDE, MAX_LISTED, AuditView, V
 from hub.principal import Principal
 from hub.usecases.audit_reading import AuditReading
 from hub.usecases.audit_record import AuditRecord
-from hub.usecases.authorization import Operators
+from hub.usecases.authorization import API, Operators
 from hub.usecases.relay_admin import RelayAdmin
 
 # Operations as Operators.authorize names them (after "tonglian.v1."): the listener's
@@ -47,7 +47,7 @@ class OperatorView:
         page = await self._relay_admin.list_routes(principal, MAX_LISTED, "", audit)
         hidden: dict[str, str] = {}
         try:
-            scope.require_everywhere(f"{STATUS} ({HUB_WIDE_SPAN})")
+            scope.require_everywhere(f"{API}{STATUS} ({HUB_WIDE_SPAN})")
         except PermissionDenied as exc:
             hidden[HUB_WIDE] = str(exc)
         log: AuditView | None = None

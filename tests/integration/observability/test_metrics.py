@@ -15,7 +15,6 @@ from google.protobuf.json_format import ParseDict
 
 from devnets.base import DevnetInfo
 from devnets.custom.writer import write_record
-from devnets.process import free_port
 from hub import pki
 from hub.observability.metrics import DELIVERY_STATES
 from tonglian.v1 import chains_pb2, relay_pb2, relay_pb2_grpc
@@ -24,7 +23,7 @@ from tonglian_client.credentials import Credentials
 from tonglian_client.errors import ClientError
 from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
-from .scrape import Key, changed, client_ssl, key, scrape
+from .scrape import Key, changed, client_ssl, key, listening_hub, scrape
 
 pytestmark = pytest.mark.integration
 
@@ -71,16 +70,11 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory, custom_ledger: DevnetInfo) -> Iterator[Scene]:
-    port = free_port()
-    hub = HubProcess(
-        tmp_path_factory.mktemp("obs") / "hub",
-        policy=POLICY,
-        extra_args=("--http-listen", f"127.0.0.1:{port}"),
-    )
+    hub, url = listening_hub(tmp_path_factory.mktemp("obs") / "hub", policy=POLICY)
     hub.start()
     try:
         asyncio.run(hub.wait_serving())
-        scene = Scene(hub, f"https://127.0.0.1:{port}", custom_ledger)
+        scene = Scene(hub, url, custom_ledger)
 
         async def setup() -> None:
             url = custom_ledger.endpoints["http"]
