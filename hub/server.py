@@ -157,19 +157,16 @@ async def start_hub(settings: HubSettings) -> Hub:
         server,
     )
     relay = Relay(store, registry, router, verifier, catalog, audit)
-    relay_pb2_grpc.add_RelayServicer_to_server(RelayService(RelayAdmin(relay, operators)), server)
-    audit_pb2_grpc.add_AuditServicer_to_server(
-        AuditService(
-            AuditReading(
-                audit,
-                operators,
-                settings.audit_anchor_chain,
-                settings.audit_anchor_namespace,
-                reader,
-            )
-        ),
-        server,
+    relay_admin = RelayAdmin(relay, operators)
+    relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay_admin), server)
+    audit_reading = AuditReading(
+        audit,
+        operators,
+        settings.audit_anchor_chain,
+        settings.audit_anchor_namespace,
+        reader,
     )
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit_reading), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -220,6 +217,8 @@ async def start_hub(settings: HubSettings) -> Hub:
     )
     if settings.http_listen:
         from hub.observability.http_listener import start_http
+        from hub.observability.listener_access import ListenerAccess
+        from hub.observability.operator_view import OperatorView
         from hub.observability.snapshot import HubState
 
         hub.http = await start_http(
@@ -227,8 +226,8 @@ async def start_hub(settings: HubSettings) -> Hub:
             HubState(store, registry, router, relay, audit),
             lambda: hub.serving,
             f"{settings.listen.rpartition(':')[0]}:{port}",
-            security.authenticator,
-            security.policy,
+            ListenerAccess(security.authenticator, audit, settings.client_ca),
+            OperatorView(operators, relay_admin, audit_reading),
             _tls_files(settings),
         )
     for name in (*SERVICE_NAMES, ""):

@@ -1,30 +1,33 @@
 """The HTTP listener beside gRPC: /healthz, /metrics and /status.
 
-Off unless `http_listen` is set; a bare port binds to loopback. Under mutual TLS
-it serves HTTPS with the hub's certificate and asks for (without requiring) a
-client certificate of the same CA: /healthz and /metrics need none, /status
-answers 401 without one and 403 unless it names an operator the policy lets
-operate. With --insecure everything is plaintext and open, like gRPC.
+Off unless `http_listen` is set; a bare port binds to loopback. Under mutual TLS it
+serves HTTPS with the hub's certificate and asks for (without requiring) a client
+certificate of the same CA: who may see what is hub/observability/listener_access.py's
+(the certificate) and hub/observability/operator_view.py's (the operator use cases).
+/metrics needs an operator whose rule covers every chain, /status shows an operator
+what its scope covers, /healthz tells anyone whether the hub serves. With --insecure
+everything is plaintext and open, like gRPC, and the metrics name no caller anyway.
+Every connection is bounded in time and number (hub/observability/connection_guard.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from prometheus_client import generate_latest
 
-from hub.authentication import Authenticator
-from hub.errors import HubError, InvalidInput
+from hub.errors import InvalidInput, PermissionDenied
+from hub.observability.connection_guard import HEADER_TIMEOUT, ConnectionGuard
+from hub.observability.listener_access import ListenerAccess
 from hub.observability.metrics import CONTENT_TYPE, METRICS
+from hub.observability.operator_view import OperatorView
 from hub.observability.snapshot import HubState
 from hub.observability.status_page import render
-from hub.policy import PolicySource
 
 LOOPBACK = "127.0.0.1"
 
@@ -46,8 +49,15 @@ class TlsFiles:
     client_ca: Path
 
 
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (not named by the ssl module): the handshake leaves
+# certificate dates to hub/observability/listener_access.py, which answers 401 with the
+# date instead of dropping the connection without a word.
+NO_CHECK_TIME = 0x200000
+
+
 def server_ssl(files: TlsFiles) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.verify_flags |= NO_CHECK_TIME
     try:
         context.load_cert_chain(files.cert, files.key)
         context.load_verify_locations(files.client_ca)
@@ -63,60 +73,48 @@ class Pages:
         state: HubState,
         serving: Callable[[], bool],
         grpc_listen: str,
-        authenticator: Authenticator | None,
-        policy: PolicySource,
+        access: ListenerAccess,
+        view: OperatorView,
     ) -> None:
         self._state = state
         self._serving = serving
         self._grpc_listen = grpc_listen
-        self._authenticator = authenticator
-        self._policy = policy
+        self._access = access
+        self._view = view
 
     async def healthz(self, request: web.Request) -> web.Response:
+        """Open to load balancers without a certificate: it tells only whether the hub
+        serves. A certificate, when presented, must still authenticate."""
+        await self._access.caller(request, "listener.healthz", required=False)
         if self._serving():
             return web.Response(text="SERVING\n")
         return web.Response(status=503, text="NOT_SERVING\n")
 
     async def metrics(self, request: web.Request) -> web.Response:
+        action = "listener.get_metrics"
+        principal = await self._access.caller(request, action, required=True)
+        if principal is not None:
+            record = self._access.record(principal, action, request)
+            try:
+                self._view.may_scrape(principal, record)
+            except PermissionDenied as exc:
+                await self._access.refuse(record, exc)
         await self._state.export()
         return web.Response(
             body=generate_latest(METRICS.registry), headers={"Content-Type": CONTENT_TYPE}
         )
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        """Why `request` may not see /status (401 or 403), or None when it may."""
-        if self._authenticator is None:
-            return None
-        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-        if not der:
-            return web.Response(
-                status=401,
-                text="the status page needs an operator client certificate (mutual TLS)\n",
-            )
-        pem = x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
-        try:
-            principal = self._authenticator.authenticate(pem)
-        except HubError as exc:
-            return web.Response(status=401, text=f"{exc}\n")
-        if not principal.is_operator:
-            return web.Response(
-                status=403,
-                text=f"the status page needs operator rights: {principal.name} has role "
-                f"{principal.role}\n",
-            )
-        decision = self._policy.current().operator(principal.agency)
-        if not decision.allowed:
-            return web.Response(
-                status=403, text=f"the status page needs operator rights: {decision.reason}\n"
-            )
-        return None
-
     async def status(self, request: web.Request) -> web.Response:
-        refused = self._refusal(request)
-        if refused is not None:
-            return refused
-        snap = await self._state.take()
+        action = "listener.get_status"
+        principal = await self._access.caller(request, action, required=True)
+        visible = None
+        if principal is not None:
+            record = self._access.record(principal, action, request)
+            try:
+                visible = await self._view.visible(principal, record)
+            except PermissionDenied as exc:
+                await self._access.refuse(record, exc)
+        snap = await self._state.take(visible)
         return web.Response(
             text=render(snap, self._grpc_listen),
             content_type="text/html",
@@ -128,6 +126,8 @@ class Pages:
 @dataclass
 class HttpListener:
     runner: web.AppRunner
+    server: asyncio.AbstractServer
+    guard: ConnectionGuard
     state: HubState
     port: int
     scheme: str
@@ -139,6 +139,7 @@ class HttpListener:
 
     async def stop(self) -> None:
         await self.state.stop()
+        self.server.close()
         await self.runner.cleanup()
 
 
@@ -147,29 +148,34 @@ async def start_http(
     state: HubState,
     serving: Callable[[], bool],
     grpc_listen: str,
-    authenticator: Authenticator | None,
-    policy: PolicySource,
+    access: ListenerAccess,
+    view: OperatorView,
     tls: TlsFiles | None,
 ) -> HttpListener:
     """Starts serving the three pages and the chain-head watcher behind /status."""
     host, port = listen_address(listen)
-    pages = Pages(state, serving, grpc_listen, authenticator, policy)
+    pages = Pages(state, serving, grpc_listen, access, view)
     app = web.Application()
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/metrics", pages.metrics)
     app.router.add_get("/status", pages.status)
-    runner = web.AppRunner(app, access_log=None)
+    # An idle kept-alive connection is closed as soon as a slow request head would be.
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=HEADER_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=server_ssl(tls) if tls else None)
+    assert runner.server is not None
+    guard = ConnectionGuard()
+    context = server_ssl(tls) if tls else None
     try:
-        await site.start()
+        server = await asyncio.get_running_loop().create_server(
+            guard.factory(runner.server),
+            host,
+            port,
+            ssl=context,
+            ssl_handshake_timeout=HEADER_TIMEOUT if context else None,
+        )
     except OSError as exc:
         await runner.cleanup()
         raise InvalidInput(f"cannot listen for HTTP on {listen}: {exc.strerror}") from exc
-    bound = port
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    if sockets:
-        bound = int(sockets[0].getsockname()[1])
+    bound = int(server.sockets[0].getsockname()[1]) if server.sockets else port
     state.start()
-    return HttpListener(runner, state, bound, "https" if tls else "http", host)
+    return HttpListener(runner, server, guard, state, bound, "https" if tls else "http", host)

@@ -84,8 +84,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         call = peek_call()
         if call is not None:
             fields.agency = call.principal.agency
-            if code == "PERMISSION_DENIED":
-                self._metrics.policy_denials.labels(agency=call.principal.agency).inc()
+        if code == "PERMISSION_DENIED":
+            self._metrics.policy_denials.labels(method=method).inc()
         if method.startswith(QUERY_PREFIX):
             QUERIES.add()
         fields.outcome = code

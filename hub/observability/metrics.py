@@ -3,8 +3,8 @@
 Every family is declared up front (so HELP and TYPE are exported before the first
 sample), in a registry of the hub's own. Label values come from closed sets (gRPC
 method paths the hub serves, status names, proof kinds, delivery states) or from
-what operators register (chain and route ids, certificate agencies): never record
-keys or free text.
+what operators register (chain and route ids): never record keys, free text, or who
+called (an agency's name is the audit log's, not the scraper's).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ ADAPTER_ERROR_REASONS = (
     "invalid_request",
     "crashed",
 )
+# Why the HTTP listener closed a connection itself (hub/observability/connection_guard.py).
+CONNECTION_CUTS = ("head_timeout", "too_many")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -85,10 +87,12 @@ class HubMetrics:
             ["state"],
             registry=r,
         )
+        # By method, never by caller: who was refused is the audit log's to tell, and an
+        # agency's name is not for whoever may read the metrics.
         self.policy_denials = Counter(
             "tonglian_policy_denials",
-            "Calls refused by the access policy, by the caller certificate's agency (O=).",
-            ["agency"],
+            "Calls refused by the access policy (PERMISSION_DENIED), by full method path.",
+            ["method"],
             registry=r,
         )
         self.audit_events = Counter(
@@ -118,8 +122,17 @@ class HubMetrics:
             ["chain"],
             registry=r,
         )
+        self.http_connections_cut = Counter(
+            "tonglian_http_connections_cut",
+            "Connections the HTTP listener closed itself: no whole request head in time "
+            "(head_timeout) or one connection too many (too_many, the oldest waiting one).",
+            ["reason"],
+            registry=r,
+        )
         for state in DELIVERY_STATES:
             self.deliveries.labels(state=state).set(0)
+        for reason in CONNECTION_CUTS:
+            self.http_connections_cut.labels(reason=reason)
 
     def set_routes(self, backlogs: dict[str, tuple[int, float]]) -> None:
         """Replaces the per-route gauges: route id -> (backlog, oldest pending age)."""

@@ -2,7 +2,10 @@
 
 Taken on demand (each scrape, each page view) from the store and the last heads
 the chains reported; a watcher asks every chain for its head in the background,
-so neither a scrape nor a page view waits on a slow chain.
+so neither a scrape nor a page view waits on a slow chain. A snapshot for one
+operator holds only what that operator may see (`Visible`, decided by the operator
+use cases in hub/observability/operator_view.py); a section it may not see is left
+empty and named in `hidden` with the reason.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,14 +27,37 @@ from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
 from hub.router import Router
 from hub.store.base import Store
-from tonglian.v1 import chains_pb2, relay_pb2
+from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
 
 log = logging.getLogger("tonglian.hub")
 
 # At most this many chains and routes are shown and exported (ids are operator-chosen).
 MAX_LISTED = 200
 RECENT_DELIVERIES = 15
+# A viewer who sees some routes only gets its latest deliveries among this many.
+RECENT_SCANNED = 4 * RECENT_DELIVERIES
 HEAD_POLL = 10.0
+# Sections of the snapshot a viewer may be refused (keys of `Snapshot.hidden`).
+HUB_WIDE = "hub-wide"
+AUDIT = "audit"
+
+
+@dataclass(frozen=True)
+class AuditView:
+    sequence: int
+    head: bytes
+    anchors: list[audit_pb2.AuditAnchor]
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What one viewer may see: chains `covers` accepts, these routes (and their
+    deliveries), the audit log when `audit` is given, and no section named in `hidden`."""
+
+    covers: Callable[[str], bool]
+    routes: list[relay_pb2.Route]
+    audit: AuditView | None
+    hidden: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,8 @@ class Snapshot:
     last_anchor_chain: str
     queries_per_minute: list[int] = field(default_factory=list)
     deliveries_per_minute: list[int] = field(default_factory=list)
+    # Sections (HUB_WIDE, AUDIT) the viewer may not see, with why: they are left empty.
+    hidden: dict[str, str] = field(default_factory=dict)
     taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -109,6 +138,18 @@ def _chain_view(chain: chains_pb2.Chain) -> ChainView:
     )
 
 
+def _route_view(r: relay_pb2.Route) -> RouteView:
+    return RouteView(
+        route_id=r.route_id,
+        source=f"{r.source_chain_id}/{r.source_namespace or '*'}",
+        destination=f"{r.destination_chain_id}/{r.destination_namespace}",
+        state=relay_pb2.RouteState.Name(r.state).removeprefix("ROUTE_STATE_").lower(),
+        backlog=r.backlog.pending + r.backlog.submitted,
+        oldest_pending_seconds=r.backlog.oldest_pending_age_seconds,
+        lease_owner=f"{r.lease_holder}@{r.lease_epoch}" if r.lease_holder else "-",
+    )
+
+
 class HubState:
     """Reads the parts of a running hub that operators look at."""
 
@@ -129,36 +170,41 @@ class HubState:
         self._metrics = metrics
         self._watcher: asyncio.Task[None] | None = None
 
-    async def take(self) -> Snapshot:
+    async def take(self, visible: Visible | None = None) -> Snapshot:
+        """Everything (None: for /metrics, and on a plaintext listener), or what `visible`
+        lets one operator see."""
         chains = await self._registry.list("", MAX_LISTED)
-        routes = await self._relay.list_routes("", MAX_LISTED)
-        counts = await self._store.count_deliveries()
-        recent = await self._store.recent_deliveries(RECENT_DELIVERIES)
-        sequence, head = await self._audit.head()
-        anchors = await self._audit.anchors()
-        last = anchors[-1] if anchors else None
+        if visible is None:
+            routes = await self._relay.list_routes("", MAX_LISTED)
+            recent = await self._store.recent_deliveries(RECENT_DELIVERIES)
+            sequence, head = await self._audit.head()
+            audit = AuditView(sequence, head, await self._audit.anchors())
+            hidden: dict[str, str] = {}
+        else:
+            chains = [c for c in chains if visible.covers(c.chain_id)]
+            routes = visible.routes
+            shown = {r.route_id for r in routes}
+            recent = [
+                d
+                for d in await self._store.recent_deliveries(RECENT_SCANNED)
+                if d.route_id in shown
+            ][:RECENT_DELIVERIES]
+            audit = visible.audit or AuditView(0, b"", [])
+            hidden = visible.hidden
+        hub_wide = HUB_WIDE not in hidden
+        last = audit.anchors[-1] if audit.anchors else None
         return Snapshot(
             chains=[_chain_view(c) for c in chains],
-            routes=[
-                RouteView(
-                    route_id=r.route_id,
-                    source=f"{r.source_chain_id}/{r.source_namespace or '*'}",
-                    destination=f"{r.destination_chain_id}/{r.destination_namespace}",
-                    state=relay_pb2.RouteState.Name(r.state).removeprefix("ROUTE_STATE_").lower(),
-                    backlog=r.backlog.pending + r.backlog.submitted,
-                    oldest_pending_seconds=r.backlog.oldest_pending_age_seconds,
-                    lease_owner=f"{r.lease_holder}@{r.lease_epoch}" if r.lease_holder else "-",
-                )
-                for r in routes
-            ],
-            deliveries=delivery_states(counts),
+            routes=[_route_view(r) for r in routes],
+            deliveries=delivery_states(await self._store.count_deliveries()) if hub_wide else {},
             recent=recent,
-            audit_sequence=sequence,
-            audit_head=head,
+            audit_sequence=audit.sequence,
+            audit_head=audit.head,
             last_anchor_at=last.anchored_at.ToDatetime(UTC) if last else None,
             last_anchor_chain=last.chain_id if last else "",
-            queries_per_minute=QUERIES.series(),
-            deliveries_per_minute=DELIVERIES.series(),
+            queries_per_minute=QUERIES.series() if hub_wide else [],
+            deliveries_per_minute=DELIVERIES.series() if hub_wide else [],
+            hidden=hidden,
         )
 
     async def export(self) -> Snapshot:

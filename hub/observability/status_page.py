@@ -2,7 +2,8 @@
 
 No script, no font, no stylesheet or image from elsewhere: it must render on an
 air-gapped network. Charts are inline SVG bars of the last hour's per-minute
-counts. The page reloads itself every REFRESH seconds.
+counts. The page reloads itself every REFRESH seconds. A section the viewer may not see
+(hub/observability/operator_view.py) says so, and why, in its place.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from hub.observability.snapshot import Snapshot
+from hub.observability.snapshot import AUDIT, HUB_WIDE, Snapshot
 from tonglian.v1 import relay_pb2
 
 REFRESH = 10
@@ -110,11 +111,45 @@ def _routes(snap: Snapshot) -> str:
     )
 
 
-def _deliveries(snap: Snapshot) -> str:
-    counts = "".join(
+def _hidden(snap: Snapshot, section: str) -> str | None:
+    """The note that replaces a section the viewer may not see, or None."""
+    why = snap.hidden.get(section)
+    return None if why is None else f'<p class="empty">Not shown: {escape(why)}</p>'
+
+
+def _counts(snap: Snapshot) -> str:
+    hidden = _hidden(snap, HUB_WIDE)
+    if hidden is not None:
+        return hidden
+    rows = "".join(
         f'<tr><td>{escape(state)}</td><td class="num">{n}</td></tr>'
         for state, n in snap.deliveries.items()
     )
+    return f"<table><tr><th>state</th><th>count</th></tr>{rows}</table>"
+
+
+def _chart(snap: Snapshot, title: str, per_minute: list[int], unit: str) -> str:
+    hidden = _hidden(snap, HUB_WIDE)
+    return hidden if hidden is not None else chart(title, per_minute, unit)
+
+
+def _audit(snap: Snapshot, now: datetime) -> str:
+    hidden = _hidden(snap, AUDIT)
+    if hidden is not None:
+        return hidden
+    anchor = (
+        f"{escape(_when(snap.last_anchor_at, now))} on <code>{escape(snap.last_anchor_chain)}"
+        "</code>"
+        if snap.last_anchor_at
+        else "never anchored"
+    )
+    return f"""<table>
+<tr><th>head sequence</th><td class="num">{snap.audit_sequence}</td></tr>
+<tr><th>head hash</th><td><code>{snap.audit_head.hex()}</code></td></tr>
+<tr><th>last anchor</th><td>{anchor}</td></tr></table>"""
+
+
+def _deliveries(snap: Snapshot) -> str:
     recent = "".join(
         f"<tr><td><code>{escape(d.delivery_id[:16])}</code></td><td>{escape(d.route_id)}</td>"
         f"<td>{escape(d.record.ref.key)}</td><td>"
@@ -127,18 +162,12 @@ def _deliveries(snap: Snapshot) -> str:
         if recent
         else '<p class="empty">No deliveries yet.</p>'
     )
-    return f"<table><tr><th>state</th><th>count</th></tr>{counts}</table><h2>Latest</h2>{latest}"
+    return f"{_counts(snap)}<h2>Latest</h2>{latest}"
 
 
 def render(snap: Snapshot, listen: str) -> str:
     """The whole page, as text/html."""
     now = datetime.now(UTC)
-    anchor = (
-        f"{escape(_when(snap.last_anchor_at, now))} on <code>{escape(snap.last_anchor_chain)}"
-        "</code>"
-        if snap.last_anchor_at
-        else "never anchored"
-    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{REFRESH}">
@@ -151,13 +180,10 @@ refreshes every {REFRESH}s</p></header>
 <section id="chains"><h2>Chains</h2>{_chains(snap, now)}</section>
 <section id="routes"><h2>Routes</h2>{_routes(snap)}</section>
 <section id="queries"><h2>Queries per minute, last hour</h2>
-{chart("queries per minute", snap.queries_per_minute, "queries")}</section>
+{_chart(snap, "queries per minute", snap.queries_per_minute, "queries")}</section>
 <section id="relay"><h2>Deliveries confirmed per minute, last hour</h2>
-{chart("deliveries per minute", snap.deliveries_per_minute, "deliveries")}</section>
+{_chart(snap, "deliveries per minute", snap.deliveries_per_minute, "deliveries")}</section>
 <section id="deliveries"><h2>Deliveries by state</h2>{_deliveries(snap)}</section>
-<section id="audit"><h2>Audit log</h2><table>
-<tr><th>head sequence</th><td class="num">{snap.audit_sequence}</td></tr>
-<tr><th>head hash</th><td><code>{snap.audit_head.hex()}</code></td></tr>
-<tr><th>last anchor</th><td>{anchor}</td></tr></table></section>
+<section id="audit"><h2>Audit log</h2>{_audit(snap, now)}</section>
 </main></body></html>
 """

@@ -1,16 +1,32 @@
-"""Reading the hub's HTTP listener from tests: Prometheus samples as a mapping."""
+"""Reading the hub's HTTP listener from tests: a hub that opens one, Prometheus samples
+as a mapping."""
 
 from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from devnets.process import free_port
 from tonglian_client.credentials import Credentials
+from tonglian_tools.hub_process import HubProcess
 
 Key = tuple[str, frozenset[tuple[str, str]]]
+
+
+def listening_hub(
+    data_dir: Path, *, extra_args: tuple[str, ...] = (), **kwargs: Any
+) -> tuple[HubProcess, str]:
+    """A hub (not started yet) with its HTTP listener on a free loopback port, and the
+    listener's URL: https under mutual TLS, http when `insecure`."""
+    port = free_port()
+    hub = HubProcess(
+        data_dir, extra_args=("--http-listen", f"127.0.0.1:{port}", *extra_args), **kwargs
+    )
+    return hub, f"{'http' if hub.insecure else 'https'}://127.0.0.1:{port}"
 
 
 def client_ssl(ca: Path, creds: Credentials | None = None) -> ssl.SSLContext:

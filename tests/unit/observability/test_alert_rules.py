@@ -61,6 +61,7 @@ def test_alert_rules_parse_and_use_exported_series() -> None:
         "TonglianOldestPendingDeliveryTooOld",
         "TonglianAdapterErrors",
         "TonglianAuditAnchoringLate",
+        "TonglianHttpListenerCuttingConnections",
     ]
 
 
