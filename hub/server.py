@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from hub.access.limits import LimitSettings, PrincipalLimits
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
@@ -29,6 +30,7 @@ from hub.security import load_security
 from hub.services.access import AccessInterceptor
 from hub.services.audit import AuditService
 from hub.services.chain_registry import ChainRegistryService
+from hub.services.health import HubHealth
 from hub.services.query import QueryService
 from hub.services.relay import RelayService
 from hub.store.base import Store
@@ -79,7 +81,7 @@ class Hub:
     store: Store
     router: Router
     verifier: Verifier
-    health: health.HealthServicer
+    health: HubHealth
     relay: Relay
     audit: AuditLog | None = None
     anchorer: Anchorer | None = None
@@ -137,7 +139,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     server = grpc.aio.server(
         interceptors=[
             ObservingInterceptor(),
-            AccessInterceptor(security.authenticator, audit),
+            AccessInterceptor(security.authenticator, audit, _limits(settings)),
         ],
         options=[
             ("grpc.max_receive_message_length", limit),
@@ -166,7 +168,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         ),
         server,
     )
-    health_servicer = health.HealthServicer()
+    health_servicer = HubHealth()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -231,6 +233,12 @@ async def start_hub(settings: HubSettings) -> Hub:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     hub.serving = True
     return hub
+
+
+def _limits(settings: HubSettings) -> PrincipalLimits:
+    """The per-principal limits the access interceptor enforces, from the settings."""
+    names = LimitSettings.__dataclass_fields__
+    return PrincipalLimits(LimitSettings(**{name: getattr(settings, name) for name in names}))
 
 
 def _tls_files(settings: HubSettings) -> TlsFiles | None:
