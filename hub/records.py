@@ -8,8 +8,7 @@ at the service layer.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -219,21 +218,31 @@ def check_filter(flt: query_pb2.RecordFilter) -> None:
 
 
 def _filter_fingerprint(flt: query_pb2.RecordFilter) -> str:
-    return base64.urlsafe_b64encode(flt.SerializeToString(deterministic=True)).decode()[:64]
+    """The whole filter, hashed: a token is valid only for the filter it was issued for."""
+    return hashlib.sha256(flt.SerializeToString(deterministic=True)).hexdigest()[:32]
 
 
 def encode_page_token(pos: PagePosition, flt: query_pb2.RecordFilter) -> str:
     raw = json.dumps({"h": pos.height, "s": pos.skip, "f": _filter_fingerprint(flt)})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return paging.token_seal().seal(raw.encode())
 
 
 def decode_page_token(token: str, flt: query_pb2.RecordFilter) -> PagePosition:
+    """The position a token of this hub names; any other token (made up, edited, of
+    another hub's key) is INVALID_ARGUMENT, refused before a field of it is read."""
+    payload = paging.token_seal().open(token)
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        pos = PagePosition(int(data["h"]), int(data["s"]))
-        fingerprint = data["f"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
+        data = json.loads(payload, parse_constant=_no_constant)
+        height, skip, fingerprint = data["h"], data["s"], data["f"]
+    except (ValueError, KeyError, TypeError):
         raise InvalidInput(paging.NOT_ISSUED) from None
-    if fingerprint != _filter_fingerprint(flt) or pos.height < 0 or pos.skip < 0:
+    for value in (height, skip):
+        if type(value) is not int or not 0 <= value <= paging.MAX_SEQUENCE:
+            raise InvalidInput(paging.NOT_ISSUED)
+    if fingerprint != _filter_fingerprint(flt):
         raise InvalidInput("page_token belongs to another filter; start again without it")
-    return pos
+    return PagePosition(height, skip)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a position")
