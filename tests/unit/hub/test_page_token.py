@@ -54,9 +54,9 @@ FP = json.loads(
         "e30=",
         "bnVsbA==",
         "eyJoIjogIngifQ==",
-        _unsealed('{"h": Infinity, "s": 0, "f": "%s"}' % FP),
-        _unsealed('{"h": 1e400, "s": 0, "f": "%s"}' % FP),
-        _unsealed('{"h": NaN, "s": 0, "f": "%s"}' % FP),
+        _unsealed(f'{{"h": Infinity, "s": 0, "f": "{FP}"}}'),
+        _unsealed(f'{{"h": 1e400, "s": 0, "f": "{FP}"}}'),
+        _unsealed(f'{{"h": NaN, "s": 0, "f": "{FP}"}}'),
         _unsealed({"h": 5, "s": 0, "f": FP}),
         "名字",
         "A" * 5000,
@@ -80,9 +80,10 @@ def test_edited_token_is_refused() -> None:
 
 def test_a_sealed_token_with_a_bad_position_is_still_refused() -> None:
     # Even under the hub's own key, only non-negative integers are positions.
-    for payload in ('{"h": 1e400, "s": 0, "f": "%s"}', '{"h": -1, "s": 0, "f": "%s"}'):
-        token = paging.token_seal().seal((payload % FP).encode())
-        with pytest.raises(InvalidInput, match="^page_token is not one this hub issued$"):
+    for position in ("1e400", "-1", "1.5", "true"):
+        payload = f'{{"h": {position}, "s": 0, "f": "{FP}"}}'
+        token = paging.token_seal().seal(payload.encode())
+        with pytest.raises(InvalidInput, match=r"^page_token is not one this hub issued$"):
             decode_page_token(token, FLT)
 
 
@@ -91,7 +92,7 @@ def test_tokens_of_another_key_are_not_issued_here() -> None:
     before = paging.token_seal()
     try:
         paging.use_token_key(ec.generate_private_key(ec.SECP256R1()))
-        with pytest.raises(InvalidInput, match="^page_token is not one this hub issued$"):
+        with pytest.raises(InvalidInput, match=r"^page_token is not one this hub issued$"):
             decode_page_token(token, FLT)
         # Same key, same seal: what replicas sharing the signing key rely on.
         key = ec.generate_private_key(ec.SECP256R1())
