@@ -30,7 +30,7 @@ from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
 from hub.router import Router
 from hub.security import load_security
-from hub.services.access import AccessInterceptor
+from hub.services.access import AccessInterceptor, receive_limit
 from hub.services.audit import AuditService
 from hub.services.chain_registry import ChainRegistryService
 from hub.services.health import HubHealth
@@ -143,10 +143,10 @@ async def start_hub(settings: HubSettings) -> Hub:
     server = grpc.aio.server(
         interceptors=[
             ObservingInterceptor(),
-            AccessInterceptor(security.authenticator, audit, _limits(settings)),
+            AccessInterceptor(security.authenticator, audit, _limits(settings), limit),
         ],
         options=[
-            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_receive_message_length", receive_limit(limit)),
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 0),
         ],

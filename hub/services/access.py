@@ -48,6 +48,16 @@ CHECKED_PREFIXES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
+# What gRPC receives above max_message_bytes, so a request a little too large is refused
+# by the hub (audited, the setting named) rather than by gRPC's transport (unaudited).
+RECEIVE_HEADROOM = 1024 * 1024
+
+
+def receive_limit(max_message_bytes: int) -> int:
+    """The grpc.max_receive_message_length that goes with `max_message_bytes`."""
+    return max_message_bytes + RECEIVE_HEADROOM
+
+
 SERVICE_ACTIONS = {
     "Query": "query",
     "ChainRegistry": "chains",
@@ -99,9 +109,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         authenticator: Authenticator | None,
         audit: AuditLog,
         limits: PrincipalLimits | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
-        """`authenticator` None means the hub runs --insecure: every caller is INSECURE."""
+        """`authenticator` None means the hub runs --insecure: every caller is INSECURE.
+        A request above `max_message_bytes` is refused (RESOURCE_EXHAUSTED) and audited;
+        gRPC itself must let through a little more (`receive_limit`) for it to be seen."""
         self._authenticator = authenticator
+        self._max_message_bytes = max_message_bytes
         self._audit = audit
         self._limits = limits or PrincipalLimits(LimitSettings())
         self._pending: set[asyncio.Task[Any]] = set()
@@ -122,7 +136,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         return handler
 
     def _wrapped(self, method: str, handler: Any, audited: bool) -> Any:
-        deserializer = lenient(handler.request_deserializer, _target)
+        deserializer = lenient(handler.request_deserializer, _target, self._max_message_bytes)
         if handler.unary_unary is not None:
             behavior = handler.unary_unary
             if audited:
@@ -202,9 +216,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     async def _refuse_malformed(
         self, call: AuditedCall, request: MalformedRequest, context: Context
     ) -> None:
+        refusal: HubError
+        if request.too_large:
+            refusal = LimitExceeded(request.message(), limit="max_message_bytes")
+        else:
+            refusal = InvalidInput(request.message(), message_type=request.type_name)
         call.detail["error"] = request.message()[:500]
-        await call.commit("error: INVALID_ARGUMENT")
-        refusal = InvalidInput(request.message(), message_type=request.type_name)
+        await call.commit(f"error: {refusal.status.name}")
         await abort_for(refusal, self._refuse_malformed, context)
 
     def _close_later(self, call: AuditedCall, outcome: str) -> None:

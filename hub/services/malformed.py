@@ -34,6 +34,8 @@ class MalformedRequest:
     type_name: str
     text: str
     target: str = ""
+    # Refused for its size (RESOURCE_EXHAUSTED), not its content (INVALID_ARGUMENT).
+    too_large: bool = False
 
     def message(self) -> str:
         return self.text
@@ -90,15 +92,24 @@ def _repeated(fd: FieldDescriptor) -> bool:
 def lenient(
     deserializer: Callable[[bytes], Any] | None,
     target_of: Callable[[Message], str] | None = None,
+    max_bytes: int | None = None,
 ) -> Callable[[bytes], Any] | None:
-    """Wraps a message's FromString so a parse failure, or a NUL in a string field,
-    becomes a MalformedRequest; `target_of` names the audit target of a parsed one."""
+    """Wraps a message's FromString so a request above `max_bytes`, a parse failure, or
+    a NUL in a string field becomes a MalformedRequest; `target_of` names the audit
+    target of a parsed one."""
     if deserializer is None:
         return None
     owner = getattr(deserializer, "__self__", None)
     type_name = getattr(getattr(owner, "DESCRIPTOR", None), "full_name", "request")
 
     def parse(data: bytes) -> Any:
+        if max_bytes is not None and len(data) > max_bytes:
+            return MalformedRequest(
+                type_name,
+                f"the request is {len(data)} bytes, above the limit of {max_bytes} "
+                "(max_message_bytes); send less or raise it in the hub's config",
+                too_large=True,
+            )
         try:
             request = deserializer(data)
         except (DecodeError, RuntimeError, ValueError) as exc:

@@ -54,6 +54,7 @@ principals:
 LIMITS = {
     "TONGLIAN_MAX_STREAMS_PER_CERTIFICATE": "2",
     "TONGLIAN_MAX_STREAMS_PER_AGENCY": "3",
+    "TONGLIAN_MAX_MESSAGE_BYTES": "65536",
 }
 
 
@@ -305,3 +306,35 @@ async def test_forged_page_tokens_are_invalid_argument(hub: HubProcess) -> None:
                 )
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, token
             assert err.value.details() == "page_token is not one this hub issued"
+
+
+async def test_a_request_above_max_message_bytes_is_refused_and_audited(hub: HubProcess) -> None:
+    frank = hub.issue("frank", org="market-regulator")
+    ref = records_pb2.RecordRef(chain_id=CHAIN, namespace="licences", key="L-1")
+    async with open_channel(hub.address, frank) as channel:
+        query = query_pb2_grpc.QueryStub(channel)
+        request = query_pb2.GetRecordRequest(ref=ref, purpose="p" * 100_000)
+        size = request.ByteSize()
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await query.GetRecord(request)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert err.value.details() == (
+            f"the request is {size} bytes, above the limit of 65536 (max_message_bytes); send "
+            "less or raise it in the hub's config"
+        )
+        # Far above it, gRPC's transport refuses before the hub sees a byte.
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await query.GetRecord(query_pb2.GetRecordRequest(ref=ref, purpose="p" * 2_000_000))
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # At the limit, an ordinary read.
+        ok = await query.GetRecord(query_pb2.GetRecordRequest(ref=ref, purpose=PURPOSE))
+        assert ok.record.record.ref.key == "L-1"
+    events = await _audit(hub, "market-regulator/frank")
+    assert events[0] == (
+        "query.get_record",
+        "",
+        "error: RESOURCE_EXHAUSTED",
+        f"the request is {size} bytes, above the limit of 65536 (max_message_bytes); send less "
+        "or raise it in the hub's config",
+    )
+    assert [e[:3] for e in events[1:]] == [("query.get_record", f"{CHAIN}/licences/L-1", "ok")]
