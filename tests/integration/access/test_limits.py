@@ -24,11 +24,14 @@ from tonglian.v1 import chains_pb2, query_pb2, query_pb2_grpc, records_pb2
 from tonglian_client.channel import open_channel
 from tonglian_client.client import AsyncClient
 from tonglian_client.credentials import Credentials
+from tonglian_client.errors import ClientError
 from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
 pytestmark = pytest.mark.integration
 
 CHAIN = "custom-1"
+# The same ledger behind a proxy that can hold every request (test of calls in progress).
+STALL = "stall-1"
 PURPOSE = "business-registration"
 SCHEMA = "gov.license.business/v1"
 LICENCE = {"licence_no": "L-1", "holder": "限额测试", "status": "active", "issued_on": "2026-01-05"}
@@ -41,13 +44,13 @@ principals:
   market-regulator:
     rules:
       - name: regulator-licences
-        chains: [{CHAIN}]
+        chains: [{CHAIN}, {STALL}]
         namespaces: [licences]
         purposes: [{PURPOSE}]
   tax-bureau:
     rules:
       - name: tax-licences
-        chains: [{CHAIN}]
+        chains: [{CHAIN}, {STALL}]
         namespaces: [licences]
         purposes: [{PURPOSE}]
 """
@@ -55,6 +58,8 @@ LIMITS = {
     "TONGLIAN_MAX_STREAMS_PER_CERTIFICATE": "2",
     "TONGLIAN_MAX_STREAMS_PER_AGENCY": "3",
     "TONGLIAN_MAX_MESSAGE_BYTES": "65536",
+    "TONGLIAN_MAX_CALLS_PER_AGENCY": "1",
+    "TONGLIAN_ADAPTER_TIMEOUT": "4",
 }
 
 
@@ -190,6 +195,103 @@ async def test_an_agency_past_its_stream_limits_is_refused_and_others_still_read
         outcome == "error: RESOURCE_EXHAUSTED" and "(max_streams_per_agency)" in error
         for _, _, outcome, error in carol_events
     ), carol_events
+
+
+class StallingProxy:
+    """A TCP proxy to the ledger that holds what the hub sends while `stalled`."""
+
+    def __init__(self, upstream: str) -> None:
+        host, _, port = upstream.removeprefix("http://").partition(":")
+        self._upstream = (host, int(port))
+        self.open = asyncio.Event()
+        self.open.set()
+        self.url = ""
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, gated: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if gated:
+                        await self.open.wait()
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        for task in (pump(reader, up_writer, True), pump(up_reader, writer, False)):
+            t = asyncio.ensure_future(task)
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        self.open.set()
+        if self._server is not None:
+            self._server.close()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def test_an_agency_past_its_calls_in_progress_is_refused_and_others_still_read(
+    hub: HubProcess, custom_ledger: DevnetInfo
+) -> None:
+    proxy = StallingProxy(custom_ledger.endpoints["http"])
+    await proxy.start()
+    try:
+        chain = chains_pb2.Chain()
+        ParseDict(custom_ledger.chain, chain)
+        chain.chain_id = STALL
+        chain.adapter.options.update({"url": proxy.url})
+        assert hub.credentials is not None
+        async with AsyncClient(hub.address, hub.credentials) as ops:
+            await ops.register_chain(chain)
+        gina = hub.issue("gina", org="market-regulator")
+        hal = hub.issue("hal", org="market-regulator")
+        dave = hub.issue("dave-2", org="tax-bureau")
+        async with (
+            AsyncClient(hub.address, gina) as g,
+            AsyncClient(hub.address, hal) as h,
+            AsyncClient(hub.address, dave) as d,
+        ):
+            await g.get_record(f"{STALL}/licences/L-1", purpose=PURPOSE)  # through the proxy
+            proxy.open.clear()
+            held = asyncio.ensure_future(g.get_record(f"{STALL}/licences/L-1", purpose=PURPOSE))
+            await asyncio.sleep(1.0)
+            assert not held.done()
+            with pytest.raises(ClientError) as err:
+                await h.get_record(f"{CHAIN}/licences/L-1", purpose=PURPOSE)
+            assert err.value.status == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert str(err.value) == (
+                "RESOURCE_EXHAUSTED: agency 'market-regulator' has 1 calls in progress, the "
+                "limit (max_calls_per_agency); wait for some to finish or raise it in the "
+                "hub's config"
+            )
+            # Another agency is not held up by it.
+            got = await d.get_record(f"{CHAIN}/licences/L-1", purpose=PURPOSE)
+            assert got.record.ref.key == "L-1"
+            proxy.open.set()
+            await held
+            # The slot is given back when the call ends.
+            await h.get_record(f"{CHAIN}/licences/L-1", purpose=PURPOSE)
+    finally:
+        await proxy.close()
+    events = await _audit(hub, "market-regulator/hal")
+    assert events[0][2:] == (
+        "error: RESOURCE_EXHAUSTED",
+        "agency 'market-regulator' has 1 calls in progress, the limit (max_calls_per_agency); "
+        "wait for some to finish or raise it in the hub's config",
+    )
+    assert events[1][2] == "ok"
 
 
 def _serial(creds: Credentials) -> int:
