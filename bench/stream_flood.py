@@ -5,7 +5,7 @@ A real `tonglian serve` over mutual TLS, with its default limits, and two custom
 (a route forwards `licences` from one to the other). A child process opens `--streams`
 watches (3,000) with one agency's certificates (`--certificates`, 5: enough to fill the
 agency's limit), on 10 connections, and holds open those the hub admits while records
-keep arriving for them (5 a second); the hub refuses the rest at once (RESOURCE_EXHAUSTED).
+keep arriving for them (`--records-per-s`, 5); the hub refuses the rest at once (RESOURCE_EXHAUSTED).
 Meanwhile a second agency's GetRecord p99 is measured against its idle p99 (the aim is
 at most ×2), and 20 records written at the source are timed until the route has
 confirmed them all, idle and flooded.
@@ -145,20 +145,20 @@ async def relay_seconds(ops: AsyncClient, url: str, tag: str) -> float:
 CONFIRMED = relay_pb2.DELIVERY_STATE_CONFIRMED
 
 
-async def keep_writing(url: str, stop: asyncio.Event) -> int:
-    """One record every 0.2 s for the flooders' watches to carry."""
+async def keep_writing(url: str, stop: asyncio.Event, per_s: float) -> int:
+    """`per_s` records a second for the flooders' watches to carry."""
     n = 0
     while not stop.is_set():
         await write_record(url, "flood", f"F-{n}", SCHEMA, licence(f"F-{n}"))
         n += 1
         try:
-            await asyncio.wait_for(stop.wait(), 0.2)
+            await asyncio.wait_for(stop.wait(), 1 / per_s)
         except TimeoutError:
             pass
     return n
 
 
-async def run(streams: int, reads: int, certificates: int) -> dict[str, Any]:
+async def run(streams: int, reads: int, certificates: int, per_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="flood-bench-") as tmp:
         state = Path(tmp)
         src, dst = CustomDevnet(state / "src"), CustomDevnet(state / "dst")
@@ -202,7 +202,7 @@ async def run(streams: int, reads: int, certificates: int) -> dict[str, Any]:
                     assert child.stdout is not None
                     opened = json.loads(await asyncio.wait_for(child.stdout.readline(), 180))
                     stop = asyncio.Event()
-                    writer = asyncio.ensure_future(keep_writing(url, stop))
+                    writer = asyncio.ensure_future(keep_writing(url, stop, per_s))
                     flood_p50, flood_p99 = await read_p99(client, reads)
                     relay_flood = await relay_seconds(ops, url, "FLOOD")
                     rss_flood = rss_kib(hub.proc.pid)
@@ -221,6 +221,7 @@ async def run(streams: int, reads: int, certificates: int) -> dict[str, Any]:
         "machine": describe(),
         "streams": streams,
         "certificates": certificates,
+        "flood_records_per_s": per_s,
         "admitted": opened["open"],
         "refused": opened["refused"],
         "answered_in_s": opened["answered_in_s"],
@@ -245,6 +246,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--reads", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--certificates", type=int, default=5, help="the flooding agency's")
+    p.add_argument("--records-per-s", type=float, default=5.0,
+                   help="records written for the flooders' watches while they are open")  # fmt: skip
     # The flooding child: ADDRESS STREAMS CERT:KEY:CA...
     p.add_argument("--flood", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -253,7 +256,7 @@ def main(argv: list[str]) -> int:
         certs = [Credentials(*(Path(part) for part in t.split(":"))) for t in triples]
         asyncio.run(flood(address, certs, int(n)))
         return 0
-    r = asyncio.run(run(args.streams, args.reads, args.certificates))
+    r = asyncio.run(run(args.streams, args.reads, args.certificates, args.records_per_s))
     if args.json:
         print(json.dumps(r))
         return 0
@@ -264,7 +267,8 @@ def main(argv: list[str]) -> int:
     for message, count in r["refused"].items():
         print(f"  {count} x {message}")
     print(f"  the admitted streams received {r['flood_records_received']} records "
-          f"({r['flood_records_written']} written while flooded)")  # fmt: skip
+          f"({r['flood_records_written']} written while flooded, "
+          f"{r['flood_records_per_s']} a second)")  # fmt: skip
     print(
         f"another agency's GetRecord: idle p50 {r['idle_p50_ms']} ms, p99 {r['idle_p99_ms']} ms; "
         f"flooded p50 {r['flood_p50_ms']} ms, p99 {r['flood_p99_ms']} ms = x{r['p99_ratio']} (p99)"

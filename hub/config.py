@@ -50,7 +50,7 @@ class HubSettings(BaseModel):
     # Server streams (WatchRecords, WatchDeliveries) open at once per client certificate
     # and per agency, and unary calls in progress at once per agency.
     max_streams_per_certificate: int = Field(default=8, ge=1, le=100_000)
-    max_streams_per_agency: int = Field(default=32, ge=1, le=100_000)
+    max_streams_per_agency: int = Field(default=16, ge=1, le=100_000)
     max_calls_per_agency: int = Field(default=64, ge=1, le=100_000)
     # The same two limits for operator certificates (OU=operator), counted apart from
     # their agency's other clients, so a flood of agency calls cannot lock operators out.

@@ -19,6 +19,7 @@ from hub.guarded_adapter import GuardedAdapter
 from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.verification import Verifier
+from hub.verified_once import VerifiedOnce
 from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 from tonglian_proof.bundle import make_bundle, sign_bundle
 from tonglian_proof.statement import StatementSigner
@@ -52,6 +53,8 @@ class RecordReader:
         self._verifier = verifier
         # Every bundle served is signed, so "the hub said so at T" is always checkable.
         self._signer = signer
+        # Watches of one namespace get the same record at once: verified once for all.
+        self._watched = VerifiedOnce()
 
     async def _chain_and_adapter(self, chain_id: str) -> tuple[chains_pb2.Chain, GuardedAdapter]:
         chain = await self._registry.get(chain_id)
@@ -169,7 +172,7 @@ class RecordReader:
         async for event in adapter.scan(flt.namespace, start, flt.to_height, follow=True):
             rec = event.record.record
             if event.HasField("record") and matches(rec, flt) and (visible is None or visible(rec)):
-                yield await self._verified(chain, event.record)
+                yield await self._watched.get(chain, event.record, self._verified)
 
 
 def selects(record: records_pb2.Record, namespace: str, key_prefix: str, schema: str) -> bool:

@@ -23,7 +23,7 @@ class LimitSettings:
     """The limits, as `HubSettings` names them (each also TONGLIAN_<NAME>)."""
 
     max_streams_per_certificate: int = 8
-    max_streams_per_agency: int = 32
+    max_streams_per_agency: int = 16
     max_calls_per_agency: int = 64
     max_operator_streams: int = 64
     max_operator_calls: int = 256

@@ -81,7 +81,7 @@ def test_defaults_and_settings_names() -> None:
     assert LimitSettings() == LimitSettings(
         **{name: getattr(defaults, name) for name in LimitSettings.__dataclass_fields__}
     )
-    assert (defaults.max_streams_per_certificate, defaults.max_streams_per_agency) == (8, 32)
+    assert (defaults.max_streams_per_certificate, defaults.max_streams_per_agency) == (8, 16)
     assert (defaults.max_calls_per_agency, defaults.max_operator_streams) == (64, 64)
     assert defaults.max_operator_calls == 256
 
