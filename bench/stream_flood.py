@@ -5,7 +5,8 @@ A real `tonglian serve` over mutual TLS, with its default limits, and two custom
 (a route forwards `licences` from one to the other). A child process opens `--streams`
 watches (3,000) with one agency's certificates (`--certificates`, 5: enough to fill the
 agency's limit), on 10 connections, and holds open those the hub admits while records
-keep arriving for them (`--records-per-s`, 5); the hub refuses the rest at once (RESOURCE_EXHAUSTED).
+keep arriving for them (`--records-per-s`, 5); the hub refuses the rest at once
+(RESOURCE_EXHAUSTED).
 Meanwhile a second agency's GetRecord p99 is measured against its idle p99 (the aim is
 at most ×2), and 20 records written at the source are timed until the route has
 confirmed them all, idle and flooded.
@@ -246,8 +247,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--reads", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--certificates", type=int, default=5, help="the flooding agency's")
-    p.add_argument("--records-per-s", type=float, default=5.0,
-                   help="records written for the flooders' watches while they are open")  # fmt: skip
+    p.add_argument(
+        "--records-per-s",
+        type=float,
+        default=5.0,
+        help="records written for the flooders' watches while they are open",
+    )
     # The flooding child: ADDRESS STREAMS CERT:KEY:CA...
     p.add_argument("--flood", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
