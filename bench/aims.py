@@ -118,6 +118,14 @@ AIMS: list[Aim] = [
         _get("serve_start", "serving_p50_s"),
         "`tonglian serve` until tonglian.v1.Query SERVING",
     ),
+    Aim(
+        "other agency's GetRecord p99 under a 3,000-stream flood / idle",
+        "<=",
+        2.0,
+        "×",
+        _get("stream_flood", "p99_ratio"),
+        "Stream flood",
+    ),
     *(
         Aim(f"`{cmd}`", "<=", 0.3, "s", _cli(cmd), "CLI start")
         for cmd in (

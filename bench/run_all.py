@@ -40,6 +40,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
             "relay": ["bench/relay.py", "--quick"],
             "replicas": ["bench/replicas.py", "--quick"],
             "hub_memory": ["bench/hub_memory.py"],
+            "stream_flood": ["bench/stream_flood.py", "--reads", "60"],
             "cli_start": ["bench/cli_start.py", "--runs", "3"],
         }
     return {
@@ -52,6 +53,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
         "relay": ["bench/relay.py"],
         "replicas": ["bench/replicas.py"],
         "hub_memory": ["bench/hub_memory.py"],
+        "stream_flood": ["bench/stream_flood.py"],
         "cli_start": ["bench/cli_start.py"],
     }
 
@@ -243,9 +245,35 @@ def markdown(r: dict[str, Any]) -> str:
             f"×{hm['loaded_vs_idle']} (its verification pool's workers: {hm['pool_rss_mib']} MiB "
             "more, the same when idle)."
         )
+    out += flood_section(r["results"].get("stream_flood", {"error": "not run"}))
     out += replicas_section(r["results"]["replicas"])
     out += cli_start_section(r["results"]["cli_start"])
     return "\n".join(out) + "\n"
+
+
+def flood_section(fl: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "## Stream flood: another agency's reads and a route while one agency opens "
+        "3,000 watches / idle",
+        "",
+    ]
+    if "error" in fl:
+        return [*out, f"failed: {fl['error']}"]
+    refused = sum(fl["refused"].values())
+    return [
+        *out,
+        f"{fl['streams']} WatchRecords streams from one agency's certificate: "
+        f"{fl['admitted']} admitted, {refused} refused (answered in {fl['answered_in_s']} s); "
+        f"hub RSS {fl['rss_idle_mib']} → {fl['rss_flood_mib']} MiB.",
+        "",
+        "| figure | idle | flooded | flooded / idle |",
+        "|---|---|---|---|",
+        f"| other agency's GetRecord p99 ms | {fl['idle_p99_ms']} | {fl['flood_p99_ms']} | "
+        f"×{fl['p99_ratio']} |",
+        f"| route: s to confirm 20 records | {fl['relay_idle_s']} | {fl['relay_flood_s']} | "
+        f"×{fl['relay_ratio']} |",
+    ]
 
 
 def replicas_section(rp: dict[str, Any]) -> list[str]:

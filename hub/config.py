@@ -45,6 +45,17 @@ class HubSettings(BaseModel):
     replica_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
     # Largest gRPC message the hub accepts or sends, in bytes.
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # Limits per principal (hub/access/limits.py, docs/security.md "Limits"): past one, a
+    # call is refused RESOURCE_EXHAUSTED naming the limit, and the refusal is audited.
+    # Server streams (WatchRecords, WatchDeliveries) open at once per client certificate
+    # and per agency, and unary calls in progress at once per agency.
+    max_streams_per_certificate: int = Field(default=8, ge=1, le=100_000)
+    max_streams_per_agency: int = Field(default=16, ge=1, le=100_000)
+    max_calls_per_agency: int = Field(default=64, ge=1, le=100_000)
+    # The same two limits for operator certificates (OU=operator), counted apart from
+    # their agency's other clients, so a flood of agency calls cannot lock operators out.
+    max_operator_streams: int = Field(default=64, ge=1, le=100_000)
+    max_operator_calls: int = Field(default=256, ge=1, le=100_000)
     # Default deadline for one adapter call, in seconds.
     adapter_timeout: float = Field(default=15.0, gt=0, le=600)
     # Processes that verify proofs off the event loop (0: verify in threads).

@@ -122,6 +122,14 @@ class WatchOverflow(HubError):
     reason = "WATCH_OVERFLOW"
 
 
+class LimitExceeded(HubError):
+    """A principal is past a per-principal limit of the hub (hub/access/limits.py); the
+    message names the limit and its setting."""
+
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "LIMIT_EXCEEDED"
+
+
 class StoreUnavailable(HubError):
     """The hub's database cannot be reached (a PostgreSQL failover or restart); retry."""
 

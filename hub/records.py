@@ -8,8 +8,7 @@ at the service layer.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from hub.guarded_adapter import GuardedAdapter
 from hub.registry import ChainRegistry
 from hub.router import Router
 from hub.verification import Verifier
+from hub.verified_once import VerifiedOnce
 from tonglian.v1 import adapter_pb2, chains_pb2, query_pb2, records_pb2, relay_pb2
 from tonglian_proof.bundle import make_bundle, sign_bundle
 from tonglian_proof.statement import StatementSigner
@@ -53,6 +53,8 @@ class RecordReader:
         self._verifier = verifier
         # Every bundle served is signed, so "the hub said so at T" is always checkable.
         self._signer = signer
+        # Watches of one namespace get the same record at once: verified once for all.
+        self._watched = VerifiedOnce()
 
     async def _chain_and_adapter(self, chain_id: str) -> tuple[chains_pb2.Chain, GuardedAdapter]:
         chain = await self._registry.get(chain_id)
@@ -170,7 +172,7 @@ class RecordReader:
         async for event in adapter.scan(flt.namespace, start, flt.to_height, follow=True):
             rec = event.record.record
             if event.HasField("record") and matches(rec, flt) and (visible is None or visible(rec)):
-                yield await self._verified(chain, event.record)
+                yield await self._watched.get(chain, event.record, self._verified)
 
 
 def selects(record: records_pb2.Record, namespace: str, key_prefix: str, schema: str) -> bool:
@@ -219,21 +221,31 @@ def check_filter(flt: query_pb2.RecordFilter) -> None:
 
 
 def _filter_fingerprint(flt: query_pb2.RecordFilter) -> str:
-    return base64.urlsafe_b64encode(flt.SerializeToString(deterministic=True)).decode()[:64]
+    """The whole filter, hashed: a token is valid only for the filter it was issued for."""
+    return hashlib.sha256(flt.SerializeToString(deterministic=True)).hexdigest()[:32]
 
 
 def encode_page_token(pos: PagePosition, flt: query_pb2.RecordFilter) -> str:
     raw = json.dumps({"h": pos.height, "s": pos.skip, "f": _filter_fingerprint(flt)})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return paging.token_seal().seal(raw.encode())
 
 
 def decode_page_token(token: str, flt: query_pb2.RecordFilter) -> PagePosition:
+    """The position a token of this hub names; any other token (made up, edited, of
+    another hub's key) is INVALID_ARGUMENT, refused before a field of it is read."""
+    payload = paging.token_seal().open(token)
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        pos = PagePosition(int(data["h"]), int(data["s"]))
-        fingerprint = data["f"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
+        data = json.loads(payload, parse_constant=_no_constant)
+        height, skip, fingerprint = data["h"], data["s"], data["f"]
+    except (ValueError, KeyError, TypeError):
         raise InvalidInput(paging.NOT_ISSUED) from None
-    if fingerprint != _filter_fingerprint(flt) or pos.height < 0 or pos.skip < 0:
+    for value in (height, skip):
+        if type(value) is not int or not 0 <= value <= paging.MAX_SEQUENCE:
+            raise InvalidInput(paging.NOT_ISSUED)
+    if fingerprint != _filter_fingerprint(flt):
         raise InvalidInput("page_token belongs to another filter; start again without it")
-    return pos
+    return PagePosition(height, skip)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a position")

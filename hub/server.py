@@ -7,12 +7,15 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from hub import paging
+from hub.access.limits import LimitSettings, PrincipalLimits
 from hub.audit.log import AuditLog
 from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
@@ -20,15 +23,17 @@ from hub.errors import InvalidInput
 from hub.gc_tuning import settle_for_serving
 from hub.observability.interceptor import ObservingInterceptor
 from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
+from hub.pki import load_private_key, own_statement_key
 from hub.predicate_budget import PredicateBudget
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
 from hub.relay.relay import Relay
 from hub.router import Router
 from hub.security import load_security
-from hub.services.access import AccessInterceptor
+from hub.services.access import AccessInterceptor, receive_limit
 from hub.services.audit import AuditService
 from hub.services.chain_registry import ChainRegistryService
+from hub.services.health import HubHealth
 from hub.services.query import QueryService
 from hub.services.relay import RelayService
 from hub.store.base import Store
@@ -79,7 +84,7 @@ class Hub:
     store: Store
     router: Router
     verifier: Verifier
-    health: health.HealthServicer
+    health: HubHealth
     relay: Relay
     audit: AuditLog | None = None
     anchorer: Anchorer | None = None
@@ -122,6 +127,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         task.add_done_callback(reloads.discard)
 
     security = load_security(settings, audit_reload)
+    paging.use_token_key(load_private_key(_signing_key_path(settings)))
     start_tracing(endpoint_of(settings.otlp_endpoint))
     store = store_for(settings.store, settings.data_dir, settings.replica_id)
     await store.open()
@@ -137,10 +143,10 @@ async def start_hub(settings: HubSettings) -> Hub:
     server = grpc.aio.server(
         interceptors=[
             ObservingInterceptor(),
-            AccessInterceptor(security.authenticator, audit),
+            AccessInterceptor(security.authenticator, audit, _limits(settings), limit),
         ],
         options=[
-            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_receive_message_length", receive_limit(limit)),
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 0),
         ],
@@ -167,7 +173,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         reader,
     )
     audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit_reading), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = HubHealth()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -234,6 +240,22 @@ async def start_hub(settings: HubSettings) -> Hub:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     hub.serving = True
     return hub
+
+
+def _signing_key_path(settings: HubSettings) -> Path:
+    """The key that signs the hub's statements, chosen as load_security chooses it: page
+    tokens are sealed under a key derived from it, so replicas that share it share tokens."""
+    cert = settings.signing_cert or settings.tls_cert
+    key = settings.signing_key or settings.tls_key
+    if cert is None or key is None:
+        return own_statement_key(settings.data_dir)[1]
+    return key
+
+
+def _limits(settings: HubSettings) -> PrincipalLimits:
+    """The per-principal limits the access interceptor enforces, from the settings."""
+    names = LimitSettings.__dataclass_fields__
+    return PrincipalLimits(LimitSettings(**{name: getattr(settings, name) for name in names}))
 
 
 def _tls_files(settings: HubSettings) -> TlsFiles | None:

@@ -116,6 +116,11 @@ class WatchOverflow(ClientError):
     """WATCH_OVERFLOW: the watcher fell too far behind and was dropped; reconnect."""
 
 
+class LimitExceeded(ClientError):
+    """LIMIT_EXCEEDED: this caller is past one of the hub's limits (open streams, concurrent
+    calls); close some streams or wait, or ask the hub's operator to raise the limit."""
+
+
 class HubInternal(ClientError):
     """INTERNAL: the hub failed unexpectedly and logged the details."""
 
@@ -141,6 +146,7 @@ REASONS: dict[str, type[ClientError]] = {
     "CHAIN_MISCONFIGURED": ChainFault,
     "FAILED_PRECONDITION": FailedPrecondition,
     "WATCH_OVERFLOW": WatchOverflow,
+    "LIMIT_EXCEEDED": LimitExceeded,
     "INTERNAL": HubInternal,
 }
 DOMAIN = "tonglian.v1"

@@ -57,6 +57,7 @@ def for_error(exc: errors.ClientError) -> int:
         (errors.HubUnreachable, UNAVAILABLE),
         (errors.HubUnavailable, UNAVAILABLE),
         (errors.WatchOverflow, UNAVAILABLE),
+        (errors.LimitExceeded, UNAVAILABLE),
         (errors.HubInternal, INTERNAL),
     )
     for kind, code in by_class:

@@ -1,12 +1,16 @@
-"""Authentication and accounting for every tonglian.v1 call: a gRPC server interceptor.
+"""Authentication, limits and accounting for every call: a gRPC server interceptor.
 
-For each call it (1) names the caller from the client certificate (hub/authentication.py),
-(2) opens the call's audit record, which the use cases fill with what they decided
-(hub/usecases/: purpose, policy rules, operator rights), and (3) appends that record with
+For each tonglian.v1 call it (1) names the caller from the client certificate
+(hub/authentication.py), (2) refuses a request the hub cannot hold (hub/services/
+malformed.py), (3) takes the caller's slot under its limits (hub/access/limits.py),
+(4) opens the call's audit record, which the use cases fill with what they decided
+(hub/usecases/: purpose, policy rules, operator rights), and (5) appends that record with
 the outcome when the call ends. It decides nothing about rights: the use cases do.
 
-Health and reflection are not wrapped: they reveal nothing but the published
-schema, and the TLS handshake already admits only certificates of the trusted CA.
+Health and reflection follow the same certificate checks (a revoked or expired
+certificate is refused, and an open Health.Watch or reflection stream ends when its
+certificate lapses) and the same stream limits; refusals are audited, a successful
+Health.Check is not (load balancers poll it).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from hub.access.limits import LimitSettings, PrincipalLimits, Slot
 from hub.audit.call import AuditedCall, enter_call
 from hub.audit.log import AuditLog
 from hub.authentication import Authenticator
-from hub.errors import HubError, InvalidInput, Unauthenticated
+from hub.errors import HubError, InvalidInput, LimitExceeded, Unauthenticated
 from hub.principal import INSECURE, Principal
-from hub.services.malformed import MalformedRequest, lenient
+from hub.services.malformed import MalformedRequest, escaped, lenient
 from hub.services.status import Context, abort_for
 from hub.services.stream_guard import guarded
 
@@ -36,19 +41,50 @@ log = logging.getLogger("tonglian.hub")
 STREAM_RECHECK_SECONDS = 1.0
 
 PREFIX = "/tonglian.v1."
-SERVICE_ACTIONS = {"Query": "query", "ChainRegistry": "chains", "Relay": "relay", "Audit": "audit"}
+# Services outside tonglian.v1 that still need a valid certificate (not audited when they
+# succeed; Health.Check is polled).
+CHECKED_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+# What gRPC receives above max_message_bytes, so a request a little too large is refused
+# by the hub (audited, the setting named) rather than by gRPC's transport (unaudited).
+RECEIVE_HEADROOM = 1024 * 1024
+
+
+def receive_limit(max_message_bytes: int) -> int:
+    """The grpc.max_receive_message_length that goes with `max_message_bytes`."""
+    return max_message_bytes + RECEIVE_HEADROOM
+
+
+SERVICE_ACTIONS = {
+    "Query": "query",
+    "ChainRegistry": "chains",
+    "Relay": "relay",
+    "Audit": "audit",
+    "Health": "health",
+    "ServerReflection": "reflection",
+}
 
 
 def action_name(method: str) -> str:
-    """`/tonglian.v1.ChainRegistry/RegisterChain` -> `chains.register_chain`."""
-    service, _, name = method.removeprefix(PREFIX).partition("/")
+    """`/tonglian.v1.ChainRegistry/RegisterChain` -> `chains.register_chain`;
+    `/grpc.health.v1.Health/Check` -> `health.check`."""
+    service, _, name = method.lstrip("/").partition("/")
+    service = service.rpartition(".")[2]
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
     return f"{SERVICE_ACTIONS.get(service, service.lower())}.{snake}"
 
 
 def target_of(message: Message | MalformedRequest) -> str:
+    """What the call is about, for its audit event (escaped: storable whatever it holds)."""
     if isinstance(message, MalformedRequest):
-        return ""
+        return message.target
+    return escaped(_target(message))
+
+
+def _target(message: Message) -> str:
     request: Any = message
     fields = message.DESCRIPTOR.fields_by_name
     if "ref" in fields:
@@ -68,10 +104,20 @@ def target_of(message: Message | MalformedRequest) -> str:
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, authenticator: Authenticator | None, audit: AuditLog) -> None:
-        """`authenticator` None means the hub runs --insecure: every caller is INSECURE."""
+    def __init__(
+        self,
+        authenticator: Authenticator | None,
+        audit: AuditLog,
+        limits: PrincipalLimits | None = None,
+        max_message_bytes: int | None = None,
+    ) -> None:
+        """`authenticator` None means the hub runs --insecure: every caller is INSECURE.
+        A request above `max_message_bytes` is refused (RESOURCE_EXHAUSTED) and audited;
+        gRPC itself must let through a little more (`receive_limit`) for it to be seen."""
         self._authenticator = authenticator
+        self._max_message_bytes = max_message_bytes
         self._audit = audit
+        self._limits = limits or PrincipalLimits(LimitSettings())
         self._pending: set[asyncio.Task[Any]] = set()
 
     async def intercept_service(
@@ -81,18 +127,39 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> Any:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or not method.startswith(PREFIX):
+        if handler is None:
             return handler
+        if method.startswith(PREFIX):
+            return self._wrapped(method, handler, audited=True)
+        if method.startswith(CHECKED_PREFIXES) and self._authenticator is not None:
+            return self._wrapped(method, handler, audited=False)
+        return handler
+
+    def _wrapped(self, method: str, handler: Any, audited: bool) -> Any:
+        deserializer = lenient(handler.request_deserializer, _target, self._max_message_bytes)
         if handler.unary_unary is not None:
+            behavior = handler.unary_unary
+            if audited:
+                return grpc.unary_unary_rpc_method_handler(
+                    self._unary(method, behavior),
+                    request_deserializer=deserializer,
+                    response_serializer=handler.response_serializer,
+                )
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=lenient(handler.request_deserializer),
+                self._checked_unary(method, behavior),
+                request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream),
-                request_deserializer=lenient(handler.request_deserializer),
+                self._stream(method, handler.unary_stream, audited),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None and not audited:
+            return grpc.stream_stream_rpc_method_handler(
+                self._checked_bidi(method, handler.stream_stream),
+                request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -102,22 +169,25 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return INSECURE
         return self._authenticator.authenticate(_client_pem(context))
 
-    async def _open(self, method: str, request: Message, context: Context) -> AuditedCall:
+    async def _open(
+        self, method: str, request: Message | MalformedRequest | None, context: Context
+    ) -> AuditedCall:
         """Authenticates the caller and opens the call's audit record; on refusal appends
         the event and aborts."""
         action = action_name(method)
+        target = "" if request is None else target_of(request)
         try:
             principal = self._principal(context)
         except HubError as exc:
             await self._audit.append(
                 principal="unauthenticated",
                 action=action,
-                target=target_of(request),
+                target=target,
                 outcome=f"denied: {exc}",
             )
             await abort_for(exc, self._open, context)
         # Purpose and rights are the use cases' to check and record (hub/usecases/).
-        return AuditedCall(principal, action, self._audit, target_of(request))
+        return AuditedCall(principal, action, self._audit, target)
 
     async def _close(self, call: AuditedCall, context: Context, failed: bool) -> None:
         if call.event is not None:
@@ -134,12 +204,25 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             # A failed call keeps its own status (abort_for already tried its event).
             log.warning("call %s ended without its audit event: %s", call.action, exc)
 
+    async def _slot(
+        self, take: Callable[[Principal], Slot], call: AuditedCall, context: Context
+    ) -> Slot:
+        """The caller's slot under its limits; past one, the refusal is audited and sent."""
+        try:
+            return take(call.principal)
+        except LimitExceeded as exc:
+            await abort_for(exc, self._slot, context)
+
     async def _refuse_malformed(
         self, call: AuditedCall, request: MalformedRequest, context: Context
     ) -> None:
+        refusal: HubError
+        if request.too_large:
+            refusal = LimitExceeded(request.message(), limit="max_message_bytes")
+        else:
+            refusal = InvalidInput(request.message(), message_type=request.type_name)
         call.detail["error"] = request.message()[:500]
-        await call.commit("error: INVALID_ARGUMENT")
-        refusal = InvalidInput(request.message(), message_type=request.type_name)
+        await call.commit(f"error: {refusal.status.name}")
         await abort_for(refusal, self._refuse_malformed, context)
 
     def _close_later(self, call: AuditedCall, outcome: str) -> None:
@@ -185,6 +268,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             enter_call(call)
             if isinstance(request, MalformedRequest):
                 await self._refuse_malformed(call, request, context)
+            slot = await self._slot(self._limits.start_call, call, context)
             try:
                 response = await behavior(request, context)
             except asyncio.CancelledError:
@@ -193,34 +277,83 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             except BaseException:
                 await self._close(call, context, failed=True)
                 raise
+            finally:
+                slot.release()
             await self._close(call, context, failed=False)
             return response
 
         return wrapper
 
     def _stream(
-        self, method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]]
+        self, method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]], audited: bool
     ) -> Callable[[Any, Context], AsyncIterator[Any]]:
+        """A server stream (`audited`: its event is appended when it ends; otherwise only
+        a refusal is)."""
+
         async def wrapper(request: Any, context: Context) -> AsyncIterator[Any]:
             call = await self._open(method, request, context)
             enter_call(call)
             if isinstance(request, MalformedRequest):
                 await self._refuse_malformed(call, request, context)
-            items = behavior(request, context)
-            if self._authenticator is not None:
-                items = self._while_authenticated(items, self._authenticator, context)
+            slot = await self._slot(self._limits.open_stream, call, context)
             try:
+                items = self._items(call, behavior(request, context), context, audited)
                 async for item in items:
                     yield item
-            except Unauthenticated as exc:
-                await self._end_unauthenticated(call, exc, context)
-            except (asyncio.CancelledError, GeneratorExit):
+            finally:
+                slot.release()
+            if audited:
+                await self._close(call, context, failed=False)
+
+        return wrapper
+
+    async def _items(
+        self, call: AuditedCall, items: AsyncIterator[Any], context: Context, audited: bool
+    ) -> AsyncIterator[Any]:
+        """A stream's items while its certificate authenticates; a lapse is audited, and
+        (`audited`) how else it ended."""
+        if self._authenticator is not None:
+            items = self._while_authenticated(items, self._authenticator, context)
+        try:
+            async for item in items:
+                yield item
+        except Unauthenticated as exc:
+            await self._end_unauthenticated(call, exc, context)
+        except (asyncio.CancelledError, GeneratorExit):
+            if audited:
                 self._close_later(call, "error: CANCELLED")
-                raise
-            except BaseException:
+            raise
+        except BaseException:
+            if audited:
                 await self._close(call, context, failed=True)
-                raise
-            await self._close(call, context, failed=False)
+            raise
+
+    def _checked_unary(
+        self, method: str, behavior: Callable[[Any, Context], Awaitable[Any]]
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        """Health.Check: the certificate is checked (a refusal is audited); an answer is not."""
+
+        async def wrapper(request: Any, context: Context) -> Any:
+            await self._open(method, request, context)
+            return await behavior(request, context)
+
+        return wrapper
+
+    def _checked_bidi(
+        self, method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]]
+    ) -> Callable[[Any, Context], AsyncIterator[Any]]:
+        """Reflection: a stream of questions, under the same checks as a server stream."""
+
+        async def wrapper(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+            call = await self._open(method, None, context)
+            enter_call(call)
+            slot = await self._slot(self._limits.open_stream, call, context)
+            try:
+                items = self._items(call, behavior(requests, context), context, audited=False)
+                async for item in items:
+                    yield item
+            finally:
+                slot.release()
 
         return wrapper
 

@@ -74,6 +74,12 @@ TABLE: list[tuple[str, grpc.StatusCode, type[sdk.ClientError], int]] = [
         sdk.WatchOverflow,
         exit_codes.UNAVAILABLE,
     ),
+    (
+        "LIMIT_EXCEEDED",
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        sdk.LimitExceeded,
+        exit_codes.UNAVAILABLE,
+    ),
     ("INTERNAL", grpc.StatusCode.INTERNAL, sdk.HubInternal, exit_codes.INTERNAL),
 ]
 

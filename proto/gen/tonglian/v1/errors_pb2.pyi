@@ -79,6 +79,11 @@ class _ErrorReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._En
     """
     ERROR_REASON_LEASE_LOST: _ErrorReason.ValueType  # 20
     """A replica lost a route's lease to another one; the new holder goes on (ABORTED)."""
+    ERROR_REASON_LIMIT_EXCEEDED: _ErrorReason.ValueType  # 21
+    """A principal is past one of the hub's limits (open streams per certificate or
+    agency, concurrent calls per agency); the message names the limit and its
+    setting: close some streams, wait, or raise it in the hub's config (RESOURCE_EXHAUSTED).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a call failed, for code to act on.
@@ -159,4 +164,9 @@ hub reconnects by itself: retry (UNAVAILABLE).
 """
 ERROR_REASON_LEASE_LOST: ErrorReason.ValueType  # 20
 """A replica lost a route's lease to another one; the new holder goes on (ABORTED)."""
+ERROR_REASON_LIMIT_EXCEEDED: ErrorReason.ValueType  # 21
+"""A principal is past one of the hub's limits (open streams per certificate or
+agency, concurrent calls per agency); the message names the limit and its
+setting: close some streams, wait, or raise it in the hub's config (RESOURCE_EXHAUSTED).
+"""
 Global___ErrorReason: typing_extensions.TypeAlias = ErrorReason
