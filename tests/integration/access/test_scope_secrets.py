@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from google.protobuf.json_format import ParseDict
@@ -353,3 +354,80 @@ def test_secrets_put_list_rm_are_scoped_and_show_names_only(scene: Scene, tmp_pa
     assert any(e["target"] == "evm-1" and e["outcome"].startswith("denied:") for e in events)
     for text in (audit, scene.hub.log_path.read_text()):
         assert value not in text and "from-env" not in text
+
+
+# Replicas: each keeps its own store, in its own data dir; no secret enters the database.
+
+
+async def test_each_replica_reads_secrets_from_its_own_store(
+    tmp_path: Path, postgres_url: str, custom_ledger: DevnetInfo
+) -> None:
+    hubs = {
+        name: HubProcess(
+            tmp_path / name,
+            insecure=True,
+            extra_args=("--store", postgres_url, "--replica-id", name),
+        )
+        for name in ("hub-a", "hub-b")
+    }
+    chain = ParseDict(custom_ledger.chain, chains_pb2.Chain())
+    chain.chain_id = "custom-r"
+    chain.adapter.secrets["token"].store = "token"
+    put = chains_pb2.PutSecretRequest(chain_id="custom-r", name="token", value=b"replica-token")
+    try:
+        for hub in hubs.values():
+            hub.start()
+        await asyncio.gather(*(hub.wait_serving() for hub in hubs.values()))
+        async with (
+            open_channel(hubs["hub-a"].address, insecure=True) as a,
+            open_channel(hubs["hub-b"].address, insecure=True) as b,
+        ):
+            stub_a, stub_b = (
+                chains_pb2_grpc.ChainRegistryStub(a),
+                chains_pb2_grpc.ChainRegistryStub(b),
+            )
+            await stub_a.PutSecret(put, timeout=10)
+            await stub_a.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain), timeout=10)
+            status = chains_pb2.GetChainStatusRequest(chain_id="custom-r")
+            assert (await stub_a.GetChainStatus(status, timeout=10)).detail == "ok"
+            # B shares the registration (the database) but not the secret (A's data dir).
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub_b.GetChainStatus(status, timeout=10)
+            assert (err.value.code(), err.value.details()) == (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "secret 'token': the secret store of chain 'custom-r' on this replica has no "
+                "entry 'token'; `tonglian secrets put custom-r token --file FILE` against this "
+                "replica",
+            )
+            listed = chains_pb2.ListSecretsRequest(chain_id="custom-r")
+            assert list((await stub_b.ListSecrets(listed, timeout=10)).names) == []
+            await stub_b.PutSecret(put, timeout=10)
+            assert list((await stub_b.ListSecrets(listed, timeout=10)).names) == ["token"]
+            assert (await stub_b.GetChainStatus(status, timeout=10)).detail == "ok"
+        for name, hub in hubs.items():
+            stored = hub.data_dir / "secrets" / "custom-r" / "token"
+            assert stat.S_IMODE(stored.stat().st_mode) == 0o600, name
+    finally:
+        for hub in hubs.values():
+            hub.stop()
+    # The shared database never held the value: every row of every table, as text (bytea
+    # columns, serialized messages among them, appear in hex).
+    rows = await database_text(postgres_url)
+    assert "custom-r" in rows
+    assert "replica-token" not in rows and b"replica-token".hex() not in rows
+
+
+async def database_text(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(table_name) AS t FROM information_schema.tables "
+            "WHERE table_schema = 'public'"
+        )
+        texts = []
+        for table in tables:
+            rows = await conn.fetch(f"SELECT r::text AS row FROM {table['t']} r")
+            texts += [row["row"] for row in rows]
+        return "\n".join(texts)
+    finally:
+        await conn.close()
