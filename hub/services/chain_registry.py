@@ -79,7 +79,7 @@ class ChainRegistryService(chains_pb2_grpc.ChainRegistryServicer):
     async def GetChainStatus(
         self, request: chains_pb2.GetChainStatusRequest, context: Context
     ) -> chains_pb2.GetChainStatusResponse:
-        status = await self._chains.status(request.chain_id)
+        status = await self._chains.status(current_call().principal, request.chain_id)
         return chains_pb2.GetChainStatusResponse(
             chain_id=status.chain_id, head=status.head, detail="ok"
         )

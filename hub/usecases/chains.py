@@ -9,7 +9,7 @@ import builtins
 from dataclasses import dataclass
 
 from hub import secrets
-from hub.errors import InvalidInput, NotFound
+from hub.errors import HubError, InvalidInput, NotFound
 from hub.paging import Page, id_token, page_size, split_page
 from hub.principal import Principal
 from hub.registry import ChainRegistry
@@ -113,8 +113,20 @@ class Chains:
         if not await self._secrets.remove(chain_id, name):
             raise NotFound(f"chain {chain_id!r} has no secret {name!r} in its store on this hub")
 
-    async def status(self, chain_id: str) -> ChainStatus:
-        """The chain's head as its adapter reports it now (UNAVAILABLE when it is down)."""
+    async def status(self, principal: Principal, chain_id: str) -> ChainStatus:
+        """The chain's head as its adapter reports it now (UNAVAILABLE when it is down).
+        Why a chain cannot answer names its settings (an RPC URL, a secret's name), so
+        only the chain's operators are told; others get the status without the why."""
         chain = await self._registry.get(chain_id)
-        adapter = await self._router.adapter_for(chain)
-        return ChainStatus(chain.chain_id, await adapter.head())
+        try:
+            adapter = await self._router.adapter_for(chain)
+            return ChainStatus(chain.chain_id, await adapter.head())
+        except HubError as exc:
+            scope = self._operators.scope(principal)
+            if scope is not None and scope.covers(chain_id):
+                raise
+            public = type(exc)(
+                f"chain {chain_id!r} cannot report its head now; its operators see why",
+                **exc.metadata,
+            )
+            raise public from None

@@ -234,6 +234,26 @@ def test_a_scoped_operator_sees_other_chains_as_an_agency_does(scene: Scene) -> 
     assert own["adapter"]["options"]["url"] == scene.custom.chain["adapter"]["options"]["url"]
 
 
+def test_why_a_chain_is_down_is_told_to_its_operators_only(scene: Scene, tmp_path: Path) -> None:
+    down = "http://127.0.0.1:11"
+    key = tmp_path / "down.key"
+    key.write_text("0x" + "33" * 32)
+    scene.run(scene.ops, *scene.evm_args("evm-down", down, key))
+    try:
+        seen = json.loads(scene.run(scene.ops, "chains", "show", "evm-down", "--json").stdout)
+        assert seen["status"]["detail"].startswith("UNAVAILABLE: chain 'evm-down' is unreachable")
+        assert "127.0.0.1:11" in seen["status"]["detail"]
+        for creds in (scene.scoped, scene.agency):
+            shown = scene.run(creds, "chains", "show", "evm-down", "--json")
+            assert json.loads(shown.stdout)["status"] == {
+                "detail": "UNAVAILABLE: chain 'evm-down' cannot report its head now; its "
+                "operators see why"
+            }
+            assert "127.0.0.1" not in shown.stdout
+    finally:
+        scene.run(scene.ops, "chains", "remove", "evm-down")
+
+
 # Attack 2: any file on the hub's machine named as a secret.
 
 
