@@ -400,9 +400,10 @@ Global___SecretRef: typing_extensions.TypeAlias = SecretRef
 
 @typing.final
 class Chain(google.protobuf.message.Message):
-    """Chain is one linked chain as registered. Operators see it whole (secrets are only
-    references); agencies see its id, name, kind, trust anchor and registration time,
-    without adapter settings or the anchor's RPC endpoints.
+    """Chain is one linked chain as registered. Its operators (an operator rule whose chains
+    cover it) see it whole (secrets are only references); everyone else, agencies and
+    operators scoped to other chains, sees its id, name, kind, trust anchor and
+    registration time, without adapter settings or the anchor's RPC endpoints.
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
