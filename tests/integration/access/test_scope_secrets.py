@@ -262,6 +262,7 @@ def test_secret_paths_and_unlisted_variables_get_one_message(scene: Scene) -> No
         {"file": "/etc/passwd"},
         {"file": "/etc/shadow"},
         {"file": "/nonexistent"},
+        {"file": "pki/ca.key"},
         {"file": "dev-pki/ca.key"},
         {"file": str(scene.hub.pki_dir / "ca.key")},
         {"file": "../x"},
