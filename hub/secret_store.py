@@ -72,6 +72,10 @@ class SecretStore:
             raise InvalidInput(f"secret {name!r} is empty")
         if len(value) > MAX_SECRET_BYTES:
             raise InvalidInput(f"secret {name!r} is larger than {MAX_SECRET_BYTES} bytes")
+        try:
+            value.decode()
+        except UnicodeDecodeError:
+            raise InvalidInput(f"secret {name!r} is not UTF-8 text") from None
         await asyncio.to_thread(_write_0600, path, value)
 
     async def names(self, chain_id: str) -> list[str]:
@@ -95,7 +99,7 @@ class SecretStore:
         """The secret's value (None: not in the store). Synchronous: adapters are made
         synchronously, once per registered chain."""
         try:
-            return Secret(self._path(chain_id, name).read_bytes().decode().strip())
+            return Secret(self._path(chain_id, name).read_bytes().decode(errors="replace").strip())
         except (FileNotFoundError, NotADirectoryError):
             return None
 

@@ -59,7 +59,9 @@ class Chains:
     async def register(
         self, principal: Principal, chain: chains_pb2.Chain | None, audit: AuditRecord
     ) -> chains_pb2.Chain:
-        """Registers `chain` (None: not given), a chain within the caller's operator scope."""
+        """Registers `chain` (None: not given): a chain within the caller's operator scope,
+        whose secrets are its own (hub/secrets.py) and which shares no node or secret with
+        a chain outside that scope (hub/usecases/chain_overlap.py)."""
         scope = self._operators.authorize(principal, "ChainRegistry.RegisterChain", audit)
         if chain is None:
             raise InvalidInput("chain is required")

@@ -75,6 +75,9 @@ async def test_empty_and_oversized_values_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         await store.put("c-1", "k", b"x" * (64 * 1024 + 1))
     assert str(err.value) == "secret 'k' is larger than 65536 bytes"
+    with pytest.raises(InvalidInput) as err:
+        await store.put("c-1", "k", b"\xff\xfe")
+    assert str(err.value) == "secret 'k' is not UTF-8 text"
 
 
 def test_digest_is_one_spelling_of_a_hex_key() -> None:
