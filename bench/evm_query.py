@@ -46,7 +46,9 @@ from devnets.evm import contracts  # noqa: E402
 from devnets.evm.network import EvmDevnet  # noqa: E402
 from hub.adapter_context import adapter_context  # noqa: E402
 from hub.oracles.evm_headers import attest_header  # noqa: E402
+from hub.secrets import read_local  # noqa: E402
 from tonglian.v1 import chains_pb2, records_pb2  # noqa: E402
+from tonglian_client.secret_files import register_staged  # noqa: E402
 from tonglian_proof.crypto.keccak import keccak256  # noqa: E402
 from tonglian_proof.verify.evm import verify_evm_record  # noqa: E402
 from tonglian_proof.verify.evm_registry import record_digest  # noqa: E402
@@ -112,9 +114,7 @@ async def _hub_reader(
         print(f"hub did not start, timing in process instead: {exc}", file=sys.stderr)
         return None
     channel = await stack.enter_async_context(open_channel(hub.address, hub.credentials))
-    await chains_pb2_grpc.ChainRegistryStub(channel).RegisterChain(
-        chains_pb2.RegisterChainRequest(chain=chain)
-    )
+    await register_staged(chains_pb2_grpc.ChainRegistryStub(channel), chain)
     query = query_pb2_grpc.QueryStub(channel)
     registry = to_checksum_address(chain.trust_anchor.evm.registry_address)
 
@@ -144,7 +144,9 @@ async def run(reads: int, seconds: float, in_process: bool) -> dict[str, Any]:
             await contracts.put_record(w3, registry, owner, key, SCHEMA, value)
         await w3.provider.make_request("anvil_mine", [anchor.finality_depth])
 
-        adapter = create_adapter(adapter_context(chain, timeout=10.0, data_dir=Path.cwd()))
+        adapter = create_adapter(
+            adapter_context(chain, timeout=10.0, secrets=read_local(chain.adapter))
+        )
         stack.push_async_callback(adapter.close)
 
         async def verified_in_process(i: int) -> None:

@@ -87,6 +87,7 @@ from hub.adapter_context import adapter_context  # noqa: E402
 from hub.cli.connection import open_channel  # noqa: E402
 from hub.relay.deliverer import CHECK_BATCH, CONFIRM_POLL  # noqa: E402
 from hub.relay.delivery_id import delivery_id  # noqa: E402
+from hub.secrets import read_local  # noqa: E402
 from tonglian.v1 import (  # noqa: E402
     adapter_pb2,
     chains_pb2,
@@ -95,6 +96,7 @@ from tonglian.v1 import (  # noqa: E402
     relay_pb2,
     relay_pb2_grpc,
 )
+from tonglian_client.secret_files import register_staged  # noqa: E402
 from tonglian_tools.hub_process import HubProcess  # noqa: E402
 
 CONCURRENCY = 32  # the deliverer's
@@ -312,7 +314,7 @@ def make_end(kind: str, state: Path) -> End:
 
 
 def destination_adapter(chain: chains_pb2.Chain) -> Any:
-    ctx = adapter_context(chain, timeout=10.0, data_dir=Path.cwd())
+    ctx = adapter_context(chain, timeout=10.0, secrets=read_local(chain.adapter))
     if chain.kind == chains_pb2.CHAIN_KIND_EVM:
         from adapters.evm import create_adapter as evm_adapter
 
@@ -658,7 +660,7 @@ async def pair(
             async with open_channel(hub.address, hub.credentials) as channel:
                 registry = chains_pb2_grpc.ChainRegistryStub(channel)
                 for chain in (src.chain, dst.chain):
-                    await registry.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+                    await register_staged(registry, chain)
                     # The hub's adapter made and connected before any clock starts
                     # (then warmed by warm_relay, as the direct side's by warm_direct):
                     # otherwise the first row's relay time includes loading its modules.

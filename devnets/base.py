@@ -67,8 +67,9 @@ def default_state_root() -> Path:
 def write_secret(path: Path, value: str) -> Path:
     """Writes a secret (a devnet account's key) readable by its owner only: created 0600.
 
-    Chains reference such a file (SecretRef.file); the key itself is never put in
-    a registration.
+    A devnet's Chain names such a file (SecretRef.file); the tools that register it
+    (`chains add --from-devnet`, the SDK's register_chain) put its content into the
+    chain's own secret store on the hub first. The key is never put in a registration.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from adapters.base import AdapterContext
-from hub import secrets
+from adapters.base import AdapterContext, Secret
 from tonglian.v1 import chains_pb2
 
 
@@ -17,20 +15,18 @@ def adapter_context(
     chain: chains_pb2.Chain,
     *,
     timeout: float,
-    data_dir: Path,
+    secrets: Mapping[str, Secret],
     extra_options: Mapping[str, Any] | None = None,
 ) -> AdapterContext:
-    """What an adapter of `chain` is made from; relative secret files are under `data_dir`.
-
-    Raises ChainMisconfigured (naming the reference, not the value) when a secret
-    cannot be read.
-    """
+    """What an adapter of `chain` is made from: its public options, and its secrets as
+    resolved by the caller (the hub from the chain's own store, hub/secrets.py; a tool
+    from the files it was given, `secrets.read_local`)."""
     options = MessageToDict(chain.adapter.options)
     options.update(extra_options or {})
     return AdapterContext(
         chain_id=chain.chain_id,
         options=options,
-        secrets=secrets.resolve(chain.adapter, data_dir),
+        secrets=dict(secrets),
         trust_anchor=chain.trust_anchor,
         timeout=timeout,
     )

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from adapters import remote
 from adapters.base import Adapter, AdapterError, AdapterFactory
-from hub import adapter_plugins
+from hub import adapter_plugins, secrets
 from hub.adapter_context import adapter_context
 from hub.cli.local_chains import LocalChain
 from hub.errors import ChainMisconfigured, InvalidInput
@@ -75,7 +74,9 @@ def open_target(
         opts["address"] = spec.removeprefix(REMOTE_PREFIX)
     else:
         factory = adapter_plugins.factory(spec)
-    ctx = adapter_context(chain, timeout=timeout, data_dir=Path.cwd(), extra_options=opts)
+    ctx = adapter_context(
+        chain, timeout=timeout, secrets=secrets.read_local(chain.adapter), extra_options=opts
+    )
     try:
         adapter = factory(ctx)
     except AdapterError as exc:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hub.address import DEFAULT_LISTEN
 from hub.errors import InvalidInput
+from hub.secret_store import ENV_NAME
 
 
 def default_data_dir() -> Path:
@@ -94,6 +95,25 @@ class HubSettings(BaseModel):
     audit_anchor_namespace: str = "tonglian-audit"
     audit_anchor_interval: float = Field(default=60.0, ge=0.1, le=86400)
     audit_anchor_every: int = Field(default=100, ge=2, le=1_000_000)
+    # Environment variables of the hub that chains may reference as secrets (SecretRef.env);
+    # empty: none, a chain's secrets are then entries of its own store only. In the
+    # environment: TONGLIAN_SECRET_ENV=VAR1,VAR2.
+    secret_env: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("secret_env", mode="before")
+    @classmethod
+    def _split_secret_env(cls, value: Any) -> Any:
+        return (
+            [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        )
+
+    @field_validator("secret_env")
+    @classmethod
+    def _check_secret_env(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not ENV_NAME.match(v)]
+        if bad:
+            raise ValueError(f"secret_env holds names that are not variable names: {bad[:3]}")
+        return value
 
     @field_validator("store")
     @classmethod

@@ -7,20 +7,24 @@ from pathlib import Path
 
 from adapters import remote
 from adapters.base import Adapter, AdapterFactory
-from hub import adapter_plugins
+from hub import adapter_plugins, secrets
 from hub.adapter_context import adapter_context
 from hub.errors import ChainMisconfigured, HubError
 from hub.guarded_adapter import GuardedAdapter
+from hub.secret_store import SecretStore
 from tonglian.v1 import chains_pb2
 
 REMOTE = "remote"
 
 
 class Router:
-    def __init__(self, default_timeout: float, data_dir: Path) -> None:
-        """`data_dir` is where relative secret files (SecretRef.file) are found."""
+    def __init__(
+        self, default_timeout: float, data_dir: Path, secret_env: tuple[str, ...] = ()
+    ) -> None:
+        """Chains' secrets are in their stores under `data_dir` (hub/secret_store.py) or in
+        the environment variables named in `secret_env`."""
         self._default_timeout = default_timeout
-        self._data_dir = data_dir
+        self.secrets = SecretStore(data_dir, secret_env)
         self._adapters: dict[str, tuple[bytes, GuardedAdapter]] = {}
         self._lock = asyncio.Lock()
 
@@ -51,7 +55,10 @@ class Router:
         else:
             factory = adapter_plugins.factory(chain.adapter.adapter)
         context = adapter_context(
-            chain, timeout=self.timeout_of(chain), data_dir=self._data_dir, extra_options=extra
+            chain,
+            timeout=self.timeout_of(chain),
+            secrets=secrets.resolve(chain, self.secrets),
+            extra_options=extra,
         )
         try:
             return factory(context)

@@ -132,7 +132,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     store = store_for(settings.store, settings.data_dir, settings.replica_id)
     await store.open()
     audit = AuditLog(store)
-    router = Router(settings.adapter_timeout, settings.data_dir)
+    router = Router(settings.adapter_timeout, settings.data_dir, tuple(settings.secret_env))
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
     reader = RecordReader(registry, router, verifier, security.signer)

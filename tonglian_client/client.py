@@ -19,6 +19,7 @@ from tonglian_client.channel import error_from, open_channel
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import CredentialsError, InvalidRequest
 from tonglian_client.lazy_modules import lazy_module
+from tonglian_client.secret_files import staged
 
 if TYPE_CHECKING:
     from tonglian.v1 import (
@@ -202,10 +203,36 @@ class AsyncClient:
         return resp.chain
 
     async def register_chain(self, chain: chains_pb2.Chain) -> chains_pb2.Chain:
+        """Registers `chain`. A secret it names as a file (SecretRef.file) is read here,
+        where the client runs, put into the chain's own secret store on the hub and
+        referenced by name: the hub itself never opens a file a registration names."""
+        to_register, puts = staged(chain)
+        for put in puts:
+            await self._call(self._chains.PutSecret(put))
         resp = await self._call(
-            self._chains.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+            self._chains.RegisterChain(chains_pb2.RegisterChainRequest(chain=to_register))
         )
         return resp.chain
+
+    async def put_secret(self, chain_id: str, name: str, value: bytes) -> None:
+        """Writes a secret into the chain's store on the replica that answers (operators)."""
+        await self._call(
+            self._chains.PutSecret(
+                chains_pb2.PutSecretRequest(chain_id=chain_id, name=name, value=value)
+            )
+        )
+
+    async def list_secrets(self, chain_id: str) -> list[str]:
+        """The names in the chain's secret store (never the values)."""
+        resp = await self._call(
+            self._chains.ListSecrets(chains_pb2.ListSecretsRequest(chain_id=chain_id))
+        )
+        return list(resp.names)
+
+    async def remove_secret(self, chain_id: str, name: str) -> None:
+        await self._call(
+            self._chains.RemoveSecret(chains_pb2.RemoveSecretRequest(chain_id=chain_id, name=name))
+        )
 
     async def remove_chain(self, chain_id: str) -> None:
         await self._call(self._chains.RemoveChain(chains_pb2.RemoveChainRequest(chain_id=chain_id)))

@@ -103,6 +103,16 @@ class Client:
     def remove_chain(self, chain_id: str) -> None:
         self._run(self._client.remove_chain, chain_id)
 
+    def put_secret(self, chain_id: str, name: str, value: bytes) -> None:
+        self._run(self._client.put_secret, chain_id, name, value)
+
+    def list_secrets(self, chain_id: str) -> list[str]:
+        result: list[str] = self._run(self._client.list_secrets, chain_id)
+        return result
+
+    def remove_secret(self, chain_id: str, name: str) -> None:
+        self._run(self._client.remove_secret, chain_id, name)
+
     def chain_status(self, chain_id: str) -> chains_pb2.GetChainStatusResponse:
         result: chains_pb2.GetChainStatusResponse = self._run(self._client.chain_status, chain_id)
         return result

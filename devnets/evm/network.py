@@ -38,7 +38,8 @@ from devnets.process import (
 from tonglian.v1 import chains_pb2
 
 PROCESS_NAME = "anvil"
-# The submitter's key, 0600 in the state dir; registrations reference it (SecretRef.file).
+# The submitter's key, 0600 in the state dir. The devnet's Chain names it (SecretRef.file);
+# the tools that register it put the file into the chain's store on the hub first.
 SUBMITTER_KEY_FILE = "submitter.key"
 DEFAULT_BLOCK_TIME = 1.0
 DEFAULT_FINALITY_DEPTH = 2

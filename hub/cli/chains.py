@@ -52,9 +52,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--secret",
         action="append",
         default=[],
-        metavar="NAME=env:VAR|NAME=file:PATH",
-        help="adapter secret by reference: an environment variable of the hub, or a file "
-        "on the hub's machine (mode 0600; relative to its data dir) (repeatable)",
+        metavar="NAME=store:ENTRY|NAME=file:PATH|NAME=env:VAR",
+        help="adapter secret: an entry of the chain's own store on the hub (`tonglian secrets "
+        "put`), a file HERE that is put into that store first, or an environment variable "
+        "of the hub listed in its secret_env (repeatable)",
     )
     add.add_argument("--anchor-file", type=Path, help="a tonglian.v1.TrustAnchor in JSON")
     add.add_argument("--timeout-ms", type=int, default=0, help="deadline for one adapter call")
@@ -92,12 +93,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evm.add_argument(
         "--private-key-env",
         metavar="NAME",
-        help="environment variable of the hub that holds the submitter key",
+        help="environment variable of the hub (listed in its secret_env) that holds the "
+        "submitter key",
     )
     evm.add_argument(
         "--private-key-file",
         metavar="PATH",
-        help="file on the hub's machine (mode 0600) that holds the submitter key",
+        help="file here that holds the submitter key: put into the chain's store on the hub "
+        "(secret private_key) before the chain is registered",
     )
     fab = add.add_argument_group("Fabric chains")
     fab.add_argument("--config-block", type=Path, help="the channel's config block (trust anchor)")
@@ -251,11 +254,14 @@ def evm_anchor(args: argparse.Namespace, chain: chains_pb2.Chain) -> None:
 
 
 def _secret_ref(item: str) -> tuple[str, chains_pb2.SecretRef]:
-    """`NAME=env:VAR` or `NAME=file:PATH` as a SecretRef (the value itself is never taken)."""
+    """`NAME=store:ENTRY`, `NAME=file:PATH` or `NAME=env:VAR` as a SecretRef (the value itself
+    is never taken here; a file is read and put into the chain's store when registering)."""
     name, sep, ref = item.partition("=")
     source, colon, where = ref.partition(":")
-    if not sep or not colon or source not in ("env", "file") or not where:
-        raise InvalidInput(f"--secret wants NAME=env:VAR or NAME=file:PATH, got {name!r}=...")
+    if not sep or not colon or source not in ("env", "file", "store") or not where:
+        raise InvalidInput(
+            f"--secret wants NAME=store:ENTRY, NAME=file:PATH or NAME=env:VAR, got {name!r}=..."
+        )
     return name, chains_pb2.SecretRef(**{source: where})
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("hub.cli.serve", "run the hub"),
     "chains": ("hub.cli.chains", "register and inspect linked chains"),
+    "secrets": ("hub.cli.secrets", "a chain's own secrets on the hub (names only shown)"),
     "query": ("hub.cli.query", "read one verified record and its proof bundle"),
     "records": ("hub.cli.query", "list or watch verified records of a chain"),
     "predicate": ("hub.cli.predicate", "a signed yes/no answer about a record (record not shown)"),

@@ -50,10 +50,36 @@ class ChainRegistryService(chains_pb2_grpc.ChainRegistryServicer):
         return chains_pb2.RemoveChainResponse()
 
     @unary
+    async def PutSecret(
+        self, request: chains_pb2.PutSecretRequest, context: Context
+    ) -> chains_pb2.PutSecretResponse:
+        call = current_call()
+        await self._chains.put_secret(
+            call.principal, request.chain_id, request.name, request.value, call
+        )
+        return chains_pb2.PutSecretResponse()
+
+    @unary
+    async def ListSecrets(
+        self, request: chains_pb2.ListSecretsRequest, context: Context
+    ) -> chains_pb2.ListSecretsResponse:
+        call = current_call()
+        names = await self._chains.list_secrets(call.principal, request.chain_id, call)
+        return chains_pb2.ListSecretsResponse(names=names)
+
+    @unary
+    async def RemoveSecret(
+        self, request: chains_pb2.RemoveSecretRequest, context: Context
+    ) -> chains_pb2.RemoveSecretResponse:
+        call = current_call()
+        await self._chains.remove_secret(call.principal, request.chain_id, request.name, call)
+        return chains_pb2.RemoveSecretResponse()
+
+    @unary
     async def GetChainStatus(
         self, request: chains_pb2.GetChainStatusRequest, context: Context
     ) -> chains_pb2.GetChainStatusResponse:
-        status = await self._chains.status(request.chain_id)
+        status = await self._chains.status(current_call().principal, request.chain_id)
         return chains_pb2.GetChainStatusResponse(
             chain_id=status.chain_id, head=status.head, detail="ok"
         )

@@ -18,6 +18,7 @@ from adapters.evm.adapter import EvmAdapter
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
 from hub.adapter_context import adapter_context
+from hub.secrets import read_local
 
 
 def make_adapter(
@@ -31,7 +32,7 @@ def make_adapter(
     ctx = adapter_context(
         chain,
         timeout=timeout,
-        data_dir=devnet.devnet.state_dir,
+        secrets=read_local(chain.adapter),
         extra_options={"poll_interval": 0.1, "receipt_timeout": 20.0, **options},
     )
     if private_key is not None:

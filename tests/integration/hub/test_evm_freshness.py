@@ -21,7 +21,8 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
-from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian.v1 import chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_client.secret_files import register_staged
 
 pytestmark = pytest.mark.integration
 
@@ -152,9 +153,7 @@ async def register(
     del chain.trust_anchor.evm.rpc_endpoints[:]
     chain.trust_anchor.evm.rpc_endpoints.extend(endpoints)
     chain.trust_anchor.evm.endpoint_quorum = k
-    await chains_pb2_grpc.ChainRegistryStub(channel).RegisterChain(
-        chains_pb2.RegisterChainRequest(chain=chain)
-    )
+    await register_staged(chains_pb2_grpc.ChainRegistryStub(channel), chain)
 
 
 async def get(

@@ -9,7 +9,8 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from devnets.evm import contracts
 from devnets.evm.fixtures import RunningEvmDevnet
 from hub.errors import ProofRejected
-from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian.v1 import chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_client.secret_files import register_staged
 from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = pytest.mark.integration
@@ -22,9 +23,7 @@ async def test_evm_record_through_the_hub(
 ) -> None:
     chain = evm_devnet.chain()
     chain.chain_id = "evm-q"
-    await chains_pb2_grpc.ChainRegistryStub(hub_channel).RegisterChain(
-        chains_pb2.RegisterChainRequest(chain=chain)
-    )
+    await register_staged(chains_pb2_grpc.ChainRegistryStub(hub_channel), chain)
     w3 = AsyncWeb3(AsyncHTTPProvider(evm_devnet.rpc_url))
     registry = w3.to_checksum_address(evm_devnet.registry)
     receipt = await contracts.put_record(

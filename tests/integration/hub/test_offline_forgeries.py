@@ -24,6 +24,7 @@ from hub.cli import exit_codes
 from tests.unit.verify.evm_forge import forge_evm_bundle
 from tests.unit.verify.test_signed_merkle import anchor, block
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_client.secret_files import register_staged
 from tonglian_proof.bundle import BUNDLE_FORMAT, bundle_digest, encode_bundle
 from tonglian_tools.hub_process import HubProcess
 
@@ -57,9 +58,7 @@ async def test_evm_bundles_need_the_readers_node_or_hub_key(
 ) -> None:
     chain = evm_devnet.chain()
     chain.chain_id = "evm-forge"
-    await chains_pb2_grpc.ChainRegistryStub(hub_channel).RegisterChain(
-        chains_pb2.RegisterChainRequest(chain=chain)
-    )
+    await register_staged(chains_pb2_grpc.ChainRegistryStub(hub_channel), chain)
     w3 = AsyncWeb3(AsyncHTTPProvider(evm_devnet.rpc_url))
     registry = w3.to_checksum_address(evm_devnet.registry)
     await contracts.put_record(

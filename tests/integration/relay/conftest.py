@@ -16,6 +16,7 @@ from google.protobuf.json_format import ParseDict
 from devnets.base import DevnetInfo
 from devnets.custom.network import CustomDevnet
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, relay_pb2, relay_pb2_grpc
+from tonglian_client.secret_files import register_staged
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def chain_of(info: DevnetInfo, chain_id: str, url: str | None = None) -> chains_
 async def register(channel: grpc.aio.Channel, *chains: chains_pb2.Chain) -> None:
     stub = chains_pb2_grpc.ChainRegistryStub(channel)
     for chain in chains:
-        await stub.RegisterChain(chains_pb2.RegisterChainRequest(chain=chain))
+        await register_staged(stub, chain)
 
 
 async def create_route(channel: grpc.aio.Channel, **fields: Any) -> relay_pb2.Route:

@@ -29,6 +29,7 @@ FABRIC = ROOT / "tests" / "data" / "fabric"
 DOCUMENTED: dict[str, tuple[str, ...]] = {
     "serve": (),
     "chains": ("add", "list", "show", "remove"),
+    "secrets": ("put", "list", "rm"),
     "query": (),
     "records": ("list", "watch"),
     "predicate": (),

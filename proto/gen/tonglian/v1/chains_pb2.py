@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tonglian/v1/chains.proto\x12\x0btonglian.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x0bTrustAnchor\x12=\n\rsigned_merkle\x18\x01 \x01(\x0b\x32$.tonglian.v1.SignedMerkleTrustAnchorH\x00\x12*\n\x03\x65vm\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.EvmTrustAnchorH\x00\x12\x30\n\x06\x66\x61\x62ric\x18\x03 \x01(\x0b\x32\x1e.tonglian.v1.FabricTrustAnchorH\x00\x42\x08\n\x06\x61nchor\"\x96\x01\n\x17SignedMerkleTrustAnchor\x12\x11\n\tledger_id\x18\x01 \x01(\t\x12*\n\nvalidators\x18\x02 \x03(\x0b\x32\x16.tonglian.v1.Validator\x12\x11\n\tthreshold\x18\x03 \x01(\r\x12)\n\x06\x64igest\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.LedgerDigest\"\x94\x01\n\tValidator\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\x12\x32\n\talgorithm\x18\x03 \x01(\x0e\x32\x1f.tonglian.v1.SignatureAlgorithm\x12\x16\n\x0esm2_public_key\x18\x04 \x01(\x0c\x12\x13\n\x0bsm2_user_id\x18\x05 \x01(\t\"\xdd\x01\n\x0e\x45vmTrustAnchor\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\x18\n\x10registry_address\x18\x02 \x01(\x0c\x12\x16\n\x0e\x66inality_depth\x18\x03 \x01(\r\x12,\n\tconsensus\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.EvmConsensus\x12\x15\n\rrpc_endpoints\x18\x05 \x03(\t\x12\x17\n\x0f\x65ndpoint_quorum\x18\x06 \x01(\r\x12\x12\n\nvalidators\x18\x07 \x03(\x0c\x12\x15\n\rinbox_address\x18\x08 \x01(\x0c\"\xe4\x01\n\x11\x46\x61\x62ricTrustAnchor\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0c\x63onfig_block\x18\x02 \x01(\x0c\x12U\n\x14\x65ndorsement_policies\x18\x03 \x03(\x0b\x32\x37.tonglian.v1.FabricTrustAnchor.EndorsementPoliciesEntry\x12\x15\n\rqscc_min_orgs\x18\x04 \x01(\r\x1a:\n\x18\x45ndorsementPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf5\x01\n\x0f\x41\x64\x61pterSettings\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12:\n\x07secrets\x18\x05 \x03(\x0b\x32).tonglian.v1.AdapterSettings.SecretsEntry\x1a\x46\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.SecretRef:\x02\x38\x01\"4\n\tSecretRef\x12\x0e\n\x04\x66ile\x18\x01 \x01(\tH\x00\x12\r\n\x03\x65nv\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"\xe7\x01\n\x05\x43hain\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.tonglian.v1.ChainKind\x12-\n\x07\x61\x64\x61pter\x18\x04 \x01(\x0b\x32\x1c.tonglian.v1.AdapterSettings\x12.\n\x0ctrust_anchor\x18\x05 \x01(\x0b\x32\x18.tonglian.v1.TrustAnchor\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\tChainHead\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x66inal_height\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x14RegisterChainRequest\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x15RegisterChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\"#\n\x0fGetChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"5\n\x10GetChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x11ListChainsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListChainsResponse\x12\"\n\x06\x63hains\x18\x01 \x03(\x0b\x32\x12.tonglian.v1.Chain\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12RemoveChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"\x15\n\x13RemoveChainResponse\")\n\x15GetChainStatusRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"`\n\x16GetChainStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12$\n\x04head\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.ChainHead\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*p\n\tChainKind\x12\x1a\n\x16\x43HAIN_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HAIN_KIND_FABRIC\x10\x01\x12\x12\n\x0e\x43HAIN_KIND_EVM\x10\x02\x12\x1c\n\x18\x43HAIN_KIND_SIGNED_MERKLE\x10\x03*^\n\x0cLedgerDigest\x12\x1d\n\x19LEDGER_DIGEST_UNSPECIFIED\x10\x00\x12\x18\n\x14LEDGER_DIGEST_SHA256\x10\x01\x12\x15\n\x11LEDGER_DIGEST_SM3\x10\x02*w\n\x12SignatureAlgorithm\x12#\n\x1fSIGNATURE_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSIGNATURE_ALGORITHM_ED25519\x10\x01\x12\x1b\n\x17SIGNATURE_ALGORITHM_SM2\x10\x02*h\n\x0c\x45vmConsensus\x12\x1d\n\x19\x45VM_CONSENSUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45VM_CONSENSUS_ENDPOINT_QUORUM\x10\x01\x12\x16\n\x12\x45VM_CONSENSUS_QBFT\x10\x02\x32\xac\x03\n\rChainRegistry\x12V\n\rRegisterChain\x12!.tonglian.v1.RegisterChainRequest\x1a\".tonglian.v1.RegisterChainResponse\x12G\n\x08GetChain\x12\x1c.tonglian.v1.GetChainRequest\x1a\x1d.tonglian.v1.GetChainResponse\x12M\n\nListChains\x12\x1e.tonglian.v1.ListChainsRequest\x1a\x1f.tonglian.v1.ListChainsResponse\x12P\n\x0bRemoveChain\x12\x1f.tonglian.v1.RemoveChainRequest\x1a .tonglian.v1.RemoveChainResponse\x12Y\n\x0eGetChainStatus\x12\".tonglian.v1.GetChainStatusRequest\x1a#.tonglian.v1.GetChainStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tonglian/v1/chains.proto\x12\x0btonglian.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x0bTrustAnchor\x12=\n\rsigned_merkle\x18\x01 \x01(\x0b\x32$.tonglian.v1.SignedMerkleTrustAnchorH\x00\x12*\n\x03\x65vm\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.EvmTrustAnchorH\x00\x12\x30\n\x06\x66\x61\x62ric\x18\x03 \x01(\x0b\x32\x1e.tonglian.v1.FabricTrustAnchorH\x00\x42\x08\n\x06\x61nchor\"\x96\x01\n\x17SignedMerkleTrustAnchor\x12\x11\n\tledger_id\x18\x01 \x01(\t\x12*\n\nvalidators\x18\x02 \x03(\x0b\x32\x16.tonglian.v1.Validator\x12\x11\n\tthreshold\x18\x03 \x01(\r\x12)\n\x06\x64igest\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.LedgerDigest\"\x94\x01\n\tValidator\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\x12\x32\n\talgorithm\x18\x03 \x01(\x0e\x32\x1f.tonglian.v1.SignatureAlgorithm\x12\x16\n\x0esm2_public_key\x18\x04 \x01(\x0c\x12\x13\n\x0bsm2_user_id\x18\x05 \x01(\t\"\xdd\x01\n\x0e\x45vmTrustAnchor\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\x18\n\x10registry_address\x18\x02 \x01(\x0c\x12\x16\n\x0e\x66inality_depth\x18\x03 \x01(\r\x12,\n\tconsensus\x18\x04 \x01(\x0e\x32\x19.tonglian.v1.EvmConsensus\x12\x15\n\rrpc_endpoints\x18\x05 \x03(\t\x12\x17\n\x0f\x65ndpoint_quorum\x18\x06 \x01(\r\x12\x12\n\nvalidators\x18\x07 \x03(\x0c\x12\x15\n\rinbox_address\x18\x08 \x01(\x0c\"\xe4\x01\n\x11\x46\x61\x62ricTrustAnchor\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0c\x63onfig_block\x18\x02 \x01(\x0c\x12U\n\x14\x65ndorsement_policies\x18\x03 \x03(\x0b\x32\x37.tonglian.v1.FabricTrustAnchor.EndorsementPoliciesEntry\x12\x15\n\rqscc_min_orgs\x18\x04 \x01(\r\x1a:\n\x18\x45ndorsementPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf5\x01\n\x0f\x41\x64\x61pterSettings\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12:\n\x07secrets\x18\x05 \x03(\x0b\x32).tonglian.v1.AdapterSettings.SecretsEntry\x1a\x46\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.SecretRef:\x02\x38\x01\"E\n\tSecretRef\x12\x0e\n\x04\x66ile\x18\x01 \x01(\tH\x00\x12\r\n\x03\x65nv\x18\x02 \x01(\tH\x00\x12\x0f\n\x05store\x18\x03 \x01(\tH\x00\x42\x08\n\x06source\"\xe7\x01\n\x05\x43hain\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.tonglian.v1.ChainKind\x12-\n\x07\x61\x64\x61pter\x18\x04 \x01(\x0b\x32\x1c.tonglian.v1.AdapterSettings\x12.\n\x0ctrust_anchor\x18\x05 \x01(\x0b\x32\x18.tonglian.v1.TrustAnchor\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\tChainHead\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x66inal_height\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x14RegisterChainRequest\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x15RegisterChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\"#\n\x0fGetChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"5\n\x10GetChainResponse\x12!\n\x05\x63hain\x18\x01 \x01(\x0b\x32\x12.tonglian.v1.Chain\":\n\x11ListChainsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListChainsResponse\x12\"\n\x06\x63hains\x18\x01 \x03(\x0b\x32\x12.tonglian.v1.Chain\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12RemoveChainRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"\x15\n\x13RemoveChainResponse\")\n\x15GetChainStatusRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"`\n\x16GetChainStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12$\n\x04head\x18\x02 \x01(\x0b\x32\x16.tonglian.v1.ChainHead\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"A\n\x10PutSecretRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x0c\"\x13\n\x11PutSecretResponse\"&\n\x12ListSecretsRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"$\n\x13ListSecretsResponse\x12\r\n\x05names\x18\x01 \x03(\t\"5\n\x13RemoveSecretRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x16\n\x14RemoveSecretResponse*p\n\tChainKind\x12\x1a\n\x16\x43HAIN_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HAIN_KIND_FABRIC\x10\x01\x12\x12\n\x0e\x43HAIN_KIND_EVM\x10\x02\x12\x1c\n\x18\x43HAIN_KIND_SIGNED_MERKLE\x10\x03*^\n\x0cLedgerDigest\x12\x1d\n\x19LEDGER_DIGEST_UNSPECIFIED\x10\x00\x12\x18\n\x14LEDGER_DIGEST_SHA256\x10\x01\x12\x15\n\x11LEDGER_DIGEST_SM3\x10\x02*w\n\x12SignatureAlgorithm\x12#\n\x1fSIGNATURE_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSIGNATURE_ALGORITHM_ED25519\x10\x01\x12\x1b\n\x17SIGNATURE_ALGORITHM_SM2\x10\x02*h\n\x0c\x45vmConsensus\x12\x1d\n\x19\x45VM_CONSENSUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45VM_CONSENSUS_ENDPOINT_QUORUM\x10\x01\x12\x16\n\x12\x45VM_CONSENSUS_QBFT\x10\x02\x32\x9f\x05\n\rChainRegistry\x12V\n\rRegisterChain\x12!.tonglian.v1.RegisterChainRequest\x1a\".tonglian.v1.RegisterChainResponse\x12G\n\x08GetChain\x12\x1c.tonglian.v1.GetChainRequest\x1a\x1d.tonglian.v1.GetChainResponse\x12M\n\nListChains\x12\x1e.tonglian.v1.ListChainsRequest\x1a\x1f.tonglian.v1.ListChainsResponse\x12P\n\x0bRemoveChain\x12\x1f.tonglian.v1.RemoveChainRequest\x1a .tonglian.v1.RemoveChainResponse\x12Y\n\x0eGetChainStatus\x12\".tonglian.v1.GetChainStatusRequest\x1a#.tonglian.v1.GetChainStatusResponse\x12J\n\tPutSecret\x12\x1d.tonglian.v1.PutSecretRequest\x1a\x1e.tonglian.v1.PutSecretResponse\x12P\n\x0bListSecrets\x12\x1f.tonglian.v1.ListSecretsRequest\x1a .tonglian.v1.ListSecretsResponse\x12S\n\x0cRemoveSecret\x12 .tonglian.v1.RemoveSecretRequest\x1a!.tonglian.v1.RemoveSecretResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,14 +37,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FABRICTRUSTANCHOR_ENDORSEMENTPOLICIESENTRY']._serialized_options = b'8\001'
   _globals['_ADAPTERSETTINGS_SECRETSENTRY']._loaded_options = None
   _globals['_ADAPTERSETTINGS_SECRETSENTRY']._serialized_options = b'8\001'
-  _globals['_CHAINKIND']._serialized_start=2253
-  _globals['_CHAINKIND']._serialized_end=2365
-  _globals['_LEDGERDIGEST']._serialized_start=2367
-  _globals['_LEDGERDIGEST']._serialized_end=2461
-  _globals['_SIGNATUREALGORITHM']._serialized_start=2463
-  _globals['_SIGNATUREALGORITHM']._serialized_end=2582
-  _globals['_EVMCONSENSUS']._serialized_start=2584
-  _globals['_EVMCONSENSUS']._serialized_end=2688
+  _globals['_CHAINKIND']._serialized_start=2515
+  _globals['_CHAINKIND']._serialized_end=2627
+  _globals['_LEDGERDIGEST']._serialized_start=2629
+  _globals['_LEDGERDIGEST']._serialized_end=2723
+  _globals['_SIGNATUREALGORITHM']._serialized_start=2725
+  _globals['_SIGNATUREALGORITHM']._serialized_end=2844
+  _globals['_EVMCONSENSUS']._serialized_start=2846
+  _globals['_EVMCONSENSUS']._serialized_end=2950
   _globals['_TRUSTANCHOR']._serialized_start=105
   _globals['_TRUSTANCHOR']._serialized_end=285
   _globals['_SIGNEDMERKLETRUSTANCHOR']._serialized_start=288
@@ -62,31 +62,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADAPTERSETTINGS_SECRETSENTRY']._serialized_start=1222
   _globals['_ADAPTERSETTINGS_SECRETSENTRY']._serialized_end=1292
   _globals['_SECRETREF']._serialized_start=1294
-  _globals['_SECRETREF']._serialized_end=1346
-  _globals['_CHAIN']._serialized_start=1349
-  _globals['_CHAIN']._serialized_end=1580
-  _globals['_CHAINHEAD']._serialized_start=1582
-  _globals['_CHAINHEAD']._serialized_end=1693
-  _globals['_REGISTERCHAINREQUEST']._serialized_start=1695
-  _globals['_REGISTERCHAINREQUEST']._serialized_end=1752
-  _globals['_REGISTERCHAINRESPONSE']._serialized_start=1754
-  _globals['_REGISTERCHAINRESPONSE']._serialized_end=1812
-  _globals['_GETCHAINREQUEST']._serialized_start=1814
-  _globals['_GETCHAINREQUEST']._serialized_end=1849
-  _globals['_GETCHAINRESPONSE']._serialized_start=1851
-  _globals['_GETCHAINRESPONSE']._serialized_end=1904
-  _globals['_LISTCHAINSREQUEST']._serialized_start=1906
-  _globals['_LISTCHAINSREQUEST']._serialized_end=1964
-  _globals['_LISTCHAINSRESPONSE']._serialized_start=1966
-  _globals['_LISTCHAINSRESPONSE']._serialized_end=2047
-  _globals['_REMOVECHAINREQUEST']._serialized_start=2049
-  _globals['_REMOVECHAINREQUEST']._serialized_end=2087
-  _globals['_REMOVECHAINRESPONSE']._serialized_start=2089
-  _globals['_REMOVECHAINRESPONSE']._serialized_end=2110
-  _globals['_GETCHAINSTATUSREQUEST']._serialized_start=2112
-  _globals['_GETCHAINSTATUSREQUEST']._serialized_end=2153
-  _globals['_GETCHAINSTATUSRESPONSE']._serialized_start=2155
-  _globals['_GETCHAINSTATUSRESPONSE']._serialized_end=2251
-  _globals['_CHAINREGISTRY']._serialized_start=2691
-  _globals['_CHAINREGISTRY']._serialized_end=3119
+  _globals['_SECRETREF']._serialized_end=1363
+  _globals['_CHAIN']._serialized_start=1366
+  _globals['_CHAIN']._serialized_end=1597
+  _globals['_CHAINHEAD']._serialized_start=1599
+  _globals['_CHAINHEAD']._serialized_end=1710
+  _globals['_REGISTERCHAINREQUEST']._serialized_start=1712
+  _globals['_REGISTERCHAINREQUEST']._serialized_end=1769
+  _globals['_REGISTERCHAINRESPONSE']._serialized_start=1771
+  _globals['_REGISTERCHAINRESPONSE']._serialized_end=1829
+  _globals['_GETCHAINREQUEST']._serialized_start=1831
+  _globals['_GETCHAINREQUEST']._serialized_end=1866
+  _globals['_GETCHAINRESPONSE']._serialized_start=1868
+  _globals['_GETCHAINRESPONSE']._serialized_end=1921
+  _globals['_LISTCHAINSREQUEST']._serialized_start=1923
+  _globals['_LISTCHAINSREQUEST']._serialized_end=1981
+  _globals['_LISTCHAINSRESPONSE']._serialized_start=1983
+  _globals['_LISTCHAINSRESPONSE']._serialized_end=2064
+  _globals['_REMOVECHAINREQUEST']._serialized_start=2066
+  _globals['_REMOVECHAINREQUEST']._serialized_end=2104
+  _globals['_REMOVECHAINRESPONSE']._serialized_start=2106
+  _globals['_REMOVECHAINRESPONSE']._serialized_end=2127
+  _globals['_GETCHAINSTATUSREQUEST']._serialized_start=2129
+  _globals['_GETCHAINSTATUSREQUEST']._serialized_end=2170
+  _globals['_GETCHAINSTATUSRESPONSE']._serialized_start=2172
+  _globals['_GETCHAINSTATUSRESPONSE']._serialized_end=2268
+  _globals['_PUTSECRETREQUEST']._serialized_start=2270
+  _globals['_PUTSECRETREQUEST']._serialized_end=2335
+  _globals['_PUTSECRETRESPONSE']._serialized_start=2337
+  _globals['_PUTSECRETRESPONSE']._serialized_end=2356
+  _globals['_LISTSECRETSREQUEST']._serialized_start=2358
+  _globals['_LISTSECRETSREQUEST']._serialized_end=2396
+  _globals['_LISTSECRETSRESPONSE']._serialized_start=2398
+  _globals['_LISTSECRETSRESPONSE']._serialized_end=2434
+  _globals['_REMOVESECRETREQUEST']._serialized_start=2436
+  _globals['_REMOVESECRETREQUEST']._serialized_end=2489
+  _globals['_REMOVESECRETRESPONSE']._serialized_start=2491
+  _globals['_REMOVESECRETRESPONSE']._serialized_end=2513
+  _globals['_CHAINREGISTRY']._serialized_start=2953
+  _globals['_CHAINREGISTRY']._serialized_end=3624
 # @@protoc_insertion_point(module_scope)

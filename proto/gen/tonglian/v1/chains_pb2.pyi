@@ -365,35 +365,45 @@ Global___AdapterSettings: typing_extensions.TypeAlias = AdapterSettings
 
 @typing.final
 class SecretRef(google.protobuf.message.Message):
-    """SecretRef says where the hub reads a secret; the secret itself never leaves the hub."""
+    """SecretRef says where the hub reads a secret; the secret itself never leaves the hub.
+    A chain may reference only its own secret store's entries (`store`) or an
+    environment variable the hub's config allows (`secret_env`); anything else is
+    refused at registration.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     FILE_FIELD_NUMBER: builtins.int
     ENV_FIELD_NUMBER: builtins.int
+    STORE_FIELD_NUMBER: builtins.int
     file: builtins.str
-    """A file on the hub's machine: absolute, or relative to the hub's data dir.
-    It must be readable by its owner only (mode 0600 or 0400).
+    """Refused by the hub: a path on the hub's machine. Tools (the CLI, the SDK's
+    register helpers) read such a file where they run and put its content into the
+    chain's store (PutSecret) before registering.
     """
     env: builtins.str
-    """An environment variable of the hub process."""
+    """An environment variable of the hub process, if listed in the hub's secret_env."""
+    store: builtins.str
+    """The name of an entry in this chain's own secret store (PutSecret)."""
     def __init__(
         self,
         *,
         file: builtins.str = ...,
         env: builtins.str = ...,
+        store: builtins.str = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["source", b"source"]) -> typing.Literal["file", "env"] | None: ...
+    def HasField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source", "store", b"store"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["env", b"env", "file", b"file", "source", b"source", "store", b"store"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["source", b"source"]) -> typing.Literal["file", "env", "store"] | None: ...
 
 Global___SecretRef: typing_extensions.TypeAlias = SecretRef
 
 @typing.final
 class Chain(google.protobuf.message.Message):
-    """Chain is one linked chain as registered. Operators see it whole (secrets are only
-    references); agencies see its id, name, kind, trust anchor and registration time,
-    without adapter settings or the anchor's RPC endpoints.
+    """Chain is one linked chain as registered. Its operators (an operator rule whose chains
+    cover it) see it whole (secrets are only references); everyone else, agencies and
+    operators scoped to other chains, sees its id, name, kind, trust anchor and
+    registration time, without adapter settings or the anchor's RPC endpoints.
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -625,3 +635,95 @@ class GetChainStatusResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["chain_id", b"chain_id", "detail", b"detail", "head", b"head"]) -> None: ...
 
 Global___GetChainStatusResponse: typing_extensions.TypeAlias = GetChainStatusResponse
+
+@typing.final
+class PutSecretRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHAIN_ID_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    VALUE_FIELD_NUMBER: builtins.int
+    chain_id: builtins.str
+    name: builtins.str
+    """[a-z][a-z0-9_]{0,62}, as the chain's SecretRef.store names it."""
+    value: builtins.bytes
+    """At most 64 KiB."""
+    def __init__(
+        self,
+        *,
+        chain_id: builtins.str = ...,
+        name: builtins.str = ...,
+        value: builtins.bytes = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chain_id", b"chain_id", "name", b"name", "value", b"value"]) -> None: ...
+
+Global___PutSecretRequest: typing_extensions.TypeAlias = PutSecretRequest
+
+@typing.final
+class PutSecretResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+
+Global___PutSecretResponse: typing_extensions.TypeAlias = PutSecretResponse
+
+@typing.final
+class ListSecretsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHAIN_ID_FIELD_NUMBER: builtins.int
+    chain_id: builtins.str
+    def __init__(
+        self,
+        *,
+        chain_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chain_id", b"chain_id"]) -> None: ...
+
+Global___ListSecretsRequest: typing_extensions.TypeAlias = ListSecretsRequest
+
+@typing.final
+class ListSecretsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    NAMES_FIELD_NUMBER: builtins.int
+    @property
+    def names(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        names: collections.abc.Iterable[builtins.str] | None = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["names", b"names"]) -> None: ...
+
+Global___ListSecretsResponse: typing_extensions.TypeAlias = ListSecretsResponse
+
+@typing.final
+class RemoveSecretRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    CHAIN_ID_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    chain_id: builtins.str
+    name: builtins.str
+    def __init__(
+        self,
+        *,
+        chain_id: builtins.str = ...,
+        name: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chain_id", b"chain_id", "name", b"name"]) -> None: ...
+
+Global___RemoveSecretRequest: typing_extensions.TypeAlias = RemoveSecretRequest
+
+@typing.final
+class RemoveSecretResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+
+Global___RemoveSecretResponse: typing_extensions.TypeAlias = RemoveSecretResponse

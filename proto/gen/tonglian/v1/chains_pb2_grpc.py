@@ -60,6 +60,21 @@ class ChainRegistryStub(object):
                 request_serializer=tonglian_dot_v1_dot_chains__pb2.GetChainStatusRequest.SerializeToString,
                 response_deserializer=tonglian_dot_v1_dot_chains__pb2.GetChainStatusResponse.FromString,
                 _registered_method=True)
+        self.PutSecret = channel.unary_unary(
+                '/tonglian.v1.ChainRegistry/PutSecret',
+                request_serializer=tonglian_dot_v1_dot_chains__pb2.PutSecretRequest.SerializeToString,
+                response_deserializer=tonglian_dot_v1_dot_chains__pb2.PutSecretResponse.FromString,
+                _registered_method=True)
+        self.ListSecrets = channel.unary_unary(
+                '/tonglian.v1.ChainRegistry/ListSecrets',
+                request_serializer=tonglian_dot_v1_dot_chains__pb2.ListSecretsRequest.SerializeToString,
+                response_deserializer=tonglian_dot_v1_dot_chains__pb2.ListSecretsResponse.FromString,
+                _registered_method=True)
+        self.RemoveSecret = channel.unary_unary(
+                '/tonglian.v1.ChainRegistry/RemoveSecret',
+                request_serializer=tonglian_dot_v1_dot_chains__pb2.RemoveSecretRequest.SerializeToString,
+                response_deserializer=tonglian_dot_v1_dot_chains__pb2.RemoveSecretResponse.FromString,
+                _registered_method=True)
 
 
 class ChainRegistryServicer(object):
@@ -97,6 +112,29 @@ class ChainRegistryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutSecret(self, request, context):
+        """Writes a secret into a chain's own store on the replica that answers (a file,
+        mode 0600, under its data dir); operators of the chain only. The value is never
+        returned, logged or audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSecrets(self, request, context):
+        """The names (never the values) of the secrets in a chain's store on this replica.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveSecret(self, request, context):
+        """Deletes one secret from a chain's store on this replica.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChainRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +162,21 @@ def add_ChainRegistryServicer_to_server(servicer, server):
                     servicer.GetChainStatus,
                     request_deserializer=tonglian_dot_v1_dot_chains__pb2.GetChainStatusRequest.FromString,
                     response_serializer=tonglian_dot_v1_dot_chains__pb2.GetChainStatusResponse.SerializeToString,
+            ),
+            'PutSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSecret,
+                    request_deserializer=tonglian_dot_v1_dot_chains__pb2.PutSecretRequest.FromString,
+                    response_serializer=tonglian_dot_v1_dot_chains__pb2.PutSecretResponse.SerializeToString,
+            ),
+            'ListSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecrets,
+                    request_deserializer=tonglian_dot_v1_dot_chains__pb2.ListSecretsRequest.FromString,
+                    response_serializer=tonglian_dot_v1_dot_chains__pb2.ListSecretsResponse.SerializeToString,
+            ),
+            'RemoveSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveSecret,
+                    request_deserializer=tonglian_dot_v1_dot_chains__pb2.RemoveSecretRequest.FromString,
+                    response_serializer=tonglian_dot_v1_dot_chains__pb2.RemoveSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +315,87 @@ class ChainRegistry(object):
             '/tonglian.v1.ChainRegistry/GetChainStatus',
             tonglian_dot_v1_dot_chains__pb2.GetChainStatusRequest.SerializeToString,
             tonglian_dot_v1_dot_chains__pb2.GetChainStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tonglian.v1.ChainRegistry/PutSecret',
+            tonglian_dot_v1_dot_chains__pb2.PutSecretRequest.SerializeToString,
+            tonglian_dot_v1_dot_chains__pb2.PutSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tonglian.v1.ChainRegistry/ListSecrets',
+            tonglian_dot_v1_dot_chains__pb2.ListSecretsRequest.SerializeToString,
+            tonglian_dot_v1_dot_chains__pb2.ListSecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tonglian.v1.ChainRegistry/RemoveSecret',
+            tonglian_dot_v1_dot_chains__pb2.RemoveSecretRequest.SerializeToString,
+            tonglian_dot_v1_dot_chains__pb2.RemoveSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,7 +105,55 @@ _ChainRegistryGetChainStatusType = typing_extensions.TypeVar(
     ],
 )
 
-class ChainRegistryStub(typing.Generic[_ChainRegistryRegisterChainType, _ChainRegistryGetChainType, _ChainRegistryListChainsType, _ChainRegistryRemoveChainType, _ChainRegistryGetChainStatusType]):
+_ChainRegistryPutSecretType = typing_extensions.TypeVar(
+    '_ChainRegistryPutSecretType',
+    grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.PutSecretRequest,
+        tonglian.v1.chains_pb2.PutSecretResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.PutSecretRequest,
+        tonglian.v1.chains_pb2.PutSecretResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.PutSecretRequest,
+        tonglian.v1.chains_pb2.PutSecretResponse,
+    ],
+)
+
+_ChainRegistryListSecretsType = typing_extensions.TypeVar(
+    '_ChainRegistryListSecretsType',
+    grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.ListSecretsRequest,
+        tonglian.v1.chains_pb2.ListSecretsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.ListSecretsRequest,
+        tonglian.v1.chains_pb2.ListSecretsResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.ListSecretsRequest,
+        tonglian.v1.chains_pb2.ListSecretsResponse,
+    ],
+)
+
+_ChainRegistryRemoveSecretType = typing_extensions.TypeVar(
+    '_ChainRegistryRemoveSecretType',
+    grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.RemoveSecretRequest,
+        tonglian.v1.chains_pb2.RemoveSecretResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.RemoveSecretRequest,
+        tonglian.v1.chains_pb2.RemoveSecretResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.RemoveSecretRequest,
+        tonglian.v1.chains_pb2.RemoveSecretResponse,
+    ],
+)
+
+class ChainRegistryStub(typing.Generic[_ChainRegistryRegisterChainType, _ChainRegistryGetChainType, _ChainRegistryListChainsType, _ChainRegistryRemoveChainType, _ChainRegistryGetChainStatusType, _ChainRegistryPutSecretType, _ChainRegistryListSecretsType, _ChainRegistryRemoveSecretType]):
     """ChainRegistry registers the chains the hub links and their trust anchors."""
 
     @typing.overload
@@ -129,6 +177,18 @@ class ChainRegistryStub(typing.Generic[_ChainRegistryRegisterChainType, _ChainRe
         grpc.UnaryUnaryMultiCallable[
             tonglian.v1.chains_pb2.GetChainStatusRequest,
             tonglian.v1.chains_pb2.GetChainStatusResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.PutSecretRequest,
+            tonglian.v1.chains_pb2.PutSecretResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.ListSecretsRequest,
+            tonglian.v1.chains_pb2.ListSecretsResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.RemoveSecretRequest,
+            tonglian.v1.chains_pb2.RemoveSecretResponse,
         ],
     ], channel: grpc.Channel) -> None: ...
 
@@ -154,6 +214,18 @@ class ChainRegistryStub(typing.Generic[_ChainRegistryRegisterChainType, _ChainRe
             tonglian.v1.chains_pb2.GetChainStatusRequest,
             tonglian.v1.chains_pb2.GetChainStatusResponse,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.PutSecretRequest,
+            tonglian.v1.chains_pb2.PutSecretResponse,
+        ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.ListSecretsRequest,
+            tonglian.v1.chains_pb2.ListSecretsResponse,
+        ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            tonglian.v1.chains_pb2.RemoveSecretRequest,
+            tonglian.v1.chains_pb2.RemoveSecretResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     RegisterChain: _ChainRegistryRegisterChainType
@@ -166,6 +238,18 @@ class ChainRegistryStub(typing.Generic[_ChainRegistryRegisterChainType, _ChainRe
 
     GetChainStatus: _ChainRegistryGetChainStatusType
     """Asks the chain's adapter for its head."""
+
+    PutSecret: _ChainRegistryPutSecretType
+    """Writes a secret into a chain's own store on the replica that answers (a file,
+    mode 0600, under its data dir); operators of the chain only. The value is never
+    returned, logged or audited.
+    """
+
+    ListSecrets: _ChainRegistryListSecretsType
+    """The names (never the values) of the secrets in a chain's store on this replica."""
+
+    RemoveSecret: _ChainRegistryRemoveSecretType
+    """Deletes one secret from a chain's store on this replica."""
 
 ChainRegistryAsyncStub: typing_extensions.TypeAlias = ChainRegistryStub[
     grpc.aio.UnaryUnaryMultiCallable[
@@ -187,6 +271,18 @@ ChainRegistryAsyncStub: typing_extensions.TypeAlias = ChainRegistryStub[
     grpc.aio.UnaryUnaryMultiCallable[
         tonglian.v1.chains_pb2.GetChainStatusRequest,
         tonglian.v1.chains_pb2.GetChainStatusResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.PutSecretRequest,
+        tonglian.v1.chains_pb2.PutSecretResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.ListSecretsRequest,
+        tonglian.v1.chains_pb2.ListSecretsResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.chains_pb2.RemoveSecretRequest,
+        tonglian.v1.chains_pb2.RemoveSecretResponse,
     ],
 ]
 
@@ -228,5 +324,32 @@ class ChainRegistryServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[tonglian.v1.chains_pb2.GetChainStatusResponse, collections.abc.Awaitable[tonglian.v1.chains_pb2.GetChainStatusResponse]]:
         """Asks the chain's adapter for its head."""
+
+    @abc.abstractmethod
+    def PutSecret(
+        self,
+        request: tonglian.v1.chains_pb2.PutSecretRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[tonglian.v1.chains_pb2.PutSecretResponse, collections.abc.Awaitable[tonglian.v1.chains_pb2.PutSecretResponse]]:
+        """Writes a secret into a chain's own store on the replica that answers (a file,
+        mode 0600, under its data dir); operators of the chain only. The value is never
+        returned, logged or audited.
+        """
+
+    @abc.abstractmethod
+    def ListSecrets(
+        self,
+        request: tonglian.v1.chains_pb2.ListSecretsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[tonglian.v1.chains_pb2.ListSecretsResponse, collections.abc.Awaitable[tonglian.v1.chains_pb2.ListSecretsResponse]]:
+        """The names (never the values) of the secrets in a chain's store on this replica."""
+
+    @abc.abstractmethod
+    def RemoveSecret(
+        self,
+        request: tonglian.v1.chains_pb2.RemoveSecretRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[tonglian.v1.chains_pb2.RemoveSecretResponse, collections.abc.Awaitable[tonglian.v1.chains_pb2.RemoveSecretResponse]]:
+        """Deletes one secret from a chain's store on this replica."""
 
 def add_ChainRegistryServicer_to_server(servicer: ChainRegistryServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
