@@ -129,6 +129,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     router = Router(settings.adapter_timeout, settings.data_dir)
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
+    registry.on_forget(verifier.forget)
     reader = RecordReader(registry, router, verifier, security.signer)
     access = RecordAccess(reader, security.policy, catalog)
     operators = Operators(security.policy)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.errors import LeaseLost
+from hub.store.notifications import TrustVersions
 from hub.store.predicate_questions import PredicateQuestions
 from hub.store.relay_rows import Backlog
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
@@ -98,7 +99,8 @@ class OneBlockCommit:
 
 class ChainStore(Protocol):
     async def add_chain(self, chain: chains_pb2.Chain) -> None:
-        """Stores a new chain; raises hub.errors.AlreadyExists when the id is taken."""
+        """Stores a new chain and bumps its trust version; raises
+        hub.errors.AlreadyExists when the id is taken."""
         ...
 
     async def get_chain(self, chain_id: str) -> chains_pb2.Chain | None: ...
@@ -108,7 +110,23 @@ class ChainStore(Protocol):
         ...
 
     async def remove_chain(self, chain_id: str) -> bool:
-        """Deletes a chain; False when there was none."""
+        """Deletes a chain and bumps its trust version; False when there was none."""
+        ...
+
+    @property
+    def trust(self) -> TrustVersions:
+        """The newest trust version of each chain, kept current by this store: add_chain
+        and remove_chain bump the chain's version in their own transaction, and every
+        replica hears of it (hub/store/notifications.py)."""
+        ...
+
+    async def chain_version(self, chain_id: str) -> tuple[chains_pb2.Chain | None, int]:
+        """The chain as stored (None: not registered now) and its trust version (0: never
+        registered), read together."""
+        ...
+
+    async def trust_versions(self) -> dict[str, int]:
+        """Every chain's trust version, removed chains included."""
         ...
 
 

@@ -161,6 +161,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE deliveries DROP COLUMN delivery
         """,
     ),
+    (
+        9,
+        "replicas: a trust version per chain, bumped with every change of its trust",
+        # Replicas cache registered chains; a cached copy is used only while its version
+        # is the newest (hub/store/notifications.py). A removed chain keeps its row, so
+        # registering it again counts on from there and never reuses an old version.
+        """
+        CREATE TABLE trust_versions (
+            chain_id TEXT PRIMARY KEY,
+            version  INTEGER NOT NULL
+        );
+        INSERT INTO trust_versions (chain_id, version) SELECT chain_id, 1 FROM chains
+        """,
+    ),
 ]
 
 # What one backend needs beyond the shared SQL of a migration (same version).
