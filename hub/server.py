@@ -18,6 +18,7 @@ from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
 from hub.errors import InvalidInput
 from hub.gc_tuning import settle_for_serving
+from hub.lifeline import exit_after, exit_now
 from hub.observability.interceptor import ObservingInterceptor
 from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
 from hub.predicate_budget import PredicateBudget
@@ -60,6 +61,12 @@ if TYPE_CHECKING:
     from hub.observability.http_listener import HttpListener, TlsFiles
 
 log = logging.getLogger("tonglian.hub")
+
+# What a stop may take beyond `shutdown_grace` (closing the relay, the adapters, the
+# verification pool and the store) before the process ends regardless.
+STOP_BOUND = 3.0
+# The exit code of a stop forced by a second signal or by STOP_BOUND passing.
+EXIT_FORCED = 128 + signal.SIGTERM
 
 SERVICE_NAMES = (
     chains_pb2.DESCRIPTOR.services_by_name["ChainRegistry"].full_name,
@@ -243,7 +250,13 @@ def _tls_files(settings: HubSettings) -> TlsFiles | None:
 
 
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:
-    """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits."""
+    """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits.
+
+    The process ends within `shutdown_grace` + STOP_BOUND of the signal, every time:
+    in-flight calls get the grace, closing the rest gets STOP_BOUND, and past that the
+    process exits with EXIT_FORCED (lifeline.exit_after). A second signal exits at once
+    with EXIT_FORCED.
+    """
     hub = await start_hub(settings)
     settle_for_serving()
     host = settings.listen.rpartition(":")[0]
@@ -251,15 +264,28 @@ async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> No
     if hub.http is not None:
         log.info("status page on %s/status, metrics on %s/metrics", hub.http.url, hub.http.url)
     stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        if stopping.is_set():
+            exit_now(EXIT_FORCED, "second signal: exiting now, in-flight calls are dropped")
+        stopping.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
+            loop.add_signal_handler(sig, on_signal)
     if ready is not None:
         ready.set()
     try:
         await stopping.wait()
-        log.info("shutting down: finishing in-flight calls (up to %gs)", settings.shutdown_grace)
+        log.info(
+            "shutting down: finishing in-flight calls (up to %gs), then closing (up to %gs)",
+            settings.shutdown_grace,
+            STOP_BOUND,
+        )
     finally:
+        # Armed until the process is gone: what runs after this function (asyncio.run's
+        # clean-up, the interpreter joining threads at exit) is bounded too.
+        exit_after(settings.shutdown_grace + STOP_BOUND, EXIT_FORCED, "the hub's stop")
         await hub.stop()
         log.info("hub stopped")
