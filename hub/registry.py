@@ -15,6 +15,7 @@ from hub.errors import InvalidInput, NotFound, StoreUnavailable
 from hub.guarded_adapter import GuardedAdapter
 from hub.router import Router
 from hub.store.base import Store
+from hub.store.notifications import CRL_PREFIX
 from tonglian.v1 import chains_pb2
 from tonglian_proof.anchors import check_anchor
 
@@ -61,6 +62,8 @@ class ChainRegistry:
 
     def _trust_changed(self, chain_id: str) -> None:
         """Drops every cache keyed on the chain's old trust: the copy, its adapter."""
+        if chain_id.startswith(CRL_PREFIX):  # a CA's CRL (hub/authentication.py)
+            return
         known = self._known.pop(chain_id, None)
         self._routed.pop(chain_id, None)
         if known is not None:

@@ -92,6 +92,8 @@ class Hub:
     anchorer: Anchorer | None = None
     http: HttpListener | None = None
     serving: bool = False
+    # Shares this replica's revocations with the others through the store.
+    revocations: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         self.serving = False
@@ -104,6 +106,9 @@ class Hub:
         if self.anchorer is not None:
             await self.anchorer.stop()
         await self.relay.stop()
+        if self.revocations is not None:
+            self.revocations.cancel()
+            await asyncio.gather(self.revocations, return_exceptions=True)
         await self.router.close()
         await self.verifier.close_connections()
         self.verifier.close()
@@ -192,6 +197,13 @@ async def start_hub(settings: HubSettings) -> Hub:
         await store.close()
         verifier.close()
         raise InvalidInput(f"cannot listen on {settings.listen}: address in use or not local")
+    revocations = None
+    if security.authenticator is not None:
+        # Before the first call: what another replica revoked is refused here too.
+        revocations = asyncio.create_task(
+            security.authenticator.share_through(store), name="revocations"
+        )
+        await security.authenticator.shared_once()
     await server.start()
     await relay.start()
     anchorer = None
@@ -222,6 +234,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     hub = Hub(
         settings, server, port, store, router, verifier, health_servicer, relay, audit, anchorer
     )
+    hub.revocations = revocations
     if settings.http_listen:
         from hub.observability.http_listener import start_http
         from hub.observability.snapshot import HubState

@@ -130,6 +130,22 @@ class ChainStore(Protocol):
         ...
 
 
+class SharedRevocations(Protocol):
+    """The newest CRL of each client CA, shared by every replica of the store."""
+
+    @property
+    def trust(self) -> TrustVersions: ...
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        """Stores `crl` unless the store holds a newer one of `issuer` (or this one), and
+        bumps the trust version of CRL_PREFIX + issuer; whether it was stored."""
+        ...
+
+    async def crls(self) -> list[bytes]:
+        """Every CA's newest CRL (DER), unchecked: each replica checks the signature."""
+        ...
+
+
 class RouteStore(Protocol):
     async def add_route(self, route: relay_pb2.Route) -> None: ...
 
@@ -257,8 +273,8 @@ class AuditStore(Protocol):
     async def audit_evidence(self, sequence: int) -> bytes | None: ...
 
 
-class Store(ChainStore, RouteStore, LeaseStore, DeliveryQueue, AuditStore, PredicateQuestions,
-            Protocol):  # fmt: skip
+class Store(ChainStore, SharedRevocations, RouteStore, LeaseStore, DeliveryQueue, AuditStore,
+            PredicateQuestions, Protocol):  # fmt: skip
     async def open(self) -> None:
         """Connects and brings the schema up to date (migrations)."""
         ...

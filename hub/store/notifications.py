@@ -100,3 +100,14 @@ CHAIN_WITH_VERSION = (
     "LEFT JOIN chains c ON c.chain_id = t.chain_id WHERE t.chain_id = {p}"
 )
 ALL_VERSIONS = "SELECT chain_id, version FROM trust_versions"
+
+# The trust_versions name of a client CA's CRL (hub/authentication.py shares it).
+CRL_PREFIX = "crl:"
+# Keeps the newer of two CRLs of one CA (the same second: the one published last), and
+# says so by its row count; a CRL already stored is not written again.
+PUBLISH_CRL = (
+    "INSERT INTO crls (issuer, last_update, crl) VALUES ({p1}, {p2}, {p3}) "
+    "ON CONFLICT (issuer) DO UPDATE SET last_update = excluded.last_update, crl = excluded.crl "
+    "WHERE crls.last_update <= excluded.last_update AND crls.crl <> excluded.crl"
+)
+ALL_CRLS = "SELECT crl FROM crls ORDER BY issuer"

@@ -33,11 +33,14 @@ from hub.errors import AlreadyExists, LeaseLost, StoreUnavailable
 from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit, announce
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.notifications import (
+    ALL_CRLS,
     ALL_VERSIONS,
     BUMP_TRUST,
     CHAIN_WITH_VERSION,
+    CRL_PREFIX,
     FRESHNESS_BOUND,
     POLL_INTERVAL,
+    PUBLISH_CRL,
     TrustVersioned,
     TrustVersions,
 )
@@ -140,8 +143,6 @@ class PostgresStore(OneBlockCommit, TrustVersioned):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         await self._migrate()
-        started = time.monotonic()
-        self._trust.confirmed(started, await self.trust_versions())
         self._listen_task = asyncio.create_task(self._listen(), name="store notifications")
 
     async def close(self) -> None:
@@ -252,6 +253,21 @@ class PostgresStore(OneBlockCommit, TrustVersioned):
         async with self._conn() as conn:
             rows = await conn.fetch(ALL_VERSIONS)
         return {str(r[0]): int(r[1]) for r in rows}
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        async with self._tx() as conn:
+            done = await conn.execute(
+                PUBLISH_CRL.format(p1="$1", p2="$2", p3="$3"), issuer, last_update, crl
+            )
+            stored = _count(done) > 0
+            version = await _bump_trust(conn, CRL_PREFIX + issuer) if stored else 0
+        self._trust.heard(CRL_PREFIX + issuer, version)
+        return stored
+
+    async def crls(self) -> list[bytes]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(ALL_CRLS)
+        return [bytes(r[0]) for r in rows]
 
     # Routes.
 

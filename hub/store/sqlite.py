@@ -30,9 +30,12 @@ from hub.store.base import (
 )
 from hub.store.migrations import MIGRATIONS, statements
 from hub.store.notifications import (
+    ALL_CRLS,
     ALL_VERSIONS,
     BUMP_TRUST,
     CHAIN_WITH_VERSION,
+    CRL_PREFIX,
+    PUBLISH_CRL,
     TrustVersioned,
     TrustVersions,
 )
@@ -92,7 +95,6 @@ class SqliteStore(OneBlockCommit, TrustVersioned):
         await self._run(self._migrate)
         await self._run(_transaction(_submitted_due_now))
         await self._reader.open()
-        self._trust.confirmed(time.monotonic(), await self.trust_versions())
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
@@ -215,6 +217,23 @@ class SqliteStore(OneBlockCommit, TrustVersioned):
     async def trust_versions(self) -> dict[str, int]:
         def q(conn: sqlite3.Connection) -> dict[str, int]:
             return {str(r[0]): int(r[1]) for r in conn.execute(ALL_VERSIONS)}
+
+        return await self._read(q)
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        def q(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                PUBLISH_CRL.format(p1="?", p2="?", p3="?"), (issuer, last_update, crl)
+            )
+            return _bump_trust(conn, CRL_PREFIX + issuer) if cur.rowcount > 0 else 0
+
+        version = await self._run(_transaction(q))
+        self._trust.heard(CRL_PREFIX + issuer, version)
+        return version > 0
+
+    async def crls(self) -> list[bytes]:
+        def q(conn: sqlite3.Connection) -> list[bytes]:
+            return [bytes(r[0]) for r in conn.execute(ALL_CRLS)]
 
         return await self._read(q)
 

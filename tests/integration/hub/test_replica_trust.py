@@ -3,7 +3,8 @@
 Two `tonglian serve` replicas on one real PostgreSQL, a real custom ledger: a chain
 removed through replica A is refused by replica B, and a chain registered anew through
 A with rotated validator keys is verified by B against the new keys only, within 1 s
-of A's answer, although B had the old copy cached (it served a read just before).
+of A's answer, although B had the old copy cached (it served a read just before); a
+certificate revoked in A's CRL file is refused by B within 1 s.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,13 +21,16 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
 
 from devnets.base import DevnetInfo
 from devnets.custom.ledger import validators
 from devnets.custom.network import CustomDevnet
+from hub import pki
 from hub.cli.connection import open_channel
 from tests.integration.relay.conftest import append_many, chain_of, register
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_client.channel import open_channel as open_channel_with
 from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
@@ -109,6 +114,15 @@ def chains_show(hub: HubProcess) -> dict[str, object]:
     return shown
 
 
+def pki_revoke(cert: Path, folder: Path) -> None:
+    """`tonglian pki revoke CERT --dir FOLDER`, as a subprocess."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli.main", "pki", "revoke", str(cert), "--dir", str(folder)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def rotate_keys(ledger: CustomDevnet, ledger_id: str) -> None:
     """New validator keys for the (stopped) ledger: its next blocks are signed by them."""
     ledger.validators_file.write_text(json.dumps(validators.generate(ledger_id, ledger.n)))
@@ -172,3 +186,45 @@ async def test_a_chain_anchored_anew_through_one_replica_is_verified_by_the_othe
     assert [v["ed25519_public_key"] for v in anchor["signed_merkle"]["validators"]] == keys_of(
         rotated
     )
+
+
+async def test_a_certificate_revoked_beside_one_replica_is_refused_by_the_other_within_1s(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Each replica reads its own copy of the PKI folder (as on two machines): the CRL
+    written by `tonglian pki revoke` beside A reaches B through the store."""
+    a = HubProcess(
+        tmp_path / "hub-a", extra_args=("--store", postgres_url, "--replica-id", "hub-a")
+    )
+    shutil.copytree(a.pki_dir, tmp_path / "hub-b" / "dev-pki")
+    shutil.copy(a.policy_path, tmp_path / "hub-b" / "policy.yaml")
+    b = HubProcess(
+        tmp_path / "hub-b", extra_args=("--store", postgres_url, "--replica-id", "hub-b")
+    )
+    agent = a.issue("agent-1", org="city-tax")
+    b_crl = (b.pki_dir / pki.CRL).read_bytes()
+    for hub in (a, b):
+        hub.start()
+    try:
+        await asyncio.gather(a.wait_serving(), b.wait_serving())
+
+        async def list_chains() -> None:
+            async with open_channel_with(b.address, agent) as channel:
+                await chains_pb2_grpc.ChainRegistryStub(channel).ListChains(
+                    chains_pb2.ListChainsRequest(), timeout=5
+                )
+
+        await list_chains()  # B lets the agent in
+        pki_revoke(agent.cert, a.pki_dir)
+        error, took = await refused_within(list_chains, grpc.StatusCode.UNAUTHENTICATED)
+
+        assert took < BOUND, f"replica B let a revoked certificate in for {took:.2f}s"
+        assert (b.pki_dir / pki.CRL).read_bytes() == b_crl  # B's own CRL file is unchanged
+        serial = x509.load_pem_x509_certificate(agent.cert.read_bytes()).serial_number
+        assert str(error.details()).startswith(
+            f"client certificate 'CN=agent-1,OU=agency,O=city-tax' (serial {serial:x}) was "
+            "revoked on "
+        ), error.details()
+    finally:
+        for hub in (a, b):
+            hub.stop()
