@@ -138,7 +138,8 @@ class Authenticator:
     async def share_through(self, store: SharedRevocations) -> None:
         """Runs until cancelled: publishes this replica's CRL file to the store whenever
         it changes (looked at every CRL_WATCH_INTERVAL), and follows the CRLs the store
-        holds, as every replica publishes them (notified, and re-read each interval)."""
+        holds, as every replica publishes them (notified, and re-read every second in
+        case a notification was missed)."""
         changed = asyncio.Event()
 
         def heard(name: str) -> None:
@@ -148,7 +149,9 @@ class Authenticator:
         store.trust.on_change(heard)
         parse = crl_parser(self._cas)
         published: Revocations | None = None
+        refused: set[bytes] = set()
         followed_at = -CRL_WATCH_INTERVAL
+        failing = False
         while True:
             try:
                 local = None if self._crl is None else self._crl.current()
@@ -160,10 +163,13 @@ class Authenticator:
                 if changed.is_set() or time.monotonic() - followed_at > 4 * CRL_WATCH_INTERVAL:
                     changed.clear()
                     followed_at = time.monotonic()
-                    self._shared = _checked(parse, await store.crls())
+                    self._shared = _checked(parse, await store.crls(), refused)
                     self._first_shared.set()
+                failing = False
             except HubError as exc:  # the store is away: the CRL file stays in force
-                log.warning("sharing revocations through the store: %s", exc)
+                if not failing:
+                    log.warning("sharing revocations through the store: %s", exc)
+                failing = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), CRL_WATCH_INTERVAL)
 
@@ -202,13 +208,19 @@ class Authenticator:
             await asyncio.sleep(max(0.001, min(interval, left + 0.001)))
 
 
-def _checked(parse: Callable[[bytes, Path], Revocations], crls: list[bytes]) -> list[Revocations]:
-    """The store's CRLs that a CA this replica trusts signed; others are logged, unused."""
+def _checked(
+    parse: Callable[[bytes, Path], Revocations], crls: list[bytes], refused: set[bytes]
+) -> list[Revocations]:
+    """The store's CRLs that a CA this replica trusts signed; others are logged (once:
+    `refused` remembers them) and not used."""
     out = []
     for der in crls:
+        if der in refused:
+            continue
         try:
             out.append(parse(der, Path("(the store's CRL)")))
         except HubError as exc:
+            refused.add(der)
             log.warning("a CRL in the store is not used: %s", exc)
     return out
 
