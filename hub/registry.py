@@ -66,10 +66,11 @@ class ChainRegistry:
             return
         known = self._known.pop(chain_id, None)
         self._routed.pop(chain_id, None)
-        if known is not None:
-            for callback in self._forget:
-                callback(known[0])
-        task = asyncio.ensure_future(self._router.drop(chain_id))
+        if known is None:
+            return  # no copy here, so no adapter or anchor of it either
+        for callback in self._forget:
+            callback(known[0])
+        task = asyncio.ensure_future(self._router.drop(chain_id, only=known[0]))
         self._dropping.add(task)
         task.add_done_callback(self._dropping.discard)
 
@@ -130,6 +131,21 @@ class ChainRegistry:
         if self._store.trust.latest(chain_id) in (None, version):
             self._known[chain_id] = (chain, version)
         return chain
+
+    def is_current(self, chain: chains_pb2.Chain) -> bool:
+        """Whether `chain` (from `get`) is still the chain as registered, by the newest
+        trust version this replica has heard of; for work that holds a chain for long (a
+        relay scan verifies block after block against it). No store trip. Raises
+        StoreUnavailable when that cannot be confirmed now (the notifications are down),
+        so the work stops and retries later rather than go on under old anchors."""
+        latest = self._store.trust.latest(chain.chain_id)
+        if latest is None:
+            raise StoreUnavailable(
+                f"this replica cannot confirm chain {chain.chain_id[:80]!r}'s trust anchors "
+                "are current (its store's notifications are down); retrying"
+            )
+        known = self._known.get(chain.chain_id)
+        return known is not None and known[1] == latest and known[0] == chain
 
     async def get(self, chain_id: str) -> chains_pb2.Chain:
         if not chain_id:

@@ -81,3 +81,22 @@ async def test_unconfirmed_freshness_is_asked_of_the_store_and_refused_when_it_i
     )
     store.answering.set()
     await store.close()
+
+
+async def test_long_work_learns_that_its_chain_changed_or_cannot_be_confirmed(
+    store: ReplicaStore,
+) -> None:
+    registry = ChainRegistry(store, Router(5.0, store.path.parent))
+    await registry.register(custom_chain("http://127.0.0.1:1"))
+    store.trust.confirmed(time.monotonic(), await store.trust_versions())
+    held = await registry.get("ledger-1")
+    assert registry.is_current(held)
+
+    await store.remove_chain("ledger-1")
+    await store.add_chain(custom_chain("http://127.0.0.1:2"))  # anchored anew
+    assert not registry.is_current(held)
+
+    store.trust.lost()  # the notification connection dropped
+    with pytest.raises(StoreUnavailable, match="notifications are down"):
+        registry.is_current(held)
+    await store.close()
