@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hub.errors import HubError, InvalidInput, Unauthenticated
 from hub.principal import Principal, principal_of
@@ -54,10 +55,12 @@ def load_ca_bundle(data: bytes, path: Path) -> list[x509.Certificate]:
 class Revocations:
     """Serial numbers on a CRL, which must be signed by one of the trusted CAs."""
 
-    def __init__(self, crl: x509.CertificateRevocationList) -> None:
+    def __init__(self, crl: x509.CertificateRevocationList, ca: x509.Certificate) -> None:
         self.crl = crl
         self.revoked = {r.serial_number: r.revocation_date_utc for r in crl}
-        self.issuer = crl.issuer.rfc4514_string()
+        # The CA that signed it, by name and key: two CAs of one name never share a row
+        # of the store (SharedRevocations), so neither displaces the other's CRL.
+        self.issuer = f"{crl.issuer.rfc4514_string()} {_key_id(ca)}"
 
 
 def crl_parser(cas: list[x509.Certificate]) -> Callable[[bytes, Path], Revocations]:
@@ -72,7 +75,7 @@ def crl_parser(cas: list[x509.Certificate]) -> Callable[[bytes, Path], Revocatio
             raise InvalidInput(f"CRL file {path} does not parse: {exc}") from exc
         for ca in cas:
             if ca.subject == crl.issuer and crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
-                return Revocations(crl)
+                return Revocations(crl, ca)
         raise InvalidInput(f"CRL file {path} is not signed by a trusted client CA")
 
     return parse
@@ -223,6 +226,12 @@ def _checked(
             refused.add(der)
             log.warning("a CRL in the store is not used: %s", exc)
     return out
+
+
+def _key_id(ca: x509.Certificate) -> str:
+    """The SHA-256 of the CA's public key (SubjectPublicKeyInfo), in hex."""
+    spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
 
 
 def _who(cert: x509.Certificate) -> str:
