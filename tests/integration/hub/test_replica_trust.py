@@ -228,3 +228,44 @@ async def test_a_certificate_revoked_beside_one_replica_is_refused_by_the_other_
     finally:
         for hub in (a, b):
             hub.stop()
+
+
+async def test_a_watch_on_the_other_replica_ends_when_its_chain_is_anchored_anew(
+    ledger: CustomDevnet, replicas: dict[str, HubProcess]
+) -> None:
+    """A watch verifies block after block against the chain it began with: once the chain
+    is registered anew through A, B verifies nothing more under the old registration."""
+    info = await ledger.up(lambda _line: None)
+    a, b = replicas["hub-a"], replicas["hub-b"]
+    async with open_channel(a.address, insecure=True) as channel:
+        await register(channel, chain_of(info, CHAIN))
+    async with open_channel(b.address, insecure=True) as channel:
+        watch = query_pb2_grpc.QueryStub(channel).WatchRecords(
+            query_pb2.WatchRecordsRequest(
+                filter=query_pb2.RecordFilter(chain_id=CHAIN, namespace="licences", from_height=1),
+                purpose="replica-trust-test",
+            )
+        )
+        await append_many(info.endpoints["http"], "licences", 1, prefix="before")
+        first = await asyncio.wait_for(watch.read(), 10)
+        assert first.record.record.ref.key == "before:00000"
+
+        await remove_chain(a)
+        anew = chain_of(info, CHAIN)
+        anew.adapter.timeout_ms = 6000
+        async with open_channel(a.address, insecure=True) as other:
+            await register(other, anew)
+        # The next record, committed under the new registration, ends B's watch.
+        await append_many(info.endpoints["http"], "licences", 1, prefix="after")
+        committed = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            while True:
+                await asyncio.wait_for(watch.read(), 10)
+        took = time.monotonic() - committed
+
+    assert took < BOUND, f"B's watch went on under the old registration for {took:.2f}s"
+    assert ended.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert ended.value.details() == (
+        "chain 'custom-1' was removed and registered anew after this watch began; "
+        "watch again to follow it as it is registered now"
+    )
