@@ -32,8 +32,10 @@ def check_chain_id(chain_id: str) -> None:
 
 
 # How long a read waits for the store to confirm a chain's trust version itself when
-# the notifications cannot (hub/store/notifications.py), before it refuses.
-CONFIRM_TIMEOUT = 0.5
+# the notifications cannot (hub/store/notifications.py), before it refuses. Waiting
+# serves nothing stale (the answer is current when it comes), so it is generous: a
+# loaded database must not turn into refusals.
+CONFIRM_TIMEOUT = 2.0
 
 
 class ChainRegistry:
