@@ -13,6 +13,9 @@ reads all versions every POLL_INTERVAL. A copy is current when the last full
 confirmation is at most FRESHNESS_BOUND old; past that (the connection is down, the
 database away) `latest` answers None and the caller must ask the store itself or
 refuse: a replica that cannot tell whether its copy is current does not serve it.
+
+The same versions, under the name CRL_PREFIX + issuer, announce a client CA's newer
+CRL in the store, which every replica follows (hub/authentication.py).
 """
 
 from __future__ import annotations
