@@ -269,3 +269,72 @@ async def test_a_watch_on_the_other_replica_ends_when_its_chain_is_anchored_anew
         "chain 'custom-1' was removed and registered anew after this watch began; "
         "watch again to follow it as it is registered now"
     )
+
+
+POLICY = """\
+version: 1
+principals:
+  tonglian-ops:
+    operator: true
+    rules: [{name: ops-read-everything, chains: ["*"], purposes: ["*"]}]
+  city-tax:
+    rules: [{name: tax-reads-licences, chains: [custom-1], namespaces: [licences],
+             purposes: [tax-assessment]}]
+"""
+
+
+async def test_a_policy_change_reaches_every_replica_that_reads_the_file_within_1s(
+    tmp_path: Path, postgres_url: str, ledger: CustomDevnet
+) -> None:
+    """Replicas sharing one policy file (a shared volume): B re-reads it on its next call."""
+    a = HubProcess(
+        tmp_path / "hub-a",
+        policy=POLICY,
+        extra_args=("--store", postgres_url, "--replica-id", "hub-a"),
+    )
+    shutil.copytree(a.pki_dir, tmp_path / "hub-b" / "dev-pki")
+    b = HubProcess(
+        tmp_path / "hub-b",
+        extra_args=(
+            "--store",
+            postgres_url,
+            "--replica-id",
+            "hub-b",
+            "--policy",
+            str(a.policy_path),
+        ),
+    )
+    agent = a.issue("agent-1", org="city-tax")
+    info = await ledger.up(lambda _line: None)
+    await append_many(info.endpoints["http"], "licences", 1)
+    for hub in (a, b):
+        hub.start()
+    try:
+        await asyncio.gather(a.wait_serving(), b.wait_serving())
+        async with open_channel_with(a.address, a.credentials) as channel:
+            await register(channel, chain_of(info, CHAIN))
+
+        async def read_as_agent() -> query_pb2.GetRecordResponse:
+            async with open_channel_with(b.address, agent) as channel:
+                return await query_pb2_grpc.QueryStub(channel).GetRecord(
+                    query_pb2.GetRecordRequest(
+                        ref=records_pb2.RecordRef(
+                            chain_id=CHAIN, namespace="licences", key="rec:00000"
+                        ),
+                        purpose="tax-assessment",
+                    ),
+                    timeout=10,
+                )
+
+        assert (await read_as_agent()).record.verification.verified
+        # The operator narrows city-tax's rule to another chain, in the one shared file.
+        a.write_policy(POLICY.replace("chains: [custom-1]", "chains: [evm-1]"))
+        error, took = await refused_within(read_as_agent, grpc.StatusCode.PERMISSION_DENIED)
+
+        assert took < BOUND, f"replica B applied the old policy for {took:.2f}s"
+        assert error.details() == (
+            "no rule allows city-tax to read custom-1/licences for purpose 'tax-assessment'"
+        )
+    finally:
+        for hub in (a, b):
+            hub.stop()
