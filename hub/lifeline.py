@@ -1,4 +1,5 @@
-"""Processes the hub starts die with it, whatever kills the hub (SIGKILL included).
+"""Processes the hub starts die with it, whatever kills the hub (SIGKILL included); and
+the hub itself ends when asked to, within the bound it documents (`exit_after`).
 
 A pool worker calls `bind_to_parent(hub_pid)` first thing (and starts without
 re-importing the hub's `__main__`, the whole CLI, so "first thing" comes within
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import faulthandler
 import os
 import signal
 import sys
@@ -60,3 +62,32 @@ def lean_spawn() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = real
+
+
+def exit_after(seconds: float, code: int, what: str) -> None:
+    """Ends this process with `code` in `seconds`, unless it has ended by then.
+
+    Armed when the hub is asked to stop: whatever would hold the process after that (a
+    thread that is not a daemon, an executor joined at exit, a task that ignores its
+    cancellation) cannot keep it past the bound. A daemon thread does it, so a blocked
+    event loop or an interpreter joining threads at exit does not stop it either; it
+    writes every thread's stack to stderr first, so what held the hub can be found.
+    """
+    threading.Thread(
+        target=_exit_later, args=(seconds, code, what), name="stop-deadline", daemon=True
+    ).start()
+
+
+def exit_now(code: int, why: str) -> None:
+    """Ends this process at once (a second stop signal): no clean-up runs."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"{why}\n".encode())
+    os._exit(code)
+
+
+def _exit_later(seconds: float, code: int, what: str) -> None:
+    time.sleep(seconds)
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        os.write(2, f"{what} did not end within {seconds:g}s; exiting now. Threads:\n".encode())
+        faulthandler.dump_traceback(all_threads=True)
+    os._exit(code)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from hub import paging
-from hub.errors import InvalidInput
+from hub.errors import FailedPrecondition, InvalidInput
 from hub.guarded_adapter import GuardedAdapter
 from hub.registry import ChainRegistry
 from hub.router import Router
@@ -172,7 +172,20 @@ class RecordReader:
         async for event in adapter.scan(flt.namespace, start, flt.to_height, follow=True):
             rec = event.record.record
             if event.HasField("record") and matches(rec, flt) and (visible is None or visible(rec)):
+                await self._still_current(chain)
                 yield await self._watched.get(chain, event.record, self._verified)
+
+    async def _still_current(self, chain: chains_pb2.Chain) -> None:
+        """Ends a watch whose chain's trust changed since it began (here or on another
+        replica): nothing is verified under anchors no longer registered."""
+        if self._registry.is_current(chain):
+            return
+        if await self._registry.get(chain.chain_id) == chain:  # NOT_FOUND when removed
+            return
+        raise FailedPrecondition(
+            f"chain {chain.chain_id!r} was removed and registered anew after this watch "
+            "began; watch again to follow it as it is registered now"
+        )
 
 
 def selects(record: records_pb2.Record, namespace: str, key_prefix: str, schema: str) -> bool:

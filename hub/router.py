@@ -70,11 +70,17 @@ class Router:
                 f"{chain.chain_id!r}: {exc}"
             ) from exc
 
-    async def drop(self, chain_id: str) -> None:
+    async def drop(self, chain_id: str, only: chains_pb2.Chain | None = None) -> None:
+        """Closes the chain's adapter; with `only`, just the adapter made for that very
+        chain (its trust changed), not one already made for the chain as it is now."""
         async with self._lock:
-            cached = self._adapters.pop(chain_id, None)
-        if cached:
-            await cached[1].close()
+            cached = self._adapters.get(chain_id)
+            if cached is None or (
+                only is not None and cached[0] != only.SerializeToString(deterministic=True)
+            ):
+                return
+            del self._adapters[chain_id]
+        await cached[1].close()
 
     async def close(self) -> None:
         async with self._lock:

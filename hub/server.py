@@ -21,6 +21,7 @@ from hub.catalog.catalog import SchemaCatalog
 from hub.config import HubSettings
 from hub.errors import InvalidInput
 from hub.gc_tuning import settle_for_serving
+from hub.lifeline import exit_after, exit_now
 from hub.observability.interceptor import ObservingInterceptor
 from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
 from hub.pki import load_private_key, own_statement_key
@@ -66,6 +67,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tonglian.hub")
 
+# What a stop may take beyond `shutdown_grace` (closing the relay, the adapters, the
+# verification pool and the store) before the process ends regardless.
+STOP_BOUND = 3.0
+# The exit code of a stop forced by a second signal or by STOP_BOUND passing.
+EXIT_FORCED = 128 + signal.SIGTERM
+
 SERVICE_NAMES = (
     chains_pb2.DESCRIPTOR.services_by_name["ChainRegistry"].full_name,
     query_pb2.DESCRIPTOR.services_by_name["Query"].full_name,
@@ -90,6 +97,8 @@ class Hub:
     anchorer: Anchorer | None = None
     http: HttpListener | None = None
     serving: bool = False
+    # Shares this replica's revocations with the others through the store.
+    revocations: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         self.serving = False
@@ -102,6 +111,9 @@ class Hub:
         if self.anchorer is not None:
             await self.anchorer.stop()
         await self.relay.stop()
+        if self.revocations is not None:
+            self.revocations.cancel()
+            await asyncio.gather(self.revocations, return_exceptions=True)
         await self.router.close()
         await self.verifier.close_connections()
         self.verifier.close()
@@ -135,6 +147,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     router = Router(settings.adapter_timeout, settings.data_dir, tuple(settings.secret_env))
     verifier = Verifier(settings.verify_workers, settings.adapter_timeout)
     registry = ChainRegistry(store, router)
+    registry.on_forget(verifier.forget)
     reader = RecordReader(registry, router, verifier, security.signer)
     access = RecordAccess(reader, security.policy, catalog)
     operators = Operators(security.policy)
@@ -191,6 +204,13 @@ async def start_hub(settings: HubSettings) -> Hub:
         await store.close()
         verifier.close()
         raise InvalidInput(f"cannot listen on {settings.listen}: address in use or not local")
+    revocations = None
+    if security.authenticator is not None:
+        # Before the first call: what another replica revoked is refused here too.
+        revocations = asyncio.create_task(
+            security.authenticator.share_through(store), name="revocations"
+        )
+        await security.authenticator.shared_once()
     await server.start()
     await relay.start()
     anchorer = None
@@ -221,6 +241,7 @@ async def start_hub(settings: HubSettings) -> Hub:
     hub = Hub(
         settings, server, port, store, router, verifier, health_servicer, relay, audit, anchorer
     )
+    hub.revocations = revocations
     if settings.http_listen:
         from hub.observability.http_listener import start_http
         from hub.observability.listener_access import ListenerAccess
@@ -267,7 +288,13 @@ def _tls_files(settings: HubSettings) -> TlsFiles | None:
 
 
 async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> None:
-    """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits."""
+    """Runs the hub until SIGTERM or SIGINT, then drains in-flight calls and exits.
+
+    The process ends within `shutdown_grace` + STOP_BOUND of the signal, every time:
+    in-flight calls get the grace, closing the rest gets STOP_BOUND, and past that the
+    process exits with EXIT_FORCED (lifeline.exit_after). A second signal exits at once
+    with EXIT_FORCED.
+    """
     hub = await start_hub(settings)
     settle_for_serving()
     host = settings.listen.rpartition(":")[0]
@@ -275,15 +302,28 @@ async def serve(settings: HubSettings, ready: asyncio.Event | None = None) -> No
     if hub.http is not None:
         log.info("status page on %s/status, metrics on %s/metrics", hub.http.url, hub.http.url)
     stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        if stopping.is_set():
+            exit_now(EXIT_FORCED, "second signal: exiting now, in-flight calls are dropped")
+        stopping.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
+            loop.add_signal_handler(sig, on_signal)
     if ready is not None:
         ready.set()
     try:
         await stopping.wait()
-        log.info("shutting down: finishing in-flight calls (up to %gs)", settings.shutdown_grace)
+        log.info(
+            "shutting down: finishing in-flight calls (up to %gs), then closing (up to %gs)",
+            settings.shutdown_grace,
+            STOP_BOUND,
+        )
     finally:
+        # Armed until the process is gone: what runs after this function (asyncio.run's
+        # clean-up, the interpreter joining threads at exit) is bounded too.
+        exit_after(settings.shutdown_grace + STOP_BOUND, EXIT_FORCED, "the hub's stop")
         await hub.stop()
         log.info("hub stopped")

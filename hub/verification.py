@@ -235,6 +235,18 @@ class Verifier:
         proof.evm.attestations.extend(trusted.attestations)
         return trusted
 
+    def forget(self, chain: chains_pb2.Chain) -> None:
+        """Drops what was learnt under `chain`'s trust anchor: the chain was removed or
+        registered anew, here or on another replica (ChainRegistry.on_forget)."""
+        self._last_final.pop(chain.chain_id, None)
+        if chain.trust_anchor.HasField("evm"):
+            # Keyed on the anchor, so an entry cannot answer for the new one; dropped all
+            # the same, so nothing learnt under the old trust outlives it.
+            self._attested.clear()
+            from hub.oracles.evm_headers import forget_anchor
+
+            forget_anchor(chain.trust_anchor.evm)
+
     async def close_connections(self) -> None:
         if self._http is not None:
             await self._http.close()

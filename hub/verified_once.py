@@ -39,8 +39,12 @@ class VerifiedOnce:
         """A copy of the verified record `verify(chain, answer)` makes for this answer
         (record and proof), made once for all who ask at about the same time; its failure
         is theirs too."""
+        # Keyed on the chain as registered (its anchors), so a chain anchored anew is
+        # never answered from a verification under its old anchors.
         key = hashlib.sha256(
-            chain.chain_id.encode() + b"\x00" + answer.SerializeToString(deterministic=True)
+            chain.SerializeToString(deterministic=True)
+            + b"\x00"
+            + answer.SerializeToString(deterministic=True)
         ).digest()
         now = time.monotonic()
         kept = self._kept.get(key)

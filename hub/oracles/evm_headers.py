@@ -124,6 +124,14 @@ _attested: OrderedDict[tuple[bytes, int], TrustedEvmHeader] = OrderedDict()
 _asking: dict[tuple[bytes, int], asyncio.Future[TrustedEvmHeader]] = {}
 
 
+def forget_anchor(anchor: chains_pb2.EvmTrustAnchor) -> None:
+    """Drops the headers attested under `anchor`: its chain was removed or anchored anew
+    (no entry could answer for another anchor, but none should outlive its trust)."""
+    old = anchor.SerializeToString(deterministic=True)
+    for key in [k for k in _attested if k[0] == old]:
+        del _attested[key]
+
+
 async def _attest(
     anchor: chains_pb2.EvmTrustAnchor,
     block_number: int,

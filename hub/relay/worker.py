@@ -236,6 +236,11 @@ class SourceScan:
             while (item := await ahead.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
+                if not self._registry.is_current(source):
+                    # Its trust changed (here or on another replica): nothing verified
+                    # under the old anchors is stored; the next pass reads the chain anew.
+                    log.info("source %s: its trust anchors changed; scanning again", chain_id)
+                    return
                 await self._block(source, members, *item)
                 if not members:
                     return

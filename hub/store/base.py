@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.errors import LeaseLost
+from hub.store.notifications import TrustVersions
 from hub.store.predicate_questions import PredicateQuestions
 from hub.store.relay_rows import Backlog
 from tonglian.v1 import audit_pb2, chains_pb2, relay_pb2
@@ -98,7 +99,8 @@ class OneBlockCommit:
 
 class ChainStore(Protocol):
     async def add_chain(self, chain: chains_pb2.Chain) -> None:
-        """Stores a new chain; raises hub.errors.AlreadyExists when the id is taken."""
+        """Stores a new chain and bumps its trust version; raises
+        hub.errors.AlreadyExists when the id is taken."""
         ...
 
     async def get_chain(self, chain_id: str) -> chains_pb2.Chain | None: ...
@@ -108,7 +110,39 @@ class ChainStore(Protocol):
         ...
 
     async def remove_chain(self, chain_id: str) -> bool:
-        """Deletes a chain; False when there was none."""
+        """Deletes a chain and bumps its trust version; False when there was none."""
+        ...
+
+    @property
+    def trust(self) -> TrustVersions:
+        """The newest trust version of each chain, kept current by this store: add_chain
+        and remove_chain bump the chain's version in their own transaction, and every
+        replica hears of it (hub/store/notifications.py)."""
+        ...
+
+    async def chain_version(self, chain_id: str) -> tuple[chains_pb2.Chain | None, int]:
+        """The chain as stored (None: not registered now) and its trust version (0: never
+        registered), read together."""
+        ...
+
+    async def trust_versions(self) -> dict[str, int]:
+        """Every chain's trust version, removed chains included."""
+        ...
+
+
+class SharedRevocations(Protocol):
+    """The newest CRL of each client CA, shared by every replica of the store."""
+
+    @property
+    def trust(self) -> TrustVersions: ...
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        """Stores `crl` unless the store holds a newer one of `issuer` (or this one), and
+        bumps the trust version of CRL_PREFIX + issuer; whether it was stored."""
+        ...
+
+    async def crls(self) -> list[bytes]:
+        """Every CA's newest CRL (DER), unchecked: each replica checks the signature."""
         ...
 
 
@@ -239,8 +273,8 @@ class AuditStore(Protocol):
     async def audit_evidence(self, sequence: int) -> bytes | None: ...
 
 
-class Store(ChainStore, RouteStore, LeaseStore, DeliveryQueue, AuditStore, PredicateQuestions,
-            Protocol):  # fmt: skip
+class Store(ChainStore, SharedRevocations, RouteStore, LeaseStore, DeliveryQueue, AuditStore,
+            PredicateQuestions, Protocol):  # fmt: skip
     async def open(self) -> None:
         """Connects and brings the schema up to date (migrations)."""
         ...

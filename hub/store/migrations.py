@@ -161,6 +161,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE deliveries DROP COLUMN delivery
         """,
     ),
+    (
+        9,
+        "replicas: a trust version per chain, bumped with every change of its trust",
+        # Replicas cache registered chains; a cached copy is used only while its version
+        # is the newest (hub/store/notifications.py). A removed chain keeps its row, so
+        # registering it again counts on from there and never reuses an old version.
+        """
+        CREATE TABLE trust_versions (
+            chain_id TEXT PRIMARY KEY,
+            version  INTEGER NOT NULL
+        );
+        INSERT INTO trust_versions (chain_id, version) SELECT chain_id, 1 FROM chains
+        """,
+    ),
+    (
+        10,
+        "replicas: the newest CRL of each client CA, which every replica follows",
+        # A revocation loaded by one replica (its --crl file) reaches the others through
+        # here; each checks the CA's signature itself. Its trust version is that of
+        # 'crl:ISSUER' in trust_versions (no chain id holds a ':').
+        """
+        CREATE TABLE crls (
+            issuer      TEXT PRIMARY KEY,
+            last_update REAL NOT NULL,
+            crl         BLOB NOT NULL
+        )
+        """,
+    ),
 ]
 
 # What one backend needs beyond the shared SQL of a migration (same version).

@@ -7,7 +7,8 @@ the route checks in its own transaction; deliveries are claimed with
 `FOR UPDATE SKIP LOCKED`; audit appends take a transaction-scoped advisory lock,
 so the hash chain has one total order across replicas. Lease times come from the
 database's clock, so replicas' clocks need not agree. A delivery moved by one
-replica is announced with NOTIFY, so every replica's watchers see it.
+replica is announced with NOTIFY, so every replica's watchers see it; so is every
+change of a chain's trust, which the listener also polls for (TrustVersions).
 
 A database that cannot be reached (restart, failover) surfaces as
 StoreUnavailable (UNAVAILABLE); the pool reconnects on the next call, and the
@@ -31,6 +32,18 @@ import asyncpg
 from hub.errors import AlreadyExists, LeaseLost, StoreUnavailable
 from hub.store.base import AuditAppend, BlockCommit, DeliveryUpdate, OneBlockCommit, announce
 from hub.store.migrations import MIGRATIONS, statements
+from hub.store.notifications import (
+    ALL_CRLS,
+    ALL_VERSIONS,
+    BUMP_TRUST,
+    CHAIN_WITH_VERSION,
+    CRL_PREFIX,
+    FRESHNESS_BOUND,
+    POLL_INTERVAL,
+    PUBLISH_CRL,
+    TrustVersioned,
+    TrustVersions,
+)
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
     DELIVERY_TABLES,
@@ -52,6 +65,8 @@ MIGRATION_LOCK = 0x746F6E676C69616E
 AUDIT_LOCK = 0x746F6E676C69616E + 1
 # The NOTIFY channel of delivery changes; payload "TOKEN DELIVERY_ID".
 DELIVERY_CHANNEL = "tonglian_delivery"
+# The NOTIFY channel of changes of a chain's trust; payload "CHAIN_ID VERSION".
+TRUST_CHANNEL = "tonglian_trust"
 # PostgreSQL text holds no NUL: order keys join their parts with US instead.
 UNIT_SEPARATOR = "\x1f"
 # How long `open` waits for the database to answer before giving up.
@@ -91,7 +106,7 @@ def unavailable(exc: BaseException) -> StoreUnavailable:
     )
 
 
-class PostgresStore(OneBlockCommit):
+class PostgresStore(OneBlockCommit, TrustVersioned):
     def __init__(self, url: str, replica_id: str, pool_size: int = 10) -> None:
         self._url = url
         self._replica_id = replica_id
@@ -102,6 +117,8 @@ class PostgresStore(OneBlockCommit):
         self._pool: asyncpg.Pool | None = None
         self._listeners: list[Callable[[relay_pb2.Delivery], None]] = []
         self._listen_task: asyncio.Task[None] | None = None
+        # Kept current by the listener: NOTIFY, and a poll that also proves it alive.
+        self._trust = TrustVersions()
 
     @property
     def replica_id(self) -> str:
@@ -186,7 +203,7 @@ class PostgresStore(OneBlockCommit):
     async def add_chain(self, chain: chains_pb2.Chain) -> None:
         data = chain.SerializeToString(deterministic=True)
         try:
-            async with self._conn() as conn:
+            async with self._tx() as conn:
                 await conn.execute(
                     "INSERT INTO chains (chain_id, kind, chain, registered_at)"
                     " VALUES ($1, $2, $3, $4)",
@@ -195,11 +212,13 @@ class PostgresStore(OneBlockCommit):
                     data,
                     datetime.now(UTC).isoformat(timespec="milliseconds"),
                 )
+                version = await _bump_trust(conn, chain.chain_id)
         except asyncpg.UniqueViolationError:
             raise AlreadyExists(
                 f"chain {chain.chain_id!r} is already registered; remove it first "
                 "or choose another chain id"
             ) from None
+        self._trust.heard(chain.chain_id, version)
 
     async def get_chain(self, chain_id: str) -> chains_pb2.Chain | None:
         async with self._conn() as conn:
@@ -216,9 +235,39 @@ class PostgresStore(OneBlockCommit):
         return [chains_pb2.Chain.FromString(bytes(r[0])) for r in rows]
 
     async def remove_chain(self, chain_id: str) -> bool:
-        async with self._conn() as conn:
+        async with self._tx() as conn:
             done = await conn.execute("DELETE FROM chains WHERE chain_id = $1", chain_id)
-        return _count(done) > 0
+            version = await _bump_trust(conn, chain_id) if _count(done) > 0 else 0
+        self._trust.heard(chain_id, version)
+        return version > 0
+
+    async def chain_version(self, chain_id: str) -> tuple[chains_pb2.Chain | None, int]:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(CHAIN_WITH_VERSION.format(p="$1"), chain_id)
+        if row is None:
+            return None, 0
+        chain = None if row[1] is None else chains_pb2.Chain.FromString(bytes(row[1]))
+        return chain, int(row[0])
+
+    async def trust_versions(self) -> dict[str, int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(ALL_VERSIONS)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        async with self._tx() as conn:
+            done = await conn.execute(
+                PUBLISH_CRL.format(p1="$1", p2="$2", p3="$3"), issuer, last_update, crl
+            )
+            stored = _count(done) > 0
+            version = await _bump_trust(conn, CRL_PREFIX + issuer) if stored else 0
+        self._trust.heard(CRL_PREFIX + issuer, version)
+        return stored
+
+    async def crls(self) -> list[bytes]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(ALL_CRLS)
+        return [bytes(r[0]) for r in rows]
 
     # Routes.
 
@@ -561,27 +610,40 @@ class PostgresStore(OneBlockCommit):
         self._listeners.append(callback)
 
     async def _listen(self) -> None:
-        """LISTENs on its own connection, reconnecting with backoff when it drops."""
+        """LISTENs on its own connection, reconnecting with backoff when it drops; reads
+        every trust version each POLL_INTERVAL on it, which proves the connection alive
+        and catches a change whose notification was lost."""
         delay = 0.2
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._url)
+                conn = await asyncpg.connect(self._url, timeout=FRESHNESS_BOUND * 5)
                 lost = asyncio.Event()
                 conn.add_termination_listener(functools.partial(_set, lost))
                 await conn.add_listener(DELIVERY_CHANNEL, self._notified)
+                await conn.add_listener(TRUST_CHANNEL, self._trust_notified)
                 delay = 0.2
-                await lost.wait()
+                while not lost.is_set():
+                    started = time.monotonic()
+                    rows = await conn.fetch(ALL_VERSIONS, timeout=FRESHNESS_BOUND)
+                    self._trust.confirmed(started, {str(r[0]): int(r[1]) for r in rows})
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), POLL_INTERVAL)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: back off, then listen again
                 log.warning("store notifications: %s; reconnecting in %.1fs", exc, delay)
             finally:
+                self._trust.lost()
                 if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=1)
+                    conn.terminate()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _trust_notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        chain_id, _, version = str(payload).rpartition(" ")
+        with contextlib.suppress(ValueError):
+            self._trust.heard(chain_id, int(version))
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         token, _, delivery_id = str(payload).partition(" ")
@@ -759,6 +821,14 @@ def _event(row: Any) -> audit_pb2.AuditEvent:
         outcome=row[8],
         detail_json=row[9],
     )
+
+
+async def _bump_trust(conn: asyncpg.Connection, chain_id: str) -> int:
+    """Bumps the chain's trust version and announces it at commit (NOTIFY is
+    transactional: a rolled back change is never announced)."""
+    version = int(await conn.fetchval(BUMP_TRUST.format(p="$1"), chain_id))
+    await conn.execute("SELECT pg_notify($1, $2)", TRUST_CHANNEL, f"{chain_id} {version}")
+    return version
 
 
 def _set(event: asyncio.Event, _conn: object) -> None:

@@ -29,6 +29,16 @@ from hub.store.base import (
     announce,
 )
 from hub.store.migrations import MIGRATIONS, statements
+from hub.store.notifications import (
+    ALL_CRLS,
+    ALL_VERSIONS,
+    BUMP_TRUST,
+    CHAIN_WITH_VERSION,
+    CRL_PREFIX,
+    PUBLISH_CRL,
+    TrustVersioned,
+    TrustVersions,
+)
 from hub.store.relay_rows import (
     DELIVERY_COLUMNS,
     DELIVERY_TABLES,
@@ -53,7 +63,7 @@ WAL_SYNC_INTERVAL = 0.2
 CHECKPOINT_AFTER = 500
 
 
-class SqliteStore(OneBlockCommit):
+class SqliteStore(OneBlockCommit, TrustVersioned):
     def __init__(self, path: Path, replica_id: str = "hub") -> None:
         self._path = path
         self._writer = ConnectionThread(self._connect, "sqlite-writer")
@@ -62,6 +72,8 @@ class SqliteStore(OneBlockCommit):
         # (the deliverer's rounds had waited ~20 ms a query for the writer's lock).
         self._reader = ConnectionThread(self._connect_reader, "sqlite-reader")
         self._replica_id = replica_id
+        # One process writes this database: the trust versions it wrote are all there are.
+        self._trust = TrustVersions(always_current=True)
         # Tells this process's lease from an earlier one of the same replica id.
         self._token = secrets.token_hex(8)
         self._wal_sync: asyncio.TimerHandle | None = None
@@ -148,7 +160,7 @@ class SqliteStore(OneBlockCommit):
     async def add_chain(self, chain: chains_pb2.Chain) -> None:
         data = chain.SerializeToString(deterministic=True)
 
-        def q(conn: sqlite3.Connection) -> None:
+        def q(conn: sqlite3.Connection) -> int:
             try:
                 conn.execute(
                     "INSERT INTO chains (chain_id, kind, chain, registered_at) VALUES (?, ?, ?, ?)",
@@ -159,8 +171,9 @@ class SqliteStore(OneBlockCommit):
                     f"chain {chain.chain_id!r} is already registered; remove it first "
                     "or choose another chain id"
                 ) from None
+            return _bump_trust(conn, chain.chain_id)
 
-        await self._run(q)
+        self._trust.heard(chain.chain_id, await self._run(_transaction(q)))
 
     async def get_chain(self, chain_id: str) -> chains_pb2.Chain | None:
         def q(conn: sqlite3.Connection) -> bytes | None:
@@ -183,11 +196,46 @@ class SqliteStore(OneBlockCommit):
         return [chains_pb2.Chain.FromString(d) for d in await self._read(q)]
 
     async def remove_chain(self, chain_id: str) -> bool:
-        def q(conn: sqlite3.Connection) -> bool:
+        def q(conn: sqlite3.Connection) -> int:
             cur = conn.execute("DELETE FROM chains WHERE chain_id = ?", (chain_id,))
-            return cur.rowcount > 0
+            return _bump_trust(conn, chain_id) if cur.rowcount > 0 else 0
 
-        return await self._run(q)
+        version = await self._run(_transaction(q))
+        self._trust.heard(chain_id, version)
+        return version > 0
+
+    async def chain_version(self, chain_id: str) -> tuple[chains_pb2.Chain | None, int]:
+        def q(conn: sqlite3.Connection) -> tuple[bytes | None, int]:
+            row = conn.execute(CHAIN_WITH_VERSION.format(p="?"), (chain_id,)).fetchone()
+            if row is None:
+                return None, 0
+            return (None if row[1] is None else bytes(row[1])), int(row[0])
+
+        data, version = await self._read(q)
+        return (None if data is None else chains_pb2.Chain.FromString(data)), version
+
+    async def trust_versions(self) -> dict[str, int]:
+        def q(conn: sqlite3.Connection) -> dict[str, int]:
+            return {str(r[0]): int(r[1]) for r in conn.execute(ALL_VERSIONS)}
+
+        return await self._read(q)
+
+    async def publish_crl(self, issuer: str, last_update: float, crl: bytes) -> bool:
+        def q(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                PUBLISH_CRL.format(p1="?", p2="?", p3="?"), (issuer, last_update, crl)
+            )
+            return _bump_trust(conn, CRL_PREFIX + issuer) if cur.rowcount > 0 else 0
+
+        version = await self._run(_transaction(q))
+        self._trust.heard(CRL_PREFIX + issuer, version)
+        return version > 0
+
+    async def crls(self) -> list[bytes]:
+        def q(conn: sqlite3.Connection) -> list[bytes]:
+            return [bytes(r[0]) for r in conn.execute(ALL_CRLS)]
+
+        return await self._read(q)
 
     # Relay: routes and deliveries.
 
@@ -685,6 +733,10 @@ def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Con
         return out
 
     return q
+
+
+def _bump_trust(conn: sqlite3.Connection, chain_id: str) -> int:
+    return int(conn.execute(BUMP_TRUST.format(p="?"), (chain_id,)).fetchone()[0])
 
 
 def _now() -> str:

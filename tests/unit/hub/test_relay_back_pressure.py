@@ -66,6 +66,9 @@ class Chains:
     async def get(self, chain_id: str) -> chains_pb2.Chain:
         return chains_pb2.Chain(chain_id=chain_id)
 
+    def is_current(self, chain: chains_pb2.Chain) -> bool:
+        return True
+
     async def adapter_for(self, chain: chains_pb2.Chain) -> Source:
         return Source()
 
