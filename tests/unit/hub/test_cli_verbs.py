@@ -30,7 +30,7 @@ DOCUMENTED: dict[str, tuple[str, ...]] = {
     "serve": (),
     "chains": ("add", "list", "show", "remove"),
     "query": (),
-    "records": ("list", "watch"),
+    "records": ("list", "watch", "put"),
     "predicate": (),
     "verify": (),
     "audit": ("list", "head", "export", "verify"),
