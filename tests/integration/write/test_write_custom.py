@@ -1,4 +1,5 @@
-"""Agencies write records through a real hub over mutual TLS onto a real custom ledger:
+"""Agencies write records through a real hub over mutual TLS onto a real custom ledger
+(and a real Annals node):
 the write is final, reads back verified over gRPC, verifies offline, is applied once per
 request id, and every refusal (policy, schema, request id, chain) writes nothing."""
 
@@ -39,12 +40,12 @@ principals:
     rules:
       - name: regulator-writes-licences
         access: write
-        chains: [{CHAIN}]
+        chains: [{CHAIN}, annals-1]
         namespaces: [licences]
         schemas: ["gov.license.*"]
         purposes: [{PURPOSE}]
       - name: regulator-reads-licences
-        chains: [{CHAIN}]
+        chains: [{CHAIN}, annals-1]
         namespaces: [licences]
         purposes: [{PURPOSE}]
   tax-bureau:
@@ -84,7 +85,9 @@ class Scene:
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory, custom_ledger: DevnetInfo) -> Iterator[Scene]:
+def scene(
+    tmp_path_factory: pytest.TempPathFactory, custom_ledger: DevnetInfo, annals_ledger: DevnetInfo
+) -> Iterator[Scene]:
     root = tmp_path_factory.mktemp("write")
     anchors = root / "anchors"
     anchors.mkdir()
@@ -102,6 +105,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, custom_ledger: DevnetInfo) -
         async def register() -> None:
             async with scene.client(hub.credentials) as ops:  # type: ignore[arg-type]
                 await ops.register_chain(chain)
+                await ops.register_chain(ParseDict(annals_ledger.chain, chains_pb2.Chain()))
 
         asyncio.run(register())
         yield scene
@@ -299,3 +303,21 @@ def test_records_put_verb_writes_waits_and_saves_a_bundle(scene: Scene, tmp_path
     denied = scene.tonglian(scene.tax, *args[:-4])
     assert denied.returncode == exit_codes.DENIED
     assert "no rule allows tax-bureau to write to custom-1/licences" in denied.stderr
+
+
+async def test_annals_takes_writes_once(scene: Scene) -> None:
+    ref = "annals-1/licences/A-1"
+    value = {**LICENCE, "licence_no": "A-1"}
+    async with scene.client(scene.regulator) as reg:
+        put = await reg.put_record(
+            ref, value, schema=SCHEMA, purpose=PURPOSE, request_id="annals-a1", wait=True
+        )
+        again = await reg.put_record(
+            ref, value, schema=SCHEMA, purpose=PURPOSE, request_id="annals-a1"
+        )
+        got = await reg.get_record(ref, purpose=PURPOSE)
+    assert put.receipt.state == query_pb2.WRITE_STATE_FINAL and not put.receipt.repeated
+    assert put.record.verification.verified
+    assert again.receipt.repeated and again.receipt.tx_id == put.receipt.tx_id
+    assert got.verification.verified and json.loads(got.record.value) == value
+    assert got.record.tx_id == put.receipt.tx_id and got.record.version == 1
