@@ -185,10 +185,22 @@ class RecordWrites:
         held = record.record
         if held.tx_id != sub.tx_id or held.schema != write.schema or held.deleted:
             raise refused
-        try:
-            same = canonical_json(json.loads(held.value)) == write.canonical
-        except (ValueError, MalformedInput):
-            same = False
-        if not same:
+        if not _same_value(held.value, write):
             raise refused
         return record
+
+
+def _same_value(held: bytes, write: WriteRequest) -> bool:
+    """Whether the chain holds the write's value. A family that keeps the schema inside
+    the value (Fabric: a top-level "schema" member) holds it with that member added."""
+    try:
+        value = json.loads(held)
+        if canonical_json(value) == write.canonical:
+            return True
+    except (ValueError, MalformedInput):
+        return False
+    if not isinstance(value, dict) or not isinstance(write.value, dict):
+        return False
+    if "schema" in write.value or value.get("schema") != write.schema:
+        return False
+    return {k: v for k, v in value.items() if k != "schema"} == write.value
