@@ -31,7 +31,12 @@ pytestmark = pytest.mark.integration
 CHAIN = "custom-1"
 SCHEMA = "gov.license.business/v1"
 PURPOSE = "business-registration"
-POLICY = f"""\
+
+
+def regulator_policy(write_chains: str, read_chains: str, namespaces: str = '"*"') -> str:
+    """The policy of these tests: the operator, and the market regulator writing licences
+    to `write_chains` and reading them on `read_chains` (YAML lists' insides)."""
+    return f"""\
 version: 1
 principals:
   {OPERATOR_ORG}:
@@ -40,14 +45,20 @@ principals:
     rules:
       - name: regulator-writes-licences
         access: write
-        chains: [{CHAIN}, annals-1]
-        namespaces: [licences]
+        chains: [{write_chains}]
+        namespaces: [{namespaces}]
         schemas: ["gov.license.*"]
         purposes: [{PURPOSE}]
       - name: regulator-reads-licences
-        chains: [{CHAIN}, annals-1]
-        namespaces: [licences]
+        chains: [{read_chains}]
+        namespaces: [{namespaces}]
         purposes: [{PURPOSE}]
+"""
+
+
+POLICY = (
+    regulator_policy(f"{CHAIN}, annals-1", f"{CHAIN}, annals-1", "licences")
+    + f"""\
   tax-bureau:
     rules:
       - name: tax-reads-licences
@@ -55,6 +66,7 @@ principals:
         namespaces: [licences]
         purposes: [tax-assessment]
 """
+)
 LICENCE = {"licence_no": "W-1", "holder": "通链科技", "status": "active", "issued_on": "2026-01-05"}
 
 

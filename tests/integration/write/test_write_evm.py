@@ -19,30 +19,20 @@ from devnets.evm import contracts
 from devnets.evm.fixtures import EvmDevnetFactory
 from hub import pki
 from tests.integration.access.test_agency_access import refused
-from tests.integration.write.test_write_custom import LICENCE, PURPOSE, SCHEMA
+from tests.integration.write.test_write_custom import (
+    LICENCE,
+    PURPOSE,
+    SCHEMA,
+    regulator_policy,
+)
 from tonglian.v1 import query_pb2
 from tonglian_client.client import AsyncClient
 from tonglian_proof.bundle import encode_bundle
-from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = pytest.mark.integration
 
-POLICY = f"""\
-version: 1
-principals:
-  {OPERATOR_ORG}:
-    operator: true
-  market-regulator:
-    rules:
-      - name: regulator-writes-evm
-        access: write
-        chains: [evm-1, evm-readonly]
-        schemas: ["gov.license.*"]
-        purposes: [{PURPOSE}]
-      - name: regulator-reads-evm
-        chains: [evm-1]
-        purposes: [{PURPOSE}]
-"""
+POLICY = regulator_policy("evm-1, evm-readonly", "evm-1")
 
 
 async def test_evm_write_is_final_verified_applied_once_and_refused_without_a_key(

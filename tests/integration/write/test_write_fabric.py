@@ -11,29 +11,19 @@ import pytest
 from google.protobuf.json_format import ParseDict
 
 from devnets.base import DevnetInfo
-from tests.integration.write.test_write_custom import LICENCE, PURPOSE, SCHEMA
+from tests.integration.write.test_write_custom import (
+    LICENCE,
+    PURPOSE,
+    SCHEMA,
+    regulator_policy,
+)
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client.client import AsyncClient
-from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
+from tonglian_tools.hub_process import HubProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
 
-POLICY = f"""\
-version: 1
-principals:
-  {OPERATOR_ORG}:
-    operator: true
-  market-regulator:
-    rules:
-      - name: regulator-writes-fabric
-        access: write
-        chains: [fabric-1]
-        schemas: ["gov.license.*"]
-        purposes: [{PURPOSE}]
-      - name: regulator-reads-fabric
-        chains: [fabric-1]
-        purposes: [{PURPOSE}]
-"""
+POLICY = regulator_policy("fabric-1", "fabric-1")
 
 
 async def test_fabric_write_is_final_verified_and_applied_once(
