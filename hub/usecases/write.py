@@ -38,7 +38,7 @@ from hub.usecases.audit_record import AuditRecord
 from hub.usecases.purpose import declare_purpose
 from hub.usecases.record_access import RecordAccess, enforce, proof_digest
 from hub.usecases.write_request import WriteRequest, check_write
-from tonglian.v1 import adapter_pb2, query_pb2, records_pb2
+from tonglian.v1 import adapter_pb2, query_pb2, records_pb2, relay_pb2
 from tonglian_proof.canonical import canonical_json
 from tonglian_proof.errors import MalformedInput
 
@@ -72,29 +72,13 @@ class RecordWrites:
         audit.detail.update(
             schema=write.schema, write_id=delivery.delivery_id, value_digest=write.value_digest
         )
-        sub = await adapter.submission(delivery.delivery_id)
-        repeated = sub.state != S.SUBMISSION_STATE_UNKNOWN
-        if not repeated:
-            sub = await adapter.submit(delivery)
-            repeated = sub.state == S.SUBMISSION_STATE_DUPLICATE
+        sub, repeated = await self._submit_once(adapter, delivery)
         self._check_submitted(write, sub)
         record: records_pb2.VerifiedRecord | None = None
         if repeated or request.wait:
             sub = await self._final(adapter, write, sub)
             record = await self._written(principal, write, sub)
-        receipt = query_pb2.WriteReceipt(
-            request_id=write.request_id,
-            write_id=delivery.delivery_id,
-            ref=ref,
-            schema=write.schema,
-            value_digest=write.value_digest,
-            state=query_pb2.WRITE_STATE_FINAL
-            if submission_final(sub)
-            else query_pb2.WRITE_STATE_PENDING,
-            tx_id=sub.tx_id,
-            block_height=sub.block_height if submission_final(sub) else 0,
-            repeated=repeated,
-        )
+        receipt = _receipt(write, delivery.delivery_id, sub, repeated)
         audit.detail.update(
             tx_id=sub.tx_id,
             block_height=receipt.block_height,
@@ -105,6 +89,18 @@ class RecordWrites:
             audit.detail["proof_digest"] = proof_digest(record)
             return query_pb2.PutRecordResponse(receipt=receipt, record=record)
         return query_pb2.PutRecordResponse(receipt=receipt)
+
+    @staticmethod
+    async def _submit_once(
+        adapter: GuardedAdapter, delivery: relay_pb2.Delivery
+    ) -> tuple[adapter_pb2.Submission, bool]:
+        """Submits unless the chain already holds the write id (asked first, so that a
+        retry costs no transaction); True when it did: nothing was applied again."""
+        sub = await adapter.submission(delivery.delivery_id)
+        if sub.state != S.SUBMISSION_STATE_UNKNOWN:
+            return sub, True
+        sub = await adapter.submit(delivery)
+        return sub, sub.state == S.SUBMISSION_STATE_DUPLICATE
 
     def _check_schema(self, write: WriteRequest) -> None:
         """A write must name a catalog schema and conform to it (reads may meet unknown
@@ -188,6 +184,23 @@ class RecordWrites:
         if not _same_value(held.value, write):
             raise refused
         return record
+
+
+def _receipt(
+    write: WriteRequest, write_id: str, sub: adapter_pb2.Submission, repeated: bool
+) -> query_pb2.WriteReceipt:
+    final = submission_final(sub)
+    return query_pb2.WriteReceipt(
+        request_id=write.request_id,
+        write_id=write_id,
+        ref=write.ref,
+        schema=write.schema,
+        value_digest=write.value_digest,
+        state=query_pb2.WRITE_STATE_FINAL if final else query_pb2.WRITE_STATE_PENDING,
+        tx_id=sub.tx_id,
+        block_height=sub.block_height if final else 0,
+        repeated=repeated,
+    )
 
 
 def _same_value(held: bytes, write: WriteRequest) -> bool:
