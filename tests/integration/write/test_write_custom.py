@@ -23,6 +23,7 @@ from tests.integration.access.test_agency_access import refused
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client.client import AsyncClient, parse_ref
 from tonglian_client.credentials import Credentials
+from tonglian_client.sync import Client
 from tonglian_proof.bundle import encode_bundle
 from tonglian_tools.hub_process import OPERATOR_ORG, HubProcess
 
@@ -333,3 +334,14 @@ async def test_annals_takes_writes_once(scene: Scene) -> None:
     assert again.receipt.repeated and again.receipt.tx_id == put.receipt.tx_id
     assert got.verification.verified and json.loads(got.record.value) == value
     assert got.record.tx_id == put.receipt.tx_id and got.record.version == 1
+
+
+def test_the_blocking_client_puts_too(scene: Scene) -> None:
+    value = {**LICENCE, "licence_no": "S-1"}
+    with Client(scene.hub.address, scene.regulator) as reg:
+        put = reg.put_record(
+            f"{CHAIN}/licences/S-1", value, schema=SCHEMA, purpose=PURPOSE, wait=True
+        )
+    assert put.receipt.state == query_pb2.WRITE_STATE_FINAL
+    assert len(put.receipt.request_id) == 32  # made for the caller, to retry with
+    assert json.loads(put.record.record.value) == value

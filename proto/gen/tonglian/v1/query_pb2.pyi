@@ -360,8 +360,8 @@ class PutRecordRequest(google.protobuf.message.Message):
     """Answer once the record is final, with the verified record read back."""
     @property
     def ref(self) -> tonglian.v1.records_pb2.RecordRef:
-        """Where the record goes: the chain, the namespace (custom: collection; EVM: the
-        RecordRegistry address; Fabric: chaincode namespace) and the key.
+        """Where the record goes: the chain, the namespace (custom: collection; Annals:
+        space; EVM: the RecordRegistry address; Fabric: "channel:chaincode") and the key.
         """
 
     def __init__(
