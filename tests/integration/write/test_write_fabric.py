@@ -19,6 +19,7 @@ from tests.integration.write.test_write_custom import (
 )
 from tonglian.v1 import chains_pb2, query_pb2
 from tonglian_client.client import AsyncClient
+from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 from tonglian_tools.hub_process import HubProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
@@ -57,3 +58,8 @@ async def test_fabric_write_is_final_verified_and_applied_once(
     assert again.receipt.repeated and again.receipt.tx_id == r.tx_id
     assert got.verification.verified and got.record.tx_id == r.tx_id
     assert json.loads(got.record.value) == {**LICENCE, "schema": SCHEMA}
+    # The bundle verifies offline against the chain's own anchor.
+    verdict = verify_bundle(
+        decode_bundle(encode_bundle(put.record.bundle)), ReaderTrust(chain.trust_anchor)
+    )
+    assert verdict.anchored and verdict.record.tx_id == r.tx_id
