@@ -13,7 +13,8 @@ matches it allows it, and every decision names the rule that made it.
         rules:
           - name: regulator-licences    # unique in the file; quoted in every decision
             effect: allow               # allow (default) or deny
-            access: read                # read (records and predicates) or predicate (yes/no only)
+            access: read                # read (records and predicates) or predicate (yes/no only),
+                                        # or write (put records; implies no read, docs/writing.md)
             chains: [custom-1]          # glob patterns (fnmatch); "*" matches anything
             namespaces: [licences]      # default ["*"]
             schemas: ["gov.license.*"]  # default ["*"]
@@ -61,6 +62,9 @@ from hub.errors import InvalidInput, PermissionDenied
 
 READ = "read"
 PREDICATE = "predicate"
+# Writing records (Query.PutRecord): granted only by a rule with access "write", which in
+# turn grants no read; a deny rule refuses writes as it refuses every other access.
+WRITE = "write"
 
 
 OPERATORS = (
@@ -136,7 +140,7 @@ class Rule(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     effect: Literal["allow", "deny"] = "allow"
-    access: Literal["read", "predicate"] = "read"
+    access: Literal["read", "predicate", "write"] = "read"
     chains: list[str] = Field(min_length=1)
     namespaces: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     schemas: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
@@ -185,7 +189,7 @@ class Request:
         what = f"{self.chain_id}/{self.namespace if self.namespace is not None else '*'}"
         if self.schema is not None:
             what += f" (schema {self.schema or 'none'})"
-        verb = "read" if self.access == READ else "evaluate predicates on"
+        verb = {READ: "read", WRITE: "write to"}.get(self.access, "evaluate predicates on")
         return f"{verb} {what} for purpose {self.purpose!r}"
 
 
@@ -220,6 +224,7 @@ class Policy:
             return Decision(True, self._allow_all, f"{self._allow_all} allows every request")
         entry = self.document.principals.get(agency)
         predicate_only = ""
+        other_access = ""
         for rule in entry.rules if entry else []:
             deny = rule.effect == "deny"
             # While a field is unknown, a deny rule applies only when it covers every value.
@@ -239,10 +244,20 @@ class Policy:
             if request.access == READ and rule.access == PREDICATE:
                 predicate_only = rule.name
                 continue
+            if (request.access == WRITE) != (rule.access == WRITE):
+                other_access = other_access or rule.name
+                continue
             return Decision(
                 True, rule.name, f"rule {rule.name!r} allows {agency} to {request.describe()}"
             )
         hint = f" (rule {predicate_only!r} allows yes/no predicates only)" if predicate_only else ""
+        if other_access and not hint:
+            hint = (
+                f" (rule {other_access!r} does not allow writes; "
+                "writing needs a rule with access: write)"
+                if request.access == WRITE
+                else f" (rule {other_access!r} allows writes only)"
+            )
         return Decision(False, "", f"no rule allows {agency} to {request.describe()}{hint}")
 
     def operator(self, agency: str) -> Decision:
@@ -321,6 +336,8 @@ class Policy:
             ):
                 continue
             if rule.effect == "allow" and request.access == READ and rule.access == PREDICATE:
+                continue
+            if rule.effect == "allow" and (request.access == WRITE) != (rule.access == WRITE):
                 continue
             if "*" in rule.schemas and (request.namespace is not None or "*" in rule.namespaces):
                 return turning, rule

@@ -47,6 +47,7 @@ from hub.usecases.query import RecordQueries
 from hub.usecases.record_access import RecordAccess
 from hub.usecases.relay_admin import RelayAdmin
 from hub.usecases.watch import RecordWatch
+from hub.usecases.write import RecordWrites
 from hub.verification import Verifier
 from tonglian.v1 import (
     audit_pb2,
@@ -172,6 +173,7 @@ async def start_hub(settings: HubSettings) -> Hub:
             RecordQueries(access),
             RecordWatch(access),
             Predicates(access, security.signer, PredicateBudget(store)),
+            RecordWrites(access, registry),
         ),
         server,
     )

@@ -8,6 +8,8 @@ HubUnreachable, and a refused TLS handshake as HandshakeRefused with its likely 
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable
 from functools import cached_property
 from types import TracebackType
@@ -178,6 +180,39 @@ class AsyncClient:
             self._query.EvaluatePredicate(
                 query_pb2.EvaluatePredicateRequest(
                     ref=parse_ref(ref), predicate=predicate, purpose=purpose
+                )
+            )
+        )
+
+    async def put_record(
+        self,
+        ref: Ref,
+        value: Any,
+        *,
+        schema: str,
+        purpose: str,
+        request_id: str = "",
+        wait: bool = False,
+    ) -> query_pb2.PutRecordResponse:
+        """Puts `value` (any JSON value) at `ref` through the hub; needs a policy rule with
+        access "write". `request_id` makes the write idempotent: send the same one when you
+        retry (empty: a new random one, returned in the receipt). With `wait`, answers once
+        the record is final, with the verified record read back and its proof bundle."""
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(
+                grpc.StatusCode.INVALID_ARGUMENT, f"value is not a JSON value: {exc}"
+            ) from None
+        return await self._call(
+            self._query.PutRecord(
+                query_pb2.PutRecordRequest(
+                    ref=parse_ref(ref),
+                    schema=schema,
+                    value_json=text,
+                    purpose=purpose,
+                    request_id=request_id or uuid.uuid4().hex,
+                    wait=wait,
                 )
             )
         )

@@ -86,6 +86,28 @@ class Client:
         )
         return result
 
+    def put_record(
+        self,
+        ref: Ref,
+        value: Any,
+        *,
+        schema: str,
+        purpose: str,
+        request_id: str = "",
+        wait: bool = False,
+    ) -> query_pb2.PutRecordResponse:
+        """See AsyncClient.put_record."""
+        result: query_pb2.PutRecordResponse = self._run(
+            self._client.put_record,
+            ref,
+            value,
+            schema=schema,
+            purpose=purpose,
+            request_id=request_id,
+            wait=wait,
+        )
+        return result
+
     # Chains
 
     def register_chain(self, chain: chains_pb2.Chain) -> chains_pb2.Chain:

@@ -1,5 +1,10 @@
 """Submitting deliveries to the Inbox: one signer, a local nonce under a lock, final receipts.
 
+A delivery whose destination namespace is the chain's RecordRegistry is a write through
+the hub (Query.PutRecord): it becomes `RecordRegistry.putOnce(deliveryId, key, schema,
+value)`, a record readable and provable like any other, which the registry applies once
+per id as the inbox does. Everything else goes to the Inbox.
+
 The inbox refuses a version older than the one it holds for the key (StaleVersion),
 answered as the typed STALE outcome. It accepts each delivery id once, so
 submitting is idempotent: an id the
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from eth_account import Account
@@ -26,12 +32,29 @@ from adapters.evm.wire import EvmRpc, NodeError
 from tonglian.v1 import adapter_pb2, relay_pb2
 
 DELIVERED = contracts.event_topic("Inbox", "Delivered")
+WRITTEN = contracts.event_topic("RecordRegistry", "Written")
 PRIORITY_FEE_FALLBACK = 1_000_000_000  # 1 gwei, when the node has no fee oracle
 NONCE_ATTEMPTS = 2
 
 
 class _AlreadyDelivered(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The contract a delivery goes to: the Inbox, or the RecordRegistry for a write."""
+
+    contract: str
+    address: str
+    # The view that gives the block of an id's application, and the event that logs it.
+    applied_at: str
+    # Where the block number is in the view's answer: Inbox.receipts answers (sourceRef,
+    # proofDigest, blockNumber, submitter), RecordRegistry.writtenAt the block alone.
+    block_index: int
+
+    def block_of(self, raw: bytes) -> int:
+        return int(contracts.decode_result(self.contract, self.applied_at, raw)[self.block_index])
 
 
 class _Stale(Exception):
@@ -69,8 +92,21 @@ class Submitter:
     def can_submit(self) -> bool:
         return self._account is not None and self._opts.inbox is not None
 
+    def _targets(self) -> list[_Target]:
+        """Where an id may have been applied: the inbox first (the relay's deliveries),
+        then the registry (writes through the hub)."""
+        found = [_Target("RecordRegistry", self._opts.registry, "writtenAt", 0)]
+        if self._opts.inbox is not None:
+            found.insert(0, _Target("Inbox", self._opts.inbox, "receipts", 2))
+        return found
+
+    def _target_of(self, delivery: relay_pb2.Delivery) -> _Target:
+        if delivery.destination_namespace.lower() == self._opts.registry.lower():
+            return self._targets()[-1]
+        return self._targets()[0]
+
     async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
-        inbox, account = self._require()
+        _, account = self._require()
         delivery_id = delivery.delivery_id
         if not delivery_id:
             raise SubmissionRejected("delivery has no id")
@@ -78,20 +114,28 @@ class Submitter:
             raise SubmissionRejected("proof_digest must be a 32-byte SHA-256")
         if await self._receipt_block(delivery_id):
             return await self.submission(delivery_id, duplicate=True)
+        target = self._target_of(delivery)
         record = delivery.record
-        args = (
-            delivery_id,
-            record.ref.chain_id,
-            record.ref.namespace,
-            record.ref.key,
-            record.version,
-            record.schema,
-            record.value,
-            delivery.proof_digest or bytes(32),
-        )
-        data = contracts.encode_call("Inbox", "deliver", [args])
+        if target.contract == "RecordRegistry":
+            data = contracts.encode_call(
+                "RecordRegistry",
+                "putOnce",
+                [delivery_id, record.ref.key, record.schema, record.value],
+            )
+        else:
+            args = (
+                delivery_id,
+                record.ref.chain_id,
+                record.ref.namespace,
+                record.ref.key,
+                record.version,
+                record.schema,
+                record.value,
+                delivery.proof_digest or bytes(32),
+            )
+            data = contracts.encode_call("Inbox", "deliver", [args])
         try:
-            tx_hash = await self._send(inbox, account, data)
+            tx_hash = await self._send(target, account, data)
         except _AlreadyDelivered:
             return await self.submission(delivery_id, duplicate=True)
         except _Stale as exc:
@@ -110,13 +154,14 @@ class Submitter:
             )
         return self._opts.inbox, self._account
 
-    async def _send(self, inbox: str, account: LocalAccount, data: str) -> str:
+    async def _send(self, target: _Target, account: LocalAccount, data: str) -> str:
+        inbox = target.address
         try:
             estimate = await self._rpc.estimate_gas(
                 {"from": account.address, "to": inbox, "data": data}
             )
         except NodeError as exc:
-            self._raise_revert(exc)
+            self._raise_revert(target, exc)
         latest = await self._rpc.block("latest")
         base_fee = int(str((latest or {}).get("baseFeePerGas") or "0x0"), 16)
         try:
@@ -149,7 +194,7 @@ class Submitter:
                         return "0x" + bytes(signed.hash).hex()
                     if "nonce" in message and attempt + 1 < NONCE_ATTEMPTS:
                         continue  # someone else used the key: resync from the node
-                    self._raise_revert(exc)
+                    self._raise_revert(target, exc)
                 except ChainUnavailable:
                     # It may or may not have reached the node: ask for the nonce next time.
                     self._nonce = None
@@ -158,10 +203,14 @@ class Submitter:
                 return tx_hash
         raise AssertionError("unreachable")
 
-    def _raise_revert(self, exc: NodeError) -> NoReturn:
-        decoded = contracts.decode_revert("Inbox", _revert_data(exc))
-        if decoded and decoded[0] == "AlreadyDelivered":
+    def _raise_revert(self, target: _Target, exc: NodeError) -> NoReturn:
+        decoded = contracts.decode_revert(target.contract, _revert_data(exc))
+        if decoded and decoded[0] in ("AlreadyDelivered", "AlreadyWritten"):
             raise _AlreadyDelivered() from exc
+        if decoded and decoded[0] == "NotWriter":
+            raise SubmissionRejected(
+                f"the record registry does not authorise writer {decoded[1][0]}"
+            ) from exc
         if decoded and decoded[0] == "StaleVersion":
             _id, held, version = decoded[1]
             raise _Stale(
@@ -172,7 +221,8 @@ class Submitter:
                 f"the inbox does not authorise submitter {decoded[1][0]}"
             ) from exc
         if decoded:
-            raise SubmissionRejected(f"the inbox refused the delivery: {decoded[0]}") from exc
+            where = "inbox" if target.contract == "Inbox" else "record registry"
+            raise SubmissionRejected(f"the {where} refused the delivery: {decoded[0]}") from exc
         raise SubmissionRejected(f"the node refused the transaction: {exc}") from exc
 
     async def _await_final(self, delivery_id: str, tx_hash: str) -> adapter_pb2.Submission:
@@ -208,14 +258,21 @@ class Submitter:
         )
 
     async def _receipt_block(self, delivery_id: str) -> int:
-        """Block in which the inbox recorded `delivery_id` (0: not recorded)."""
-        inbox, _ = self._require()
-        data = contracts.encode_call("Inbox", "receipts", [contracts.key_id(delivery_id)])
-        raw = await self._rpc.call(inbox, data, "latest")
-        _source_ref, _digest, block_number, _submitter = contracts.decode_result(
-            "Inbox", "receipts", raw
-        )
-        return int(block_number)
+        """Block in which the inbox (or, for a write, the registry) recorded
+        `delivery_id` (0: not recorded)."""
+        applied = await self._applied(delivery_id)
+        return applied[1] if applied else 0
+
+    async def _applied(self, delivery_id: str) -> tuple[_Target, int] | None:
+        self._require()
+        for target in self._targets():
+            data = contracts.encode_call(
+                target.contract, target.applied_at, [contracts.key_id(delivery_id)]
+            )
+            height = target.block_of(await self._rpc.call(target.address, data, "latest"))
+            if height:
+                return target, height
+        return None
 
     async def submission(
         self, delivery_id: str, *, duplicate: bool = False
@@ -249,11 +306,17 @@ class Submitter:
         )
 
     async def _delivering_tx(self, delivery_id: str, height: int) -> str:
-        inbox, _ = self._require()
+        applied = await self._applied(delivery_id)
+        if applied is None:
+            return ""
+        target = applied[0]
         logs = await self._rpc.logs(
             {
-                "address": inbox,
-                "topics": [DELIVERED, "0x" + contracts.key_id(delivery_id).hex()],
+                "address": target.address,
+                "topics": [
+                    DELIVERED if target.contract == "Inbox" else WRITTEN,
+                    "0x" + contracts.key_id(delivery_id).hex(),
+                ],
                 "fromBlock": hex(height),
                 "toBlock": hex(height),
             }

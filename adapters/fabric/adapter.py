@@ -488,31 +488,9 @@ class FabricAdapter:
         )
 
     def _delivery_args(self, delivery: relay_pb2.Delivery) -> list[str]:
-        record = delivery.record
-        if not delivery.delivery_id:
-            raise InvalidAdapterRequest("delivery has no delivery_id")
         if delivery.destination_namespace:
             self._check_namespace(delivery.destination_namespace)
-        try:
-            value = record.value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SubmissionRejected(f"record value is not UTF-8 JSON: {exc}") from exc
-        source = {
-            "block_height": record.block_height,
-            "chain_id": record.ref.chain_id,
-            "key": record.ref.key,
-            "namespace": record.ref.namespace,
-            "tx_id": record.tx_id,
-            "version": record.version,
-        }
-        return [
-            delivery.delivery_id,
-            record.ref.key,
-            record.schema,
-            value,
-            canonical_json(source).decode(),
-            delivery.proof_digest.hex(),
-        ]
+        return deliver_args(delivery)
 
     async def submit(self, delivery: relay_pb2.Delivery) -> adapter_pb2.Submission:
         args = self._delivery_args(delivery)
@@ -576,3 +554,31 @@ class FabricAdapter:
 
     async def close(self) -> None:
         await asyncio.gather(*(p.close() for p in self._peers))
+
+
+def deliver_args(delivery: relay_pb2.Delivery) -> list[str]:
+    """The chaincode's `deliver` arguments for a delivery: a relay's, or a write through
+    the hub (its source is then `tonglian.write`, the agency and the request id)."""
+    record = delivery.record
+    if not delivery.delivery_id:
+        raise InvalidAdapterRequest("delivery has no delivery_id")
+    try:
+        value = record.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionRejected(f"record value is not UTF-8 JSON: {exc}") from exc
+    source = {
+        "block_height": record.block_height,
+        "chain_id": record.ref.chain_id,
+        "key": record.ref.key,
+        "namespace": record.ref.namespace,
+        "tx_id": record.tx_id,
+        "version": record.version,
+    }
+    return [
+        delivery.delivery_id,
+        record.ref.key,
+        record.schema,
+        value,
+        canonical_json(source).decode(),
+        delivery.proof_digest.hex(),
+    ]

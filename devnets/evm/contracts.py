@@ -58,6 +58,18 @@ async def set_submitter(
     await _mined(w3, tx_hash)
 
 
+async def set_writer(
+    w3: AsyncWeb3[AsyncHTTPProvider],
+    registry: ChecksumAddress,
+    owner: ChecksumAddress,
+    writer: ChecksumAddress,
+) -> None:
+    """Lets `writer` (the hub's submitter) write records: writes through the hub."""
+    contract = w3.eth.contract(address=registry, abi=abi("RecordRegistry"))
+    tx_hash = await contract.functions.setWriter(writer, True).transact({"from": owner})
+    await _mined(w3, tx_hash)
+
+
 async def put_record(
     w3: AsyncWeb3[AsyncHTTPProvider],
     registry: ChecksumAddress,

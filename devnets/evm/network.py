@@ -111,6 +111,7 @@ class EvmDevnet:
             registry = await contracts.deploy(w3, "RecordRegistry", owner.address)
             inbox = await contracts.deploy(w3, "Inbox", owner.address)
             await contracts.set_submitter(w3, inbox, owner.address, submitter.address)
+            await contracts.set_writer(w3, registry, owner.address, submitter.address)
         except BaseException:
             stop(self.state_dir, PROCESS_NAME)
             raise

@@ -1,4 +1,5 @@
-"""`tonglian query` and `tonglian records list|watch`: read verified records through the hub."""
+"""`tonglian query` and `tonglian records list|watch`: read verified records through the hub
+(`records put`, the one that writes, is hub/cli/records_put.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hub.cli import exit_codes
+from hub.cli import exit_codes, records_put
 from hub.cli.connection import client
 from hub.cli.output import print_json, table, to_json
 from tonglian.v1 import query_pb2, records_pb2
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         if name == "list":
             p.add_argument("--limit", type=int, default=100, help="stop after this many records")
         p.set_defaults(func=fn)
+    records_put.register(rsub)
 
 
 def describe_value(record: records_pb2.Record) -> str:

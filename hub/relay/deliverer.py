@@ -31,6 +31,7 @@ from hub.errors import ChainUnreachable, DeliveryRefused, HubError, LeaseLost, S
 from hub.guarded_adapter import GuardedAdapter
 from hub.observability.tracing import span
 from hub.registry import ChainRegistry
+from hub.relay.finality import submission_final
 from hub.relay.group_commit import GroupCommit
 from hub.relay.notifier import DeliveryNotifier
 from hub.relay.retry import RetryPolicy
@@ -436,9 +437,7 @@ class Deliverer:
     async def _apply(
         self, d: relay_pb2.Delivery, sub: adapter_pb2.Submission, adapter: GuardedAdapter
     ) -> None:
-        final = sub.state == S.SUBMISSION_STATE_CONFIRMED or (
-            sub.state == S.SUBMISSION_STATE_DUPLICATE and sub.block_height > 0
-        )
+        final = submission_final(sub)
         self._awaiting.get(d.destination_chain_id, {}).pop(d.delivery_id, None)
         if final:
             await self._save(d, D.DELIVERY_STATE_CONFIRMED, d.attempts, 0, "", sub)

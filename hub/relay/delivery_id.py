@@ -37,3 +37,14 @@ def _put(h: hashlib._Hash, text: str) -> None:
 
 def proof_digest(proof: records_pb2.Proof) -> bytes:
     return hashlib.sha256(proof.SerializeToString(deterministic=True)).digest()
+
+
+def write_id(agency: str, chain_id: str, request_id: str) -> str:
+    """The delivery id of a direct write (Query.PutRecord): hex SHA-256 over the writing
+    agency, the chain and the client's request id, so that the chain's inbox applies one
+    request id of one agency once, whatever the request carries (its content is checked
+    against what the first one wrote, hub/usecases/write.py)."""
+    h = hashlib.sha256(b"tonglian/write-id/v1")
+    for part in (agency, chain_id, request_id):
+        _put(h, part)
+    return h.hexdigest()

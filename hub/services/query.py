@@ -1,5 +1,5 @@
-"""tonglian.v1.Query over gRPC: maps messages to the query, watch and predicate use cases
-(hub/usecases/), which decide policy and write the facts onto the call's audit record."""
+"""tonglian.v1.Query over gRPC: maps messages to the query, watch, predicate and write use
+cases (hub/usecases/), which decide policy and write the facts onto the call's audit record."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from hub.services.status import Context, streaming, unary
 from hub.usecases.predicate import Predicates
 from hub.usecases.query import RecordQueries
 from hub.usecases.watch import RecordWatch
+from hub.usecases.write import RecordWrites
 from tonglian.v1 import query_pb2, query_pb2_grpc
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
-    def __init__(self, queries: RecordQueries, watch: RecordWatch, predicates: Predicates) -> None:
+    def __init__(
+        self,
+        queries: RecordQueries,
+        watch: RecordWatch,
+        predicates: Predicates,
+        writes: RecordWrites,
+    ) -> None:
         self._queries = queries
         self._watch = watch
         self._predicates = predicates
+        self._writes = writes
 
     @unary
     async def GetRecord(
@@ -74,3 +82,10 @@ class QueryService(query_pb2_grpc.QueryServicer):
             evaluated_at=signed.evaluated_at,
             audit_sequence=signed.audit_sequence,
         )
+
+    @unary
+    async def PutRecord(
+        self, request: query_pb2.PutRecordRequest, context: Context
+    ) -> query_pb2.PutRecordResponse:
+        call = current_call()
+        return await self._writes.put(call.principal, request, call)

@@ -11,6 +11,8 @@ pragma solidity 0.8.30;
 ///   slot 2  blockOf      mapping(bytes32 keyId => uint256 block number of the latest write)
 ///   slot 3  writers      mapping(address => bool)
 ///   slot 4  owner        address
+///   slot 5  writtenAt    mapping(bytes32 idHash => uint256 block number), idHash =
+///                        keccak256(bytes(writeId)): writes through the hub (putOnce), each once
 /// digest = keccak256(abi.encode(
 ///     "tonglian.evm.record/v1", block.chainid, address(this), key, schema, value, version, deleted))
 /// with abi.encode types (string, uint256, address, string, string, bytes, uint256, bool).
@@ -20,6 +22,7 @@ contract RecordRegistry {
     mapping(bytes32 => uint256) public blockOf;
     mapping(address => bool) public writers;
     address public owner;
+    mapping(bytes32 => uint256) public writtenAt;
 
     string public constant DIGEST_DOMAIN = "tonglian.evm.record/v1";
 
@@ -34,11 +37,16 @@ contract RecordRegistry {
         bytes32 digest
     );
     event WriterSet(address indexed writer, bool allowed);
+    /// A write through the hub: `writeId` names it (the hub derives it from the agency's
+    /// request id), so a retried write is never applied twice.
+    event Written(bytes32 indexed idHash, string writeId, bytes32 indexed keyId, uint256 version);
 
     error NotOwner();
     error NotWriter(address sender);
     error EmptyKey();
     error NotFound(string key);
+    error AlreadyWritten(string writeId);
+    error EmptyWriteId();
 
     constructor() {
         owner = msg.sender;
@@ -58,6 +66,22 @@ contract RecordRegistry {
         returns (uint256 version)
     {
         return _write(key, schema, value, false);
+    }
+
+    /// Writes the next version of `key` once per `writeId`: a second call with the same
+    /// id reverts with AlreadyWritten, whatever it carries.
+    function putOnce(
+        string calldata writeId,
+        string calldata key,
+        string calldata schema,
+        bytes calldata value
+    ) external returns (uint256 version) {
+        if (bytes(writeId).length == 0) revert EmptyWriteId();
+        bytes32 idHash = keccak256(bytes(writeId));
+        if (writtenAt[idHash] != 0) revert AlreadyWritten(writeId);
+        writtenAt[idHash] = block.number;
+        version = _write(key, schema, value, false);
+        emit Written(idHash, writeId, keccak256(bytes(key)), version);
     }
 
     /// Writes a deleting version of `key` (empty value, deleted = true).

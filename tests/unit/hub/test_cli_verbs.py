@@ -31,7 +31,7 @@ DOCUMENTED: dict[str, tuple[str, ...]] = {
     "chains": ("add", "list", "show", "remove"),
     "secrets": ("put", "list", "rm"),
     "query": (),
-    "records": ("list", "watch"),
+    "records": ("list", "watch", "put"),
     "predicate": (),
     "verify": (),
     "audit": ("list", "head", "export", "verify"),

@@ -50,6 +50,27 @@ PREDICATE_OPERATOR_LESS_OR_EQUAL: PredicateOperator.ValueType  # 7
 PREDICATE_OPERATOR_GREATER_OR_EQUAL: PredicateOperator.ValueType  # 8
 Global___PredicateOperator: typing_extensions.TypeAlias = PredicateOperator
 
+class _WriteState:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _WriteStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_WriteState.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    WRITE_STATE_UNSPECIFIED: _WriteState.ValueType  # 0
+    WRITE_STATE_PENDING: _WriteState.ValueType  # 1
+    """Submitted; not yet in a final block."""
+    WRITE_STATE_FINAL: _WriteState.ValueType  # 2
+    """In a final block."""
+
+class WriteState(_WriteState, metaclass=_WriteStateEnumTypeWrapper): ...
+
+WRITE_STATE_UNSPECIFIED: WriteState.ValueType  # 0
+WRITE_STATE_PENDING: WriteState.ValueType  # 1
+"""Submitted; not yet in a final block."""
+WRITE_STATE_FINAL: WriteState.ValueType  # 2
+"""In a final block."""
+Global___WriteState: typing_extensions.TypeAlias = WriteState
+
 @typing.final
 class GetRecordRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -348,3 +369,116 @@ class EvaluatePredicateResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["answer", b"answer", "audit_sequence", b"audit_sequence", "evaluated_at", b"evaluated_at", "signature", b"signature", "signer_certificate", b"signer_certificate", "statement", b"statement"]) -> None: ...
 
 Global___EvaluatePredicateResponse: typing_extensions.TypeAlias = EvaluatePredicateResponse
+
+@typing.final
+class PutRecordRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REF_FIELD_NUMBER: builtins.int
+    SCHEMA_FIELD_NUMBER: builtins.int
+    VALUE_JSON_FIELD_NUMBER: builtins.int
+    PURPOSE_FIELD_NUMBER: builtins.int
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    WAIT_FIELD_NUMBER: builtins.int
+    schema: builtins.str
+    """Catalog schema name the value must conform to, e.g. "gov.license.business/v1"."""
+    value_json: builtins.str
+    """The value as JSON text; the hub stores it as canonical JSON."""
+    purpose: builtins.str
+    """Why the record is written. Audited."""
+    request_id: builtins.str
+    """Chosen by the client, 1 to 128 characters of [A-Za-z0-9._:-]: the same request id
+    with the same content is applied once and answers the same receipt.
+    """
+    wait: builtins.bool
+    """Answer once the record is final, with the verified record read back."""
+    @property
+    def ref(self) -> tonglian.v1.records_pb2.RecordRef:
+        """Where the record goes: the chain, the namespace (custom: collection; Annals:
+        space; EVM: the RecordRegistry address; Fabric: "channel:chaincode") and the key.
+        """
+
+    def __init__(
+        self,
+        *,
+        ref: tonglian.v1.records_pb2.RecordRef | None = ...,
+        schema: builtins.str = ...,
+        value_json: builtins.str = ...,
+        purpose: builtins.str = ...,
+        request_id: builtins.str = ...,
+        wait: builtins.bool = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["ref", b"ref"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["purpose", b"purpose", "ref", b"ref", "request_id", b"request_id", "schema", b"schema", "value_json", b"value_json", "wait", b"wait"]) -> None: ...
+
+Global___PutRecordRequest: typing_extensions.TypeAlias = PutRecordRequest
+
+@typing.final
+class WriteReceipt(google.protobuf.message.Message):
+    """WriteReceipt is the hub's answer to a write: what was submitted where, and how far it got."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    WRITE_ID_FIELD_NUMBER: builtins.int
+    REF_FIELD_NUMBER: builtins.int
+    SCHEMA_FIELD_NUMBER: builtins.int
+    VALUE_DIGEST_FIELD_NUMBER: builtins.int
+    STATE_FIELD_NUMBER: builtins.int
+    TX_ID_FIELD_NUMBER: builtins.int
+    BLOCK_HEIGHT_FIELD_NUMBER: builtins.int
+    REPEATED_FIELD_NUMBER: builtins.int
+    request_id: builtins.str
+    write_id: builtins.str
+    """Hex SHA-256 id the chain's inbox keeps the write under (as a delivery id)."""
+    schema: builtins.str
+    value_digest: builtins.str
+    """Hex SHA-256 of the canonical JSON value."""
+    state: Global___WriteState.ValueType
+    tx_id: builtins.str
+    block_height: builtins.int
+    """Block that holds the write; 0 while pending."""
+    repeated: builtins.bool
+    """True when this request id had been applied before: nothing was written again."""
+    @property
+    def ref(self) -> tonglian.v1.records_pb2.RecordRef: ...
+    def __init__(
+        self,
+        *,
+        request_id: builtins.str = ...,
+        write_id: builtins.str = ...,
+        ref: tonglian.v1.records_pb2.RecordRef | None = ...,
+        schema: builtins.str = ...,
+        value_digest: builtins.str = ...,
+        state: Global___WriteState.ValueType = ...,
+        tx_id: builtins.str = ...,
+        block_height: builtins.int = ...,
+        repeated: builtins.bool = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["ref", b"ref"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["block_height", b"block_height", "ref", b"ref", "repeated", b"repeated", "request_id", b"request_id", "schema", b"schema", "state", b"state", "tx_id", b"tx_id", "value_digest", b"value_digest", "write_id", b"write_id"]) -> None: ...
+
+Global___WriteReceipt: typing_extensions.TypeAlias = WriteReceipt
+
+@typing.final
+class PutRecordResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    RECEIPT_FIELD_NUMBER: builtins.int
+    RECORD_FIELD_NUMBER: builtins.int
+    @property
+    def receipt(self) -> Global___WriteReceipt: ...
+    @property
+    def record(self) -> tonglian.v1.records_pb2.VerifiedRecord:
+        """Set when wait was asked: the record as the verified read path returns it."""
+
+    def __init__(
+        self,
+        *,
+        receipt: Global___WriteReceipt | None = ...,
+        record: tonglian.v1.records_pb2.VerifiedRecord | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["receipt", b"receipt", "record", b"record"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["receipt", b"receipt", "record", b"record"]) -> None: ...
+
+Global___PutRecordResponse: typing_extensions.TypeAlias = PutRecordResponse

@@ -55,6 +55,11 @@ class QueryStub(object):
                 request_serializer=tonglian_dot_v1_dot_query__pb2.EvaluatePredicateRequest.SerializeToString,
                 response_deserializer=tonglian_dot_v1_dot_query__pb2.EvaluatePredicateResponse.FromString,
                 _registered_method=True)
+        self.PutRecord = channel.unary_unary(
+                '/tonglian.v1.Query/PutRecord',
+                request_serializer=tonglian_dot_v1_dot_query__pb2.PutRecordRequest.SerializeToString,
+                response_deserializer=tonglian_dot_v1_dot_query__pb2.PutRecordResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServicer(object):
@@ -89,6 +94,14 @@ class QueryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutRecord(self, request, context):
+        """Puts a record on a chain through its adapter, once per request id; needs a
+        policy rule with access "write".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.EvaluatePredicate,
                     request_deserializer=tonglian_dot_v1_dot_query__pb2.EvaluatePredicateRequest.FromString,
                     response_serializer=tonglian_dot_v1_dot_query__pb2.EvaluatePredicateResponse.SerializeToString,
+            ),
+            'PutRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutRecord,
+                    request_deserializer=tonglian_dot_v1_dot_query__pb2.PutRecordRequest.FromString,
+                    response_serializer=tonglian_dot_v1_dot_query__pb2.PutRecordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class Query(object):
             '/tonglian.v1.Query/EvaluatePredicate',
             tonglian_dot_v1_dot_query__pb2.EvaluatePredicateRequest.SerializeToString,
             tonglian_dot_v1_dot_query__pb2.EvaluatePredicateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tonglian.v1.Query/PutRecord',
+            tonglian_dot_v1_dot_query__pb2.PutRecordRequest.SerializeToString,
+            tonglian_dot_v1_dot_query__pb2.PutRecordResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,7 +89,23 @@ _QueryEvaluatePredicateType = typing_extensions.TypeVar(
     ],
 )
 
-class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _QueryWatchRecordsType, _QueryEvaluatePredicateType]):
+_QueryPutRecordType = typing_extensions.TypeVar(
+    '_QueryPutRecordType',
+    grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.query_pb2.PutRecordRequest,
+        tonglian.v1.query_pb2.PutRecordResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.query_pb2.PutRecordRequest,
+        tonglian.v1.query_pb2.PutRecordResponse,
+    ],
+    default=grpc.UnaryUnaryMultiCallable[
+        tonglian.v1.query_pb2.PutRecordRequest,
+        tonglian.v1.query_pb2.PutRecordResponse,
+    ],
+)
+
+class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _QueryWatchRecordsType, _QueryEvaluatePredicateType, _QueryPutRecordType]):
     """Query answers agencies with verified records from any linked chain."""
 
     @typing.overload
@@ -109,6 +125,10 @@ class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _Quer
         grpc.UnaryUnaryMultiCallable[
             tonglian.v1.query_pb2.EvaluatePredicateRequest,
             tonglian.v1.query_pb2.EvaluatePredicateResponse,
+        ],
+        grpc.UnaryUnaryMultiCallable[
+            tonglian.v1.query_pb2.PutRecordRequest,
+            tonglian.v1.query_pb2.PutRecordResponse,
         ],
     ], channel: grpc.Channel) -> None: ...
 
@@ -130,6 +150,10 @@ class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _Quer
             tonglian.v1.query_pb2.EvaluatePredicateRequest,
             tonglian.v1.query_pb2.EvaluatePredicateResponse,
         ],
+        grpc.aio.UnaryUnaryMultiCallable[
+            tonglian.v1.query_pb2.PutRecordRequest,
+            tonglian.v1.query_pb2.PutRecordResponse,
+        ],
     ], channel: grpc.aio.Channel) -> None: ...
 
     GetRecord: _QueryGetRecordType
@@ -143,6 +167,11 @@ class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _Quer
 
     EvaluatePredicate: _QueryEvaluatePredicateType
     """A yes/no answer about a record, signed by the hub; the record stays at the hub."""
+
+    PutRecord: _QueryPutRecordType
+    """Puts a record on a chain through its adapter, once per request id; needs a
+    policy rule with access "write".
+    """
 
 QueryAsyncStub: typing_extensions.TypeAlias = QueryStub[
     grpc.aio.UnaryUnaryMultiCallable[
@@ -160,6 +189,10 @@ QueryAsyncStub: typing_extensions.TypeAlias = QueryStub[
     grpc.aio.UnaryUnaryMultiCallable[
         tonglian.v1.query_pb2.EvaluatePredicateRequest,
         tonglian.v1.query_pb2.EvaluatePredicateResponse,
+    ],
+    grpc.aio.UnaryUnaryMultiCallable[
+        tonglian.v1.query_pb2.PutRecordRequest,
+        tonglian.v1.query_pb2.PutRecordResponse,
     ],
 ]
 
@@ -197,5 +230,15 @@ class QueryServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[tonglian.v1.query_pb2.EvaluatePredicateResponse, collections.abc.Awaitable[tonglian.v1.query_pb2.EvaluatePredicateResponse]]:
         """A yes/no answer about a record, signed by the hub; the record stays at the hub."""
+
+    @abc.abstractmethod
+    def PutRecord(
+        self,
+        request: tonglian.v1.query_pb2.PutRecordRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[tonglian.v1.query_pb2.PutRecordResponse, collections.abc.Awaitable[tonglian.v1.query_pb2.PutRecordResponse]]:
+        """Puts a record on a chain through its adapter, once per request id; needs a
+        policy rule with access "write".
+        """
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
