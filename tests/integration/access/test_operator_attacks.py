@@ -8,6 +8,7 @@ and an agency.
 
 from __future__ import annotations
 
+import copy
 import asyncio
 import json
 import os
@@ -221,7 +222,7 @@ def test_adapter_check_no_write_writes_nothing_to_the_chain(scene: Scene) -> Non
 
 
 def test_a_scoped_operator_is_refused_outside_its_chains(scene: Scene, tmp_path: Path) -> None:
-    chain = dict(scene.custom.chain)
+    chain = copy.deepcopy(scene.custom.chain)  # the devnet fixture is shared
     chain["chainId"] = "custom-eve"
     path = tmp_path / "custom-eve.json"
     path.write_text(json.dumps(chain))
