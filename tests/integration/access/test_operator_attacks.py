@@ -8,8 +8,8 @@ and an agency.
 
 from __future__ import annotations
 
-import copy
 import asyncio
+import copy
 import json
 import os
 import stat
