@@ -93,8 +93,11 @@ class HubProcess:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TONGLIAN_VERIFY_WORKERS": "1", **self._env}
+        # -P: the working folder (perhaps holding a `hub/` data dir) never shadows the
+        # installed packages.
         argv = [
             sys.executable,
+            "-P",
             "-m",
             "hub.cli.main",
             "serve",
@@ -119,7 +122,7 @@ class HubProcess:
         the hub itself, same pid; nothing unless it `outlives_parent`."""
         if self.outlives_parent:
             return []
-        return [sys.executable, "-m", "devnets.lifeline", "--exec", str(os.getpid()), "--"]
+        return [sys.executable, "-P", "-m", "devnets.lifeline", "--exec", str(os.getpid()), "--"]
 
     async def wait_serving(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

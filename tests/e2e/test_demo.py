@@ -65,7 +65,7 @@ def _assert_nothing_left(mark: str) -> None:
 
 def _demo(tmp_path: Path, mark: str, *, fabric: bool) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out")],
+        [sys.executable, "-P", "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=180,
@@ -153,7 +153,7 @@ def test_demo_with_fabric(tmp_path: Path) -> None:
 def test_ctrl_c_leaves_nothing_running(tmp_path: Path, interrupt_after: str) -> None:
     mark = uuid.uuid4().hex
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out")],
+        [sys.executable, "-P", "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -191,7 +191,7 @@ def test_demo_keep_leaves_the_status_page_up_until_its_stop_commands(tmp_path: P
 
     mark = uuid.uuid4().hex
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out"),
+        [sys.executable, "-P", "-m", "hub.cli.main", "demo", "--out-dir", str(tmp_path / "out"),
          "--keep", "--json"],
         capture_output=True, text=True, timeout=180, cwd=tmp_path,
         env=_env(mark, fabric=False),

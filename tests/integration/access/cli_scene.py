@@ -38,7 +38,7 @@ class CliScene:
                 TONGLIAN_CA=str(creds.ca),
             )
         result = subprocess.run(
-            [sys.executable, "-m", "hub.cli.main", *args],
+            [sys.executable, "-P", "-m", "hub.cli.main", *args],
             env=env,
             cwd=self.cwd,
             capture_output=True,

@@ -55,7 +55,7 @@ async def _services(channel: grpc.aio.Channel) -> list[str]:
 
 def _revoke(hub: HubProcess, cert: object) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "pki", "revoke", str(cert), "--dir",
+        [sys.executable, "-P", "-m", "hub.cli.main", "pki", "revoke", str(cert), "--dir",
          str(hub.pki_dir)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -281,7 +281,7 @@ def test_a_closed_stdout_ends_the_cli_without_a_traceback(scene: Scene) -> None:
         "TONGLIAN_CA": str(scene.ops.ca),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli.main", "chains", "list"],
+        [sys.executable, "-P", "-m", "hub.cli.main", "chains", "list"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

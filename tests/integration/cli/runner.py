@@ -16,7 +16,7 @@ class Cli:
         self.cwd = cwd
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "hub.cli.main", *args]
+        return [sys.executable, "-P", "-m", "hub.cli.main", *args]
 
     def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
         """Runs `tonglian ARGS`; asserts its exit code is `check` unless None."""

@@ -64,7 +64,7 @@ def serve_cli(tmp_path: Path) -> Iterator[Any]:
         (root / info.kind).mkdir(parents=True)
         (root / info.kind / "devnet.json").write_text(info.model_dump_json())
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli.main", "adapter", "serve", info.kind,
+            [sys.executable, "-P", "-m", "hub.cli.main", "adapter", "serve", info.kind,
              "--from-devnet", info.kind, "--listen", "127.0.0.1:0"],
             env={**os.environ, "TONGLIAN_STATE_DIR": str(root)},
             stdout=subprocess.PIPE,
@@ -161,7 +161,7 @@ async def test_check_cli_writes_a_report(custom_ledger: DevnetInfo, tmp_path: Pa
     (root / "custom" / "devnet.json").write_text(custom_ledger.model_dump_json())
     report = tmp_path / "report.json"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli.main", "adapter", "check", "custom",
+        sys.executable, "-P", "-m", "hub.cli.main", "adapter", "check", "custom",
         "--from-devnet", "custom", "--report", str(report),
         env={**os.environ, "TONGLIAN_STATE_DIR": str(root)},
         stdout=asyncio.subprocess.PIPE,

@@ -37,7 +37,7 @@ DOWN = "down-1"
 
 async def tonglian(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli.main", *args,
+        sys.executable, "-P", "-m", "hub.cli.main", *args,
         env={**os.environ, **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

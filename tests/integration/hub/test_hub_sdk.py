@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 async def tonglian(*args: str, env: dict[str, str]) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli.main", *args,
+        sys.executable, "-P", "-m", "hub.cli.main", *args,
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
@@ -66,7 +66,7 @@ async def test_remote_adapter_through_the_cli(
     (root / "custom" / "devnet.json").write_text(custom_ledger.model_dump_json())
     env = {"TONGLIAN_STATE_DIR": str(root), "TONGLIAN_HUB": hub_process.address}
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli.main", "adapter", "serve", "custom",
+        sys.executable, "-P", "-m", "hub.cli.main", "adapter", "serve", "custom",
         "--from-devnet", "custom", "--listen", "127.0.0.1:0",
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -40,7 +40,7 @@ NOT_AUTHENTICATED = (
 def verify(tmp_path: Path, *args: str, code: int) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TONGLIAN_ANCHORS": str(tmp_path / "no-anchors")}
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "verify", *args],
+        [sys.executable, "-P", "-m", "hub.cli.main", "verify", *args],
         env=env,
         capture_output=True,
         text=True,

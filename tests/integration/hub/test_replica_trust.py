@@ -105,7 +105,7 @@ async def remove_chain(hub: HubProcess) -> None:
 def chains_show(hub: HubProcess) -> dict[str, object]:
     """`tonglian chains show custom-1 --json` through `hub`, as a subprocess."""
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "--hub", hub.address,
+        [sys.executable, "-P", "-m", "hub.cli.main", "--hub", hub.address,
          "chains", "show", CHAIN, "--json"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "TONGLIAN_INSECURE": "1"},
     )  # fmt: skip
@@ -117,7 +117,8 @@ def chains_show(hub: HubProcess) -> dict[str, object]:
 def pki_revoke(cert: Path, folder: Path) -> None:
     """`tonglian pki revoke CERT --dir FOLDER`, as a subprocess."""
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "pki", "revoke", str(cert), "--dir", str(folder)],
+        [sys.executable, "-P", "-m", "hub.cli.main", "pki", "revoke", str(cert),
+         "--dir", str(folder)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

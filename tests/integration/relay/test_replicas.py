@@ -121,7 +121,7 @@ class Replicas:
 def cli(hub: HubProcess, *args: str) -> str:
     """A `tonglian` client command against `hub`, in a subprocess; its stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "--hub", hub.address, *args],
+        [sys.executable, "-P", "-m", "hub.cli.main", "--hub", hub.address, *args],
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "TONGLIAN_INSECURE": "1"},
     )  # fmt: skip

@@ -92,7 +92,7 @@ class Scene:
             "TONGLIAN_ANCHORS": str(self.anchors),
         }
         return subprocess.run(
-            [sys.executable, "-m", "hub.cli.main", *args],
+            [sys.executable, "-P", "-m", "hub.cli.main", *args],
             env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 

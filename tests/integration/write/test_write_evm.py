@@ -108,8 +108,8 @@ async def test_evm_write_is_final_verified_applied_once_and_refused_without_a_ke
     bundle.write_bytes(encode_bundle(put.record.bundle))
     checked = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "hub.cli.main", "verify", str(bundle), "--anchors", str(anchors),
-         "--hub-key", str(hub.pki_dir / pki.CA_CERT), "--json"],
+        [sys.executable, "-P", "-m", "hub.cli.main", "verify", str(bundle),
+         "--anchors", str(anchors), "--hub-key", str(hub.pki_dir / pki.CA_CERT), "--json"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert checked.returncode == 0, (checked.stdout, checked.stderr)

@@ -96,7 +96,7 @@ def _run_on_terminal(argv: list[str]) -> tuple[int, str]:
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli.main", *argv],
+        [sys.executable, "-P", "-m", "hub.cli.main", *argv],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -138,7 +138,7 @@ def test_audit_verify_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert "audit verify:" not in shown and '"intact": true' in shown
 
     piped = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", "audit", "verify", "--file", str(path)],
+        [sys.executable, "-P", "-m", "hub.cli.main", "audit", "verify", "--file", str(path)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -54,7 +54,7 @@ def declared_extensions() -> list[EntryPoint]:
 def tonglian(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TONGLIAN_HUB": "127.0.0.1:1"}
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", *argv],
+        [sys.executable, "-P", "-m", "hub.cli.main", *argv],
         capture_output=True,
         text=True,
         cwd=cwd,
