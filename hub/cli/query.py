@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument(
         "ref", metavar="CHAIN/NAMESPACE/KEY", help="the record (the key may contain '/')"
     )
-    q.add_argument("--purpose", default="", help="why the record is read (audited)")
+    q.add_argument("--purpose", required=True, help="why the record is read (audited)")
     q.add_argument("--at-height", type=int, default=0, help="version at or below this block")
     q.add_argument("--out", type=Path, help="write the proof bundle to this file")
     q.add_argument("--json", action="store_true", help="print JSON")
@@ -39,10 +39,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("--schema", default="")
         p.add_argument("--from-height", type=int, default=0)
         p.add_argument("--to-height", type=int, default=0)
-        p.add_argument("--purpose", default="")
+        p.add_argument("--purpose", required=True, help="why the records are read (audited)")
         p.add_argument("--json", action="store_true", help="one JSON object per record and line")
         if name == "list":
             p.add_argument("--limit", type=int, default=100, help="stop after this many records")
+        else:
+            p.add_argument(
+                "--limit",
+                type=int,
+                default=0,
+                help="stop after this many records (default: follow until Ctrl-C)",
+            )
         p.set_defaults(func=fn)
     records_put.register(rsub)
 
@@ -154,8 +161,10 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_watch(args: argparse.Namespace) -> int:
+    seen = 0
     async with client(args) as hub:
         async for vr in hub.watch_records(_filter(args), purpose=args.purpose):
+            seen += 1
             if args.json:
                 print(
                     json.dumps(
@@ -166,4 +175,6 @@ async def run_watch(args: argparse.Namespace) -> int:
                 )
             else:
                 print("  ".join(_row(vr)), flush=True)
+            if seen == args.limit:
+                break
     return exit_codes.OK
