@@ -94,7 +94,7 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: Hub
 
 
 def test_exit_codes(cli: Cli, tmp_path: Path) -> None:
-    r = cli("query", "no-slashes", check=exit_codes.USAGE)
+    r = cli("query", "no-slashes", "--purpose", "test", check=exit_codes.USAGE)
     assert "record reference 'no-slashes' must be CHAIN/NAMESPACE/KEY" in r.stderr
     r = cli("query", "ghost/ns/key", "--purpose", "test", check=exit_codes.NOT_FOUND)
     assert "NOT_FOUND: no chain 'ghost' is registered" in r.stderr
