@@ -200,8 +200,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_codes.PIPE_CLOSED
 
 
+def quiet_grpc_core(verb: str | None) -> None:
+    """Keeps gRPC core's own log lines (handshake failures, `E0000 ...`) out of a client
+    verb's terminal: the CLI prints one message that says what went wrong. Set before
+    grpc is imported (gRPC reads it then); a GRPC_VERBOSITY the user set is kept, and
+    `serve` keeps gRPC's defaults in its logs."""
+    if verb != "serve":
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
 def _run(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    quiet_grpc_core(verb_of(args_list))
     if args_list[:2] == ["verify", "fabric-block"]:
         from hub.cli.verify_fabric_block import main as fabric_block_main
 

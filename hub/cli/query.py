@@ -102,8 +102,29 @@ async def run_query(args: argparse.Namespace) -> int:
     else:
         print_record(vr)
         if args.out:
-            print(f"bundle   written to {args.out} (check it offline: tonglian verify {args.out})")
+            print(
+                f"bundle   written to {args.out} ({verify_hint(args.out, vr.record.ref.chain_id)})"
+            )
     return exit_codes.OK
+
+
+def verify_hint(bundle: Path, chain_id: str) -> str:
+    """How to check the bundle offline: the bare command only where it will verify (the
+    anchors folder holds the chain's anchor), else what it still needs."""
+    from tonglian_client.trust import anchor_in_dir, default_anchors_dir
+    from tonglian_proof.errors import MalformedInput
+
+    folder = default_anchors_dir()
+    try:
+        kept = anchor_in_dir(folder, chain_id) is not None
+    except MalformedInput:  # an anchor file that does not parse: verify says so
+        kept = True
+    if kept:
+        return f"check it offline: tonglian verify {bundle}"
+    return (
+        f"check it offline: tonglian verify {bundle} --anchor FILE, with {chain_id}'s trust "
+        f"anchor from its operator (or put it in {folder}/{chain_id}.json)"
+    )
 
 
 def _filter(args: argparse.Namespace) -> query_pb2.RecordFilter:
