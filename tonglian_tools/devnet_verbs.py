@@ -85,10 +85,8 @@ async def run_up(args: argparse.Namespace) -> int:
             print(f"  trust anchor written to {anchors[info.kind]} (`tonglian verify` uses it)")
         if "inbox_address" in info.extra:
             chain_id = info.chain.get("chainId", info.kind)
-            print(
-                f"  inbox {info.extra['inbox_address']}: route to it with "
-                f"`tonglian routes add SOURCE/NAMESPACE {chain_id}/{info.extra['inbox_address']}`"
-            )
+            inbox = info.extra["inbox_address"]
+            print(f"  inbox {inbox}: a route delivers to it as destination {chain_id}/{inbox}")
     return exit_codes.OK
 
 

@@ -96,6 +96,7 @@ def test_using_it_runs_as_printed(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"stdout:\n{out[-3000:]}\nstderr:\n{err[-5000:]}"
         anchor = tmp_path / "home" / ".config" / "tonglian" / "anchors" / "custom-1.json"
         assert anchor.is_file(), "devnet up wrote no anchor where verify looks"
+        assert "(check it offline: tonglian verify licence.pb)" in out, out
         assert "licence.pb: verified" in out, out
         assert "stopped: custom" in out
         # `kill %1` stopped the hub: nothing listens at its address any more.
