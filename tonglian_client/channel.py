@@ -173,7 +173,8 @@ def handshake_refused(address: str, credentials: Credentials | None, details: st
     if credentials is None:
         return HandshakeRefused(
             f"the hub at {address} closed a plaintext connection: it serves mutual TLS; "
-            "give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA"
+            "give a client certificate (TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA; the CLI's "
+            "--cert/--key/--ca, the SDK's Credentials)"
         )
     cert = credentials.check()
     who = cert.subject.rfc4514_string()
