@@ -64,10 +64,17 @@ def _newcomer_env(tmp: Path) -> dict[str, str]:
 
 
 def test_the_block_is_found_and_names_no_missing_file() -> None:
-    block = using_it_block((REPO / "README.md").read_text())
+    readme = (REPO / "README.md").read_text()
+    block = using_it_block(readme)
     assert "tonglian serve" in block and "kill %1" in block
     for path in re.findall(r"docs/\S+", block):
         assert (REPO / path).is_file(), f"the block names {path}, which a clone does not have"
+    # Every file the README links is in the clone (nothing outside it, like ../shared/).
+    for link in re.findall(r"\]\(([^)#]+)\)", readme):
+        if "://" not in link:
+            assert (REPO / link).resolve().is_relative_to(REPO), link
+            assert (REPO / link).exists(), link
+    assert "../" not in readme
 
 
 def test_using_it_runs_as_printed(tmp_path: Path) -> None:
