@@ -32,7 +32,8 @@ def register_devnet(sub: Subparsers) -> None:
             type=Path,
             metavar="DIR",
             help="the devnets' state folder, one subfolder per kind "
-            "(default: $TONGLIAN_STATE_DIR, else ./.tonglian/devnets)",
+            "(default: $TONGLIAN_STATE_DIR, else ./.tonglian/devnets; `chains add "
+            "--from-devnet` looks in $TONGLIAN_STATE_DIR)",
         )
         sp.set_defaults(
             func=lazy("tonglian_tools.devnet_verbs", f"run_{name}"), default_kinds=default

@@ -75,8 +75,10 @@ async def run_up(args: argparse.Namespace) -> int:
         return exit_codes.OK
     for info in infos:
         endpoints = ", ".join(f"{k} {v}" for k, v in info.endpoints.items())
+        # `chains add --from-devnet` finds a devnet through TONGLIAN_STATE_DIR.
+        state = f"TONGLIAN_STATE_DIR={args.state_dir} " if args.state_dir else ""
         then = (
-            f"register it with `tonglian chains add --from-devnet {info.kind}`"
+            f"register it with `{state}tonglian chains add --from-devnet {info.kind}`"
             if info.chain
             else str(info.extra.get("hint", ""))
         )

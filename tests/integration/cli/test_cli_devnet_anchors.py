@@ -47,6 +47,8 @@ def test_devnet_up_evm_prints_its_inbox_and_writes_its_anchor(tmp_path: Path) ->
         assert f"  inbox {inbox}: a route delivers to it as destination evm-1/{inbox}\n" in (
             up.stdout
         )
+        hint = f"`TONGLIAN_STATE_DIR={state} tonglian chains add --from-devnet evm`"
+        assert f"; register it with {hint}\n" in up.stdout
         anchor_file = tmp_path / "config" / "tonglian" / "anchors" / "evm-1.json"
         assert f"  trust anchor written to {anchor_file} (`tonglian verify` uses it)" in up.stdout
         anchor = Parse(anchor_file.read_text(), chains_pb2.TrustAnchor())
