@@ -53,6 +53,18 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: Hub
     assert alone["verified"] is False and alone["anchored"] is False
     assert alone["consistent"] is True
     assert "inside the bundle, which anyone can make" in alone["anchored_in"]
+    # Then query's hint says what verify still needs, not a command that would fail.
+    query = ("query", "custom-1/licences/L-1", "--purpose", "test", "--out", str(bundle))
+    assert (
+        f"bundle   written to {bundle} (check it offline: tonglian verify {bundle} --anchor "
+        "FILE, with custom-1's trust anchor from its operator (or put it in "
+        f"{tmp_path / 'no-anchors'}/custom-1.json))\n"
+    ) in cli(*query).stdout
+    # Where `devnet up` left the chain's anchor, the bare command is printed, and verifies.
+    cli.env["TONGLIAN_ANCHORS"] = str(tmp_path / "devnet-anchors")
+    hint = f"(check it offline: tonglian verify {bundle})\n"
+    assert hint in cli(*query).stdout
+    assert f"{bundle}: verified custom-1/licences/L-1" in cli("verify", str(bundle)).stdout
 
     # The chain's anchors as its operator published them (here: the devnet's own record).
     anchors = tmp_path / "anchors"
