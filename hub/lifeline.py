@@ -40,6 +40,16 @@ def bind_to_parent(parent_pid: int) -> None:
     threading.Thread(target=_watch, args=(parent_pid,), name="lifeline", daemon=True).start()
 
 
+def pool_worker(parent_pid: int) -> None:
+    """A hub pool worker's start: bound to the hub's life, and deaf to Ctrl-C.
+
+    Ctrl-C in a terminal signals the whole foreground process group; the hub stops its
+    workers itself when it stops, so a worker that took SIGINT would only print a
+    KeyboardInterrupt traceback on the way."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    bind_to_parent(parent_pid)
+
+
 def _watch(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(WATCH_INTERVAL)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.errors import ProofRejected
-from hub.lifeline import bind_to_parent, lean_spawn
+from hub.lifeline import lean_spawn, pool_worker
 from hub.observability.tracing import span
 from hub.observability.verifications import counted, verifying
 from tonglian.v1 import chains_pb2, records_pb2
@@ -67,7 +67,7 @@ class Verifier:
                 self._executor = ProcessPoolExecutor(
                     max_workers=workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=bind_to_parent,
+                    initializer=pool_worker,
                     initargs=(os.getpid(),),
                 )
                 # Start the workers now, in the background: a spawned worker imports the

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from cryptography.exceptions import InvalidSignature
 
 from tonglian_client.credentials import Credentials
 from tonglian_client.errors import (
@@ -25,6 +28,7 @@ from tonglian_client.errors import (
 )
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from google.rpc import error_details_pb2
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -89,7 +93,78 @@ async def error_from(
         return ClientError(code, f"{code.name}: {details}")
     if not await listening(address):
         return HubUnreachable(address)
+    if credentials is not None:
+        seen = await asyncio.to_thread(tls_probe, address)
+        if isinstance(seen, str):
+            return HandshakeRefused(
+                f"{address} is not a TLS gRPC server: it did not answer a TLS handshake "
+                f"({seen}); check the hub's address (its gRPC listener, not its HTTP one), "
+                "or connect without TLS to a hub run with --insecure"
+            )
+        untrusted = hub_not_trusted(address, seen, credentials)
+        if untrusted is not None:
+            return untrusted
     return handshake_refused(address, credentials, details)
+
+
+def tls_probe(address: str) -> bytes | str:
+    """The certificate the server at `address` presents (DER), or why it spoke no TLS.
+    Only looked at to name a failed handshake's cause; nothing is sent after it."""
+    host, _, port = address.rpartition(":")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        with (
+            socket.create_connection(
+                (host.strip("[]") or "127.0.0.1", int(port)), PROBE_SECONDS
+            ) as raw,
+            context.wrap_socket(raw) as tls,
+        ):
+            return tls.getpeercert(binary_form=True) or b""
+    except ssl.SSLError as exc:
+        return str(exc.reason or exc)
+    except (OSError, ValueError) as exc:
+        return str(exc)
+
+
+def hub_not_trusted(address: str, der: bytes, credentials: Credentials) -> ClientError | None:
+    """HandshakeRefused when none of the CAs in the client's CA file issued the hub's
+    certificate: then this side refused the hub, not the hub this client."""
+    from cryptography import x509
+
+    try:
+        hub_cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    authorities = credentials.authorities()
+    if any(_issued_by(hub_cert, ca) for ca in authorities):
+        return None
+    return HandshakeRefused(
+        f"the hub at {address} is not trusted by your CA file {credentials.ca}: its "
+        f"certificate {hub_cert.subject.rfc4514_string()!r} was issued by "
+        f"{hub_cert.issuer.rfc4514_string()!r}, and the file holds "
+        f"{', '.join(repr(ca.subject.rfc4514_string()) for ca in authorities)}"
+        f"{_same_name(hub_cert.issuer, authorities)}; give the CA that issued the hub's "
+        "certificate (a `tonglian pki init` folder's ca.crt)"
+    )
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Whether `ca` signed `cert` (not only whether the names match: two development
+    CAs may share a name)."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _same_name(issuer: x509.Name, authorities: list[x509.Certificate]) -> str:
+    if any(ca.subject == issuer for ca in authorities):
+        return ": a different CA of the same name"
+    return ""
 
 
 def handshake_refused(address: str, credentials: Credentials | None, details: str) -> ClientError:
@@ -98,16 +173,19 @@ def handshake_refused(address: str, credentials: Credentials | None, details: st
     if credentials is None:
         return HandshakeRefused(
             f"the hub at {address} closed a plaintext connection: it serves mutual TLS; "
-            "give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA"
+            "give a client certificate (TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA; the CLI's "
+            "--cert/--key/--ca, the SDK's Credentials)"
         )
     cert = credentials.check()
     who = cert.subject.rfc4514_string()
     authorities = credentials.authorities()
-    if not any(ca.subject == cert.issuer for ca in authorities):
+    if not any(_issued_by(cert, ca) for ca in authorities):
         return HandshakeRefused(
-            f"the hub at {address} refused client certificate {who!r}: it was issued by "
-            f"{cert.issuer.rfc4514_string()!r}, not by the hub's CA "
-            f"({', '.join(ca.subject.rfc4514_string() for ca in authorities)})"
+            f"the hub at {address} refused your certificate {who!r} ({credentials.cert}): "
+            f"it was issued by {cert.issuer.rfc4514_string()!r}, not by the hub's CA in "
+            f"{credentials.ca} ({', '.join(ca.subject.rfc4514_string() for ca in authorities)}"
+            f"{_same_name(cert.issuer, authorities)}); ask the hub's operator for a "
+            "certificate its CA issues"
         )
     return ClientError(
         grpc.StatusCode.UNAVAILABLE,

@@ -71,8 +71,9 @@ class AsyncClient:
         """Mutual TLS with `credentials`; plaintext only with insecure=True (an --insecure hub)."""
         if credentials is None and not insecure:
             raise CredentialsError(
-                "no client certificate: give --cert/--key/--ca or TONGLIAN_CERT/TONGLIAN_KEY/"
-                "TONGLIAN_CA (or --insecure for a hub run with --insecure)"
+                "no client certificate: pass credentials=Credentials(cert, key, ca) (or "
+                "Credentials.from_env(), which reads TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA), "
+                "or insecure=True for a hub run with --insecure"
             )
         self.address = address
         self.credentials = credentials

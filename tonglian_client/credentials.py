@@ -109,7 +109,31 @@ class Credentials:
                 f"client certificate {who!r} ({self.cert}) is not valid before "
                 f"{cert.not_valid_before_utc.isoformat()}"
             )
+        self._check_key_matches(cert)
         return cert
+
+    def _check_key_matches(self, cert: x509.Certificate) -> None:
+        """The key must be the certificate's: otherwise TLS fails in a way that looks like
+        the hub's refusal, so it is checked here, before dialing."""
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            PublicFormat,
+            load_pem_private_key,
+        )
+
+        try:
+            key = load_pem_private_key(_read(self.key, "client key"), password=None)
+        except (ValueError, TypeError) as exc:
+            raise CredentialsError(
+                f"client key {self.key} is not an unencrypted PEM private key: {exc}"
+            ) from exc
+        spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+            raise CertificateUnusable(
+                f"your key {self.key} does not match your certificate {self.cert} "
+                f"({cert.subject.rfc4514_string()!r}): give the key issued with this "
+                "certificate (`tonglian pki issue NAME` writes NAME.crt and NAME.key together)"
+            )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
         self.check()

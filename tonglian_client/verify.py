@@ -20,9 +20,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tonglian.v1 import chains_pb2, query_pb2, records_pb2
 from tonglian_client.errors import CredentialsError
 from tonglian_client.trust import evm_header_from_node
-from tonglian_proof.bundle import BundleVerdict, ReaderTrust, verify_bundle
+from tonglian_proof.bundle import BundleVerdict, ReaderTrust, TrustNames, verify_bundle
 from tonglian_proof.errors import NotAnchored, ProofRejected
 from tonglian_proof.statement import HubKey, VerifiedStatement, verify_statement
+
+# The remedy a NotAnchored names, in this function's own parameters.
+SDK_NAMES = TrustNames(
+    give="pass anchor= (the chain's TrustAnchor: tonglian_client.trust.load_anchor(path) "
+    "reads a file) or hub_keys= (tonglian_client.trust.hub_keys_from(path): the hub's "
+    "certificate, public key or CA)",
+    evm="pass evm_rpc= (a node you trust) or hub_keys= (the hub's key)",
+)
 
 
 def verify_record(
@@ -43,7 +51,9 @@ def verify_record(
     if evm_rpc is not None and bundle.proof.WhichOneof("kind") == "evm":
         evm = (anchor or bundle.trust_anchor).evm
         evm_header = evm_header_from_node(evm_rpc, bundle.proof.evm, evm)
-    verdict = verify_bundle(bundle, ReaderTrust(anchor, tuple(hub_keys), evm_header))
+    verdict = verify_bundle(
+        bundle, ReaderTrust(anchor, tuple(hub_keys), evm_header, names=SDK_NAMES)
+    )
     if not verdict.anchored:
         raise NotAnchored(verdict.anchored_in)
     return verdict

@@ -112,6 +112,18 @@ def sign_bundle(bundle: records_pb2.ProofBundle, signer: StatementSigner) -> Non
 
 
 @dataclass(frozen=True)
+class TrustNames:
+    """How the reader's own interface names the trust it can give, for the remedy a
+    "not anchored" verdict ends with: the CLI's flags by default; the SDK names its
+    parameters (tonglian_client.verify)."""
+
+    # Any proof kind: the chain's anchors or a hub key.
+    give: str = "pass --anchor FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+    # An EVM endpoint-quorum anchor: a node the reader trusts, or a hub key.
+    evm: str = "name a node you trust (--rpc URL) or the hub's key (--hub-key)"
+
+
+@dataclass(frozen=True)
 class ReaderTrust:
     """What the reader chose to trust. Nothing in here may come from the bundle."""
 
@@ -121,6 +133,8 @@ class ReaderTrust:
     hub_keys: tuple[HubKey, ...] = ()
     # An EVM block hash the reader re-checked at a node they named (`--rpc`).
     evm_header: TrustedEvmHeader | None = None
+    # How the reader's interface names these, for a "not anchored" remedy.
+    names: TrustNames = TrustNames()
 
 
 @dataclass(frozen=True)
@@ -263,7 +277,7 @@ def _anchoring(
             return True, f"the trust anchor you gave, with the block hash attested by {hub_said}"
         return False, (
             "the EVM block hash is not authenticated: an endpoint-quorum anchor cannot vouch "
-            "for it offline; name a node you trust (--rpc URL) or the hub's key (--hub-key)"
+            f"for it offline; {trust.names.evm}"
         )
     if vouched:
         return True, hub_said
@@ -271,9 +285,9 @@ def _anchoring(
         return False, (
             f"checked against the trust anchors inside the bundle, which anyone can make; "
             f"it is signed by a certificate that names {signer}, which is not a hub key you "
-            "gave: pass --anchor FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+            f"gave: {trust.names.give}"
         )
     return False, (
-        "checked against the trust anchors inside the bundle, which anyone can make: "
-        "pass --anchor FILE (or keep anchors in --anchors DIR) or --hub-key FILE"
+        f"checked against the trust anchors inside the bundle, which anyone can make: "
+        f"{trust.names.give}"
     )

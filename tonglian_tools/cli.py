@@ -27,6 +27,14 @@ def register_devnet(sub: Subparsers) -> None:
         sp = dsub.add_parser(name, help=helptext)
         sp.add_argument("kinds", nargs="*", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
         sp.add_argument("--json", action="store_true", help="print JSON, no progress")
+        sp.add_argument(
+            "--state-dir",
+            type=Path,
+            metavar="DIR",
+            help="the devnets' state folder, one subfolder per kind "
+            "(default: $TONGLIAN_STATE_DIR, else ./.tonglian/devnets; `chains add "
+            "--from-devnet` looks in $TONGLIAN_STATE_DIR)",
+        )
         sp.set_defaults(
             func=lazy("tonglian_tools.devnet_verbs", f"run_{name}"), default_kinds=default
         )
@@ -36,6 +44,14 @@ def register_devnet(sub: Subparsers) -> None:
                 choices=["ed25519", "sm2"],
                 help="custom ledger mode for a new ledger: ed25519 (SHA-256) or sm2 "
                 "(SM2 validators, SM3 hashing); default: keep the existing one, else ed25519",
+            )
+            sp.add_argument(
+                "--anchors",
+                type=Path,
+                metavar="DIR",
+                help="write each chain's trust anchor here as CHAIN_ID.json, where "
+                "`tonglian verify` looks (default: $TONGLIAN_ANCHORS, else "
+                "$XDG_CONFIG_HOME/tonglian/anchors, ~/.config by default)",
             )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # Built-in verbs: the module whose `register(sub)` declares the verb, and its help.
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("hub.cli.serve", "run the hub"),
+    "ping": ("hub.cli.ping", "check that the hub answers (and wait while it starts)"),
     "chains": ("hub.cli.chains", "register and inspect linked chains"),
     "secrets": ("hub.cli.secrets", "a chain's own secrets on the hub (names only shown)"),
     "query": ("hub.cli.query", "read one verified record and its proof bundle"),
@@ -46,6 +47,9 @@ VERBS: dict[str, tuple[str, str]] = {
 EXTENSIBLE = frozenset({"adapter"})
 # Global flags that take a value: the verb is the first other word.
 _VALUE_FLAGS = ("--hub", "--cert", "--key", "--ca")
+# Global flags without a value; `serve --insecure` is serve's own (serve plaintext).
+_SWITCHES = ("--insecure",)
+_OWN_SWITCHES = {"serve": frozenset({"--insecure"})}
 EPILOG = """\
 offline checks, no hub needed:
   tonglian verify FILE [--anchor ANCHOR]        a proof bundle from `tonglian query --out`
@@ -127,8 +131,13 @@ def _ordered(helps: dict[str, str]) -> list[str]:
 
 def verb_of(argv: Sequence[str]) -> str | None:
     """The verb on a command line: the first word that is neither a flag nor a flag's value."""
+    at = _verb_at(argv)
+    return None if at is None else argv[at]
+
+
+def _verb_at(argv: Sequence[str]) -> int | None:
     skip = False
-    for token in argv:
+    for i, token in enumerate(argv):
         if skip:
             skip = False
         elif token == "--":
@@ -139,8 +148,41 @@ def verb_of(argv: Sequence[str]) -> str | None:
                 f.startswith(token) for f in _VALUE_FLAGS if token.startswith("--")
             )
         else:
-            return token
+            return i
     return None
+
+
+def hoist_globals(argv: Sequence[str]) -> list[str]:
+    """The command line with the global flags written after the verb moved before it, so
+    that `tonglian chains list --hub X` means `tonglian --hub X chains list`.
+
+    Only the exact global names (`--hub X`, `--hub=X`) move, never an abbreviation, which
+    could be a verb's own flag; nothing after `--` moves."""
+    at = _verb_at(argv)
+    if at is None:
+        return list(argv)
+    verb = argv[at]
+    before, rest, moved = list(argv[:at]), [], []
+    own = _OWN_SWITCHES.get(verb, frozenset())
+    tokens = list(argv[at:])
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            rest.extend(tokens[i:])
+            break
+        name = token.split("=", 1)[0]
+        if name in _VALUE_FLAGS and i > 0:
+            take = 1 if "=" in token else 2
+            moved.extend(tokens[i : i + take])
+            i += take
+            continue
+        if token in _SWITCHES and token not in own and i > 0:
+            moved.append(token)
+        else:
+            rest.append(token)
+        i += 1
+    return before + moved + rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,8 +200,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_codes.PIPE_CLOSED
 
 
+def quiet_grpc_core(verb: str | None) -> None:
+    """Keeps gRPC core's own log lines (handshake failures, `E0000 ...`) out of a client
+    verb's terminal: the CLI prints one message that says what went wrong. Set before
+    grpc is imported (gRPC reads it then); a GRPC_VERBOSITY the user set is kept, and
+    `serve` keeps gRPC's defaults in its logs."""
+    if verb != "serve":
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
 def _run(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    quiet_grpc_core(verb_of(args_list))
     if args_list[:2] == ["verify", "fabric-block"]:
         from hub.cli.verify_fabric_block import main as fabric_block_main
 
@@ -169,7 +221,7 @@ def _run(argv: Sequence[str] | None) -> int:
     # Finding entry points costs more than a fast verb's whole start: only when they matter.
     needs_extensions = verb is None or verb not in VERBS or verb in EXTENSIBLE
     parser = build_parser([verb] if verb else [], None if needs_extensions else [])
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(hoist_globals(args_list))
     try:
         result = args.func(args)
         if isinstance(result, types.CoroutineType):

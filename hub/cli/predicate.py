@@ -33,7 +33,7 @@ OPERATORS = {
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predicate", help="a signed yes/no answer about a record (record not shown)")
     p.add_argument("ref", metavar="CHAIN/NAMESPACE/KEY")
-    p.add_argument("--purpose", default="", help="why you ask (audited; required)")
+    p.add_argument("--purpose", required=True, help="why you ask (audited)")
     p.add_argument("--field", help="dotted path into the record's value, e.g. status")
     group = p.add_mutually_exclusive_group(required=True)
     for name in OPERATORS:

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument(
         "ref", metavar="CHAIN/NAMESPACE/KEY", help="the record (the key may contain '/')"
     )
-    q.add_argument("--purpose", default="", help="why the record is read (audited)")
+    q.add_argument("--purpose", required=True, help="why the record is read (audited)")
     q.add_argument("--at-height", type=int, default=0, help="version at or below this block")
     q.add_argument("--out", type=Path, help="write the proof bundle to this file")
     q.add_argument("--json", action="store_true", help="print JSON")
@@ -39,10 +39,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("--schema", default="")
         p.add_argument("--from-height", type=int, default=0)
         p.add_argument("--to-height", type=int, default=0)
-        p.add_argument("--purpose", default="")
+        p.add_argument("--purpose", required=True, help="why the records are read (audited)")
         p.add_argument("--json", action="store_true", help="one JSON object per record and line")
         if name == "list":
             p.add_argument("--limit", type=int, default=100, help="stop after this many records")
+        else:
+            p.add_argument(
+                "--limit",
+                type=int,
+                default=0,
+                help="stop after this many records (default: follow until Ctrl-C)",
+            )
         p.set_defaults(func=fn)
     records_put.register(rsub)
 
@@ -95,8 +102,29 @@ async def run_query(args: argparse.Namespace) -> int:
     else:
         print_record(vr)
         if args.out:
-            print(f"bundle   written to {args.out} (check it offline: tonglian verify {args.out})")
+            print(
+                f"bundle   written to {args.out} ({verify_hint(args.out, vr.record.ref.chain_id)})"
+            )
     return exit_codes.OK
+
+
+def verify_hint(bundle: Path, chain_id: str) -> str:
+    """How to check the bundle offline: the bare command only where it will verify (the
+    anchors folder holds the chain's anchor), else what it still needs."""
+    from tonglian_client.trust import anchor_in_dir, default_anchors_dir
+    from tonglian_proof.errors import MalformedInput
+
+    folder = default_anchors_dir()
+    try:
+        kept = anchor_in_dir(folder, chain_id) is not None
+    except MalformedInput:  # an anchor file that does not parse: verify says so
+        kept = True
+    if kept:
+        return f"check it offline: tonglian verify {bundle}"
+    return (
+        f"check it offline: tonglian verify {bundle} --anchor FILE, with {chain_id}'s trust "
+        f"anchor from its operator (or put it in {folder}/{chain_id}.json)"
+    )
 
 
 def _filter(args: argparse.Namespace) -> query_pb2.RecordFilter:
@@ -154,8 +182,10 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_watch(args: argparse.Namespace) -> int:
+    seen = 0
     async with client(args) as hub:
         async for vr in hub.watch_records(_filter(args), purpose=args.purpose):
+            seen += 1
             if args.json:
                 print(
                     json.dumps(
@@ -166,4 +196,6 @@ async def run_watch(args: argparse.Namespace) -> int:
                 )
             else:
                 print("  ".join(_row(vr)), flush=True)
+            if seen == args.limit:
+                break
     return exit_codes.OK

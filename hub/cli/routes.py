@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from hub.cli import exit_codes
 from hub.cli.connection import client
 from hub.cli.output import print_json, table, to_json
 from hub.errors import InvalidInput
 from tonglian.v1 import relay_pb2
+from tonglian_client.client import AsyncClient
+from tonglian_client.errors import NotFound
+
+# What `deliveries list` shows of an id; `show` and `retry` take it (or any unique prefix).
+SHOWN_ID = 16
+# At most this many candidates are named when a prefix is ambiguous.
+CANDIDATES = 10
+_EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 STATES = {
     name.removeprefix("DELIVERY_STATE_").lower(): value
@@ -53,7 +62,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(func=run_deliveries)
     for name, fn in (("show", run_delivery), ("retry", run_retry)):
         p = dsub.add_parser(name, help=f"{name} a delivery")
-        p.add_argument("delivery_id")
+        p.add_argument(
+            "delivery_id",
+            metavar="DELIVERY_ID",
+            help="the id, or a unique prefix of it (`deliveries list` shows 16 characters)",
+        )
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=fn)
     w = dsub.add_parser("watch", help="stream delivery updates")
@@ -67,6 +80,42 @@ def _split(text: str, need_namespace: bool) -> tuple[str, str]:
     if not chain or (need_namespace and not namespace):
         raise InvalidInput(f"{text!r} must be CHAIN/NAMESPACE")
     return chain, namespace
+
+
+def check_destination_namespace(chain: str, namespace: str) -> None:
+    """Refuses a namespace that looks like an EVM address but is not one: a placeholder
+    copied from an example (`0xInboxAddress`) would otherwise make a route that parks
+    every delivery."""
+    if namespace[:2].lower() == "0x" and not _EVM_ADDRESS.fullmatch(namespace):
+        raise InvalidInput(
+            f"destination {chain}/{namespace}: {namespace!r} is not an EVM address (0x and "
+            "40 hex digits); give the destination chain's inbox contract address "
+            "(`tonglian devnet up evm` prints the devnet's)"
+        )
+
+
+async def resolve_delivery(hub: AsyncClient, given: str) -> str:
+    """The full delivery id that `given` names: itself, or the one id it is a prefix of
+    (`deliveries list` shows the first 16 characters). NotFound when none; InvalidInput
+    naming the candidates when several share the prefix."""
+    try:
+        return (await hub.get_delivery(given)).delivery_id
+    except NotFound:
+        if not given:
+            raise
+        matches = [
+            d.delivery_id for d in await hub.list_deliveries() if d.delivery_id.startswith(given)
+        ]
+        if not matches:
+            raise
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:CANDIDATES])
+        more = f" and {len(matches) - CANDIDATES} more" if len(matches) > CANDIDATES else ""
+        raise InvalidInput(
+            f"delivery id prefix {given!r} is ambiguous: it starts {len(matches)} deliveries "
+            f"({shown}{more}); give more of the id"
+        )
+    return matches[0]
 
 
 def _state(value: int, enum: str) -> str:
@@ -117,6 +166,7 @@ def _print_route(route: relay_pb2.Route, as_json: bool) -> None:
 async def run_add(args: argparse.Namespace) -> int:
     src_chain, src_ns = _split(args.source, False)
     dst_chain, dst_ns = _split(args.destination, True)
+    check_destination_namespace(dst_chain, dst_ns)
     route = relay_pb2.Route(
         route_id=args.route_id,
         source_chain_id=src_chain,
@@ -178,7 +228,7 @@ async def run_rm(args: argparse.Namespace) -> int:
 def _delivery_row(d: relay_pb2.Delivery) -> list[str]:
     r = d.record
     return [
-        d.delivery_id[:16],
+        d.delivery_id[:SHOWN_ID],
         d.route_id,
         f"{r.ref.chain_id}/{r.ref.namespace}/{r.ref.key}@{r.version}",
         _state(d.state, "DeliveryState"),
@@ -215,12 +265,14 @@ def _print_delivery(delivery: relay_pb2.Delivery, as_json: bool) -> int:
 
 async def run_delivery(args: argparse.Namespace) -> int:
     async with client(args) as hub:
-        return _print_delivery(await hub.get_delivery(args.delivery_id), args.json)
+        delivery_id = await resolve_delivery(hub, args.delivery_id)
+        return _print_delivery(await hub.get_delivery(delivery_id), args.json)
 
 
 async def run_retry(args: argparse.Namespace) -> int:
     async with client(args) as hub:
-        return _print_delivery(await hub.retry_delivery(args.delivery_id), args.json)
+        delivery_id = await resolve_delivery(hub, args.delivery_id)
+        return _print_delivery(await hub.retry_delivery(delivery_id), args.json)
 
 
 async def run_watch(args: argparse.Namespace) -> int:

@@ -93,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         bundle = decode_bundle(data)
     except MalformedInput as exc:
-        return _refused(args, str(exc), exit_codes.FAILED)
+        # Not a bundle at all is unusable input (2); a bundle whose bytes were altered
+        # failed a check (1).
+        return _refused(
+            args, str(exc), exit_codes.USAGE if _not_a_bundle(data) else exit_codes.FAILED
+        )
     try:
         trust, anchor_source = _trust(args, bundle.record.ref.chain_id)
     except MalformedInput as exc:
@@ -140,6 +144,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(("anchored in: " if verdict.anchored else "not anchored: ") + verdict.anchored_in)
     return exit_codes.OK if verdict.anchored else exit_codes.FAILED
+
+
+def _not_a_bundle(data: bytes) -> bool:
+    """Whether `data` is no proof bundle at all: no protobuf, or not of the bundle format."""
+    from google.protobuf.message import DecodeError
+
+    from tonglian.v1 import records_pb2
+    from tonglian_proof.bundle import BUNDLE_FORMAT
+
+    try:
+        return records_pb2.ProofBundle.FromString(data).format != BUNDLE_FORMAT
+    except DecodeError:
+        return True
 
 
 def _refused(args: argparse.Namespace, reason: str, code: int) -> int:

@@ -9,6 +9,7 @@ their command line or process group.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -108,6 +109,16 @@ def test_demo_without_fabric(tmp_path: Path) -> None:
     _assert_story(result, tmp_path / "out", "custom-amr")
     assert "Fabric binaries not found" in result.stderr
     assert took < 90, f"the demo took {took:.0f}s"
+    # The closing hint works as printed; the status page is not offered once the hub is gone.
+    printed = result.stdout + result.stderr
+    assert "Status page" not in printed and "curl " not in printed
+    (hint,) = [ln.strip() for ln in printed.splitlines() if ln.startswith("  tonglian verify ")]
+    copied = subprocess.run(
+        [sys.executable, "-m", "hub.cli.main", *shlex.split(hint)[1:]],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=_env(mark, fabric=False),
+    )  # fmt: skip
+    assert copied.returncode == 0, (hint, copied.stdout, copied.stderr)
+    assert ": verified custom-psb/licences-from-amr/91310115MA1K4TL001" in copied.stdout
     for name in ("tax-clearance", "licence-forwarded"):
         verify = subprocess.run(
             [

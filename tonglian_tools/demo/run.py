@@ -410,10 +410,14 @@ async def run(args: argparse.Namespace) -> int:
         code = await demo.story()
         demo.say()
         demo.say(f"Bundles and the signed answer are in {args.out_dir}/; check one yourself:")
-        demo.say(f"  tonglian verify {args.out_dir / 'licence-forwarded.bundle.pb'}")
-        demo.status_hint()
+        demo.say(
+            f"  tonglian verify {args.out_dir / 'licence-forwarded.bundle.pb'} "
+            f"--anchors {args.out_dir / 'anchors'}"
+        )
         keep = args.keep and code == exit_codes.OK
         if keep:
+            # The status page is there to see only while the hub runs.
+            demo.status_hint()
             demo.keep_hint()
         if demo.json:
             print_json(demo.summary(code, keep))

@@ -28,6 +28,8 @@ class CliScene:
             **os.environ,
             "TONGLIAN_HUB": self.hub.address,
             "TONGLIAN_STATE_DIR": str(self.state),
+            # `devnet up` writes its anchors here, not into the user's anchors folder.
+            "TONGLIAN_ANCHORS": str(self.state / "anchors"),
         }
         for name in ("TONGLIAN_CERT", "TONGLIAN_KEY", "TONGLIAN_CA"):
             env.pop(name, None)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 class Cli:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
+        # `devnet up` writes anchors to the anchors folder: the test's, not the user's.
+        self.env = {"TONGLIAN_ANCHORS": str(cwd / "devnet-anchors"), **env}
         self.cwd = cwd
 
     def argv(self, *args: str) -> list[str]:

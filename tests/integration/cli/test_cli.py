@@ -53,6 +53,18 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: Hub
     assert alone["verified"] is False and alone["anchored"] is False
     assert alone["consistent"] is True
     assert "inside the bundle, which anyone can make" in alone["anchored_in"]
+    # Then query's hint says what verify still needs, not a command that would fail.
+    query = ("query", "custom-1/licences/L-1", "--purpose", "test", "--out", str(bundle))
+    assert (
+        f"bundle   written to {bundle} (check it offline: tonglian verify {bundle} --anchor "
+        "FILE, with custom-1's trust anchor from its operator (or put it in "
+        f"{tmp_path / 'no-anchors'}/custom-1.json))\n"
+    ) in cli(*query).stdout
+    # Where `devnet up` left the chain's anchor, the bare command is printed, and verifies.
+    cli.env["TONGLIAN_ANCHORS"] = str(tmp_path / "devnet-anchors")
+    hint = f"(check it offline: tonglian verify {bundle})\n"
+    assert hint in cli(*query).stdout
+    assert f"{bundle}: verified custom-1/licences/L-1" in cli("verify", str(bundle)).stdout
 
     # The chain's anchors as its operator published them (here: the devnet's own record).
     anchors = tmp_path / "anchors"
@@ -77,10 +89,13 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: Hub
         flipped = bytearray(data)
         flipped[position] ^= 0x20
         bad.write_bytes(bytes(flipped))
-        refused = cli("verify", str(bad), "--json", check=exit_codes.FAILED)
+        refused = cli("verify", str(bad), "--json", check=None)
         report = json.loads(refused.stdout)
         assert report["verified"] is False
-        assert report["reason"]
+        # A flip that breaks the protobuf or its format leaves no bundle (unusable input,
+        # 2); any other fails a check (1).
+        unparsable = report["reason"].startswith("not a proof bundle:")
+        assert refused.returncode == (exit_codes.USAGE if unparsable else exit_codes.FAILED)
 
     people = cli("verify", str(bundle)).stdout
     assert "verified custom-1/licences/L-1 version 1 (signed_merkle proof)" in people
@@ -94,7 +109,7 @@ def test_devnet_register_query_verify(cli: Cli, tmp_path: Path, hub_process: Hub
 
 
 def test_exit_codes(cli: Cli, tmp_path: Path) -> None:
-    r = cli("query", "no-slashes", check=exit_codes.USAGE)
+    r = cli("query", "no-slashes", "--purpose", "test", check=exit_codes.USAGE)
     assert "record reference 'no-slashes' must be CHAIN/NAMESPACE/KEY" in r.stderr
     r = cli("query", "ghost/ns/key", "--purpose", "test", check=exit_codes.NOT_FOUND)
     assert "NOT_FOUND: no chain 'ghost' is registered" in r.stderr
@@ -105,7 +120,14 @@ def test_exit_codes(cli: Cli, tmp_path: Path) -> None:
     assert f"cannot read bundle {missing}: No such file or directory" in r.stderr
     junk = tmp_path / "junk.pb"
     junk.write_bytes(b"\xff\xff\xff")
-    r = cli("verify", str(junk), check=exit_codes.FAILED)
-    assert "not a proof bundle: the protobuf does not parse" in r.stderr
+    r = cli("verify", str(junk), check=exit_codes.USAGE)
+    assert r.stderr == (
+        f"tonglian: {junk}: NOT verified: not a proof bundle: the protobuf does not parse "
+        "(Error parsing message with type 'tonglian.v1.ProofBundle')\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("# not a bundle\n")
+    r = cli("verify", str(readme), check=exit_codes.USAGE)
+    assert "NOT verified: not a proof bundle" in r.stderr
     r = cli("chains", "add", "--from-devnet", "custom", check=exit_codes.USAGE)
     assert "no running custom devnet found" in r.stderr

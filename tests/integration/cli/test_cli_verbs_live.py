@@ -73,11 +73,32 @@ def test_records_predicate_routes_deliveries_and_audit_verbs(cli: Cli, tmp_path:
         then=lambda: write("L-3", "revoked"),
     )  # fmt: skip
     assert json.loads(watched)["record"]["ref"]["key"] == "L-3"
-    refused = cli("deliveries", "retry", delivery["delivery_id"], check=exit_codes.FAILED)
-    assert refused.stderr == (
+    refused_message = (
         f"tonglian: FAILED_PRECONDITION: delivery {delivery['delivery_id']} is "
         "DELIVERY_STATE_CONFIRMED; only a parked, failed or destination-rejected delivery "
         "can be retried\n"
+    )
+    refused = cli("deliveries", "retry", delivery["delivery_id"], check=exit_codes.FAILED)
+    assert refused.stderr == refused_message
+    # The 16 characters `deliveries list` shows name the same delivery.
+    shown = cli("deliveries", "list", "--route", "copy").stdout
+    short = delivery["delivery_id"][:16]
+    assert short in shown and delivery["delivery_id"] not in shown
+    refused = cli("deliveries", "retry", short, check=exit_codes.FAILED)
+    assert refused.stderr == refused_message
+    assert (
+        cli("deliveries", "show", short, "--json").stdout
+        == cli("deliveries", "show", delivery["delivery_id"], "--json").stdout
+    )
+    ghost = cli("deliveries", "retry", "zz-no-such", check=exit_codes.NOT_FOUND)
+    assert "zz-no-such" in ghost.stderr
+    placeholder = cli(
+        "routes", "add", "custom-1/licences", "evm-1/0xInboxAddress", check=exit_codes.USAGE
+    )
+    assert placeholder.stderr == (
+        "tonglian: destination evm-1/0xInboxAddress: '0xInboxAddress' is not an EVM address "
+        "(0x and 40 hex digits); give the destination chain's inbox contract address "
+        "(`tonglian devnet up evm` prints the devnet's)\n"
     )
 
     assert json.loads(cli("routes", "show", "copy", "--json").stdout)["state"] == (

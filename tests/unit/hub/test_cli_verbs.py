@@ -28,6 +28,7 @@ FABRIC = ROOT / "tests" / "data" / "fabric"
 # verb -> its actions (empty: the verb takes arguments, no action).
 DOCUMENTED: dict[str, tuple[str, ...]] = {
     "serve": (),
+    "ping": (),
     "chains": ("add", "list", "show", "remove"),
     "secrets": ("put", "list", "rm"),
     "query": (),
