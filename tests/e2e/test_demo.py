@@ -114,7 +114,7 @@ def test_demo_without_fabric(tmp_path: Path) -> None:
     assert "Status page" not in printed and "curl " not in printed
     (hint,) = [ln.strip() for ln in printed.splitlines() if ln.startswith("  tonglian verify ")]
     copied = subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", *shlex.split(hint)[1:]],
+        [sys.executable, "-P", "-m", "hub.cli.main", *shlex.split(hint)[1:]],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=_env(mark, fabric=False),
     )  # fmt: skip
     assert copied.returncode == 0, (hint, copied.stdout, copied.stderr)

@@ -47,7 +47,7 @@ def _newcomer_env(tmp: Path) -> dict[str, str]:
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     tonglian = bin_dir / "tonglian"
-    tonglian.write_text(f'#!/bin/sh\nexec {sys.executable} -m hub.cli.main "$@"\n')
+    tonglian.write_text(f'#!/bin/sh\nexec {sys.executable} -P -m hub.cli.main "$@"\n')
     tonglian.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TONGLIAN_", "XDG_"))}
     paths = [str(REPO), str(REPO / "proto" / "gen"), env.get("PYTHONPATH", "")]
@@ -113,7 +113,7 @@ def test_using_it_runs_as_printed(tmp_path: Path) -> None:
         assert not _listening(HUB), "the hub still listens after the block's kill %1"
     finally:
         with_pg = subprocess.run(
-            [sys.executable, "-m", "hub.cli.main", "devnet", "down"],
+            [sys.executable, "-P", "-m", "hub.cli.main", "devnet", "down"],
             cwd=work, env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert with_pg.returncode == 0, with_pg.stderr

@@ -304,7 +304,16 @@ class Demo:
             env.update({ENV_CERT: str(creds.cert), ENV_KEY: str(creds.key), ENV_CA: str(creds.ca)})
         self.step("$ tonglian audit verify")
         result = subprocess.run(
-            [sys.executable, "-m", "hub.cli.main", "--hub", self.hub.address, "audit", "verify"],
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "hub.cli.main",
+                "--hub",
+                self.hub.address,
+                "audit",
+                "verify",
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -24,7 +24,7 @@ def tonglian(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TONGLIAN_", "XDG_"))}
     env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), HOME=str(tmp_path))
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli.main", *argv], cwd=tmp_path, env=env,
+        [sys.executable, "-P", "-m", "hub.cli.main", *argv], cwd=tmp_path, env=env,
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

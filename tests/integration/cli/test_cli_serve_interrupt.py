@@ -42,7 +42,7 @@ def test_ctrl_c_stops_serve_without_tracebacks(tmp_path: Path) -> None:
     pki.init_ca(tmp_path / "pki")
     port = _free_port()
     hub = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli.main", "serve", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-P", "-m", "hub.cli.main", "serve", "--listen", f"127.0.0.1:{port}",
          "--data-dir", str(tmp_path / "data"), "--pki", str(tmp_path / "pki"),
          "--verify-workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
