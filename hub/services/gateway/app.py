@@ -37,7 +37,7 @@ from hub.services.access import action_name
 from hub.services.gateway.bindings import Binding
 from hub.services.gateway.calls import Aborted, GatewayContext, Handler, build_handler
 from hub.services.gateway.errors import error_body, http_status
-from hub.services.gateway.requests import NotARequest, request_message
+from hub.services.gateway.requests import NotARequest, path_message, request_message
 from hub.services.status import rich_status
 
 JSON = "application/json"
@@ -139,20 +139,21 @@ class Gateway:
         whose CA is outside its dates raises Aborted (audited)."""
         context = GatewayContext(await self._client_pem(route, request), request.remote or "")
         handler = route.handler
+        path_values = {
+            path: request.match_info[path.replace(".", "__")] for path in route.binding.variables
+        }
         try:
             message = request_message(
                 route.binding,
-                {
-                    path: request.match_info[path.replace(".", "__")]
-                    for path in route.binding.variables
-                },
+                path_values,
                 {name: request.query.getall(name) for name in request.query},
                 await request.read() if request.can_read_body else b"",
                 handler.message_type,
             )
             return handler.request(message), context
         except NotARequest as exc:
-            return handler.malformed(str(exc)), context
+            about = path_message(route.binding, path_values, handler.message_type)
+            return handler.malformed(str(exc), about), context
 
     async def _client_pem(self, route: _Route, request: web.Request) -> bytes | None:
         if not self._secure:

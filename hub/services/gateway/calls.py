@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from hub.services.access import target_of
 from hub.services.gateway.bindings import Binding
 from hub.services.malformed import MalformedRequest
 
@@ -93,8 +94,9 @@ class Handler:
         too large or holding a NUL becomes a MalformedRequest it refuses and audits."""
         return self.deserialize(message.SerializeToString())
 
-    def malformed(self, text: str) -> MalformedRequest:
-        return MalformedRequest(self.binding.input.full_name, text)
+    def malformed(self, text: str, about: Message) -> MalformedRequest:
+        """A request the gateway could not build, named by what its path is `about`."""
+        return MalformedRequest(self.binding.input.full_name, text, target_of(about))
 
 
 async def build_handler(

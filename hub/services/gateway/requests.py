@@ -96,6 +96,16 @@ def _body(binding: Binding, raw: bytes) -> Any:
         raise NotARequest(f"the request body is not JSON: {exc}") from None
 
 
+def path_message(
+    binding: Binding, path_values: Mapping[str, str], message_type: type[Message]
+) -> Message:
+    """Only what the path names: what a refused request's audit event is about."""
+    tree: dict[str, Any] = {}
+    for path in binding.variables:
+        _put(tree, path, path_values[path])
+    return ParseDict(tree, message_type())
+
+
 def request_message(
     binding: Binding,
     path_values: Mapping[str, str],

@@ -10,17 +10,25 @@ import asyncio
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf.json_format import ParseDict
+from openapi_spec_validator import validate
 
 from devnets.base import DevnetInfo
 from hub import pki
+from hub.services.gateway.app import OPENAPI
+from hub.services.gateway.bindings import bindings
+from hub.services.gateway.openapi import document as openapi_document
+from hub.services.gateway.openapi import served_services
+from tests.integration.access.test_agency_access import refused
 from tests.integration.gateway.curl import Curl
 from tests.integration.observability.scrape import listening_hub
 from tonglian.v1 import chains_pb2, records_pb2
@@ -37,7 +45,7 @@ EXAMPLE_POLICY = Path(__file__).parents[3] / "docs" / "examples" / "policy.yaml"
 WRITE_RULE = f"""\
       - name: regulator-writes-licences
         access: write
-        chains: [{CHAIN}]
+        chains: ["custom-*"]
         namespaces: [licences]
         schemas: ["gov.license.*"]
         purposes: [{PURPOSE}]
@@ -222,3 +230,114 @@ async def test_curl_puts_reads_downloads_asks_and_watches(scene: Scene, tmp_path
         ("query.watch_records", PURPOSE, "ok: watch opened"),  # SSE
         ("query.watch_records", PURPOSE, "ok: watch opened"),  # JSON lines
     ]
+
+
+def error(code: int, status: str, message: str, reason: str, **metadata: str) -> dict[str, Any]:
+    """The gateway's JSON error: the gRPC status and its google.rpc.ErrorInfo."""
+    info: dict[str, Any] = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "tonglian.v1",
+    }
+    if metadata:
+        info["metadata"] = metadata
+    return {"error": {"code": code, "status": status, "message": message, "details": [info]}}
+
+
+async def test_refusals_are_json_with_the_grpc_status_and_reason(scene: Scene) -> None:
+    key = f"GW-{uuid.uuid4().hex[:10]}"
+    put_body = {
+        "schema": SCHEMA,
+        "value_json": json.dumps(licence(key)),
+        "purpose": PURPOSE,
+        "request_id": f"r-{key}",
+    }
+    no_cert = scene.curl(None, record_path(key, f"?purpose={PURPOSE}"))
+    assert (no_cert.status, no_cert.json()) == (
+        401,
+        error(16, "UNAUTHENTICATED",
+              "no client certificate: this hub requires mutual TLS (give --cert/--key/--ca or "
+              "TONGLIAN_CERT/TONGLIAN_KEY/TONGLIAN_CA)", "UNAUTHENTICATED"),
+    )  # fmt: skip
+    no_rule = scene.curl(scene.tax, record_path(key, "?purpose=tax-assessment"))
+    assert (no_rule.status, no_rule.json()) == (
+        403,
+        error(7, "PERMISSION_DENIED",
+              "no rule allows tax-bureau to read custom-1/licences for purpose 'tax-assessment'",
+              "POLICY_DENIED"),
+    )  # fmt: skip
+    no_write = scene.curl.json_call(scene.tax, "PUT", record_path(key), put_body)
+    assert (no_write.status, no_write.json()) == (
+        403,
+        error(7, "PERMISSION_DENIED",
+              "no rule allows tax-bureau to write to custom-1/licences (schema "
+              "gov.license.business/v1) for purpose 'business-registration'", "POLICY_DENIED"),
+    )  # fmt: skip
+    unknown = scene.curl.json_call(
+        scene.regulator, "PUT", f"/v1/chains/custom-9/namespaces/licences/records/{key}", put_body
+    )
+    assert (unknown.status, unknown.json()) == (
+        404,
+        error(5, "NOT_FOUND",
+              "no chain 'custom-9' is registered; `tonglian chains list` shows them", "NOT_FOUND"),
+    )  # fmt: skip
+    malformed = scene.curl.json_call(scene.regulator, "PUT", record_path(key), "{not json")
+    assert (malformed.status, malformed.json()) == (
+        400,
+        error(3, "INVALID_ARGUMENT",
+              "the request body is not JSON: Expecting property name enclosed in double quotes: "
+              "line 1 column 2 (char 1)", "INVALID_REQUEST",
+              message_type="tonglian.v1.PutRecordRequest"),
+    )  # fmt: skip
+    stray = scene.curl(scene.regulator, record_path(key, f"?purpose={PURPOSE}&colour=red"))
+    assert (stray.status, stray.json()) == (
+        400,
+        error(3, "INVALID_ARGUMENT",
+              "unknown query parameter 'colour': tonglian.v1.GetRecordRequest has no such field "
+              "(docs/gateway.md lists each route's fields)", "INVALID_REQUEST",
+              message_type="tonglian.v1.GetRecordRequest"),
+    )  # fmt: skip
+    for answer in (no_cert, no_rule, no_write, unknown, malformed, stray):
+        assert answer.content_type == "application/json; charset=utf-8"
+
+    # gRPC refuses the same call with the same status, message and reason.
+    async with scene.client(scene.tax) as tax:
+        err = await refused(tax.get_record(f"{CHAIN}/licences/{key}", purpose="tax-assessment"))
+    assert (err.status.name, err.reason) == ("PERMISSION_DENIED", "POLICY_DENIED")
+    assert no_rule.json()["error"]["message"] in str(err)
+
+    # Each refusal of a named caller is in the audit log, as for gRPC; none wrote.
+    async with scene.client(scene.ops) as ops:
+        events = await ops.audit_events(action="query.put_record")
+    outcomes = [(e.principal, e.outcome) for e in events if key in e.target]
+    assert outcomes == [
+        ("tax-bureau/bob", f"denied: {no_write.json()['error']['message']}"),
+        ("market-regulator/alice", "error: NOT_FOUND"),  # custom-9
+        ("market-regulator/alice", "error: INVALID_ARGUMENT"),  # not JSON
+    ]
+
+
+def test_openapi_document_validates_and_lists_exactly_the_routes(scene: Scene) -> None:
+    served = scene.curl(scene.regulator, "/openapi.json")
+    assert (served.status, served.content_type) == (200, "application/json")
+    document = served.json()
+    validate(document)  # OpenAPI 3.1, by openapi-spec-validator
+    # What the hub serves is the checked-in file, and that is what the protos generate.
+    assert document == json.loads(OPENAPI.read_text())
+    declared = bindings(served_services())
+    assert document == openapi_document(declared)
+    operations = {(path, verb) for path, ops in document["paths"].items() for verb in ops}
+    assert operations == {(b.openapi_path, b.verb) for b in declared}
+    assert len(operations) == 6
+
+    # Each declared route is served by the gateway (a JSON refusal without a certificate);
+    # anything else is not.
+    for path, verb in sorted(operations):
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        answer = scene.curl(None, concrete, "-X", verb.upper())
+        assert (answer.status, answer.json()["error"]["status"]) == (401, "UNAUTHENTICATED")
+    for verb, path in (("DELETE", record_path("x")), ("GET", "/v1/chains/x/anything")):
+        answer = scene.curl(scene.regulator, path, "-X", verb)
+        assert answer.status in (404, 405) and not answer.content_type.startswith(
+            "application/json"
+        )
