@@ -262,6 +262,7 @@ async def start_hub(settings: HubSettings) -> Hub:
             audit,
             listener_access,
             secure=tls is not None,
+            max_message_bytes=limit,
         )
 
         hub.http = await start_http(

@@ -162,7 +162,7 @@ async def start_http(
     chain-head watcher behind /status."""
     host, port = listen_address(listen)
     pages = Pages(state, serving, grpc_listen, access, view)
-    app = web.Application()
+    app = web.Application(client_max_size=gateway.body_limit if gateway else 1024**2)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/metrics", pages.metrics)
     app.router.add_get("/status", pages.status)

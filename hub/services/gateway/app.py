@@ -99,16 +99,21 @@ class Gateway:
         log: AuditLog,
         access: ListenerAccess,
         secure: bool,
+        max_message_bytes: int,
     ) -> None:
         """`servicers` by service full name (tonglian.v1.Query), as the gRPC server has
         them; `interceptors` the gRPC server's, outermost first; `secure` whether the
-        listener runs under mutual TLS (`access` then checks the client CA's dates)."""
+        listener runs under mutual TLS (`access` then checks the client CA's dates).
+        A JSON body may be up to `body_limit`: its message is then held to
+        `max_message_bytes` by the access interceptor, as a gRPC request is."""
         self._servicers = servicers
         self._interceptors = interceptors
         self.bindings = bindings
         self._log = log
         self._access = access
         self._secure = secure
+        # JSON is larger than the message it holds (base64 bytes, escapes, names).
+        self.body_limit = 2 * max_message_bytes + 64 * 1024
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def add_routes(self, app: web.Application) -> None:
@@ -154,6 +159,13 @@ class Gateway:
         except NotARequest as exc:
             about = path_message(route.binding, path_values, handler.message_type)
             return handler.malformed(str(exc), about), context
+        except web.HTTPRequestEntityTooLarge as exc:
+            about = path_message(route.binding, path_values, handler.message_type)
+            text = (
+                f"the request body is above the gateway's {self.body_limit} bytes (twice "
+                f"max_message_bytes): {exc.text}; send less or raise it in the hub's config"
+            )
+            return handler.malformed(text, about, too_large=True), context
 
     async def _client_pem(self, route: _Route, request: web.Request) -> bytes | None:
         if not self._secure:

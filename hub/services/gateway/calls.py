@@ -94,9 +94,9 @@ class Handler:
         too large or holding a NUL becomes a MalformedRequest it refuses and audits."""
         return self.deserialize(message.SerializeToString())
 
-    def malformed(self, text: str, about: Message) -> MalformedRequest:
+    def malformed(self, text: str, about: Message, too_large: bool = False) -> MalformedRequest:
         """A request the gateway could not build, named by what its path is `about`."""
-        return MalformedRequest(self.binding.input.full_name, text, target_of(about))
+        return MalformedRequest(self.binding.input.full_name, text, target_of(about), too_large)
 
 
 async def build_handler(
