@@ -341,3 +341,30 @@ def test_openapi_document_validates_and_lists_exactly_the_routes(scene: Scene) -
         assert answer.status in (404, 405) and not answer.content_type.startswith(
             "application/json"
         )
+
+
+def test_a_revoked_certificate_is_refused_401_with_the_reason(scene: Scene) -> None:
+    carol = scene.hub.issue("carol", org="market-regulator")
+    key = f"GW-{uuid.uuid4().hex[:10]}"
+    read = record_path(key, f"?purpose={PURPOSE}&colour=red")  # refused 400 while valid
+    before = scene.curl(carol, read)
+    assert (before.status, before.json()["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    _revoke(scene, carol)
+    after = scene.curl(carol, read)
+    error = after.json()["error"]
+    assert (after.status, error["code"], error["status"]) == (401, 16, "UNAUTHENTICATED")
+    assert error["details"][0]["reason"] == "UNAUTHENTICATED"
+    assert error["message"].startswith(
+        "client certificate 'CN=carol,OU=agency,O=market-regulator' (serial "
+    )
+    assert ") was revoked on " in error["message"]
+
+
+def _revoke(scene: Scene, creds: Credentials) -> None:
+    """`tonglian pki revoke CERT --dir PKI`, as an operator runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli.main", "pki", "revoke", str(creds.cert),
+         "--dir", str(scene.hub.pki_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
