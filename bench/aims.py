@@ -119,6 +119,14 @@ AIMS: list[Aim] = [
         "`tonglian serve` until tonglian.v1.Query SERVING",
     ),
     Aim(
+        "gateway GetRecord p50 / gRPC GetRecord",
+        "<=",
+        1.3,
+        "×",
+        _get("gateway_read", "p50_ratio"),
+        "HTTP/JSON gateway GetRecord",
+    ),
+    Aim(
         "other agency's GetRecord p99 under a 3,000-stream flood / idle",
         "<=",
         2.0,

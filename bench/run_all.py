@@ -42,6 +42,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
             "hub_memory": ["bench/hub_memory.py"],
             "stream_flood": ["bench/stream_flood.py", "--reads", "60"],
             "cli_start": ["bench/cli_start.py", "--runs", "3"],
+            "gateway_read": ["bench/gateway_read.py", "--reads", "60"],
         }
     return {
         "custom_query": ["bench/custom_query.py", "--reads", "200", "--seconds", "2"],
@@ -55,6 +56,7 @@ def scripts(quick: bool) -> dict[str, list[str]]:
         "hub_memory": ["bench/hub_memory.py"],
         "stream_flood": ["bench/stream_flood.py"],
         "cli_start": ["bench/cli_start.py"],
+        "gateway_read": ["bench/gateway_read.py", "--reads", "200"],
     }
 
 

@@ -154,11 +154,13 @@ async def start_hub(settings: HubSettings) -> Hub:
     operators = Operators(security.policy)
 
     limit = settings.max_message_bytes
+    # The HTTP/JSON gateway runs its calls through these same interceptors.
+    interceptors = [
+        ObservingInterceptor(),
+        AccessInterceptor(security.authenticator, audit, _limits(settings), limit),
+    ]
     server = grpc.aio.server(
-        interceptors=[
-            ObservingInterceptor(),
-            AccessInterceptor(security.authenticator, audit, _limits(settings), limit),
-        ],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", receive_limit(limit)),
             ("grpc.max_send_message_length", limit),
@@ -168,15 +170,13 @@ async def start_hub(settings: HubSettings) -> Hub:
     chains_pb2_grpc.add_ChainRegistryServicer_to_server(
         ChainRegistryService(Chains(registry, router, operators)), server
     )
-    query_pb2_grpc.add_QueryServicer_to_server(
-        QueryService(
-            RecordQueries(access),
-            RecordWatch(access),
-            Predicates(access, security.signer, PredicateBudget(store)),
-            RecordWrites(access, registry),
-        ),
-        server,
+    query_service = QueryService(
+        RecordQueries(access),
+        RecordWatch(access),
+        Predicates(access, security.signer, PredicateBudget(store)),
+        RecordWrites(access, registry),
     )
+    query_pb2_grpc.add_QueryServicer_to_server(query_service, server)
     relay = Relay(store, registry, router, verifier, catalog, audit)
     relay_admin = RelayAdmin(relay, operators)
     relay_pb2_grpc.add_RelayServicer_to_server(RelayService(relay_admin), server)
@@ -249,15 +249,31 @@ async def start_hub(settings: HubSettings) -> Hub:
         from hub.observability.listener_access import ListenerAccess
         from hub.observability.operator_view import OperatorView
         from hub.observability.snapshot import HubState
+        from hub.services.gateway.app import Gateway
+        from hub.services.gateway.bindings import bindings
+        from hub.services.gateway.openapi import served_services
+
+        tls = _tls_files(settings)
+        listener_access = ListenerAccess(security.authenticator, audit, settings.client_ca)
+        gateway = Gateway(
+            {"tonglian.v1.Query": query_service},
+            interceptors,
+            bindings(served_services()),
+            audit,
+            listener_access,
+            secure=tls is not None,
+            max_message_bytes=limit,
+        )
 
         hub.http = await start_http(
             settings.http_listen,
             HubState(store, registry, router, relay, audit),
             lambda: hub.serving,
             f"{settings.listen.rpartition(':')[0]}:{port}",
-            ListenerAccess(security.authenticator, audit, settings.client_ca),
+            listener_access,
             OperatorView(operators, relay_admin, audit_reading),
-            _tls_files(settings),
+            tls,
+            gateway,
         )
     for name in (*SERVICE_NAMES, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -8,7 +8,11 @@ of the end of its TLS handshake or of the first byte of its next request; the TL
 handshake itself gets HEADER_TIMEOUT too. At most MAX_CONNECTIONS are open: one more
 closes the oldest still waiting for its request head (a slow or idle one, rarely a
 request being answered), so a flood delays a scraper by one round trip, not a timeout.
-The listener's requests have no body, so a body that trickles counts as a head.
+A body (the HTTP/JSON gateway's PUT and POST) is bounded like a head: when a head
+announces a Content-Length, that many bytes must follow within HEADER_TIMEOUT, and then
+no deadline runs until the next request's first byte, however long the answer takes (a
+write waiting for its block). A chunked body counts as part of its head (it ends with
+the same blank line).
 
 It sits between the transport and aiohttp's protocol and only watches the bytes: what
 it lets through reaches aiohttp unchanged.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 
 from hub.observability.metrics import METRICS, HubMetrics
@@ -29,6 +34,9 @@ log = logging.getLogger("tonglian.hub")
 HEADER_TIMEOUT = 10.0
 MAX_CONNECTIONS = 64
 END_OF_HEAD = b"\r\n\r\n"
+# A head longer than this is refused by aiohttp anyway; only its Content-Length matters.
+MAX_HEAD_KEPT = 64 * 1024
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*(?=\r\n|$)", re.I)
 
 
 class ConnectionGuard:
@@ -75,8 +83,11 @@ class GuardedConnection(asyncio.Protocol):
         self._guard = guard
         self._transport: asyncio.Transport | None = None
         self._deadline: asyncio.TimerHandle | None = None
-        # The last bytes seen, so a head's end split across reads is still found.
-        self._tail = b""
+        # The head so far (up to MAX_HEAD_KEPT), so its end split across reads is still
+        # found and its Content-Length read.
+        self._head = bytearray()
+        # Bytes of the current request's body still to come.
+        self._body_left = 0
         self.awaiting_head = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -117,19 +128,34 @@ class GuardedConnection(asyncio.Protocol):
         """Follows request heads: arms the deadline at a head's first byte, clears it at
         the blank line that ends it (pipelined heads in one read are each followed)."""
         while data:
+            if self._body_left:
+                taken = min(len(data), self._body_left)
+                self._body_left -= taken
+                data = data[taken:]
+                if not self._body_left:
+                    self.awaiting_head = False
+                    self._disarm()
+                continue
             if not self.awaiting_head:
                 self.awaiting_head = True
-                self._tail = b""
+                self._head.clear()
                 self._arm()
-            seen = self._tail + data
-            end = seen.find(END_OF_HEAD)
+            start = max(0, len(self._head) - (len(END_OF_HEAD) - 1))
+            self._head += data
+            end = self._head.find(END_OF_HEAD, start)
             if end < 0:
-                self._tail = seen[-(len(END_OF_HEAD) - 1) :]
+                if len(self._head) > MAX_HEAD_KEPT:  # aiohttp refuses it; keep the tail
+                    del self._head[: -(len(END_OF_HEAD) - 1)]
                 return
-            self.awaiting_head = False
-            self._disarm()
-            data = seen[end + len(END_OF_HEAD) :]
-            self._tail = b""
+            length = _CONTENT_LENGTH.search(b"\r\n" + bytes(self._head[:end]))
+            data = bytes(self._head[end + len(END_OF_HEAD) :])
+            self._head.clear()
+            self._body_left = int(length.group(1)) if length else 0
+            if self._body_left:
+                self._arm()  # the body has its own HEADER_TIMEOUT
+            else:
+                self.awaiting_head = False
+                self._disarm()
 
     def _arm(self) -> None:
         self._disarm()

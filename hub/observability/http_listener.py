@@ -1,4 +1,4 @@
-"""The HTTP listener beside gRPC: /healthz, /metrics and /status.
+"""The HTTP listener beside gRPC: /healthz, /metrics, /status, and the HTTP/JSON gateway.
 
 Off unless `http_listen` is set; a bare port binds to loopback. Under mutual TLS it
 serves HTTPS with the hub's certificate and asks for (without requiring) a client
@@ -8,6 +8,7 @@ certificate of the same CA: who may see what is hub/observability/listener_acces
 what its scope covers, /healthz tells anyone whether the hub serves. With --insecure
 everything is plaintext and open, like gRPC, and the metrics name no caller anyway.
 Every connection is bounded in time and number (hub/observability/connection_guard.py).
+The gateway (hub/services/gateway/) adds the agency calls and /openapi.json.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -28,6 +30,9 @@ from hub.observability.metrics import CONTENT_TYPE, METRICS
 from hub.observability.operator_view import OperatorView
 from hub.observability.snapshot import HubState
 from hub.observability.status_page import render
+
+if TYPE_CHECKING:
+    from hub.services.gateway.app import Gateway
 
 LOOPBACK = "127.0.0.1"
 
@@ -151,14 +156,18 @@ async def start_http(
     access: ListenerAccess,
     view: OperatorView,
     tls: TlsFiles | None,
+    gateway: Gateway | None = None,
 ) -> HttpListener:
-    """Starts serving the three pages and the chain-head watcher behind /status."""
+    """Starts serving the three pages (and the gateway's routes, when given) and the
+    chain-head watcher behind /status."""
     host, port = listen_address(listen)
     pages = Pages(state, serving, grpc_listen, access, view)
-    app = web.Application()
+    app = web.Application(client_max_size=gateway.body_limit if gateway else 1024**2)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/metrics", pages.metrics)
     app.router.add_get("/status", pages.status)
+    if gateway is not None:
+        await gateway.add_routes(app)
     # An idle kept-alive connection is closed as soon as a slow request head would be.
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=HEADER_TIMEOUT)
     await runner.setup()

@@ -111,6 +111,11 @@ class ListenerAccess:
             )
             raise web.HTTPUnauthorized(text=f"{exc}\n") from exc
 
+    def issuer_in_dates(self, cert: x509.Certificate) -> bool:
+        """Whether a client CA within its own dates issued `cert` (the HTTP/JSON gateway
+        asks too: its handshake, like this listener's, leaves dates to the hub)."""
+        return issued_by_a_valid_ca(cert, self._cas, datetime.now(UTC))
+
     def record(self, principal: Principal, action: str, request: web.Request) -> AuditedCall:
         """The audit record the operator use cases write their decision into."""
         return AuditedCall(principal, action, self._log, request.path)

@@ -22,49 +22,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tonglian.v1 import records_pb2 as tonglian_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/query.proto\x12\x0btonglian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"[\n\x10GetRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tat_height\x18\x03 \x01(\x04\"@\n\x11GetRecordResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"\x7f\n\x0cRecordFilter\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x13\n\x0b\x66rom_height\x18\x05 \x01(\x04\x12\x11\n\tto_height\x18\x06 \x01(\x04\"w\n\x12ListRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xa4\x01\n\x13ListRecordsResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x19\n\x11scanned_to_height\x18\x03 \x01(\x04\x12+\n\x07skipped\x18\x04 \x03(\x0b\x32\x1a.tonglian.v1.SkippedRecord\"U\n\rSkippedRecord\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x13WatchRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"C\n\x14WatchRecordsResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"{\n\x18\x45valuatePredicateRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12)\n\tpredicate\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.Predicate\"\xa1\x01\n\tPredicate\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x30\n\x08operator\x18\x02 \x01(\x0e\x32\x1e.tonglian.v1.PredicateOperator\x12\x14\n\x0coperand_json\x18\x03 \x01(\t\x12\x15\n\roperand2_json\x18\x04 \x01(\t\x12&\n\x06\x61ll_of\x18\x05 \x03(\x0b\x32\x16.tonglian.v1.Predicate\"\xb7\x01\n\x19\x45valuatePredicateResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\x08\x12\x11\n\tstatement\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12signer_certificate\x18\x04 \x01(\t\x12\x30\n\x0c\x65valuated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x06 \x01(\x04\"\x8e\x01\n\x10PutRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0e\n\x06schema\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"\xde\x01\n\x0cWriteReceipt\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08write_id\x18\x02 \x01(\t\x12#\n\x03ref\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x14\n\x0cvalue_digest\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.tonglian.v1.WriteState\x12\r\n\x05tx_id\x18\x07 \x01(\t\x12\x14\n\x0c\x62lock_height\x18\x08 \x01(\x04\x12\x10\n\x08repeated\x18\t \x01(\x08\"l\n\x11PutRecordResponse\x12*\n\x07receipt\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.WriteReceipt\x12+\n\x06record\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord*\xce\x02\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19PREDICATE_OPERATOR_EQUALS\x10\x01\x12!\n\x1dPREDICATE_OPERATOR_NOT_EQUALS\x10\x02\x12 \n\x1cPREDICATE_OPERATOR_LESS_THAN\x10\x03\x12#\n\x1fPREDICATE_OPERATOR_GREATER_THAN\x10\x04\x12\x1e\n\x1aPREDICATE_OPERATOR_BETWEEN\x10\x05\x12\x1d\n\x19PREDICATE_OPERATOR_EXISTS\x10\x06\x12$\n PREDICATE_OPERATOR_LESS_OR_EQUAL\x10\x07\x12\'\n#PREDICATE_OPERATOR_GREATER_OR_EQUAL\x10\x08*Y\n\nWriteState\x12\x1b\n\x17WRITE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WRITE_STATE_PENDING\x10\x01\x12\x15\n\x11WRITE_STATE_FINAL\x10\x02\x32\xac\x03\n\x05Query\x12J\n\tGetRecord\x12\x1d.tonglian.v1.GetRecordRequest\x1a\x1e.tonglian.v1.GetRecordResponse\x12P\n\x0bListRecords\x12\x1f.tonglian.v1.ListRecordsRequest\x1a .tonglian.v1.ListRecordsResponse\x12U\n\x0cWatchRecords\x12 .tonglian.v1.WatchRecordsRequest\x1a!.tonglian.v1.WatchRecordsResponse0\x01\x12\x62\n\x11\x45valuatePredicate\x12%.tonglian.v1.EvaluatePredicateRequest\x1a&.tonglian.v1.EvaluatePredicateResponse\x12J\n\tPutRecord\x12\x1d.tonglian.v1.PutRecordRequest\x1a\x1e.tonglian.v1.PutRecordResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tonglian/v1/query.proto\x12\x0btonglian.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tonglian/v1/records.proto\"[\n\x10GetRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tat_height\x18\x03 \x01(\x04\"@\n\x11GetRecordResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"\x7f\n\x0cRecordFilter\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x13\n\x0b\x66rom_height\x18\x05 \x01(\x04\x12\x11\n\tto_height\x18\x06 \x01(\x04\"w\n\x12ListRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xa4\x01\n\x13ListRecordsResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x19\n\x11scanned_to_height\x18\x03 \x01(\x04\x12+\n\x07skipped\x18\x04 \x03(\x0b\x32\x1a.tonglian.v1.SkippedRecord\"U\n\rSkippedRecord\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x13WatchRecordsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.RecordFilter\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"C\n\x14WatchRecordsResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord\"{\n\x18\x45valuatePredicateRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12)\n\tpredicate\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.Predicate\"\xa1\x01\n\tPredicate\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x30\n\x08operator\x18\x02 \x01(\x0e\x32\x1e.tonglian.v1.PredicateOperator\x12\x14\n\x0coperand_json\x18\x03 \x01(\t\x12\x15\n\roperand2_json\x18\x04 \x01(\t\x12&\n\x06\x61ll_of\x18\x05 \x03(\x0b\x32\x16.tonglian.v1.Predicate\"\xb7\x01\n\x19\x45valuatePredicateResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\x08\x12\x11\n\tstatement\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12signer_certificate\x18\x04 \x01(\t\x12\x30\n\x0c\x65valuated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x06 \x01(\x04\"\x8e\x01\n\x10PutRecordRequest\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0e\n\x06schema\x18\x02 \x01(\t\x12\x12\n\nvalue_json\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"\xde\x01\n\x0cWriteReceipt\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08write_id\x18\x02 \x01(\t\x12#\n\x03ref\x18\x03 \x01(\x0b\x32\x16.tonglian.v1.RecordRef\x12\x0e\n\x06schema\x18\x04 \x01(\t\x12\x14\n\x0cvalue_digest\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.tonglian.v1.WriteState\x12\r\n\x05tx_id\x18\x07 \x01(\t\x12\x14\n\x0c\x62lock_height\x18\x08 \x01(\x04\x12\x10\n\x08repeated\x18\t \x01(\x08\"l\n\x11PutRecordResponse\x12*\n\x07receipt\x18\x01 \x01(\x0b\x32\x19.tonglian.v1.WriteReceipt\x12+\n\x06record\x18\x02 \x01(\x0b\x32\x1b.tonglian.v1.VerifiedRecord*\xce\x02\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19PREDICATE_OPERATOR_EQUALS\x10\x01\x12!\n\x1dPREDICATE_OPERATOR_NOT_EQUALS\x10\x02\x12 \n\x1cPREDICATE_OPERATOR_LESS_THAN\x10\x03\x12#\n\x1fPREDICATE_OPERATOR_GREATER_THAN\x10\x04\x12\x1e\n\x1aPREDICATE_OPERATOR_BETWEEN\x10\x05\x12\x1d\n\x19PREDICATE_OPERATOR_EXISTS\x10\x06\x12$\n PREDICATE_OPERATOR_LESS_OR_EQUAL\x10\x07\x12\'\n#PREDICATE_OPERATOR_GREATER_OR_EQUAL\x10\x08*Y\n\nWriteState\x12\x1b\n\x17WRITE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WRITE_STATE_PENDING\x10\x01\x12\x15\n\x11WRITE_STATE_FINAL\x10\x02\x32\xec\x06\n\x05Query\x12\xfc\x01\n\tGetRecord\x12\x1d.tonglian.v1.GetRecordRequest\x1a\x1e.tonglian.v1.GetRecordResponse\"\xaf\x01\x82\xd3\xe4\x93\x02\xa8\x01\x12\x46/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}Z^\x12M/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}/bundleb\rrecord.bundle\x12~\n\x0bListRecords\x12\x1f.tonglian.v1.ListRecordsRequest\x1a .tonglian.v1.ListRecordsResponse\",\x82\xd3\xe4\x93\x02&\x12$/v1/chains/{filter.chain_id}/records\x12\x81\x01\n\x0cWatchRecords\x12 .tonglian.v1.WatchRecordsRequest\x1a!.tonglian.v1.WatchRecordsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/chains/{filter.chain_id}/watch0\x01\x12\xbf\x01\n\x11\x45valuatePredicate\x12%.tonglian.v1.EvaluatePredicateRequest\x1a&.tonglian.v1.EvaluatePredicateResponse\"[\x82\xd3\xe4\x93\x02U\"P/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}/predicate:\x01*\x12\x9d\x01\n\tPutRecord\x12\x1d.tonglian.v1.PutRecordRequest\x1a\x1e.tonglian.v1.PutRecordResponse\"Q\x82\xd3\xe4\x93\x02K\x1a\x46/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tonglian.v1.query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PREDICATEOPERATOR']._serialized_start=1871
-  _globals['_PREDICATEOPERATOR']._serialized_end=2205
-  _globals['_WRITESTATE']._serialized_start=2207
-  _globals['_WRITESTATE']._serialized_end=2296
-  _globals['_GETRECORDREQUEST']._serialized_start=100
-  _globals['_GETRECORDREQUEST']._serialized_end=191
-  _globals['_GETRECORDRESPONSE']._serialized_start=193
-  _globals['_GETRECORDRESPONSE']._serialized_end=257
-  _globals['_RECORDFILTER']._serialized_start=259
-  _globals['_RECORDFILTER']._serialized_end=386
-  _globals['_LISTRECORDSREQUEST']._serialized_start=388
-  _globals['_LISTRECORDSREQUEST']._serialized_end=507
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=510
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=674
-  _globals['_SKIPPEDRECORD']._serialized_start=676
-  _globals['_SKIPPEDRECORD']._serialized_end=761
-  _globals['_WATCHRECORDSREQUEST']._serialized_start=763
-  _globals['_WATCHRECORDSREQUEST']._serialized_end=844
-  _globals['_WATCHRECORDSRESPONSE']._serialized_start=846
-  _globals['_WATCHRECORDSRESPONSE']._serialized_end=913
-  _globals['_EVALUATEPREDICATEREQUEST']._serialized_start=915
-  _globals['_EVALUATEPREDICATEREQUEST']._serialized_end=1038
-  _globals['_PREDICATE']._serialized_start=1041
-  _globals['_PREDICATE']._serialized_end=1202
-  _globals['_EVALUATEPREDICATERESPONSE']._serialized_start=1205
-  _globals['_EVALUATEPREDICATERESPONSE']._serialized_end=1388
-  _globals['_PUTRECORDREQUEST']._serialized_start=1391
-  _globals['_PUTRECORDREQUEST']._serialized_end=1533
-  _globals['_WRITERECEIPT']._serialized_start=1536
-  _globals['_WRITERECEIPT']._serialized_end=1758
-  _globals['_PUTRECORDRESPONSE']._serialized_start=1760
-  _globals['_PUTRECORDRESPONSE']._serialized_end=1868
-  _globals['_QUERY']._serialized_start=2299
-  _globals['_QUERY']._serialized_end=2727
+  _globals['_QUERY'].methods_by_name['GetRecord']._loaded_options = None
+  _globals['_QUERY'].methods_by_name['GetRecord']._serialized_options = b'\202\323\344\223\002\250\001\022F/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}Z^\022M/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}/bundleb\rrecord.bundle'
+  _globals['_QUERY'].methods_by_name['ListRecords']._loaded_options = None
+  _globals['_QUERY'].methods_by_name['ListRecords']._serialized_options = b'\202\323\344\223\002&\022$/v1/chains/{filter.chain_id}/records'
+  _globals['_QUERY'].methods_by_name['WatchRecords']._loaded_options = None
+  _globals['_QUERY'].methods_by_name['WatchRecords']._serialized_options = b'\202\323\344\223\002$\022\"/v1/chains/{filter.chain_id}/watch'
+  _globals['_QUERY'].methods_by_name['EvaluatePredicate']._loaded_options = None
+  _globals['_QUERY'].methods_by_name['EvaluatePredicate']._serialized_options = b'\202\323\344\223\002U\"P/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}/predicate:\001*'
+  _globals['_QUERY'].methods_by_name['PutRecord']._loaded_options = None
+  _globals['_QUERY'].methods_by_name['PutRecord']._serialized_options = b'\202\323\344\223\002K\032F/v1/chains/{ref.chain_id}/namespaces/{ref.namespace}/records/{ref.key}:\001*'
+  _globals['_PREDICATEOPERATOR']._serialized_start=1901
+  _globals['_PREDICATEOPERATOR']._serialized_end=2235
+  _globals['_WRITESTATE']._serialized_start=2237
+  _globals['_WRITESTATE']._serialized_end=2326
+  _globals['_GETRECORDREQUEST']._serialized_start=130
+  _globals['_GETRECORDREQUEST']._serialized_end=221
+  _globals['_GETRECORDRESPONSE']._serialized_start=223
+  _globals['_GETRECORDRESPONSE']._serialized_end=287
+  _globals['_RECORDFILTER']._serialized_start=289
+  _globals['_RECORDFILTER']._serialized_end=416
+  _globals['_LISTRECORDSREQUEST']._serialized_start=418
+  _globals['_LISTRECORDSREQUEST']._serialized_end=537
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=540
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=704
+  _globals['_SKIPPEDRECORD']._serialized_start=706
+  _globals['_SKIPPEDRECORD']._serialized_end=791
+  _globals['_WATCHRECORDSREQUEST']._serialized_start=793
+  _globals['_WATCHRECORDSREQUEST']._serialized_end=874
+  _globals['_WATCHRECORDSRESPONSE']._serialized_start=876
+  _globals['_WATCHRECORDSRESPONSE']._serialized_end=943
+  _globals['_EVALUATEPREDICATEREQUEST']._serialized_start=945
+  _globals['_EVALUATEPREDICATEREQUEST']._serialized_end=1068
+  _globals['_PREDICATE']._serialized_start=1071
+  _globals['_PREDICATE']._serialized_end=1232
+  _globals['_EVALUATEPREDICATERESPONSE']._serialized_start=1235
+  _globals['_EVALUATEPREDICATERESPONSE']._serialized_end=1418
+  _globals['_PUTRECORDREQUEST']._serialized_start=1421
+  _globals['_PUTRECORDREQUEST']._serialized_end=1563
+  _globals['_WRITERECEIPT']._serialized_start=1566
+  _globals['_WRITERECEIPT']._serialized_end=1788
+  _globals['_PUTRECORDRESPONSE']._serialized_start=1790
+  _globals['_PUTRECORDRESPONSE']._serialized_end=1898
+  _globals['_QUERY']._serialized_start=2329
+  _globals['_QUERY']._serialized_end=3205
 # @@protoc_insertion_point(module_scope)

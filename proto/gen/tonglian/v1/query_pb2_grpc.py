@@ -68,6 +68,8 @@ class QueryServicer(object):
 
     def GetRecord(self, request, context):
         """One record, the latest final version unless at_height is set.
+        HTTP: the record as JSON; at ".../bundle" its proof bundle, the binary file
+        `tonglian verify` takes (docs/gateway.md).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,7 +83,8 @@ class QueryServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def WatchRecords(self, request, context):
-        """Records as they become final, from from_height on.
+        """Records as they become final, from from_height on. HTTP: Server-Sent Events, or
+        JSON lines when the client accepts application/x-ndjson.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

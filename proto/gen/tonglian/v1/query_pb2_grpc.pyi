@@ -157,13 +157,18 @@ class QueryStub(typing.Generic[_QueryGetRecordType, _QueryListRecordsType, _Quer
     ], channel: grpc.aio.Channel) -> None: ...
 
     GetRecord: _QueryGetRecordType
-    """One record, the latest final version unless at_height is set."""
+    """One record, the latest final version unless at_height is set.
+    HTTP: the record as JSON; at ".../bundle" its proof bundle, the binary file
+    `tonglian verify` takes (docs/gateway.md).
+    """
 
     ListRecords: _QueryListRecordsType
     """Records written in a range of final blocks, oldest first, verified."""
 
     WatchRecords: _QueryWatchRecordsType
-    """Records as they become final, from from_height on."""
+    """Records as they become final, from from_height on. HTTP: Server-Sent Events, or
+    JSON lines when the client accepts application/x-ndjson.
+    """
 
     EvaluatePredicate: _QueryEvaluatePredicateType
     """A yes/no answer about a record, signed by the hub; the record stays at the hub."""
@@ -205,7 +210,10 @@ class QueryServicer(metaclass=abc.ABCMeta):
         request: tonglian.v1.query_pb2.GetRecordRequest,
         context: _ServicerContext,
     ) -> typing.Union[tonglian.v1.query_pb2.GetRecordResponse, collections.abc.Awaitable[tonglian.v1.query_pb2.GetRecordResponse]]:
-        """One record, the latest final version unless at_height is set."""
+        """One record, the latest final version unless at_height is set.
+        HTTP: the record as JSON; at ".../bundle" its proof bundle, the binary file
+        `tonglian verify` takes (docs/gateway.md).
+        """
 
     @abc.abstractmethod
     def ListRecords(
@@ -221,7 +229,9 @@ class QueryServicer(metaclass=abc.ABCMeta):
         request: tonglian.v1.query_pb2.WatchRecordsRequest,
         context: _ServicerContext,
     ) -> typing.Union[collections.abc.Iterator[tonglian.v1.query_pb2.WatchRecordsResponse], collections.abc.AsyncIterator[tonglian.v1.query_pb2.WatchRecordsResponse]]:
-        """Records as they become final, from from_height on."""
+        """Records as they become final, from from_height on. HTTP: Server-Sent Events, or
+        JSON lines when the client accepts application/x-ndjson.
+        """
 
     @abc.abstractmethod
     def EvaluatePredicate(
