@@ -35,6 +35,7 @@ bench-quick: setup
 lint: setup
 	$(BIN)/ruff check hub adapters devnets tonglian_client tonglian_proof tonglian_tools tests bench
 	$(BIN)/ruff format --check hub adapters devnets tonglian_client tonglian_proof tonglian_tools tests bench
+	PYTHON=$(CURDIR)/$(BIN)/python proto/third_party.sh
 	cd proto && ../node_modules/.bin/buf lint
 
 typecheck: setup

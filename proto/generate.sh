@@ -2,15 +2,15 @@
 # Generates the Python bindings of proto/tonglian/v1 into OUT (default proto/gen).
 # `proto/generate.sh --check` regenerates into a temporary folder and fails when
 # the committed bindings differ: the protos and proto/gen never drift apart.
-# google/api/{annotations,http}.proto (the HTTP rules of the gateway) are the copies in
-# proto/third_party, taken from googleapis-common-protos, which also brings their Python;
-# --check fails when they differ from the installed package's. The gateway's OpenAPI
+# google/api/{annotations,http}.proto (the HTTP rules of the gateway) are read from the
+# installed googleapis-common-protos (proto/third_party.sh lays them out). The gateway's OpenAPI
 # document (hub/services/gateway/openapi.json) is generated from the bindings here too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python}
 check=0
 if [ "${1:-}" = "--check" ]; then check=1; out=$(mktemp -d); else out=${1:-$here/gen}; fi
+PYTHON=$py "$here/third_party.sh"
 plugin=$(dirname "$(command -v "$py")")/protoc-gen-mypy
 grpc_plugin=$(dirname "$(command -v "$py")")/protoc-gen-mypy_grpc
 rm -rf "$out/tonglian"
@@ -25,13 +25,6 @@ openapi=$here/../hub/services/gateway/openapi.json
 [ $check = 1 ] && openapi_out=$out/openapi.json || openapi_out=$openapi
 PYTHONPATH="$out:$here/..${PYTHONPATH:+:$PYTHONPATH}" "$py" -m hub.services.gateway.openapi >"$openapi_out"
 if [ $check = 1 ]; then
-  google_api=$("$py" -c 'import os; from google.api import annotations_pb2 as a; print(os.path.dirname(a.__file__))')
-  for f in annotations.proto http.proto; do
-    if ! cmp -s "$here/third_party/google/api/$f" "$google_api/$f"; then
-      echo "proto/third_party/google/api/$f differs from googleapis-common-protos's: copy it from $google_api" >&2
-      rm -rf "$out"; exit 1
-    fi
-  done
   if ! diff -r "$out/tonglian" "$here/gen/tonglian" >/dev/null; then
     echo "proto/gen is out of date: run 'make proto' and commit the result" >&2
     diff -r "$out/tonglian" "$here/gen/tonglian" | head -40 >&2
