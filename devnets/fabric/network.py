@@ -14,15 +14,21 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from adapters.base import AdapterContext
+from adapters.base import AdapterContext, Secret
 from adapters.fabric import create_adapter
-from adapters.fabric.options import FabricAdapterOptions, IdentityOption, PeerOption
+from adapters.fabric.options import (
+    IDENTITY_KEY,
+    FabricAdapterOptions,
+    IdentityOption,
+    PeerOption,
+)
 from adapters.fabric.registration import fabric_chain
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
 from devnets.fabric import channel, channel_config, crypto, lifecycle, orderer, peers
 from devnets.fabric.binaries import FabricRelease, require_release
 from devnets.fabric.layout import NetworkPlan, OrgPlan
 from devnets.process import DevnetError, ProcessHandle, is_alive, read_pid, stop, wait_until
+from tonglian.v1 import chains_pb2
 
 CHAIN_ID = "fabric-1"
 
@@ -86,7 +92,7 @@ class FabricDevnet:
             await lifecycle.wait_ready(release, plan)
             progress("gateways: waiting until each peer's gateway sees both organisations")
             info = self._info(plan, handles)
-            await self._wait_gateways(info)
+            await self._wait_gateways(info, plan.user_key(plan.orgs[0], "User1"))
         except BaseException:
             await self.down()
             raise
@@ -94,8 +100,12 @@ class FabricDevnet:
         progress(f"ready in {time.monotonic() - started:.1f}s")
         return info
 
-    async def _wait_gateways(self, info: DevnetInfo) -> None:
-        ctx = AdapterContext(chain_id=CHAIN_ID, options=info.chain["adapter"]["options"])
+    async def _wait_gateways(self, info: DevnetInfo, identity_key: Path) -> None:
+        ctx = AdapterContext(
+            chain_id=CHAIN_ID,
+            options=info.chain["adapter"]["options"],
+            secrets={IDENTITY_KEY: Secret(identity_key.read_text())},
+        )
         adapter = create_adapter(ctx)
 
         async def endorsed() -> bool:
@@ -116,14 +126,13 @@ class FabricDevnet:
                 PeerOption(
                     endpoint=org.peer_endpoint,
                     msp_id=org.msp_id,
-                    tls_root_cert=str(plan.peer_tls_ca(org)),
+                    tls_root_cert_pem=plan.peer_tls_ca(org).read_text(),
                 )
                 for org in plan.orgs
             ],
             identity=IdentityOption(
                 msp_id=org1.msp_id,
-                cert=str(plan.user_cert(org1, "User1")),
-                key=str(plan.user_key(org1, "User1")),
+                cert_pem=plan.user_cert(org1, "User1").read_text(),
             ),
             qscc_orgs=[org.msp_id for org in plan.orgs],
         )
@@ -134,6 +143,7 @@ class FabricDevnet:
             display_name="Fabric devnet (Org1, Org2)",
             endorsement_policies={plan.chaincode: lifecycle.endorsement_policy(plan)},
             qscc_min_orgs=len(plan.orgs),
+            identity_key=chains_pb2.SecretRef(file=str(plan.user_key(org1, "User1"))),
         )
         return DevnetInfo(
             kind=self.kind,

@@ -97,11 +97,11 @@ def fabric_argv(block: Path) -> list[str]:
         "--chaincode",
         "records",
         "--peer",
-        "127.0.0.1:7051,Org1MSP,/tls.pem",
+        f"127.0.0.1:7051,Org1MSP,{DATA / 'certs' / 'Org1MSP' / 'tlsca.pem'}",
         "--identity-msp",
         "Org1MSP",
         "--identity-cert",
-        "/c.pem",
+        str(DATA / "certs" / "Org1MSP" / "ca.pem"),
         "--identity-key",
         "/k.pem",
         "--policy",
@@ -116,6 +116,12 @@ def test_fabric_from_config_block() -> None:
     assert anchor.channel == "govchannel"
     assert anchor.config_block == (DATA / "config-block.pb").read_bytes()
     assert anchor.endorsement_policies["records"] == "AND('Org1MSP.peer','Org2MSP.peer')"
+    # Certificates travel inline as PEM; the key is a file secret the SDK stages.
+    identity = chain.adapter.options["identity"]
+    assert identity["cert_pem"] == (DATA / "certs" / "Org1MSP" / "ca.pem").read_text()
+    peer = chain.adapter.options["peers"][0]
+    assert peer["tls_root_cert_pem"] == (DATA / "certs" / "Org1MSP" / "tlsca.pem").read_text()
+    assert dict(chain.adapter.secrets) == {"identity_key": chains_pb2.SecretRef(file="/k.pem")}
 
 
 def test_fabric_refuses_a_block_that_is_not_config() -> None:
