@@ -101,10 +101,11 @@ class FabricDevnet:
         return info
 
     async def _wait_gateways(self, info: DevnetInfo, identity_key: Path) -> None:
+        key = await asyncio.to_thread(identity_key.read_text)
         ctx = AdapterContext(
             chain_id=CHAIN_ID,
             options=info.chain["adapter"]["options"],
-            secrets={IDENTITY_KEY: Secret(identity_key.read_text())},
+            secrets={IDENTITY_KEY: Secret(key)},
         )
         adapter = create_adapter(ctx)
 
