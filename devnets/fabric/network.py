@@ -14,10 +14,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from adapters.base import AdapterContext, Secret
-from adapters.fabric import create_adapter
 from adapters.fabric.options import (
-    IDENTITY_KEY,
     FabricAdapterOptions,
     IdentityOption,
     PeerOption,
@@ -26,6 +23,7 @@ from adapters.fabric.registration import fabric_chain
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
 from devnets.fabric import channel, channel_config, crypto, lifecycle, orderer, peers
 from devnets.fabric.binaries import FabricRelease, require_release
+from devnets.fabric.client import devnet_adapter
 from devnets.fabric.layout import NetworkPlan, OrgPlan
 from devnets.process import DevnetError, ProcessHandle, is_alive, read_pid, stop, wait_until
 from tonglian.v1 import chains_pb2
@@ -92,7 +90,7 @@ class FabricDevnet:
             await lifecycle.wait_ready(release, plan)
             progress("gateways: waiting until each peer's gateway sees both organisations")
             info = self._info(plan, handles)
-            await self._wait_gateways(info, plan.user_key(plan.orgs[0], "User1"))
+            await self._wait_gateways(info)
         except BaseException:
             await self.down()
             raise
@@ -100,14 +98,8 @@ class FabricDevnet:
         progress(f"ready in {time.monotonic() - started:.1f}s")
         return info
 
-    async def _wait_gateways(self, info: DevnetInfo, identity_key: Path) -> None:
-        key = await asyncio.to_thread(identity_key.read_text)
-        ctx = AdapterContext(
-            chain_id=CHAIN_ID,
-            options=info.chain["adapter"]["options"],
-            secrets={IDENTITY_KEY: Secret(key)},
-        )
-        adapter = create_adapter(ctx)
+    async def _wait_gateways(self, info: DevnetInfo) -> None:
+        adapter = await asyncio.to_thread(devnet_adapter, info, CHAIN_ID)
 
         async def endorsed() -> bool:
             await adapter.probe_endorsement("get", "tonglian:ready")

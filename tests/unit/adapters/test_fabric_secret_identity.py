@@ -25,6 +25,7 @@ from adapters.fabric import check_options, create_adapter
 from adapters.fabric.options import IDENTITY_KEY, PATHS_REFUSED
 from adapters.fabric.proposal import build_proposal
 from adapters.fabric.signer import is_low_s
+from devnets.fabric.client import devnet_adapter
 from devnets.fabric.layout import NetworkPlan
 from devnets.fabric.network import FabricDevnet
 from hub import adapter_plugins
@@ -128,6 +129,9 @@ def test_the_devnets_chain_registers_inline_pem_and_a_store_secret(tmp_path: Pat
     public = cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     public.verify(signature, proposal.message.proposal_bytes, ec.ECDSA(hashes.SHA256()))
+    # The devnet's own tools (tests, benchmarks, the demo) build the same adapter.
+    own = devnet_adapter(info, "fabric-1")
+    assert own.identity == adapter.identity and own._signer.public_key() == public
 
 
 @pytest.mark.parametrize(
