@@ -49,8 +49,12 @@ def factory(name: str) -> AdapterFactory:
 def check_options(name: str, options: Mapping[str, Any]) -> None:
     """Raises InvalidInput when the plugin's `check_options` refuses the options; a
     plugin without one takes any options here (its factory checks them on first use)."""
-    factory(name)  # loads the plugin, or says why it cannot be loaded
-    check = getattr(importlib.import_module(installed()[name].module), "check_options", None)
+    check_name(name)
+    try:
+        module = importlib.import_module(installed()[name].module)
+    except Exception:  # a broken plugin is reported when its adapter is made (`factory`)
+        return
+    check = getattr(module, "check_options", None)
     if check is None:
         return
     try:

@@ -207,3 +207,10 @@ def test_inline_certificates_must_be_pem() -> None:
         "invalid fabric adapter options: identity.cert_pem: Value error, is not PEM text of "
         "an X.509 certificate"
     )
+
+
+def test_plugins_without_an_options_check_take_any_options_at_registration() -> None:
+    adapter_plugins.check_options("custom", {"identity": {"cert": "/etc/passwd"}})
+    with pytest.raises(InvalidInput) as err:
+        adapter_plugins.check_options("nope", {})
+    assert str(err.value).startswith("no adapter named 'nope' is installed")
