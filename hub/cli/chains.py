@@ -339,8 +339,10 @@ def _pem_file(path: Path, flag: str) -> str:
     """A certificate file given on the command line, as the PEM text the options carry."""
     try:
         return path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{flag} {path}: cannot read it: {exc}") from None
+    except OSError as exc:
+        raise InvalidInput(f"{flag} {path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{flag} {path}: is not PEM text") from None
 
 
 def _summary(chain: chains_pb2.Chain) -> list[str]:

@@ -63,6 +63,10 @@ def test_evm_qbft() -> None:
     assert len(anchor.validators) == 2 and anchor.finality_depth == 0
 
 
+# A Fabric chain's flags up to its --peer's value.
+FABRIC_PEER = ["fabric", "--config-block", "b", "--channel", "c", "--chaincode", "cc", "--peer"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -74,6 +78,14 @@ def test_evm_qbft() -> None:
         (
             ["fabric", "--channel", "c"],
             "a Fabric chain needs --config-block, --channel, --chaincode and at least one --peer",
+        ),
+        (
+            [*FABRIC_PEER, f"127.0.0.1:7051,Org1MSP,{DATA / 'certs' / 'Org1MSP' / 'tlsca.pem'}"],
+            "a Fabric chain needs --identity-msp, --identity-cert and --identity-key",
+        ),
+        (
+            [*FABRIC_PEER, "127.0.0.1:7051,Org1MSP,/nonexistent/tls.pem"],
+            "--peer /nonexistent/tls.pem: cannot read it: No such file or directory",
         ),
         (["custom", "--validator", "v1"], "--validator wants ID=PUBKEY, got 'v1'"),
         (["custom", "--option", "novalue"], "--option wants KEY=VALUE, got 'novalue'"),
