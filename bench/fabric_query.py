@@ -41,10 +41,9 @@ NOT_FOUND = "not measured: Fabric release binaries not found (FABRIC_HOME or `pe
 async def run(reads: int) -> dict[str, Any]:
     from google.protobuf import json_format
 
-    from adapters.base import AdapterContext
-    from adapters.fabric import create_adapter
     from bench.machine import describe
     from bench.stats import interleaved, p50_p99_ms, ratio
+    from devnets.fabric.client import devnet_adapter
     from devnets.fabric.network import FabricDevnet
     from tonglian.v1 import chains_pb2
     from tonglian_client.client import AsyncClient
@@ -57,9 +56,7 @@ async def run(reads: int) -> dict[str, Any]:
         stack.push_async_callback(devnet.down)
         chain = json_format.ParseDict(info.chain, chains_pb2.Chain())
         chain.chain_id = CHAIN_ID
-        adapter = create_adapter(
-            AdapterContext(chain_id=CHAIN_ID, options=info.chain["adapter"]["options"], timeout=15)
-        )
+        adapter = devnet_adapter(info, CHAIN_ID)
         stack.push_async_callback(adapter.close)
         hub = HubProcess(state / "hub")
         hub.start()

@@ -1,12 +1,21 @@
-"""Finds adapter plugins: every `tonglian.adapters` entry point names an AdapterFactory."""
+"""Finds adapter plugins: every `tonglian.adapters` entry point names an AdapterFactory.
+
+A plugin's module may also define `check_options(options)`, which the hub calls when a
+chain is registered: it raises AdapterMisconfigured for options the adapter would refuse
+(the fabric adapter refuses options naming files), so they are refused as
+INVALID_ARGUMENT before anything is stored or dialled.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
-from adapters.base import AdapterFactory
+from adapters.base import AdapterFactory, AdapterMisconfigured
 from hub.errors import ChainMisconfigured, InvalidInput
 
 ENTRY_POINT_GROUP = "tonglian.adapters"
@@ -35,6 +44,23 @@ def factory(name: str) -> AdapterFactory:
         raise ChainMisconfigured(f"adapter plugin {name!r} does not name a factory")
     result: AdapterFactory = loaded
     return result
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raises InvalidInput when the plugin's `check_options` refuses the options; a
+    plugin without one takes any options here (its factory checks them on first use)."""
+    check_name(name)
+    try:
+        module = importlib.import_module(installed()[name].module)
+    except Exception:  # a broken plugin is reported when its adapter is made (`factory`)
+        return
+    check = getattr(module, "check_options", None)
+    if check is None:
+        return
+    try:
+        check(options)
+    except AdapterMisconfigured as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import remote
@@ -94,6 +95,7 @@ class ChainRegistry:
                 )
         else:
             adapter_plugins.check_name(settings.adapter)
+            adapter_plugins.check_options(settings.adapter, MessageToDict(settings.options))
         secrets.check_refs(settings)
         if settings.timeout_ms > 600_000:
             raise InvalidInput("chain.adapter.timeout_ms must be at most 600000 (10 minutes)")

@@ -7,7 +7,6 @@ transaction id is derived from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +15,7 @@ from adapters.fabric.protos import identities_pb2
 
 
 class IdentityError(ValueError):
-    """The certificate cannot be read or is not a PEM X.509 certificate."""
+    """The certificate is not a PEM X.509 certificate."""
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,12 @@ class Identity:
     certificate_pem: bytes
 
     @classmethod
-    def from_files(cls, msp_id: str, cert_path: str | Path) -> Identity:
-        try:
-            pem = Path(cert_path).read_bytes()
-        except OSError as exc:
-            raise IdentityError(f"cannot read certificate {cert_path}: {exc}") from exc
+    def from_pem(cls, msp_id: str, pem: bytes) -> Identity:
+        """The identity of the certificate given inline (options: identity.cert_pem)."""
         try:
             x509.load_pem_x509_certificate(pem)
         except ValueError as exc:
-            raise IdentityError(f"{cert_path} is not a PEM X.509 certificate: {exc}") from exc
+            raise IdentityError(f"identity.cert_pem is not a PEM X.509 certificate: {exc}") from exc
         return cls(msp_id=msp_id, certificate_pem=pem)
 
     @property

@@ -1,10 +1,45 @@
-"""The fabric adapter's settings (AdapterSettings.options), validated before anything is dialled."""
+"""The fabric adapter's settings (AdapterSettings.options), validated before anything is dialled.
+
+The options are public and name no file: the certificates are inline PEM text and the
+identity's private key is the chain's secret `identity_key` (AdapterContext.secrets,
+resolved by the hub from the chain's own secret store). An option that names a file
+(`identity.cert`, `identity.key`, a peer's `tls_root_cert`, as older registrations did)
+is refused with one message that says nothing about the file: the adapter never opens
+a path a registration chooses, so it cannot tell files apart for anyone.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from cryptography import x509
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from adapters.base import AdapterMisconfigured
+
+# The one secret: the identity's ECDSA P-256 private key, unencrypted PEM.
+IDENTITY_KEY = "identity_key"
+
+PATHS_REFUSED = (
+    "fabric adapter options name files (identity.cert, identity.key or a peer's "
+    "tls_root_cert), which the hub never opens: give the certificates inline as PEM text "
+    "(identity.cert_pem, peers[].tls_root_cert_pem) and the identity's private key as the "
+    f"chain's secret {IDENTITY_KEY!r} (`tonglian secrets put CHAIN {IDENTITY_KEY} --file KEY`)"
+)
+
+
+def _pem_certificates(pem: str) -> str:
+    """The text unchanged if it holds at least one PEM X.509 certificate (the value is
+    not quoted back: it may be long, and it is the caller's own)."""
+    try:
+        x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise ValueError("is not PEM text of an X.509 certificate") from None
+    return pem
+
+
+PemText = Annotated[str, Field(min_length=1), AfterValidator(_pem_certificates)]
 
 
 class PeerOption(BaseModel):
@@ -13,20 +48,20 @@ class PeerOption(BaseModel):
     # host:port of the peer's gRPC listener (Gateway, Endorser and Deliver services).
     endpoint: str = Field(pattern=r"^[^:\s]+:\d{1,5}$")
     msp_id: str = Field(min_length=1)
-    # PEM file of the TLS CA that issued the peer's TLS certificate.
-    tls_root_cert: str = Field(min_length=1)
+    # PEM text of the TLS CA certificate(s) that issued the peer's TLS certificate.
+    tls_root_cert_pem: PemText
     # TLS server name to expect when the endpoint's host is not in the certificate.
     tls_server_name: str = ""
 
 
 class IdentityOption(BaseModel):
-    """The client identity the adapter signs with (an X.509 certificate and its P-256 key)."""
+    """The client identity the adapter signs with: its MSP and X.509 certificate (PEM
+    text); its P-256 key is the chain's secret `identity_key`."""
 
     model_config = ConfigDict(extra="forbid")
 
     msp_id: str = Field(min_length=1)
-    cert: str = Field(min_length=1)
-    key: str = Field(min_length=1)
+    cert_pem: PemText
 
 
 class FabricAdapterOptions(BaseModel):
@@ -68,7 +103,14 @@ class FabricAdapterOptions(BaseModel):
             return list(dict.fromkeys(self.qscc_orgs))
         return list(dict.fromkeys(p.msp_id for p in self.peers))
 
-    def check_files(self) -> list[str]:
-        """Configured files that cannot be read (problems a person must fix)."""
-        paths = [self.identity.cert, self.identity.key, *(p.tls_root_cert for p in self.peers)]
-        return [p for p in paths if not Path(p).is_file()]
+
+def refuse_paths(options: Mapping[str, Any]) -> None:
+    """AdapterMisconfigured(PATHS_REFUSED) when the options name a file, whatever file."""
+    identity = options.get("identity")
+    if isinstance(identity, Mapping) and ("cert" in identity or "key" in identity):
+        raise AdapterMisconfigured(PATHS_REFUSED)
+    peers = options.get("peers")
+    if isinstance(peers, list) and any(
+        isinstance(p, Mapping) and "tls_root_cert" in p for p in peers
+    ):
+        raise AdapterMisconfigured(PATHS_REFUSED)

@@ -13,7 +13,7 @@ from pathlib import Path
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
-from adapters.fabric.options import FabricAdapterOptions
+from adapters.fabric.options import IDENTITY_KEY, FabricAdapterOptions
 from adapters.fabric.protos import common_pb2
 from tonglian.v1 import chains_pb2
 
@@ -77,8 +77,14 @@ def fabric_chain(
     display_name: str = "",
     endorsement_policies: Mapping[str, str] | None = None,
     qscc_min_orgs: int = 0,
+    identity_key: chains_pb2.SecretRef | None = None,
 ) -> chains_pb2.Chain:
-    """A tonglian.v1.Chain for the fabric adapter, ready for RegisterChain."""
+    """A tonglian.v1.Chain for the fabric adapter, ready for RegisterChain.
+
+    `identity_key` references the identity's private key: `file:` where the registering
+    tool runs (the SDK puts it into the chain's secret store before registering, see
+    tonglian_client/secret_files.py), or `store:`/`env:` as the hub resolves it.
+    """
     anchor = fabric_trust_anchor(
         config_block,
         channel=options.channel,
@@ -87,10 +93,13 @@ def fabric_chain(
     )
     struct = struct_pb2.Struct()
     struct.update(options.model_dump(mode="json"))
-    return chains_pb2.Chain(
+    chain = chains_pb2.Chain(
         chain_id=chain_id,
         display_name=display_name or f"Fabric {options.channel}",
         kind=chains_pb2.CHAIN_KIND_FABRIC,
         adapter=chains_pb2.AdapterSettings(adapter="fabric", options=struct),
         trust_anchor=anchor,
     )
+    if identity_key is not None:
+        chain.adapter.secrets[IDENTITY_KEY].CopyFrom(identity_key)
+    return chain

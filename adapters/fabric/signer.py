@@ -7,7 +7,6 @@ Fabric rejects a signature whose S is in the upper half of the curve order
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,7 +21,7 @@ P256_HALF_ORDER = P256_ORDER >> 1
 
 
 class SignerError(ValueError):
-    """The private key cannot be read or is not an ECDSA P-256 key."""
+    """The private key is not an unencrypted PEM ECDSA P-256 key."""
 
 
 def to_low_s(signature: bytes) -> bytes:
@@ -51,14 +50,6 @@ class Signer:
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise SignerError(f"{source} is not an ECDSA P-256 key")
         return cls(key)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Signer:
-        try:
-            pem = Path(path).read_bytes()
-        except OSError as exc:
-            raise SignerError(f"cannot read private key {path}: {exc}") from exc
-        return cls.from_pem(pem, str(path))
 
     def sign(self, message: bytes) -> bytes:
         """DER ECDSA signature over SHA-256(message), low-S."""

@@ -14,15 +14,19 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from adapters.base import AdapterContext
-from adapters.fabric import create_adapter
-from adapters.fabric.options import FabricAdapterOptions, IdentityOption, PeerOption
+from adapters.fabric.options import (
+    FabricAdapterOptions,
+    IdentityOption,
+    PeerOption,
+)
 from adapters.fabric.registration import fabric_chain
 from devnets.base import DevnetInfo, DevnetStatus, ProcessInfo, Progress, load_info, save_info
 from devnets.fabric import channel, channel_config, crypto, lifecycle, orderer, peers
 from devnets.fabric.binaries import FabricRelease, require_release
+from devnets.fabric.client import devnet_adapter
 from devnets.fabric.layout import NetworkPlan, OrgPlan
 from devnets.process import DevnetError, ProcessHandle, is_alive, read_pid, stop, wait_until
+from tonglian.v1 import chains_pb2
 
 CHAIN_ID = "fabric-1"
 
@@ -95,8 +99,7 @@ class FabricDevnet:
         return info
 
     async def _wait_gateways(self, info: DevnetInfo) -> None:
-        ctx = AdapterContext(chain_id=CHAIN_ID, options=info.chain["adapter"]["options"])
-        adapter = create_adapter(ctx)
+        adapter = await asyncio.to_thread(devnet_adapter, info, CHAIN_ID)
 
         async def endorsed() -> bool:
             await adapter.probe_endorsement("get", "tonglian:ready")
@@ -116,14 +119,13 @@ class FabricDevnet:
                 PeerOption(
                     endpoint=org.peer_endpoint,
                     msp_id=org.msp_id,
-                    tls_root_cert=str(plan.peer_tls_ca(org)),
+                    tls_root_cert_pem=plan.peer_tls_ca(org).read_text(),
                 )
                 for org in plan.orgs
             ],
             identity=IdentityOption(
                 msp_id=org1.msp_id,
-                cert=str(plan.user_cert(org1, "User1")),
-                key=str(plan.user_key(org1, "User1")),
+                cert_pem=plan.user_cert(org1, "User1").read_text(),
             ),
             qscc_orgs=[org.msp_id for org in plan.orgs],
         )
@@ -134,6 +136,7 @@ class FabricDevnet:
             display_name="Fabric devnet (Org1, Org2)",
             endorsement_policies={plan.chaincode: lifecycle.endorsement_policy(plan)},
             qscc_min_orgs=len(plan.orgs),
+            identity_key=chains_pb2.SecretRef(file=str(plan.user_key(org1, "User1"))),
         )
         return DevnetInfo(
             kind=self.kind,

@@ -111,11 +111,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="HOST:PORT,MSP,TLS_ROOT_PEM",
-        help="a peer's endpoint, organisation and TLS root file (repeatable)",
+        help="a peer's endpoint, organisation and TLS root file, read here and sent as PEM "
+        "text (repeatable)",
     )
     fab.add_argument("--identity-msp", help="MSP id of the client identity")
-    fab.add_argument("--identity-cert", help="client certificate (PEM file)")
-    fab.add_argument("--identity-key", help="client private key (PEM file)")
+    fab.add_argument(
+        "--identity-cert", type=Path, help="client certificate (PEM file, read here, sent inline)"
+    )
+    fab.add_argument(
+        "--identity-key",
+        type=Path,
+        help="client private key (PEM file, read here and put into the chain's secret store "
+        "as identity_key)",
+    )
     fab.add_argument(
         "--policy",
         action="append",
@@ -266,7 +274,9 @@ def _secret_ref(item: str) -> tuple[str, chains_pb2.SecretRef]:
 
 
 def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
-    """A Fabric chain from the Fabric flags; the anchor is read from the config block."""
+    """A Fabric chain from the Fabric flags; the anchor is read from the config block.
+    Certificates are read here and sent inline; the key becomes a `file:` secret that
+    registering puts into the chain's store (tonglian_client/secret_files.py)."""
     from pydantic import ValidationError
 
     from adapters.fabric.options import FabricAdapterOptions
@@ -281,7 +291,18 @@ def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
         parts = item.split(",")
         if len(parts) != 3:
             raise InvalidInput(f"--peer wants HOST:PORT,MSP,TLS_ROOT_PEM, got {item!r}")
-        peers.append({"endpoint": parts[0], "msp_id": parts[1], "tls_root_cert": parts[2]})
+        peers.append(
+            {
+                "endpoint": parts[0],
+                "msp_id": parts[1],
+                "tls_root_cert_pem": _pem_file(Path(parts[2]), "--peer"),
+            }
+        )
+    if not (args.identity_msp and args.identity_cert and args.identity_key):
+        raise InvalidInput(
+            "a Fabric chain needs --identity-msp, --identity-cert and --identity-key"
+        )
+    cert_pem = _pem_file(args.identity_cert, "--identity-cert")
     policies = {}
     for item in args.policy:
         name, sep, text = item.partition("=")
@@ -294,11 +315,7 @@ def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
                 "channel": args.channel,
                 "chaincode": args.chaincode,
                 "peers": peers,
-                "identity": {
-                    "msp_id": args.identity_msp or "",
-                    "cert": args.identity_cert or "",
-                    "key": args.identity_key or "",
-                },
+                "identity": {"msp_id": args.identity_msp, "cert_pem": cert_pem},
             }
         )
         return fabric_chain(
@@ -307,6 +324,7 @@ def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
             args.config_block,
             endorsement_policies=policies,
             qscc_min_orgs=args.qscc_min_orgs,
+            identity_key=chains_pb2.SecretRef(file=str(args.identity_key)),
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -315,6 +333,16 @@ def fabric_registration(args: argparse.Namespace) -> chains_pb2.Chain:
         raise InvalidInput(f"Fabric adapter settings: {problems}") from exc
     except (InvalidConfigBlock, ValueError, OSError) as exc:
         raise InvalidInput(f"--config-block {args.config_block}: {exc}") from exc
+
+
+def _pem_file(path: Path, flag: str) -> str:
+    """A certificate file given on the command line, as the PEM text the options carry."""
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InvalidInput(f"{flag} {path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{flag} {path}: is not PEM text") from None
 
 
 def _summary(chain: chains_pb2.Chain) -> list[str]:

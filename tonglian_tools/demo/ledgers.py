@@ -179,14 +179,13 @@ class FabricLedger:
         self._adapter: Any = None
 
     async def up(self, progress: Progress) -> None:
-        from adapters.base import AdapterContext
-        from adapters.fabric import create_adapter
+        from devnets.fabric.client import devnet_adapter
 
         info = await self.devnet.up(progress)
         self.chain = _chain(info, self._chain_id)
-        self._adapter = create_adapter(
-            AdapterContext(chain_id=self._chain_id, options=info.chain["adapter"]["options"])
-        )
+        # The demo writes as the devnet's User1, whose key file the chain's secret
+        # `identity_key` names (registering puts it into the hub's store).
+        self._adapter = await asyncio.to_thread(devnet_adapter, info, self._chain_id, 10.0)
         self.namespace = str(self._adapter.namespace)
 
     async def write(self, key: str, schema: str, value: dict[str, Any]) -> Written:

@@ -15,12 +15,16 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
 import pytest
-from google.protobuf.json_format import ParseDict
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from google.protobuf.json_format import MessageToDict, ParseDict
 
+from adapters.fabric.registration import fabric_trust_anchor
 from devnets.base import DevnetInfo
 from hub.cli import exit_codes
 from hub.cli.connection import open_channel
@@ -313,6 +317,93 @@ def test_an_allowed_environment_variable_may_be_referenced(scene: Scene) -> None
     shown = json.loads(scene.run(scene.scoped, "chains", "show", "custom-env", "--json").stdout)
     assert shown["adapter"]["secrets"] == {"token": {"env": ALLOWED_ENV}}
     scene.run(scene.scoped, "chains", "remove", "custom-env")
+
+
+# Attack 2 through the Fabric adapter's options: files named as certificates or key.
+
+FABRIC_DATA = Path(__file__).resolve().parents[2] / "data" / "fabric"
+FABRIC_TLS_CA = (FABRIC_DATA / "certs" / "Org1MSP" / "tlsca.pem").read_text()
+FABRIC_PATHS_REFUSED = (
+    "fabric adapter options name files (identity.cert, identity.key or a peer's "
+    "tls_root_cert), which the hub never opens: give the certificates inline as PEM text "
+    "(identity.cert_pem, peers[].tls_root_cert_pem) and the identity's private key as the "
+    "chain's secret 'identity_key' (`tonglian secrets put CHAIN identity_key --file KEY`)"
+)
+
+
+def fabric_chain_json(
+    chain_id: str, identity: dict[str, str], peer: dict[str, str]
+) -> dict[str, Any]:
+    """A Fabric registration (the recorded channel's config block as its anchor) with
+    the given identity and peer options."""
+    anchor = fabric_trust_anchor(FABRIC_DATA / "config-block.pb")
+    chain = chains_pb2.Chain(
+        chain_id=chain_id, kind=chains_pb2.CHAIN_KIND_FABRIC, trust_anchor=anchor
+    )
+    chain.adapter.adapter = "fabric"
+    chain.adapter.options.update(
+        {
+            "channel": anchor.fabric.channel,
+            "chaincode": "records",
+            "peers": [{"endpoint": "127.0.0.1:9", "msp_id": "Org1MSP", **peer}],
+            "identity": {"msp_id": "Org1MSP", **identity},
+        }
+    )
+    return MessageToDict(chain)
+
+
+def test_fabric_options_naming_files_get_one_message(scene: Scene) -> None:
+    ca_key = str(scene.hub.pki_dir / "ca.key")
+    inline = {"tls_root_cert_pem": FABRIC_TLS_CA}
+    probes: list[tuple[dict[str, str], dict[str, str]]] = []
+    for path in ("/etc/passwd", "/nonexistent", ca_key, "pki/ca.key", "../x"):
+        probes += [
+            ({"cert": path, "key": path}, inline),
+            ({"cert_pem": FABRIC_TLS_CA, "key": path}, inline),
+            ({"cert": path}, inline),
+            ({"cert_pem": FABRIC_TLS_CA}, {"tls_root_cert": path}),
+        ]
+    for creds in (scene.scoped, scene.ops):
+        for identity, peer in probes:
+            chain = fabric_chain_json("custom-fab", identity, peer)
+            err = asyncio.run(scene.register_raw(creds, chain))
+            assert (err.code(), err.details()) == (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                FABRIC_PATHS_REFUSED,
+            ), (identity, peer)
+    # The same through the CLI, and nothing was registered.
+    path = scene.cwd / "fabric-probe.json"
+    path.write_text(json.dumps(fabric_chain_json("custom-fab", {"cert": ca_key}, inline)))
+    out = scene.run(scene.scoped, "chains", "add", "--file", str(path), check=exit_codes.USAGE)
+    assert out.stderr.strip() == f"tonglian: INVALID_ARGUMENT: {FABRIC_PATHS_REFUSED}"
+    assert "custom-fab" not in scene.run(scene.ops, "chains", "list").stdout
+
+
+def test_a_fabric_identity_is_inline_pem_and_a_store_secret(scene: Scene, tmp_path: Path) -> None:
+    """The accepted shape: certificates inline, the key an entry of the chain's store."""
+    key = tmp_path / "identity.key"
+    key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    scene.run(scene.scoped, "secrets", "put", "custom-fab", "identity_key", "--file", str(key))
+    chain = fabric_chain_json(
+        "custom-fab", {"cert_pem": FABRIC_TLS_CA}, {"tls_root_cert_pem": FABRIC_TLS_CA}
+    )
+    chain["adapter"]["secrets"] = {"identity_key": {"store": "identity_key"}}
+    path = scene.cwd / "fabric.json"
+    path.write_text(json.dumps(chain))
+    scene.run(scene.scoped, "chains", "add", "--file", str(path))
+    try:
+        shown = json.loads(scene.run(scene.scoped, "chains", "show", "custom-fab", "--json").stdout)
+        assert shown["adapter"]["secrets"] == {"identity_key": {"store": "identity_key"}}
+        assert shown["adapter"]["options"]["identity"]["cert_pem"] == FABRIC_TLS_CA
+    finally:
+        scene.run(scene.scoped, "chains", "remove", "custom-fab")
+        scene.run(scene.scoped, "secrets", "rm", "custom-fab", "identity_key")
 
 
 # `tonglian secrets`: put, list, rm, within scope, values never shown.

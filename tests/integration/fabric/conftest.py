@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from google.protobuf import json_format
 
-from adapters.base import AdapterContext
-from adapters.fabric import FabricAdapter, create_adapter
+from adapters.fabric import FabricAdapter
 from devnets.base import DevnetInfo
+from devnets.fabric.client import devnet_adapter
 from tonglian.v1 import chains_pb2
 
 
 @pytest.fixture
 async def fabric_adapter(fabric_network: DevnetInfo) -> AsyncIterator[FabricAdapter]:
-    options: dict[str, Any] = fabric_network.chain["adapter"]["options"]
-    adapter = create_adapter(AdapterContext(chain_id="fabric-1", options=options, timeout=15))
+    adapter = devnet_adapter(fabric_network, "fabric-1")
     try:
         yield adapter
     finally:

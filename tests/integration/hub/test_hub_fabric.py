@@ -10,11 +10,12 @@ import grpc
 import pytest
 from google.protobuf.json_format import ParseDict
 
-from adapters.base import AdapterContext
-from adapters.fabric import FabricAdapter, create_adapter
+from adapters.fabric import FabricAdapter
 from devnets.base import DevnetInfo
+from devnets.fabric.client import devnet_adapter
 from hub.errors import ProofRejected
 from tonglian.v1 import chains_pb2, chains_pb2_grpc, query_pb2, query_pb2_grpc, records_pb2
+from tonglian_client.secret_files import register_staged
 from tonglian_proof.bundle import ReaderTrust, decode_bundle, encode_bundle, verify_bundle
 
 pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
@@ -25,8 +26,7 @@ LICENCE = {"licence_no": "91310000MA1K000077", "holder": "Acme", "status": "acti
 @pytest.fixture
 async def fabric_adapter(fabric_network: DevnetInfo) -> AsyncIterator[FabricAdapter]:
     """The vendor side: writes records through the chaincode, as the regulator's apps do."""
-    options = fabric_network.chain["adapter"]["options"]
-    adapter = create_adapter(AdapterContext(chain_id="fabric-q", options=options, timeout=15))
+    adapter = devnet_adapter(fabric_network, "fabric-q")
     try:
         yield adapter
     finally:
@@ -38,9 +38,8 @@ async def test_fabric_record_through_the_hub(
 ) -> None:
     chain = ParseDict(fabric_network.chain, chains_pb2.Chain())
     chain.chain_id = "fabric-q"
-    await chains_pb2_grpc.ChainRegistryStub(hub_channel).RegisterChain(
-        chains_pb2.RegisterChainRequest(chain=chain)
-    )
+    # Its identity key (a file of the devnet) is put into the chain's store first.
+    await register_staged(chains_pb2_grpc.ChainRegistryStub(hub_channel), chain)
     committed = await fabric_adapter.put("licence:77", "gov.license.business/v1", LICENCE)
 
     query = query_pb2_grpc.QueryStub(hub_channel)

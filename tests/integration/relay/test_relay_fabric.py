@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from google.protobuf.json_format import ParseDict
 
-from adapters.base import AdapterContext
-from adapters.fabric import FabricAdapter, create_adapter
+from adapters.fabric import FabricAdapter
 from devnets.base import DevnetInfo
 from devnets.custom.network import CustomDevnet
+from devnets.fabric.client import devnet_adapter
 from hub.cli.connection import open_channel
 from tonglian.v1 import adapter_pb2, chains_pb2
 from tonglian_tools.hub_process import HubProcess
@@ -29,8 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.fabric_live]
 
 @pytest.fixture
 async def fabric_writer(fabric_network: DevnetInfo) -> AsyncIterator[FabricAdapter]:
-    options = fabric_network.chain["adapter"]["options"]
-    adapter = create_adapter(AdapterContext(chain_id="fab", options=options, timeout=15))
+    adapter = devnet_adapter(fabric_network, "fab")
     try:
         yield adapter
     finally:

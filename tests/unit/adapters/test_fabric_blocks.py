@@ -114,12 +114,13 @@ def test_trust_anchor_from_config_block() -> None:
 def test_fabric_chain(tmp_path: Path) -> None:
     from adapters.fabric.options import FabricAdapterOptions
 
+    ca = (DATA / "certs" / "Org1MSP" / "ca.pem").read_text()
     options = FabricAdapterOptions.model_validate(
         {
             "channel": "govchannel",
             "chaincode": "records",
-            "peers": [{"endpoint": "127.0.0.1:7051", "msp_id": "Org1MSP", "tls_root_cert": "x"}],
-            "identity": {"msp_id": "Org1MSP", "cert": "c", "key": "k"},
+            "peers": [{"endpoint": "127.0.0.1:7051", "msp_id": "Org1MSP", "tls_root_cert_pem": ca}],
+            "identity": {"msp_id": "Org1MSP", "cert_pem": ca},
         }
     )
     chain = fabric_chain("fabric-1", options, DATA / "config-block.pb")

@@ -103,15 +103,16 @@ class FakePeer:
 
 def _adapter(fabric_identity: tuple[Identity, Signer], *peers: FakePeer) -> FabricAdapter:
     identity, signer = fabric_identity
+    pem = identity.certificate_pem.decode()
     options = FabricAdapterOptions.model_validate(
         {
             "channel": "ch",
             "chaincode": "records",
             "peers": [
-                {"endpoint": p.endpoint, "msp_id": p.msp_id, "tls_root_cert": "ca.pem"}
+                {"endpoint": p.endpoint, "msp_id": p.msp_id, "tls_root_cert_pem": pem}
                 for p in peers
             ],
-            "identity": {"msp_id": "Org1MSP", "cert": "c.pem", "key": "k.pem"},
+            "identity": {"msp_id": "Org1MSP", "cert_pem": pem},
         }
     )
     return FabricAdapter(AdapterContext("fab"), options, identity, signer, peers)  # type: ignore[arg-type]

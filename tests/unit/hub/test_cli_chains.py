@@ -63,6 +63,10 @@ def test_evm_qbft() -> None:
     assert len(anchor.validators) == 2 and anchor.finality_depth == 0
 
 
+# A Fabric chain's flags up to its --peer's value.
+FABRIC_PEER = ["fabric", "--config-block", "b", "--channel", "c", "--chaincode", "cc", "--peer"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -74,6 +78,14 @@ def test_evm_qbft() -> None:
         (
             ["fabric", "--channel", "c"],
             "a Fabric chain needs --config-block, --channel, --chaincode and at least one --peer",
+        ),
+        (
+            [*FABRIC_PEER, f"127.0.0.1:7051,Org1MSP,{DATA / 'certs' / 'Org1MSP' / 'tlsca.pem'}"],
+            "a Fabric chain needs --identity-msp, --identity-cert and --identity-key",
+        ),
+        (
+            [*FABRIC_PEER, "127.0.0.1:7051,Org1MSP,/nonexistent/tls.pem"],
+            "--peer /nonexistent/tls.pem: cannot read it: No such file or directory",
         ),
         (["custom", "--validator", "v1"], "--validator wants ID=PUBKEY, got 'v1'"),
         (["custom", "--option", "novalue"], "--option wants KEY=VALUE, got 'novalue'"),
@@ -97,11 +109,11 @@ def fabric_argv(block: Path) -> list[str]:
         "--chaincode",
         "records",
         "--peer",
-        "127.0.0.1:7051,Org1MSP,/tls.pem",
+        f"127.0.0.1:7051,Org1MSP,{DATA / 'certs' / 'Org1MSP' / 'tlsca.pem'}",
         "--identity-msp",
         "Org1MSP",
         "--identity-cert",
-        "/c.pem",
+        str(DATA / "certs" / "Org1MSP" / "ca.pem"),
         "--identity-key",
         "/k.pem",
         "--policy",
@@ -116,6 +128,12 @@ def test_fabric_from_config_block() -> None:
     assert anchor.channel == "govchannel"
     assert anchor.config_block == (DATA / "config-block.pb").read_bytes()
     assert anchor.endorsement_policies["records"] == "AND('Org1MSP.peer','Org2MSP.peer')"
+    # Certificates travel inline as PEM; the key is a file secret the SDK stages.
+    identity = chain.adapter.options["identity"]
+    assert identity["cert_pem"] == (DATA / "certs" / "Org1MSP" / "ca.pem").read_text()
+    peer = chain.adapter.options["peers"][0]
+    assert peer["tls_root_cert_pem"] == (DATA / "certs" / "Org1MSP" / "tlsca.pem").read_text()
+    assert dict(chain.adapter.secrets) == {"identity_key": chains_pb2.SecretRef(file="/k.pem")}
 
 
 def test_fabric_refuses_a_block_that_is_not_config() -> None:
