@@ -42,10 +42,12 @@ CHAIN = "custom-1"
 SCHEMA = "gov.license.business/v1"
 PURPOSE = "business-registration"
 EXAMPLE_POLICY = Path(__file__).parents[3] / "docs" / "examples" / "policy.yaml"
-WRITE_RULE = f"""\
-      - name: regulator-writes-licences
+
+
+ELSEWHERE_RULE = f"""\
+      - name: regulator-writes-elsewhere
         access: write
-        chains: ["custom-*"]
+        chains: ["custom-9"]
         namespaces: [licences]
         schemas: ["gov.license.*"]
         purposes: [{PURPOSE}]
@@ -54,10 +56,11 @@ REGULATOR_RULES = "  market-regulator:\n    rules:\n"
 
 
 def policy() -> str:
-    """docs/examples/policy.yaml with a write rule for the market regulator."""
+    """docs/examples/policy.yaml, whose market regulator may write its licences, and may
+    write to a chain that is not registered (so that the refusal is NOT_FOUND)."""
     text = EXAMPLE_POLICY.read_text()
-    assert REGULATOR_RULES in text
-    return text.replace(REGULATOR_RULES, REGULATOR_RULES + WRITE_RULE)
+    assert "- name: regulator-writes-licences" in text and REGULATOR_RULES in text
+    return text.replace(REGULATOR_RULES, REGULATOR_RULES + ELSEWHERE_RULE)
 
 
 class Scene:
