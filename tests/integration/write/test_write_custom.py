@@ -236,8 +236,8 @@ async def test_refused_writes_say_why_and_write_nothing(scene: Scene) -> None:
         assert err.status == grpc.StatusCode.FAILED_PRECONDITION
         assert str(err) == (
             "FAILED_PRECONDITION: record custom-1/licences/W-3 violates "
-            "gov.license.business/v1 at $.status: 'dormant' is not one of "
-            "['active', 'suspended', 'revoked', 'expired']"
+            "gov.license.business/v1 at $.status: must be one of "
+            "['active', 'suspended', 'revoked', 'expired'] (enum)"
         )
         err = await refused(
             reg.put_record(
