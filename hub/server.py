@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -24,7 +23,6 @@ from hub.gc_tuning import settle_for_serving
 from hub.lifeline import exit_after, exit_now
 from hub.observability.interceptor import ObservingInterceptor
 from hub.observability.tracing import endpoint_of, start_tracing, stop_tracing
-from hub.pki import load_private_key, own_statement_key
 from hub.predicate_budget import PredicateBudget
 from hub.records import RecordReader
 from hub.registry import ChainRegistry
@@ -140,7 +138,7 @@ async def start_hub(settings: HubSettings) -> Hub:
         task.add_done_callback(reloads.discard)
 
     security = load_security(settings, audit_reload)
-    paging.use_token_key(load_private_key(_signing_key_path(settings)))
+    paging.use_token_key(security.signer.key)
     start_tracing(endpoint_of(settings.otlp_endpoint))
     store = store_for(settings.store, settings.data_dir, settings.replica_id)
     await store.open()
@@ -279,16 +277,6 @@ async def start_hub(settings: HubSettings) -> Hub:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     hub.serving = True
     return hub
-
-
-def _signing_key_path(settings: HubSettings) -> Path:
-    """The key that signs the hub's statements, chosen as load_security chooses it: page
-    tokens are sealed under a key derived from it, so replicas that share it share tokens."""
-    cert = settings.signing_cert or settings.tls_cert
-    key = settings.signing_key or settings.tls_key
-    if cert is None or key is None:
-        return own_statement_key(settings.data_dir)[1]
-    return key
 
 
 def _limits(settings: HubSettings) -> PrincipalLimits:

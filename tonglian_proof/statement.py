@@ -45,6 +45,11 @@ class StatementSigner:
         self.cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self._key = key
 
+    @property
+    def key(self) -> ec.EllipticCurvePrivateKey:
+        """The signing key, for secrets the hub derives from it (its page-token seal)."""
+        return self._key
+
     def sign(self, statement: bytes) -> bytes:
         return self._key.sign(statement, ec.ECDSA(hashes.SHA256()))
 
